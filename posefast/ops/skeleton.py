@@ -1,0 +1,291 @@
+"""Skeleton ops: bone vectors, forward kinematics, KCS and fused part-aware KCS.
+
+Each op is a ``torch.library`` custom op (so torch.compile and opcheck see through it) with its backward as a
+second custom op. The public functions validate input, then route to the kernel or, under
+``posefast.use_kernels(False)``, to the twin in :mod:`posefast.reference.skeleton`.
+
+Bones are child-indexed (bone b ends at joint b + 1), see :mod:`posefast.skeleton`.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from posefast import reference
+from posefast._ext import launch
+from posefast.ops._checks import check_batch, check_float, check_like, check_points, check_trailing
+from posefast.ops._switch import kernels_enabled
+from posefast.ops._tables import contiguous_batch, table
+from posefast.skeleton import Skeleton, get_skeleton
+
+__all__ = ["bone_vectors", "forward_kinematics", "kcs", "part_kcs", "DEFAULT_EPS"]
+
+#: Bones shorter than this (input units, i.e. 1 µm for metres) are scaled by 1/eps instead of 1/|b| when
+#: normalised, like ``F.normalize``: a zero-length bone gives a zero unit vector and a finite gradient.
+DEFAULT_EPS = 1e-6
+
+
+# ---- bone vectors ----------------------------------------------------------------------------------------------
+@torch.library.custom_op("posefast::bone_vectors", mutates_args=())
+def _bone_vectors(joints: Tensor, parents: Tensor) -> Tensor:
+    J = joints.shape[-2]
+    joints, n = contiguous_batch(joints, 2)
+    bones = joints.new_empty(joints.shape[:-2] + (J - 1, 3))
+    if n:
+        launch("bone_vectors_forward", joints, joints, parents, bones, n, J)
+    return bones
+
+
+@_bone_vectors.register_fake
+def _(joints, parents):
+    return joints.new_empty(joints.shape[:-2] + (joints.shape[-2] - 1, 3))
+
+
+@torch.library.custom_op("posefast::bone_vectors_backward", mutates_args=())
+def _bone_vectors_backward(grad_bones: Tensor, parents: Tensor) -> Tensor:
+    J = grad_bones.shape[-2] + 1
+    grad_bones, n = contiguous_batch(grad_bones, 2)
+    grad_joints = grad_bones.new_empty(grad_bones.shape[:-2] + (J, 3))
+    if n:
+        launch("bone_vectors_backward", grad_bones, grad_bones, parents, grad_joints, n, J)
+    return grad_joints
+
+
+@_bone_vectors_backward.register_fake
+def _(grad_bones, parents):
+    return grad_bones.new_empty(grad_bones.shape[:-2] + (grad_bones.shape[-2] + 1, 3))
+
+
+def _bone_vectors_setup(ctx, inputs, output):
+    ctx.save_for_backward(inputs[1])
+
+
+def _bone_vectors_grad(ctx, grad):
+    (parents,) = ctx.saved_tensors
+    return _bone_vectors_backward(grad, parents), None
+
+
+_bone_vectors.register_autograd(_bone_vectors_grad, setup_context=_bone_vectors_setup)
+
+
+def bone_vectors(joints: Tensor, skeleton: Skeleton | str) -> Tensor:
+    """Bone vectors ``child - parent`` of every bone.
+
+    Args:
+        joints: ``[..., J, 3]`` joint positions, J = ``skeleton.num_joints``.
+        skeleton: layout (``Skeleton`` or name such as ``"h36m17"``).
+
+    Returns:
+        ``[..., J - 1, 3]``; bone b ends at joint b + 1.
+    """
+    skel = get_skeleton(skeleton)
+    check_points(joints, "joints", skel.num_joints, 3, f"{skel.num_joints} joints of {skel.name}")
+    if not kernels_enabled():
+        return reference.bone_vectors(joints, skel)
+    return _bone_vectors(joints, table(skel, "parents", joints.device))
+
+
+# ---- forward kinematics ----------------------------------------------------------------------------------------
+@torch.library.custom_op("posefast::forward_kinematics", mutates_args=())
+def _forward_kinematics(bones: Tensor, root: Tensor, parents: Tensor) -> Tensor:
+    J = bones.shape[-2] + 1
+    bones, n = contiguous_batch(bones, 2)
+    root = root.contiguous()
+    joints = bones.new_empty(bones.shape[:-2] + (J, 3))
+    if n:
+        launch("forward_kinematics_forward", bones, bones, root, parents, joints, n, J)
+    return joints
+
+
+@_forward_kinematics.register_fake
+def _(bones, root, parents):
+    return bones.new_empty(bones.shape[:-2] + (bones.shape[-2] + 1, 3))
+
+
+@torch.library.custom_op("posefast::forward_kinematics_backward", mutates_args=())
+def _forward_kinematics_backward(grad_joints: Tensor, parents: Tensor) -> tuple[Tensor, Tensor]:
+    J = grad_joints.shape[-2]
+    grad_joints, n = contiguous_batch(grad_joints, 2)
+    grad_bones = grad_joints.new_empty(grad_joints.shape[:-2] + (J - 1, 3))
+    grad_root = grad_joints.new_empty(grad_joints.shape[:-2] + (3,))
+    if n:
+        launch("forward_kinematics_backward", grad_joints, grad_joints, parents, grad_bones, grad_root, n, J)
+    return grad_bones, grad_root
+
+
+@_forward_kinematics_backward.register_fake
+def _(grad_joints, parents):
+    lead = grad_joints.shape[:-2]
+    return grad_joints.new_empty(lead + (grad_joints.shape[-2] - 1, 3)), grad_joints.new_empty(lead + (3,))
+
+
+def _forward_kinematics_setup(ctx, inputs, output):
+    ctx.save_for_backward(inputs[2])
+
+
+def _forward_kinematics_grad(ctx, grad):
+    (parents,) = ctx.saved_tensors
+    grad_bones, grad_root = _forward_kinematics_backward(grad, parents)
+    return grad_bones, grad_root, None
+
+
+_forward_kinematics.register_autograd(_forward_kinematics_grad, setup_context=_forward_kinematics_setup)
+
+
+def forward_kinematics(bones: Tensor, skeleton: Skeleton | str, root: Tensor | None = None) -> Tensor:
+    """Joint positions from bone vectors: the exact inverse of :func:`bone_vectors` given the root.
+
+    Args:
+        bones: ``[..., B, 3]`` with B = ``skeleton.num_bones``.
+        skeleton: layout or its name.
+        root: ``[..., 3]`` root position (same leading dims); the origin when None.
+
+    Returns:
+        ``[..., B + 1, 3]``.
+    """
+    skel = get_skeleton(skeleton)
+    check_points(bones, "bones", skel.num_bones, 3, f"{skel.num_bones} bones of {skel.name}")
+    if root is None:
+        root = bones.new_zeros(bones.shape[:-2] + (3,))
+    else:
+        check_float(root, "root")
+        check_like(root, "root", bones, "bones")
+        check_trailing(root, "root", (3,), "root position")
+        check_batch(root, "root", bones.shape[:-2], "bones", 1)
+    if not kernels_enabled():
+        return reference.forward_kinematics(bones, skel, root)
+    return _forward_kinematics(bones, root, table(skel, "parents", bones.device))
+
+
+# ---- KCS -------------------------------------------------------------------------------------------------------
+@torch.library.custom_op("posefast::kcs", mutates_args=())
+def _kcs(bones: Tensor) -> Tensor:
+    B = bones.shape[-2]
+    bones, n = contiguous_batch(bones, 2)
+    out = bones.new_empty(bones.shape[:-2] + (B, B))
+    if n:
+        launch("kcs_forward", bones, bones, out, n, B)
+    return out
+
+
+@_kcs.register_fake
+def _(bones):
+    B = bones.shape[-2]
+    return bones.new_empty(bones.shape[:-2] + (B, B))
+
+
+@torch.library.custom_op("posefast::kcs_backward", mutates_args=())
+def _kcs_backward(grad_kcs: Tensor, bones: Tensor) -> Tensor:
+    B = bones.shape[-2]
+    bones, n = contiguous_batch(bones, 2)
+    grad_kcs = grad_kcs.contiguous()
+    grad_bones = torch.empty_like(bones)
+    if n:
+        launch("kcs_backward", bones, grad_kcs, bones, grad_bones, n, B)
+    return grad_bones
+
+
+@_kcs_backward.register_fake
+def _(grad_kcs, bones):
+    return torch.empty_like(bones)
+
+
+def _kcs_setup(ctx, inputs, output):
+    ctx.save_for_backward(inputs[0])
+
+
+def _kcs_grad(ctx, grad):
+    (bones,) = ctx.saved_tensors
+    return _kcs_backward(grad, bones)
+
+
+_kcs.register_autograd(_kcs_grad, setup_context=_kcs_setup)
+
+
+def kcs(bones: Tensor) -> Tensor:
+    """Kinematic Chain Space matrix ``B Bᵀ`` (Wandt & Rosenhahn, RepNet, CVPR 2019).
+
+    Args:
+        bones: ``[..., B, 3]`` bone vectors.
+
+    Returns:
+        ``[..., B, B]`` Gram matrix: bone lengths² on the diagonal, inner products off it.
+    """
+    check_points(bones, "bones", None, 3, "bone vectors")
+    if not kernels_enabled():
+        return reference.kcs(bones)
+    return _kcs(bones)
+
+
+# ---- fused part-aware KCS --------------------------------------------------------------------------------------
+@torch.library.custom_op("posefast::part_kcs", mutates_args=())
+def _part_kcs(joints: Tensor, parents: Tensor, masks: Tensor, normalize: bool, eps: float) -> Tensor:
+    J, P = joints.shape[-2], masks.shape[0]
+    joints, n = contiguous_batch(joints, 2)
+    out = joints.new_empty(joints.shape[:-2] + (P, J - 1, J - 1))
+    if n:
+        launch("part_kcs_forward", joints, joints, parents, masks, out, n, J, P, normalize, eps)
+    return out
+
+
+@_part_kcs.register_fake
+def _(joints, parents, masks, normalize, eps):
+    B = joints.shape[-2] - 1
+    return joints.new_empty(joints.shape[:-2] + (masks.shape[0], B, B))
+
+
+@torch.library.custom_op("posefast::part_kcs_backward", mutates_args=())
+def _part_kcs_backward(grad_out: Tensor, joints: Tensor, parents: Tensor, masks: Tensor, normalize: bool,
+                       eps: float) -> Tensor:
+    J, P = joints.shape[-2], masks.shape[0]
+    joints, n = contiguous_batch(joints, 2)
+    grad_out = grad_out.contiguous()
+    grad_joints = torch.empty_like(joints)
+    if n:
+        launch("part_kcs_backward", joints, grad_out, joints, parents, masks, grad_joints, n, J, P, normalize, eps)
+    return grad_joints
+
+
+@_part_kcs_backward.register_fake
+def _(grad_out, joints, parents, masks, normalize, eps):
+    return torch.empty_like(joints)
+
+
+def _part_kcs_setup(ctx, inputs, output):
+    joints, parents, masks, normalize, eps = inputs
+    ctx.save_for_backward(joints, parents, masks)
+    ctx.normalize, ctx.eps = normalize, eps
+
+
+def _part_kcs_grad(ctx, grad):
+    joints, parents, masks = ctx.saved_tensors
+    return _part_kcs_backward(grad, joints, parents, masks, ctx.normalize, ctx.eps), None, None, None, None
+
+
+_part_kcs.register_autograd(_part_kcs_grad, setup_context=_part_kcs_setup)
+
+
+def part_kcs(joints: Tensor, skeleton: Skeleton | str, normalize: bool = True, eps: float = DEFAULT_EPS) -> Tensor:
+    """Part-aware KCS of PoseAug's 3D discriminator (Gong et al., CVPR 2021), fused in one pass.
+
+    joints → bones (unit length when ``normalize``: ``b / max(|b|, eps)``, so a zero-length bone contributes a zero
+    row and column and a finite gradient) → Gram matrix → one copy per body part with the bones outside the part
+    zeroed: ``out[..., p, i, k] = m[p, i] m[p, k] <u_i, u_k>``.
+
+    Args:
+        joints: ``[..., J, 3]``.
+        skeleton: layout or name; its ``parts`` give the P part masks.
+        normalize: use unit bone directions (PoseAug) rather than raw bone vectors.
+        eps: length below which a bone is not normalised to unit length (see :data:`DEFAULT_EPS`).
+
+    Returns:
+        ``[..., P, B, B]``.
+    """
+    skel = get_skeleton(skeleton)
+    check_points(joints, "joints", skel.num_joints, 3, f"{skel.num_joints} joints of {skel.name}")
+    if not eps > 0:
+        raise ValueError(f"eps: expected a positive length, got {eps}")
+    if not kernels_enabled():
+        return reference.part_kcs(joints, skel, normalize, eps)
+    masks = table(skel, "part_masks", joints.device, joints.dtype)
+    return _part_kcs(joints, table(skel, "parents", joints.device), masks, bool(normalize), float(eps))

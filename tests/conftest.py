@@ -1,0 +1,31 @@
+import os
+import pathlib
+
+import pytest
+import torch
+from hypothesis import HealthCheck, settings
+
+# CI runs >= 200 examples per property; POSEFAST_HYPOTHESIS=dev for a heavier local run.
+settings.register_profile("ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("POSEFAST_HYPOTHESIS", "ci"))
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+CUDA_SKIP = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    return torch.device(request.param)
+
+
+@pytest.fixture(scope="session")
+def cmu_dir():
+    """The shared CMU mocap folder (read in place, never copied); tests skip when it is absent."""
+    candidates = [os.environ.get("POSEFAST_CMU_DIR"), pathlib.Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cmu"]
+    for c in candidates:
+        if c and pathlib.Path(c).is_dir():
+            return pathlib.Path(c).resolve()
+    pytest.skip("CMU mocap data (../shared/data/cmu) not present")
