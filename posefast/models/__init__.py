@@ -1,0 +1,37 @@
+"""Neural-network modules of posefast (pure torch; the methods call the fused kernel ops around them).
+
+- lifting: 2D→3D lifters (SimpleBaseline, VideoPose3D single frame, SemGCN, ST-GCN single frame) + registry.
+- discriminators: PoseAug's part-KCS and 2D discriminators, an anchor discriminator for PoseDA's LPA.
+- augmentor: PoseAug's generator heads (BA, BL, RT) and their wrapper.
+- pose2d: SimpleBaseline heatmap network on a ResNet backbone.
+- adain: AdaIN style transfer (VGG-19 encoder to relu4_1, mirrored decoder, losses).
+- feature_alignment: gradient reversal and the patch discriminator.
+- ema: mean-teacher EMA with a fused multi-tensor update.
+"""
+from .adain import (DEFAULT_ENCODER_SEED, Decoder, StyleTransfer, VGGEncoder, adain, adain_content_loss,
+                    adain_style_loss, channel_mean_std)
+from .augmentor import BAHead, BLHead, GeneratorMLP, PoseAugmentor, RTHead, bone_lengths
+from .discriminators import (AnchorDiscriminator, PartKCSDiscriminator, PartwiseLinear, PoseDiscriminator2D,
+                             anchor_features)
+from .ema import EMATeacher
+from .feature_alignment import GradientReversal, GradientReversalFunction, PatchDiscriminator, grad_reverse
+from .lifting import (LIFTERS, Lifter, SemGCN, SemGraphConv, SimpleBaseline, STGCNSingleFrame,
+                      VideoPose3DSingleFrame, build_lifter)
+from .pose2d import RESNET_CONFIGS, Pose2DOutput, PoseResNet, ResNetBackbone, load_state_dict_file
+
+__all__ = [
+    # lifting
+    "Lifter", "SimpleBaseline", "VideoPose3DSingleFrame", "SemGCN", "SemGraphConv", "STGCNSingleFrame",
+    "LIFTERS", "build_lifter",
+    # discriminators
+    "PartwiseLinear", "PartKCSDiscriminator", "PoseDiscriminator2D", "AnchorDiscriminator", "anchor_features",
+    # augmentor
+    "GeneratorMLP", "BAHead", "BLHead", "RTHead", "PoseAugmentor", "bone_lengths",
+    # 2D pose
+    "ResNetBackbone", "PoseResNet", "Pose2DOutput", "RESNET_CONFIGS", "load_state_dict_file",
+    # AdaIN
+    "VGGEncoder", "Decoder", "StyleTransfer", "adain", "channel_mean_std", "adain_content_loss",
+    "adain_style_loss", "DEFAULT_ENCODER_SEED",
+    # feature alignment, mean teacher
+    "GradientReversalFunction", "GradientReversal", "grad_reverse", "PatchDiscriminator", "EMATeacher",
+]

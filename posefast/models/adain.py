@@ -1,0 +1,241 @@
+"""AdaIN style transfer (Huang & Belongie, "Arbitrary Style Transfer in Real-time with Adaptive Instance
+Normalization", ICCV 2017), used by the multi-level 2D alignment method (ICME 2024) for image-level alignment:
+source images are re-styled with target images as style.
+
+Encoder: VGG-19 up to relu4_1 in the layout of the authors' converted "normalised VGG" (a 1×1 input conv,
+reflection padding before every 3×3 conv, ceil-mode max-pools), so their ``vgg_normalised.pth`` and a trained
+``decoder.pth`` load from local files. Layer indices match that file (``layers.<i>``).
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ._common import check_tensor
+from .pose2d import load_state_dict_file
+
+__all__ = ["VGGEncoder", "Decoder", "StyleTransfer", "adain", "channel_mean_std", "adain_content_loss",
+           "adain_style_loss", "DEFAULT_ENCODER_SEED"]
+
+DEFAULT_ENCODER_SEED = 0  # seed of the fixed random encoder used when no VGG weights file is given
+
+# VGG-19 conv widths up to relu4_1 ('M' = max-pool) and the indices (in ``layers``) of relu1_1 .. relu4_1.
+_VGG_PLAN = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512)
+_RELU_X_1 = (3, 10, 17, 30)
+
+
+def _scaled(ch: int, m: float) -> int:
+    return max(1, int(round(ch * m)))
+
+
+def _check_multiplier(m) -> float:
+    if isinstance(m, bool) or not isinstance(m, (int, float)) or not 0 < m <= 1:
+        raise ValueError(f"width_multiplier: expected a value in (0, 1], got {m!r}")
+    return float(m)
+
+
+def _load_indexed(module: nn.Module, path, max_index: int) -> None:
+    """Load ``'<i>.weight'``-style keys (the authors' Sequential files) or ``'layers.<i>.…'`` keys; entries past
+    ``max_index`` (deeper VGG layers) are ignored, anything else must match exactly."""
+    state = {}
+    for k, v in load_state_dict_file(path).items():
+        key = k[len("layers."):] if k.startswith("layers.") else k
+        idx = key.split(".", 1)[0]
+        if not idx.isdigit():
+            raise ValueError(f"path: unexpected key {k!r} in {os.fspath(path)!r}")
+        if int(idx) <= max_index:
+            state["layers." + key] = v
+    module.load_state_dict(state, strict=True)
+
+
+class VGGEncoder(nn.Module):
+    """VGG-19 to relu4_1: ``[N, 3, H, W]`` (RGB in [0, 1]) -> ``[N, 512·m, H/8, W/8]`` (ceil division).
+
+    ``weights``: local ``vgg_normalised.pth`` (deeper layers in it are ignored). Without it the encoder gets a
+    fixed random initialisation drawn from ``torch.Generator().manual_seed(seed)`` (Kaiming-normal convs, zero
+    biases; the global RNG is untouched), which is enough for CPU demos but not for real style transfer.
+    ``width_multiplier`` scales every VGG width (the 1×1 input conv stays 3→3); the topology is unchanged.
+    The encoder is frozen (``requires_grad=False``).
+    """
+
+    def __init__(self, weights: str | os.PathLike | None = None, width_multiplier: float = 1.0,
+                 seed: int = DEFAULT_ENCODER_SEED):
+        super().__init__()
+        m = _check_multiplier(width_multiplier)
+        with torch.random.fork_rng(devices=[]):  # torch's default conv init must not consume the global RNG
+            layers: list[nn.Module] = [nn.Conv2d(3, 3, 1)]
+            ch = 3
+            for item in _VGG_PLAN:
+                if item == "M":
+                    layers.append(nn.MaxPool2d(2, 2, 0, ceil_mode=True))
+                else:
+                    out = _scaled(item, m)
+                    layers += [nn.ReflectionPad2d(1), nn.Conv2d(ch, out, 3), nn.ReLU()]
+                    ch = out
+        self.layers = nn.Sequential(*layers)
+        self.out_channels = ch
+        self.width_multiplier = m
+        if weights is not None:
+            _load_indexed(self, weights, _RELU_X_1[-1])
+        else:
+            gen = torch.Generator().manual_seed(int(seed))
+            with torch.no_grad():
+                for layer in self.layers:
+                    if isinstance(layer, nn.Conv2d):
+                        fan_in = layer.weight[0].numel()
+                        layer.weight.copy_(torch.randn(layer.weight.shape, generator=gen) * (2.0 / fan_in) ** 0.5)
+                        layer.bias.zero_()
+        self.requires_grad_(False)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """relu4_1 features."""
+        return self.layers(images)
+
+    def features(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """``[relu1_1, relu2_1, relu3_1, relu4_1]``."""
+        out, start, x = [], 0, images
+        for stop in _RELU_X_1:
+            x = self.layers[start:stop + 1](x)
+            out.append(x)
+            start = stop + 1
+        return out
+
+
+class Decoder(nn.Module):
+    """Mirror of the encoder: ``[N, 512·m, h, w] -> [N, 3, 8h, 8w]`` (reflection-padded 3×3 convs, ReLU,
+    nearest ×2 upsampling; no activation on the output). ``weights``: local ``decoder.pth``."""
+
+    def __init__(self, weights: str | os.PathLike | None = None, width_multiplier: float = 1.0):
+        super().__init__()
+        m = _check_multiplier(width_multiplier)
+        c512, c256, c128, c64 = (_scaled(c, m) for c in (512, 256, 128, 64))
+        plan = [(c512, c256), "U", (c256, c256), (c256, c256), (c256, c256), (c256, c128), "U",
+                (c128, c128), (c128, c64), "U", (c64, c64), (c64, 3)]
+        layers: list[nn.Module] = []
+        for i, item in enumerate(plan):
+            if item == "U":
+                layers.append(nn.Upsample(scale_factor=2, mode="nearest"))
+            else:
+                layers += [nn.ReflectionPad2d(1), nn.Conv2d(*item, 3)]
+                if i < len(plan) - 1:
+                    layers.append(nn.ReLU())
+        self.layers = nn.Sequential(*layers)
+        self.in_channels = c512
+        if weights is not None:
+            _load_indexed(self, weights, len(self.layers) - 1)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.layers(features)
+
+
+def channel_mean_std(features: torch.Tensor, eps: float = 1e-5):
+    """Per-sample, per-channel mean and std over the spatial dims of ``[N, C, H, W]`` -> two ``[N, C, 1, 1]``.
+
+    std = sqrt(unbiased variance + eps), as in the AdaIN code; needs H·W ≥ 2.
+    """
+    check_tensor(features, "features", (None, None, None), min_dims=4)
+    if features.dim() != 4:
+        raise ValueError(f"features: expected [N, C, H, W], got {tuple(features.shape)}")
+    n, c = features.shape[:2]
+    flat = features.reshape(n, c, -1)
+    if flat.shape[-1] < 2:
+        raise ValueError(f"features: need at least 2 spatial positions for a std, got {tuple(features.shape)}")
+    var, mean = torch.var_mean(flat, dim=-1, unbiased=True)
+    return mean.view(n, c, 1, 1), (var + eps).sqrt().view(n, c, 1, 1)
+
+
+def adain(content: torch.Tensor, style: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """AdaIN(c, s) = σ(s)·(c − μ(c))/σ(c) + μ(s), per sample and channel.
+
+    ``content [N, C, H, W]``, ``style [N, C, H', W']`` (same N and C; spatial sizes may differ).
+    """
+    if content.dim() != 4 or style.dim() != 4 or content.shape[:2] != style.shape[:2]:
+        raise ValueError(f"content/style: expected [N, C, H, W] with equal N and C, got {tuple(content.shape)} "
+                         f"and {tuple(style.shape)}")
+    c_mean, c_std = channel_mean_std(content, eps)
+    s_mean, s_std = channel_mean_std(style, eps)
+    return (content - c_mean) / c_std * s_std + s_mean
+
+
+def adain_content_loss(generated_relu4_1: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """MSE between the re-encoded stylised image and the AdaIN target ``t`` (no gradient into the target)."""
+    if generated_relu4_1.shape != target.shape:
+        raise ValueError(f"target: shape {tuple(target.shape)} differs from {tuple(generated_relu4_1.shape)}")
+    return F.mse_loss(generated_relu4_1, target.detach())
+
+
+def adain_style_loss(generated_feats, style_feats, eps: float = 1e-5) -> torch.Tensor:
+    """Σ over relu1_1..relu4_1 of MSE(μ(g), μ(s)) + MSE(σ(g), σ(s))."""
+    if len(generated_feats) != len(style_feats):
+        raise ValueError("style_feats: expected as many feature maps as generated_feats")
+    loss = 0.0
+    for g, s in zip(generated_feats, style_feats):
+        gm, gs = channel_mean_std(g, eps)
+        sm, ss = channel_mean_std(s.detach(), eps)
+        loss = loss + F.mse_loss(gm, sm) + F.mse_loss(gs, ss)
+    return loss
+
+
+class StyleTransfer(nn.Module):
+    """Encoder → AdaIN (interpolated by ``alpha``) → decoder: ``content, style [N, 3, H, W] -> [N, 3, H, W]``.
+
+    ``alpha`` is a float in [0, 1] or a per-sample tensor ``[N]`` (the ICME'24 method draws α ~ U(0, 1)):
+    ``t = α·AdaIN(f_c, f_s) + (1 − α)·f_c``. H and W should be multiples of 8 for the output to match the input.
+    """
+
+    def __init__(self, encoder: VGGEncoder | None = None, decoder: Decoder | None = None, eps: float = 1e-5):
+        super().__init__()
+        self.encoder = encoder if encoder is not None else VGGEncoder()
+        self.decoder = decoder if decoder is not None else Decoder(width_multiplier=self.encoder.width_multiplier)
+        if self.decoder.in_channels != self.encoder.out_channels:
+            raise ValueError(f"decoder: takes {self.decoder.in_channels} channels but the encoder gives "
+                             f"{self.encoder.out_channels}")
+        self.eps = float(eps)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.encoder.eval()  # fixed feature extractor
+        return self
+
+    def _target(self, content_feat, style_feat, alpha):
+        t = adain(content_feat, style_feat, self.eps)
+        if isinstance(alpha, torch.Tensor):
+            if alpha.shape != (content_feat.shape[0],):
+                raise ValueError(f"alpha: expected a float or a tensor [{content_feat.shape[0]}], "
+                                 f"got shape {tuple(alpha.shape)}")
+            if bool(((alpha < 0) | (alpha > 1) | alpha.isnan()).any()):
+                raise ValueError("alpha: values must lie in [0, 1]")
+            alpha = alpha.to(t.dtype).view(-1, 1, 1, 1)
+        elif not (isinstance(alpha, (int, float)) and 0.0 <= alpha <= 1.0):
+            raise ValueError(f"alpha: expected a value in [0, 1], got {alpha!r}")
+        return alpha * t + (1 - alpha) * content_feat
+
+    def _check_images(self, content, style):
+        for name, x in (("content", content), ("style", style)):
+            if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != 3:
+                raise ValueError(f"{name}: expected images [N, 3, H, W], got "
+                                 f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+        if content.shape[0] != style.shape[0]:
+            raise ValueError(f"style: expected the content's batch size {content.shape[0]}, got {style.shape[0]}")
+
+    def forward(self, content: torch.Tensor, style: torch.Tensor, alpha=1.0) -> torch.Tensor:
+        self._check_images(content, style)
+        with torch.no_grad():
+            t = self._target(self.encoder(content), self.encoder(style), alpha)
+        return self.decoder(t)
+
+    def training_losses(self, content: torch.Tensor, style: torch.Tensor, alpha=1.0) -> dict[str, torch.Tensor]:
+        """Decoder training objective of Huang & Belongie: ``{"content", "style", "stylised"}``; the paper weighs
+        the style term by 10 (left to the caller). Gradients reach the decoder only."""
+        self._check_images(content, style)
+        with torch.no_grad():
+            style_feats = self.encoder.features(style)
+            t = self._target(self.encoder(content), style_feats[-1], alpha)
+        stylised = self.decoder(t)
+        gen_feats = self.encoder.features(stylised)
+        return {"content": adain_content_loss(gen_feats[-1], t),
+                "style": adain_style_loss(gen_feats, style_feats, self.eps),
+                "stylised": stylised}
