@@ -1,0 +1,81 @@
+"""What every lifting method shares: the lifter, its optimiser and schedule, the supervised step, and the state a
+checkpoint must hold so a resumed run continues exactly."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from posefast.methods.data import DomainData, root_relative
+from posefast.models import build_lifter
+from posefast.train.distributed import DistContext, unwrap
+
+
+class LiftingMethod:
+    """Source-only baseline: the lifter trained on source 2D → root-relative 3D pairs (MSE, Adam, linear decay).
+
+    Subclasses change :meth:`training_pairs` (which 2D/3D pairs the lifter sees) and add their own networks through
+    :meth:`modules` / :meth:`optimizers` / :meth:`extra_state`.
+    """
+
+    name = "source-only"
+
+    def __init__(self, cfg, data: DomainData, dist: DistContext):
+        self.cfg, self.data, self.dist = cfg, data, dist
+        self.device = dist.device
+        self.skeleton = data.skeleton
+        torch.manual_seed(cfg.seed)  # same lifter initialisation for every method at the same seed
+        kwargs = {"width": cfg.backbone_width} if cfg.backbone_width else {}
+        self._lifter = build_lifter(cfg.backbone, self.skeleton, **kwargs).to(self.device)
+        self.lifter = dist.wrap(self._lifter)
+        self.opt_lifter = torch.optim.Adam(self._lifter.parameters(), lr=cfg.lr)
+        total = cfg.epochs
+        decay = (lambda e: 1.0 - e / (total + 1)) if cfg.lr_decay else (lambda e: 1.0)
+        self.sched_lifter = torch.optim.lr_scheduler.LambdaLR(self.opt_lifter, decay)
+
+    # -- what a checkpoint holds -------------------------------------------------------------------------------
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {"lifter": self._lifter}
+
+    def optimizers(self) -> dict:
+        return {"lifter": self.opt_lifter}
+
+    def schedulers(self) -> dict:
+        return {"lifter": self.sched_lifter}
+
+    def extra_state(self) -> dict:
+        return {}
+
+    def load_extra_state(self, state: dict) -> None:
+        pass
+
+    # -- the loop's hooks -----------------------------------------------------------------------------------------
+    def train_split(self, epoch: int) -> dict:
+        """The tensors an epoch draws its batches from (the source training split unless a method changes it)."""
+        return self.data.source_train
+
+    def begin_epoch(self, epoch: int) -> None:
+        pass
+
+    def end_epoch(self, epoch: int) -> None:
+        for sched in self.schedulers().values():
+            sched.step()
+
+    def training_pairs(self, batch: dict, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(normalised 2D [n, J, 2], root-relative 3D [n, J, 3]) the lifter learns from in this step."""
+        return batch["joints_2d_norm"], root_relative(batch["joints_3d"])
+
+    def lifter_step(self, inputs_2d: torch.Tensor, targets_3d: torch.Tensor) -> float:
+        self.lifter.train()
+        loss = F.mse_loss(self.lifter(inputs_2d), targets_3d)
+        self.opt_lifter.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_lifter.step()
+        return float(loss.detach())
+
+    def train_step(self, batch: dict, epoch: int, step: int) -> dict[str, float]:
+        x, y = self.training_pairs(batch, epoch)
+        return {"loss_lifter": self.lifter_step(x, y)}
+
+    @property
+    def eval_lifter(self) -> torch.nn.Module:
+        return unwrap(self.lifter)

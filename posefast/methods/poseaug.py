@@ -1,0 +1,196 @@
+"""PoseAug (Gong et al., "PoseAug: A Differentiable Pose Augmentation Framework for 3D Human Pose Estimation",
+CVPR 2021), following the released code where it differs from the paper (noted inline).
+
+Per step: the augmentor predicts BA/BL/RT parameters from the source pose; the fused ``augment_pipeline`` kernel
+applies them and projects the result; the part-aware KCS discriminator judges the BA pose (through the fused
+``part_kcs`` kernel) and the 2D discriminator the projected RT pose (LSGAN); range losses keep the changes in a band;
+after warm-up the lifter's errors feed back a hardness loss; the lifter learns from real and augmented pairs.
+"""
+from __future__ import annotations
+
+import torch
+
+from posefast.methods import register
+from posefast.methods.base import LiftingMethod
+from posefast.methods.data import root_relative
+from posefast.methods.losses import discriminator_loss, linear_schedule, lsgan, range_loss, rectified_l2
+from posefast.methods.pool import SamplePool
+from posefast.models import PartKCSDiscriminator, PoseAugmentor, PoseDiscriminator2D
+from posefast.ops import augment_pipeline, bone_vectors, forward_kinematics, normalize_camera, part_kcs, project
+
+# Released feedback loss: per-joint error weights and three joint groups, by joint name so any layout works.
+_FEEDBACK_WEIGHTS = {"RHip": 5, "LHip": 5, "LShoulder": 5, "RShoulder": 5, "RKnee": 2, "LKnee": 2, "LElbow": 2,
+                     "RElbow": 2}
+_FEEDBACK_GROUPS = (("RHip", "LHip", "LShoulder", "RShoulder"), ("RKnee", "LKnee", "Head", "LElbow", "RElbow"),
+                    ("RAnkle", "LAnkle", "LWrist", "RWrist"))
+# The released RT head squares t_z, so the root may land on the camera plane where projection diverges; we put a
+# floor under the depth (metres). 0 reproduces the release.
+MIN_DEPTH = 1.0
+
+
+def with_normalized_camera(split: dict) -> dict:
+    """Adds ``camera_norm`` (intrinsics in normalised screen units, so projections are lifter inputs)."""
+    size = split["image_size"].to(split["camera"].dtype)
+    return {**split, "camera_norm": normalize_camera(split["camera"], size[:, 0], size[:, 1])}
+
+
+def bone_length_templates(split: dict, skeleton, count: int) -> torch.Tensor:
+    """``[T, B]`` mean bone lengths of up to ``count`` source subjects (PoseAug swaps in H36M S1/5/6/7/8's)."""
+    lengths = bone_vectors(split["joints_3d"], skeleton).norm(dim=-1)
+    subjects = split.get("subject")
+    if subjects is None:
+        return lengths.mean(0, keepdim=True)
+    ids = torch.unique(subjects)[:count]
+    return torch.stack([lengths[subjects == s].mean(0) for s in ids])
+
+
+def swap_bone_lengths(joints_3d: torch.Tensor, templates: torch.Tensor, skeleton, generator) -> torch.Tensor:
+    """Each pose keeps its bone directions and root but takes the bone lengths of a random template."""
+    bones = bone_vectors(joints_3d, skeleton)
+    pick = torch.randint(0, templates.shape[0], (joints_3d.shape[0],), generator=generator).to(joints_3d.device)
+    unit = torch.nn.functional.normalize(bones, dim=-1, eps=1e-8)
+    return forward_kinematics(unit * templates[pick].unsqueeze(-1), skeleton, joints_3d[:, 0])
+
+
+@register("poseaug")
+class PoseAug(LiftingMethod):
+    name = "poseaug"
+
+    def __init__(self, cfg, data, dist):
+        super().__init__(cfg, data, dist)
+        pc, skel, dev = cfg.poseaug, self.skeleton, self.device
+        self.pc = pc
+        self._augmentor = PoseAugmentor(skel, noise_dim=pc.noise_dim).to(dev)
+        self._d3d = PartKCSDiscriminator.from_skeleton(skel).to(dev)
+        self._d2d = PoseDiscriminator2D(skel.num_joints).to(dev)
+        self.augmentor, self.d3d, self.d2d = dist.wrap(self._augmentor), dist.wrap(self._d3d), dist.wrap(self._d2d)
+        self.opt_g = torch.optim.Adam(self._augmentor.parameters(), lr=pc.lr_generator)
+        self.opt_d = torch.optim.Adam([*self._d3d.parameters(), *self._d2d.parameters()], lr=pc.lr_discriminator)
+        decay = self.sched_lifter.lr_lambdas[0]
+        self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, decay)
+        self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, decay)
+        self.pool_3d, self.pool_2d = SamplePool(pc.pool_size), SamplePool(pc.pool_size)
+        self.source = with_normalized_camera(data.source_train)
+        self.templates = bone_length_templates(self.source, skel, pc.num_templates)
+        self.step_count = 0
+        self.depth_floor = torch.tensor([0.0, 0.0, MIN_DEPTH], device=dev)
+        weights = torch.tensor([_FEEDBACK_WEIGHTS.get(n, 1) for n in skel.joint_names], dtype=torch.float32)
+        self.feedback_weights = weights.to(dev)
+        self.feedback_groups = [torch.tensor([skel.joint(n) for n in g], device=dev) for g in _FEEDBACK_GROUPS]
+        self._last_aug = None
+
+    # -- checkpointed state ---------------------------------------------------------------------------------------
+    def modules(self):
+        return {**super().modules(), "augmentor": self._augmentor, "d3d": self._d3d, "d2d": self._d2d}
+
+    def optimizers(self):
+        return {**super().optimizers(), "generator": self.opt_g, "discriminators": self.opt_d}
+
+    def schedulers(self):
+        return {**super().schedulers(), "generator": self.sched_g, "discriminators": self.sched_d}
+
+    def extra_state(self):
+        return {"pool_3d": self.pool_3d.state_dict(), "pool_2d": self.pool_2d.state_dict(), "step": self.step_count}
+
+    def load_extra_state(self, state):
+        self.pool_3d.load_state_dict(state["pool_3d"])
+        self.pool_2d.load_state_dict(state["pool_2d"])
+        self.step_count = state["step"]
+
+    # -- data -------------------------------------------------------------------------------------------------------
+    def train_split(self, epoch: int) -> dict:
+        if not self.pc.template_swap:
+            return self.source
+        # A generator seeded by (seed, epoch): a run resumed mid-epoch rebuilds the same swapped split.
+        g = torch.Generator().manual_seed(self.cfg.seed * 7919 + epoch)
+        j3d = swap_bone_lengths(self.source["joints_3d"], self.templates, self.skeleton, g)
+        uv = project(j3d, self.source["camera_norm"])
+        return {**self.source, "joints_3d": j3d, "joints_2d_norm": uv}
+
+    # -- losses -----------------------------------------------------------------------------------------------------
+    def _grouped_errors(self, inputs_2d, targets_3d):
+        """Per-pose errors of the (frozen) lifter on three weighted joint groups, ``[n, 3]``."""
+        err = (self.lifter(inputs_2d) - root_relative(targets_3d)).norm(dim=-1) * self.feedback_weights
+        return torch.stack([err[:, g].mean(-1) for g in self.feedback_groups], dim=-1)
+
+    def _feedback(self, x2d, j3d, uv_ba, ba, uv_rt, rt, epoch):
+        pc = self.pc
+        for p in self._lifter.parameters():
+            p.requires_grad_(False)
+        base = self._grouped_errors(x2d, j3d)
+        err_ba, err_rt = self._grouped_errors(uv_ba, ba), self._grouped_errors(uv_rt, rt)
+        for p in self._lifter.parameters():
+            p.requires_grad_(True)
+        beta_ba = linear_schedule(pc.beta_start, pc.beta_end, epoch, self.cfg.epochs)
+        beta_rt = pc.beta_rt_center
+        if pc.feedback == "paper":  # |1 - exp(L(x') - beta L(x))| (paper, Eq. 7)
+            loss_ba = (1 - torch.exp(err_ba - beta_ba * base)).abs().mean()
+            loss_rt = (1 - torch.exp(err_rt - beta_rt * base)).abs().mean()
+        elif pc.feedback == "released":  # hardness L(x')/L(x) kept in a band around beta
+            eps = 1e-8
+            loss_ba = range_loss(err_ba / (base + eps), beta_ba, pc.beta_width)
+            loss_rt = range_loss(err_rt / (base + eps), beta_rt, pc.beta_rt_width)
+        else:
+            raise ValueError(f"poseaug.feedback: expected 'released' or 'paper', got {pc.feedback!r}")
+        return pc.weight_feedback_ba * loss_ba + pc.weight_feedback_rt * loss_rt
+
+    # -- one step ---------------------------------------------------------------------------------------------------
+    def train_step(self, batch, epoch, step):
+        pc, skel = self.pc, self.skeleton
+        j3d, cam, x2d = batch["joints_3d"], batch["camera_norm"], batch["joints_2d_norm"]
+        warm = epoch < pc.warmup_epochs
+
+        # generator
+        self.augmentor.train()
+        params = self.augmentor(root_relative(j3d))
+        translation = params["translation"] + self.depth_floor
+        ba, bl, rt, uv_rt, cos_change = augment_pipeline(j3d, params["delta"], params["ratio"], params["rotvec"],
+                                                         translation, cam, skel)
+        uv_ba = project(ba, cam)
+        for d in (self._d3d, self._d2d):
+            d.requires_grad_(False)
+        adv_3d = lsgan(self.d3d(part_kcs(ba, skel)), True)
+        adv_2d = lsgan(self.d2d(uv_rt), True)
+        diff = range_loss(cos_change.mean(-1), pc.ba_range_center, pc.ba_range_width) + rectified_l2(params["ratio"], pc.bl_limit)
+        loss_g = pc.weight_adv_2d * adv_2d + pc.weight_adv_3d * adv_3d + pc.weight_diff * diff
+        feedback = torch.zeros((), device=j3d.device)
+        if not warm:
+            feedback = self._feedback(x2d, j3d, uv_ba, ba, uv_rt, rt, epoch)
+            loss_g = loss_g + feedback
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        torch.nn.utils.clip_grad_norm_(self._augmentor.parameters(), pc.grad_clip)
+        self.opt_g.step()
+        for d in (self._d3d, self._d2d):
+            d.requires_grad_(True)
+
+        # discriminators, every `discriminator_every` steps, on pooled fakes
+        losses = {}
+        if self.step_count % pc.discriminator_every == 0:
+            fake_ba, fake_uv = self.pool_3d(ba), self.pool_2d(uv_rt)
+            loss_d = discriminator_loss(self.d3d(part_kcs(j3d, skel)), self.d3d(part_kcs(fake_ba, skel))) + \
+                discriminator_loss(self.d2d(x2d), self.d2d(fake_uv))
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            torch.nn.utils.clip_grad_norm_([*self._d3d.parameters(), *self._d2d.parameters()], pc.grad_clip)
+            self.opt_d.step()
+            losses["loss_d"] = float(loss_d.detach())
+        self.step_count += 1
+
+        # lifter: real pairs, plus augmented pairs once the warm-up is over (out-of-frame fakes dropped, as released)
+        inputs, targets = x2d, root_relative(j3d)
+        if not warm:
+            keep = (uv_rt.detach().abs() <= 1).all(dim=-1).all(dim=-1) & torch.isfinite(uv_rt.detach()).all(-1).all(-1)
+            inputs = torch.cat([inputs, uv_rt.detach()[keep]])
+            targets = torch.cat([targets, root_relative(rt.detach()[keep])])
+        self._last_aug = (rt.detach()[:64], uv_rt.detach()[:64])
+        losses.update(loss_lifter=self.lifter_step(inputs, targets), loss_g=float(loss_g.detach()),
+                      adv_3d=float(adv_3d.detach()), adv_2d=float(adv_2d.detach()), diff=float(diff.detach()),
+                      feedback=float(feedback.detach()), ba_change=float(cos_change.detach().mean()))
+        return losses
+
+    def plot_groups(self):
+        if self._last_aug is None:
+            return {}
+        rt, uv = self._last_aug
+        return {"PoseAug": (rt.cpu().numpy(), uv.cpu().numpy())}

@@ -1,0 +1,5 @@
+import sys
+
+from posefast.train.cli import main
+
+sys.exit(main())

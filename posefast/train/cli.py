@@ -1,0 +1,137 @@
+"""``python -m posefast.train [METHOD] [options]`` — see ``--help``."""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from posefast.train.config import TrainConfig, apply_overrides, load_yaml
+
+LIFTING = ("source-only", "poseaug", "poseda", "gpa", "lpa")
+METHODS = LIFTING + ("multilevel", "adain", "compare")
+COMPARED = ("source-only", "gpa", "poseda", "poseaug")
+
+DESCRIPTION = """\
+Train a pose network with one of posefast's methods.
+
+METHOD (default: compare)
+  source-only   lifter trained on the source domain only (the baseline)
+  poseaug       PoseAug (Gong et al., CVPR 2021): learnable BA/BL/RT augmentor, part-aware KCS 3D and 2D
+                discriminators, error feedback from the lifter
+  poseda        PoseDA (Chai et al., ICCV 2023): global position alignment (GPA) + local pose augmentation (LPA)
+  gpa, lpa      PoseDA with only one of its two parts (the paper's ablation)
+  multilevel    multi-level alignment for 2D pose (Chen et al., ICME 2024) and its ablations; prints PCK@0.05
+  adain         train the AdaIN decoder used by multilevel's image level
+  compare       the main job: source-only, GPA, PoseDA and PoseAug with one backbone, seed and budget on
+                SOURCE -> TARGET, one table in OUT/summary.md and OUT/summary.json
+
+SPEC (data): synthetic:h36m, synthetic:3dhp, synthetic:3dpw (embedded, no download), h36m:<dir with
+  data_3d_h36m.npz + data_2d_h36m_gt.npz>, 3dhp:<test_3dhp.npz or data_3dhp_gt_test.npz>, 3dpw:<npz>,
+  cmu:<ASF/AMC+BVH dir>, or a path to a posefast pose archive (.npz).
+
+Run folder (--out): checkpoint.pt (latest, atomic; --resume continues it exactly), metrics.jsonl (per epoch),
+metrics.json (final), plots (with the viz extra). Multi-process: torchrun --nproc_per_node N -m posefast.train ...
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m posefast.train", description=DESCRIPTION,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("method", nargs="?", default="compare", choices=METHODS, metavar="METHOD",
+                   help="one of: " + ", ".join(METHODS))
+    p.add_argument("--config", help="YAML file of settings (e.g. configs/poseaug_paper.yaml); the options below win")
+    p.add_argument("--source", help="source SPEC with 3D labels (default synthetic:h36m)")
+    p.add_argument("--target", help="target SPEC; only its 2D is used for training (default synthetic:3dhp)")
+    p.add_argument("--backbone", help="lifter: simple, videopose, semgcn, stgcn (default simple)")
+    p.add_argument("--epochs", type=int, help="training epochs (default 6)")
+    p.add_argument("--batch-size", type=int, help="global batch size (default 256)")
+    p.add_argument("--lr", type=float, help="lifter learning rate (default 1e-3)")
+    p.add_argument("--out", help="run folder (default runs/<timestamp>)")
+    p.add_argument("--seed", type=int, help="random seed (default 0)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--device", choices=("cpu", "cuda"), help="device (default cpu)")
+    p.add_argument("--flip-test", action="store_true", help="evaluate the target with the flip test")
+    p.add_argument("--no-plots", action="store_true", help="skip the skeleton plots")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any config field, dotted for sections: --set poseaug.feedback=paper --set n_source=5000")
+    return p
+
+
+def config_from_args(args) -> TrainConfig:
+    cfg = TrainConfig()
+    if args.config:
+        apply_overrides(cfg, load_yaml(args.config), args.config)
+    direct = {"source": args.source, "target": args.target, "backbone": args.backbone, "epochs": args.epochs,
+              "batch_size": args.batch_size, "lr": args.lr, "out": args.out, "seed": args.seed,
+              "device": args.device}
+    apply_overrides(cfg, {k: v for k, v in direct.items() if v is not None}, "command line")
+    for item in args.set:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set: expected KEY=VALUE, got {item!r}")
+        import yaml
+
+        value = yaml.safe_load(raw)
+        *path, leaf = key.split(".")
+        nested = {leaf: value}
+        for part in reversed(path):
+            nested = {part: nested}
+        apply_overrides(cfg, nested, "--set")
+    cfg.resume = cfg.resume or args.resume
+    cfg.flip_test = cfg.flip_test or args.flip_test
+    cfg.plots = cfg.plots and not args.no_plots
+    cfg.progress = cfg.progress and not args.quiet
+    if cfg.epochs < 1 or cfg.batch_size < 1:
+        raise SystemExit("--epochs and --batch-size must be positive")
+    return cfg
+
+
+def default_out(name: str) -> str:
+    return str(Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{name}")
+
+
+def run_lifting(cfg: TrainConfig, method_name: str, data=None, dist=None) -> dict:
+    """Train and evaluate one lifting method; returns the final metrics dict (also in OUT/metrics.json)."""
+    from posefast.methods import lifting_method, load_domains
+    from posefast.train.checkpoint import seed_everything
+    from posefast.train.distributed import init_from_env
+    from posefast.train.trainer import Trainer
+
+    dist = dist or init_from_env(cfg.device)
+    seed_everything(cfg.seed)
+    if data is None:
+        data = load_domains(cfg.source, cfg.target, cfg.skeleton, dist.device, cfg.n_source, cfg.n_target,
+                            cfg.n_test, cfg.seed)
+    cfg.method = method_name
+    method = lifting_method(method_name)(cfg, data, dist)
+    trainer = Trainer(cfg, method, cfg.out or default_out(method_name))
+    metrics = trainer.fit()
+    if cfg.plots and dist.is_main:
+        from posefast.viz import plot_run
+
+        plot_run(method, trainer.out)
+    return metrics
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    cfg = config_from_args(args)
+    if args.method == "compare":
+        from posefast.train.compare import run_comparison
+
+        run_comparison(cfg, COMPARED)
+    elif args.method in LIFTING:
+        cfg.out = cfg.out or default_out(args.method)
+        metrics = run_lifting(cfg, args.method)
+        t = metrics["target"]
+        print(json.dumps({"method": args.method, "target": {k: round(t[k], 2) for k in ("mpjpe", "p_mpjpe", "pck", "auc")}}))
+    elif args.method in ("multilevel", "adain"):
+        from posefast.methods.multilevel import main_multilevel
+
+        main_multilevel(cfg, args.method)
+    from posefast.train.distributed import shutdown
+
+    shutdown()
+    return 0

@@ -1,0 +1,154 @@
+"""Run configuration as dataclasses; YAML files under ``configs/`` override the defaults, the CLI overrides both.
+
+The defaults are small CPU settings (minutes on 2 cores); ``configs/*_paper.yaml`` reproduce the papers' schedules.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+
+@dataclass
+class PoseAugConfig:
+    """PoseAug (Gong et al., CVPR 2021) augmentor and discriminators; numbers from the released code."""
+
+    warmup_epochs: int = 1  # lifter-only epochs before the augmentor joins (paper: 2)
+    lr_generator: float = 1e-4
+    lr_discriminator: float = 1e-4
+    noise_dim: int = 48
+    weight_adv_2d: float = 1.0
+    weight_adv_3d: float = 6.0
+    weight_diff: float = 3.0
+    ba_range_center: float = 0.205  # target band of the mean bone-angle change 1 - cos
+    ba_range_width: float = 0.165
+    bl_limit: float = 0.1  # bone-length ratios beyond this are penalised (rectified L2)
+    feedback: str = "released"  # "released": rectified range on hardness; "paper": |1 - exp(L(x') - beta L(x))|
+    weight_feedback_ba: float = 0.1
+    weight_feedback_rt: float = 0.01
+    beta_start: float = 3.0  # beta_BA(e) = beta_start + (beta_end - beta_start) e / epochs (released: 3 + 2e/50)
+    beta_end: float = 5.0
+    beta_width: float = 2.0  # released BA hardness band beta_BA +- 2
+    beta_rt_center: float = 17.0  # released RT hardness band 17 +- 15
+    beta_rt_width: float = 15.0
+    pool_size: int = 4096
+    discriminator_every: int = 2
+    grad_clip: float = 1.0
+    template_swap: bool = True  # random bone-length template swap of the source each epoch
+    num_templates: int = 5
+
+
+@dataclass
+class PoseDAConfig:
+    """PoseDA (Chai et al., ICCV 2023): GPA + LPA with an anchor discriminator."""
+
+    gpa: bool = True
+    lpa: bool = True
+    lpa_epochs: int = 2  # generator/anchor-discriminator training epochs before data generation
+    lr_generator: float = 1e-4
+    lr_discriminator: float = 1e-4
+    noise_dim: int = 48
+    lpa_copies: int = 1  # augmented copies of the source generated for the lifter
+    weight_adv: float = 1.0
+    weight_reg: float = 1.0
+    bl_limit: float = 0.1
+    ba_limit: float = 0.35
+    depth_min: float = 1.0
+    depth_max: float = 20.0
+
+
+@dataclass
+class MultilevelConfig:
+    """Multi-level alignment for 2D pose (Chen et al., ICME 2024), CPU-sized defaults."""
+
+    image_size: int = 64
+    n_source: int = 3000
+    n_target: int = 3000
+    n_test: int = 800
+    depth: str = "tiny"
+    pretrain_epochs: int = 2
+    ema_alpha: float = 0.999
+    weight_consistency: float = 1.0
+    weight_feature: float = 0.1
+    weight_im: float = 0.3
+    style_probability: float = 0.5
+    sigma: float = 2.0
+    levels: str = "image,feature,pose"
+    adain_weights: str = ""  # encoder/decoder state dict file; empty = train the decoder ourselves
+
+
+@dataclass
+class TrainConfig:
+    method: str = "source-only"
+    source: str = "synthetic:h36m"
+    target: str = "synthetic:3dhp"
+    skeleton: str = "h36m16"
+    backbone: str = "simple"
+    backbone_width: int = 0  # 0 = the backbone's own default width (1024 for SimpleBaseline)
+    epochs: int = 6
+    batch_size: int = 256
+    steps_per_epoch: int = 0  # 0 = one pass over the source training split
+    lr: float = 1e-3
+    lr_decay: bool = True  # linear decay lr * (1 - e / (epochs + 1)) as PoseAug
+    n_source: int = 20000
+    n_target: int = 20000
+    n_test: int = 4000
+    seed: int = 0
+    device: str = "cpu"
+    out: str = ""
+    resume: bool = False
+    flip_test: bool = False
+    checkpoint_every: int = 0  # also checkpoint every N steps inside an epoch (0 = at epoch ends only)
+    eval_batch_size: int = 4096
+    plots: bool = True
+    progress: bool = True
+    poseaug: PoseAugConfig = field(default_factory=PoseAugConfig)
+    poseda: PoseDAConfig = field(default_factory=PoseDAConfig)
+    multilevel: MultilevelConfig = field(default_factory=MultilevelConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        cfg = cls()
+        apply_overrides(cfg, values, "config")
+        return cfg
+
+
+def apply_overrides(cfg, values: dict, where: str) -> None:
+    """Set fields of a (nested) dataclass from a dict; unknown keys and wrong types are errors naming the key."""
+    names = {f.name: f for f in dataclasses.fields(cfg)}
+    for key, value in values.items():
+        key_py = key.replace("-", "_")
+        if key_py not in names:
+            raise ValueError(f"{where}: unknown setting {key!r}; expected one of {sorted(names)}")
+        current = getattr(cfg, key_py)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ValueError(f"{where}: {key!r} expects a mapping of settings, got {value!r}")
+            apply_overrides(current, value, f"{where}.{key_py}")
+            continue
+        if isinstance(current, bool):
+            if not isinstance(value, bool):
+                raise ValueError(f"{where}: {key!r} expects true/false, got {value!r}")
+        elif isinstance(current, (int, float)) and not isinstance(current, bool):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"{where}: {key!r} expects a number, got {value!r}")
+            value = type(current)(value)
+        elif isinstance(current, str) and not isinstance(value, str):
+            raise ValueError(f"{where}: {key!r} expects a string, got {value!r}")
+        setattr(cfg, key_py, value)
+
+
+def load_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise FileNotFoundError(f"--config: no such file {path}") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"--config: {path} must hold a mapping of settings, got {type(values).__name__}")
+    return values

@@ -1,0 +1,66 @@
+"""Skeleton plots of source, augmented and target poses for a run folder (needs the ``viz`` extra: matplotlib)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _draw_2d(ax, joints_2d: np.ndarray, skeleton, color: str) -> None:
+    for p, c in skeleton.bones:
+        ax.plot(joints_2d[[p, c], 0], joints_2d[[p, c], 1], color=color, lw=1.5)
+    ax.scatter(joints_2d[:, 0], joints_2d[:, 1], s=4, color=color)
+
+
+def _draw_3d(ax, joints_3d: np.ndarray, skeleton, color: str) -> None:
+    # camera frame has y down: plot (x, z, -y) so people stand upright
+    for p, c in skeleton.bones:
+        ax.plot(joints_3d[[p, c], 0], joints_3d[[p, c], 2], -joints_3d[[p, c], 1], color=color, lw=1.5)
+
+
+def plot_samples(groups: dict, skeleton, path: str | Path, per_group: int = 4, seed: int = 0) -> Path | None:
+    """One row per group ``{title: (joints_3d [N, J, 3] root-relative or None, joints_2d_norm [N, J, 2])}``: 3D
+    views and their normalised 2D. Returns the PNG path, or None without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    rng = np.random.default_rng(seed)
+    fig = plt.figure(figsize=(2.6 * per_group * 2, 2.6 * len(groups)))
+    colors = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]
+    for row, (title, (j3d, j2d)) in enumerate(groups.items()):
+        n = j2d.shape[0]
+        pick = rng.choice(n, size=min(per_group, n), replace=False) if n else []
+        for col, i in enumerate(pick):
+            color = colors[row % len(colors)]
+            if j3d is not None:
+                ax = fig.add_subplot(len(groups), per_group * 2, row * per_group * 2 + 2 * col + 1, projection="3d")
+                rel = j3d[i] - j3d[i, :1]
+                _draw_3d(ax, rel, skeleton, color)
+                ax.set_xlim(-1, 1), ax.set_ylim(-1, 1), ax.set_zlim(-1, 1)
+                ax.set_xticks([]), ax.set_yticks([]), ax.set_zticks([])
+                ax.set_title(f"{title} 3D", fontsize=7)
+            ax = fig.add_subplot(len(groups), per_group * 2, row * per_group * 2 + 2 * col + 2)
+            _draw_2d(ax, j2d[i], skeleton, color)
+            ax.set_xlim(-1, 1), ax.set_ylim(1, -1), ax.set_aspect("equal")
+            ax.set_xticks([]), ax.set_yticks([])
+            ax.set_title(f"{title} 2D", fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def plot_run(method, out_dir: str | Path) -> Path | None:
+    """Source / method-specific augmented / target samples of a finished lifting run into OUT/samples.png."""
+    data = method.data
+    groups = {"source": (data.source_train["joints_3d"].cpu().numpy(), data.source_train["joints_2d_norm"].cpu().numpy())}
+    extra = getattr(method, "plot_groups", None)
+    if extra is not None:
+        groups.update(extra())
+    groups["target"] = (None, data.target_train["joints_2d_norm"].cpu().numpy())
+    return plot_samples(groups, method.skeleton, Path(out_dir) / "samples.png")
