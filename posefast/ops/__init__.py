@@ -1,5 +1,10 @@
 """Public ops on the compiled kernels (CPU/CUDA), each with a pure-torch twin in :mod:`posefast.reference`."""
 from posefast.ops._switch import kernels_enabled, use_kernels
+from posefast.ops.heatmap import decode_heatmaps, pck_2d, render_heatmaps, soft_argmax
+from posefast.ops.metrics import (PCK_THRESHOLDS_MM, auc, mpjpe, n_mpjpe, p_mpjpe, pck, pose_errors,
+                                  procrustes_align)
 from posefast.ops.skeleton import DEFAULT_EPS, bone_vectors, forward_kinematics, kcs, part_kcs
 
-__all__ = ["use_kernels", "kernels_enabled", "bone_vectors", "forward_kinematics", "kcs", "part_kcs", "DEFAULT_EPS"]
+__all__ = ["use_kernels", "kernels_enabled", "bone_vectors", "forward_kinematics", "kcs", "part_kcs", "DEFAULT_EPS",
+           "mpjpe", "n_mpjpe", "p_mpjpe", "procrustes_align", "pose_errors", "pck", "auc", "PCK_THRESHOLDS_MM",
+           "render_heatmaps", "decode_heatmaps", "soft_argmax", "pck_2d"]

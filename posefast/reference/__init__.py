@@ -1,4 +1,9 @@
 """Pure-torch twins of every posefast op: the test oracle and the ``use_kernels(False)`` fallback."""
+from posefast.reference.heatmap import decode_heatmaps, pck_2d, render_heatmaps, soft_argmax
+from posefast.reference.metrics import (mpjpe, n_mpjpe, p_mpjpe, pose_errors_per_pose, procrustes_align,
+                                        similarity_fit)
 from posefast.reference.skeleton import bone_vectors, forward_kinematics, kcs, part_kcs
 
-__all__ = ["bone_vectors", "forward_kinematics", "kcs", "part_kcs"]
+__all__ = ["bone_vectors", "forward_kinematics", "kcs", "part_kcs", "mpjpe", "n_mpjpe", "p_mpjpe",
+           "procrustes_align", "similarity_fit", "pose_errors_per_pose", "render_heatmaps", "decode_heatmaps",
+           "soft_argmax", "pck_2d"]

@@ -1,0 +1,471 @@
+"""3D pose metrics: MPJPE, N-MPJPE, P-MPJPE, the similarity Procrustes alignment and the fused evaluation pass.
+
+Per-pose ops return one value per pose (the caller reduces) in the input's unit. ``mpjpe``, ``n_mpjpe``,
+``p_mpjpe`` and ``procrustes_align`` are differentiable (analytic backward kernels); ``pose_errors`` (and ``pck``,
+``auc`` on top of it) is an evaluation-only forward kernel.
+
+Conventions follow VideoPose3D (Pavllo et al., CVPR 2019, ``common/loss.py``): P-MPJPE aligns the prediction onto
+the target with the least-squares similarity transform, reflections excluded; N-MPJPE scales the prediction about
+the origin. PCK/AUC follow the MPI-INF-3DHP protocol (Mehta et al., 3DV 2017) as evaluated by PoseAug (Gong et al.,
+CVPR 2021): root-relative joint errors, a joint counts when its error is strictly below the threshold, AUC is the
+mean PCK over the thresholds 0, 5, ..., 150 mm.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from posefast import reference
+from posefast._ext import launch
+from posefast.ops._checks import check_batch, check_float, check_like, check_points, check_trailing
+from posefast.ops._switch import kernels_enabled
+from posefast.ops._tables import contiguous_batch
+
+__all__ = ["mpjpe", "n_mpjpe", "p_mpjpe", "procrustes_align", "pose_errors", "pck", "auc", "PCK_THRESHOLDS_MM",
+           "UNIT_TO_MM"]
+
+#: The 3DHP PCK curve: 0, 5, ..., 150 mm (31 thresholds, as ``mpii_compute_3d_pck.m`` and PoseAug's compute_AUC).
+PCK_THRESHOLDS_MM = tuple(float(t) for t in range(0, 151, 5))
+#: Input units accepted by :func:`pose_errors`.
+UNIT_TO_MM = {"m": 1000.0, "cm": 10.0, "mm": 1.0}
+
+
+def _check_pair(pred, target) -> None:
+    check_points(pred, "pred", None, 3, "3D joints")
+    if pred.shape[-2] < 1:
+        raise ValueError(f"pred: expected at least one joint, got shape {list(pred.shape)}")
+    check_float(target, "target")
+    check_like(target, "target", pred, "pred")
+    check_trailing(target, "target", (pred.shape[-2], 3), f"{pred.shape[-2]} 3D joints like pred")
+    check_batch(target, "target", pred.shape[:-2], "pred", 2)
+
+
+def _check_root(root, num_joints: int, allow_none: bool = True) -> int:
+    """``root`` as a joint index, -1 for None."""
+    if root is None and allow_none:
+        return -1
+    if isinstance(root, bool) or not isinstance(root, int):
+        raise TypeError(f"root: expected an int joint index{' or None' if allow_none else ''}, got {root!r}")
+    if not 0 <= root < num_joints:
+        raise ValueError(f"root: expected a joint index in [0, {num_joints}), got {root}")
+    return root
+
+
+def _pair_contiguous(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor, int, int]:
+    J = pred.shape[-2]
+    pred, n = contiguous_batch(pred, 2)
+    return pred, target.contiguous(), n, J
+
+
+def _pair_backward(name: str, grad: Tensor, pred: Tensor, target: Tensor, *extra) -> tuple[Tensor, Tensor]:
+    pred, target, n, J = _pair_contiguous(pred, target)
+    grad = grad.contiguous()
+    gp, gx = torch.empty_like(pred), torch.empty_like(target)
+    if n:
+        launch(name, pred, grad, pred, target, gp, gx, n, J, *extra)
+    return gp, gx
+
+
+# ---- MPJPE -----------------------------------------------------------------------------------------------------
+@torch.library.custom_op("posefast::mpjpe", mutates_args=())
+def _mpjpe(pred: Tensor, target: Tensor, root: int) -> Tensor:
+    pred, target, n, J = _pair_contiguous(pred, target)
+    err = pred.new_empty(pred.shape[:-2])
+    if n:
+        launch("mpjpe_forward", pred, pred, target, err, n, J, root)
+    return err
+
+
+@_mpjpe.register_fake
+def _(pred, target, root):
+    return pred.new_empty(pred.shape[:-2])
+
+
+@torch.library.custom_op("posefast::mpjpe_backward", mutates_args=())
+def _mpjpe_backward(grad: Tensor, pred: Tensor, target: Tensor, root: int) -> tuple[Tensor, Tensor]:
+    return _pair_backward("mpjpe_backward", grad, pred, target, root)
+
+
+@_mpjpe_backward.register_fake
+def _(grad, pred, target, root):
+    return torch.empty_like(pred), torch.empty_like(target)
+
+
+def _mpjpe_setup(ctx, inputs, output):
+    pred, target, root = inputs
+    ctx.save_for_backward(pred, target)
+    ctx.root = root
+
+
+def _mpjpe_grad(ctx, grad):
+    pred, target = ctx.saved_tensors
+    gp, gx = _mpjpe_backward(grad, pred, target, ctx.root)
+    return gp, gx, None
+
+
+_mpjpe.register_autograd(_mpjpe_grad, setup_context=_mpjpe_setup)
+
+
+def mpjpe(pred: Tensor, target: Tensor, root: int | None = None) -> Tensor:
+    """Mean per-joint position error of each pose (Protocol #1), differentiable.
+
+    Args:
+        pred: ``[..., J, 3]`` predicted joints.
+        target: ``[..., J, 3]`` ground truth, same shape, dtype and device.
+        root: when given, both poses are first made relative to joint ``root`` (its own error is then 0).
+
+    Returns:
+        ``[...]`` mean over joints of ``|pred_j - target_j|`` in the input's unit. The gradient of a joint with
+        zero error is 0 (the subgradient torch's norm also uses).
+    """
+    _check_pair(pred, target)
+    r = _check_root(root, pred.shape[-2])
+    if not kernels_enabled():
+        return reference.mpjpe(pred, target, None if r < 0 else r)
+    return _mpjpe(pred, target, r)
+
+
+# ---- N-MPJPE ---------------------------------------------------------------------------------------------------
+@torch.library.custom_op("posefast::n_mpjpe", mutates_args=())
+def _n_mpjpe(pred: Tensor, target: Tensor) -> Tensor:
+    pred, target, n, J = _pair_contiguous(pred, target)
+    err = pred.new_empty(pred.shape[:-2])
+    if n:
+        launch("n_mpjpe_forward", pred, pred, target, err, n, J)
+    return err
+
+
+@_n_mpjpe.register_fake
+def _(pred, target):
+    return pred.new_empty(pred.shape[:-2])
+
+
+@torch.library.custom_op("posefast::n_mpjpe_backward", mutates_args=())
+def _n_mpjpe_backward(grad: Tensor, pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    return _pair_backward("n_mpjpe_backward", grad, pred, target)
+
+
+@_n_mpjpe_backward.register_fake
+def _(grad, pred, target):
+    return torch.empty_like(pred), torch.empty_like(target)
+
+
+def _save_pair(ctx, inputs, output):
+    ctx.save_for_backward(inputs[0], inputs[1])
+
+
+def _n_mpjpe_grad(ctx, grad):
+    pred, target = ctx.saved_tensors
+    return _n_mpjpe_backward(grad, pred, target)
+
+
+_n_mpjpe.register_autograd(_n_mpjpe_grad, setup_context=_save_pair)
+
+
+def n_mpjpe(pred: Tensor, target: Tensor) -> Tensor:
+    """MPJPE after the least-squares scale of ``pred`` onto ``target`` (VideoPose3D ``n_mpjpe``), differentiable.
+
+    The scale ``s = <target, pred> / <pred, pred>`` is taken about the origin (no centring), as in VideoPose3D,
+    so inputs are normally root-relative already. All-zero ``pred`` gives ``s = 0`` (error = mean ``|target_j|``).
+
+    Args:
+        pred, target: ``[..., J, 3]``, same shape, dtype and device.
+
+    Returns:
+        ``[...]`` mean over joints of ``|s pred_j - target_j|`` in the input's unit.
+    """
+    _check_pair(pred, target)
+    if not kernels_enabled():
+        return reference.n_mpjpe(pred, target)
+    return _n_mpjpe(pred, target)
+
+
+# ---- P-MPJPE ---------------------------------------------------------------------------------------------------
+@torch.library.custom_op("posefast::p_mpjpe", mutates_args=())
+def _p_mpjpe(pred: Tensor, target: Tensor) -> Tensor:
+    pred, target, n, J = _pair_contiguous(pred, target)
+    err = pred.new_empty(pred.shape[:-2])
+    if n:
+        launch("p_mpjpe_forward", pred, pred, target, err, n, J)
+    return err
+
+
+@_p_mpjpe.register_fake
+def _(pred, target):
+    return pred.new_empty(pred.shape[:-2])
+
+
+@torch.library.custom_op("posefast::p_mpjpe_backward", mutates_args=())
+def _p_mpjpe_backward(grad: Tensor, pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    return _pair_backward("p_mpjpe_backward", grad, pred, target)
+
+
+@_p_mpjpe_backward.register_fake
+def _(grad, pred, target):
+    return torch.empty_like(pred), torch.empty_like(target)
+
+
+def _p_mpjpe_grad(ctx, grad):
+    pred, target = ctx.saved_tensors
+    return _p_mpjpe_backward(grad, pred, target)
+
+
+_p_mpjpe.register_autograd(_p_mpjpe_grad, setup_context=_save_pair)
+
+
+_DEGENERATE_DOC = """
+    Degenerate poses (no NaN unless the input has one; non-finite input gives NaN):
+        * all ``pred`` joints coincident: ``scale = 0``, every aligned joint sits on the target centroid;
+        * all ``target`` joints coincident (``M = 0``): ``rotation = I``, ``scale = 0``;
+        * collinear poses: the spin about the line is undetermined; one optimal rotation is returned (its value
+          can differ from the twin's, the aligned pose cannot when both poses are collinear);
+        * exact mirror images: the best proper rotation is returned (never a reflection).
+    """
+
+
+def p_mpjpe(pred: Tensor, target: Tensor) -> Tensor:
+    """P-MPJPE (Protocol #2): MPJPE after the similarity Procrustes fit of ``pred`` onto ``target``, per pose.
+
+    Scale, rotation (reflections excluded, as VideoPose3D's sign fix) and translation are solved in closed form per
+    pose by a Jacobi 3x3 eigen-solver in registers (no LAPACK, no host sync); differentiable with the analytic
+    backward of :func:`procrustes_align`.
+
+    Args:
+        pred, target: ``[..., J, 3]``, same shape, dtype and device.
+
+    Returns:
+        ``[...]`` in the input's unit.
+    """
+    _check_pair(pred, target)
+    if not kernels_enabled():
+        return reference.p_mpjpe(pred, target)
+    return _p_mpjpe(pred, target)
+
+
+p_mpjpe.__doc__ += _DEGENERATE_DOC
+
+
+# ---- Procrustes alignment --------------------------------------------------------------------------------------
+@torch.library.custom_op("posefast::procrustes_align", mutates_args=())
+def _procrustes_align(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    pred, target, n, J = _pair_contiguous(pred, target)
+    lead = pred.shape[:-2]
+    aligned = torch.empty_like(pred)
+    scale = pred.new_empty(lead)
+    rotation = pred.new_empty(lead + (3, 3))
+    translation = pred.new_empty(lead + (3,))
+    if n:
+        launch("procrustes_align_forward", pred, pred, target, aligned, scale, rotation, translation, n, J)
+    return aligned, scale, rotation, translation
+
+
+@_procrustes_align.register_fake
+def _(pred, target):
+    lead = pred.shape[:-2]
+    return torch.empty_like(pred), pred.new_empty(lead), pred.new_empty(lead + (3, 3)), pred.new_empty(lead + (3,))
+
+
+@torch.library.custom_op("posefast::procrustes_align_backward", mutates_args=())
+def _procrustes_align_backward(grad_aligned: Tensor, grad_scale: Tensor, grad_rotation: Tensor,
+                               grad_translation: Tensor, pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    pred, target, n, J = _pair_contiguous(pred, target)
+    gp, gx = torch.empty_like(pred), torch.empty_like(target)
+    if n:
+        launch("procrustes_align_backward", pred, grad_aligned.contiguous(), grad_scale.contiguous(),
+               grad_rotation.contiguous(), grad_translation.contiguous(), pred, target, gp, gx, n, J)
+    return gp, gx
+
+
+@_procrustes_align_backward.register_fake
+def _(grad_aligned, grad_scale, grad_rotation, grad_translation, pred, target):
+    return torch.empty_like(pred), torch.empty_like(target)
+
+
+def _procrustes_align_grad(ctx, g_aligned, g_scale, g_rotation, g_translation):
+    pred, target = ctx.saved_tensors
+    lead = pred.shape[:-2]
+    # autograd materialises unused output gradients as zeros; guard anyway so the kernel never reads a None
+    g_aligned = torch.zeros_like(pred) if g_aligned is None else g_aligned
+    g_scale = pred.new_zeros(lead) if g_scale is None else g_scale
+    g_rotation = pred.new_zeros(lead + (3, 3)) if g_rotation is None else g_rotation
+    g_translation = pred.new_zeros(lead + (3,)) if g_translation is None else g_translation
+    return _procrustes_align_backward(g_aligned, g_scale, g_rotation, g_translation, pred, target)
+
+
+_procrustes_align.register_autograd(_procrustes_align_grad, setup_context=_save_pair)
+
+
+def procrustes_align(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Similarity Procrustes alignment of ``pred`` onto ``target`` (VideoPose3D's P-MPJPE fit), differentiable.
+
+    Row-vector convention as VideoPose3D: ``aligned = scale * pred @ rotation + translation`` minimises
+    ``sum_j |aligned_j - target_j|^2`` over scale, proper rotations (det = +1) and translation. For the
+    column-vector convention use ``rotation.transpose(-1, -2)``.
+
+    Backward: analytic, one kernel. The rotation's derivative involves ``1 / (l_k + l_l)`` of the signed singular
+    values ``l = (s1, s2, sign(det M) s3)`` of ``M = (pred - mean)^T (target - mean)``, never
+    ``1 / (s_k^2 - s_l^2)``, so it is finite for repeated singular values. As ``l2 + l3 -> 0`` (``s2 + s3 -> 0``:
+    a collinear pose; or ``s2 = s3`` with ``det M < 0``) the spin about the first axis becomes undetermined and the
+    exact gradient would grow like ``1 / (l2 + l3)``: each ``1/d`` is applied as ``d / (d^2 + eps^2)`` with
+    ``eps = sqrt(machine eps) * s1``, exact while ``d >> eps``, at most ``1 / (2 eps)``, and exactly zero on the
+    undetermined component at ``d = 0``.
+
+    Args:
+        pred, target: ``[..., J, 3]``, same shape, dtype and device.
+
+    Returns:
+        ``(aligned [..., J, 3], scale [...], rotation [..., 3, 3], translation [..., 3])``.
+    """
+    _check_pair(pred, target)
+    if not kernels_enabled():
+        return reference.procrustes_align(pred, target)
+    return _procrustes_align(pred, target)
+
+
+procrustes_align.__doc__ += _DEGENERATE_DOC
+
+
+# ---- fused evaluation ------------------------------------------------------------------------------------------
+@torch.library.custom_op("posefast::pose_errors", mutates_args=())
+def _pose_errors(pred: Tensor, target: Tensor, joints: Tensor, thresholds: Tensor, root: int,
+                 to_mm: float) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    pred, target, n, J = _pair_contiguous(pred, target)
+    lead = pred.shape[:-2]
+    Je, K = joints.shape[0], thresholds.shape[0]
+    mp, pm = pred.new_empty(lead), pred.new_empty(lead)
+    err, hits = pred.new_empty(lead + (Je,)), pred.new_empty(lead + (K,))
+    if n:
+        launch("pose_errors_forward", pred, pred, target, joints, thresholds.contiguous(), mp, pm, err, hits, n, J,
+               Je, K, root, to_mm)
+    return mp, pm, err, hits
+
+
+@_pose_errors.register_fake
+def _(pred, target, joints, thresholds, root, to_mm):
+    lead = pred.shape[:-2]
+    return (pred.new_empty(lead), pred.new_empty(lead), pred.new_empty(lead + (joints.shape[0],)),
+            pred.new_empty(lead + (thresholds.shape[0],)))
+
+
+def _joint_index(joints, num_joints: int, device: torch.device) -> Tensor:
+    if joints is None:
+        return torch.arange(num_joints, device=device)
+    if isinstance(joints, Tensor):
+        if joints.dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.bool):
+            raise TypeError(f"joints: expected integer joint indices, got dtype {joints.dtype}")
+        if joints.dim() != 1:
+            raise ValueError(f"joints: expected a 1-D list of joint indices, got shape {list(joints.shape)}")
+        ids = [int(j) for j in joints.tolist()]
+    else:
+        ids = list(joints)
+        if any(isinstance(j, bool) or not isinstance(j, int) for j in ids):
+            raise TypeError(f"joints: expected a sequence of int joint indices, got {joints!r}")
+    if not ids:
+        raise ValueError("joints: expected at least one joint to evaluate")
+    if any(not 0 <= j < num_joints for j in ids):
+        raise ValueError(f"joints: indices must lie in [0, {num_joints}), got {ids}")
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"joints: indices must be unique, got {ids}")
+    return torch.tensor(ids, dtype=torch.int64, device=device)
+
+
+def _threshold_list(thresholds) -> list[float]:
+    if isinstance(thresholds, Tensor) and thresholds.dim() != 1:
+        raise ValueError(f"thresholds: expected a 1-D sequence of mm values, got shape {list(thresholds.shape)}")
+    values = thresholds.tolist() if isinstance(thresholds, Tensor) else list(thresholds)
+    if not values:
+        raise ValueError("thresholds: expected at least one threshold")
+    try:
+        values = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise TypeError(f"thresholds: expected numbers in mm, got {thresholds!r}") from None
+    if any(not math.isfinite(v) or v < 0 for v in values):
+        raise ValueError(f"thresholds: expected finite non-negative mm values, got {values}")
+    return values
+
+
+def pose_errors(pred: Tensor, target: Tensor, thresholds: Sequence[float] | Tensor = PCK_THRESHOLDS_MM,
+                joints: Sequence[int] | Tensor | None = None, unit: str = "m", root: int | None = 0,
+                pck_threshold: float = 150.0) -> dict:
+    """Every 3D evaluation number of a batch in one kernel pass (evaluation only: no autograd, inputs detached).
+
+    One read of each pose yields its MPJPE, P-MPJPE, per-joint errors and PCK tallies over all thresholds; the
+    batch reductions are sums of those per-pose outputs. MPJPE, per-joint errors and PCK are root-relative
+    (``root``, the 3DHP protocol); P-MPJPE is computed on the evaluated joints (translation-invariant anyway).
+
+    Args:
+        pred, target: ``[..., J, 3]``, same shape, dtype and device; at least one pose.
+        thresholds: PCK thresholds in mm (default 0, 5, ..., 150: PCK@150 and AUC from the same pass).
+        joints: evaluated joint ids (default all J). 3DHP evaluates all 16/17 joints of the layout; 3DPW
+            commonly 14.
+        unit: unit of the input, ``"m"``, ``"cm"`` or ``"mm"``; every result is in mm.
+        root: joint subtracted from both poses before MPJPE/PCK (index into the full layout), None for absolute
+            errors. Default 0 (the pelvis of H36M16/H36M17).
+        pck_threshold: which threshold ``"pck"`` reports; must be one of ``thresholds``.
+
+    Returns:
+        dict with
+            ``"mpjpe"`` ``[...]`` per-pose MPJPE (mm), ``"p_mpjpe"`` ``[...]`` per-pose P-MPJPE (mm),
+            ``"joint_errors"`` ``[..., J']`` per-pose per-joint errors (mm),
+            ``"per_joint"`` ``[J']`` mean error of each evaluated joint over all poses (mm, float64),
+            ``"thresholds"`` ``[T]`` (mm, float64), ``"pck_curve"`` ``[T]`` percent of evaluated joints with error
+            strictly below each threshold (float64), ``"pck"`` float: the curve at ``pck_threshold`` (percent),
+            ``"auc"`` float: mean of the curve (percent; PoseAug's compute_AUC).
+        A pose with a non-finite error makes the aggregates NaN (a NaN never counts as a miss).
+        ``pck``/``auc`` are Python floats (one host sync).
+    """
+    _check_pair(pred, target)
+    if pred.numel() == 0:
+        raise ValueError(f"pred: expected at least one pose to evaluate, got shape {list(pred.shape)}")
+    if unit not in UNIT_TO_MM:
+        raise ValueError(f"unit: expected one of {sorted(UNIT_TO_MM)}, got {unit!r}")
+    to_mm = UNIT_TO_MM[unit]
+    J = pred.shape[-2]
+    r = _check_root(root, J)
+    idx = _joint_index(joints, J, pred.device)
+    thr = _threshold_list(thresholds)
+    try:
+        k_pck = thr.index(float(pck_threshold))
+    except (ValueError, TypeError):
+        raise ValueError(f"pck_threshold: expected one of the thresholds {thr}, got {pck_threshold!r}") from None
+    thr_t = torch.tensor(thr, dtype=pred.dtype, device=pred.device)
+    pred, target = pred.detach(), target.detach()
+    if kernels_enabled():
+        mp, pm, err, hits = _pose_errors(pred, target, idx, thr_t, r, to_mm)
+    else:
+        mp, pm, err, hits = reference.pose_errors_per_pose(pred, target, idx, thr_t, r, to_mm)
+    Je = idx.shape[0]
+    n = mp.numel()
+    per_joint = err.reshape(n, Je).to(torch.float64).mean(0)
+    curve = hits.reshape(n, len(thr)).sum(0, dtype=torch.float64) * (100.0 / (n * Je))
+    return {
+        "mpjpe": mp,
+        "p_mpjpe": pm,
+        "joint_errors": err,
+        "per_joint": per_joint,
+        "thresholds": torch.tensor(thr, dtype=torch.float64, device=pred.device),
+        "pck_curve": curve,
+        "pck": float(curve[k_pck]),
+        "auc": float(curve.mean()),
+    }
+
+
+def pck(pred: Tensor, target: Tensor, threshold: float = 150.0, joints: Sequence[int] | Tensor | None = None,
+        unit: str = "m", root: int | None = 0) -> float:
+    """3D PCK in percent: root-relative joints with error strictly below ``threshold`` mm (3DHP: 150 mm).
+
+    A thin convenience over :func:`pose_errors` (same arguments); evaluation only.
+    """
+    return pose_errors(pred, target, thresholds=(threshold,), joints=joints, unit=unit, root=root,
+                       pck_threshold=threshold)["pck"]
+
+
+def auc(pred: Tensor, target: Tensor, thresholds: Sequence[float] | Tensor = PCK_THRESHOLDS_MM,
+        joints: Sequence[int] | Tensor | None = None, unit: str = "m", root: int | None = 0) -> float:
+    """3D AUC in percent: the mean PCK over ``thresholds`` (3DHP: 0, 5, ..., 150 mm), via :func:`pose_errors`."""
+    thr = _threshold_list(thresholds)
+    return pose_errors(pred, target, thresholds=thr, joints=joints, unit=unit, root=root,
+                       pck_threshold=thr[-1])["auc"]
