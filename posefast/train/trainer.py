@@ -124,10 +124,10 @@ class Trainer:
                 with open(self.metrics_path, "a") as f:
                     f.write(json.dumps(record) + "\n")
             self.save(epoch + 1, 0)
-                t = metrics["target"]
+            if self.dist.is_main and cfg.progress:
+                t, s = metrics["target"], metrics["source_test"]
                 tqdm.write(f"[{m.name}] epoch {epoch + 1}/{cfg.epochs}: target MPJPE {t['mpjpe']:.1f} mm, "
-                           f"PCK {t['pck']:.1f} %, AUC {t['auc']:.1f} %; source test MPJPE "
-                           f"{metrics['source_test']['mpjpe']:.1f} mm") if cfg.progress else None
+                           f"PCK {t['pck']:.1f} %, AUC {t['auc']:.1f} %; source test MPJPE {s['mpjpe']:.1f} mm")
         if metrics is None:  # resumed a finished run: report the final state again
             metrics = self.evaluate()
         final = {"method": m.name, "source": m.data.source_spec, "target_spec": m.data.target_spec, **metrics}
