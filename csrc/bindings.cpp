@@ -10,6 +10,7 @@
 namespace py = pybind11;
 
 void bind_skeleton(py::module_& m);
+void bind_transforms(py::module_& m);
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "posefast kernels: raw-pointer entry points, validated and wrapped by posefast.ops";
@@ -48,4 +49,5 @@ PYBIND11_MODULE(_C, m) {
   });
 
   bind_skeleton(m);
+  bind_transforms(m);
 }

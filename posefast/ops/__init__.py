@@ -1,5 +1,23 @@
 """Public ops on the compiled kernels (CPU/CUDA), each with a pure-torch twin in :mod:`posefast.reference`."""
 from posefast.ops._switch import kernels_enabled, use_kernels
 from posefast.ops.skeleton import DEFAULT_EPS, bone_vectors, forward_kinematics, kcs, part_kcs
+from posefast.ops.transforms import (
+    DEFAULT_DEPTH_RANGE,
+    DEFAULT_MIN_DEPTH,
+    DEFAULT_MIN_SCALE,
+    augment_pipeline,
+    bone_angle_augment,
+    bone_length_augment,
+    denormalize_screen,
+    global_position_align,
+    normalize_camera,
+    normalize_screen,
+    project,
+    rigid_transform,
+    rotvec_to_rotmat,
+)
 
-__all__ = ["use_kernels", "kernels_enabled", "bone_vectors", "forward_kinematics", "kcs", "part_kcs", "DEFAULT_EPS"]
+__all__ = ["use_kernels", "kernels_enabled", "bone_vectors", "forward_kinematics", "kcs", "part_kcs", "DEFAULT_EPS",
+           "rotvec_to_rotmat", "bone_angle_augment", "bone_length_augment", "rigid_transform", "project",
+           "normalize_screen", "denormalize_screen", "normalize_camera", "global_position_align",
+           "augment_pipeline", "DEFAULT_MIN_DEPTH", "DEFAULT_DEPTH_RANGE", "DEFAULT_MIN_SCALE"]

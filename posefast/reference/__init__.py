@@ -1,4 +1,18 @@
 """Pure-torch twins of every posefast op: the test oracle and the ``use_kernels(False)`` fallback."""
 from posefast.reference.skeleton import bone_vectors, forward_kinematics, kcs, part_kcs
+from posefast.reference.transforms import (
+    augment_pipeline,
+    bone_angle_augment,
+    bone_length_augment,
+    denormalize_screen,
+    global_position_align,
+    normalize_camera,
+    normalize_screen,
+    project,
+    rigid_transform,
+    rotvec_to_rotmat,
+)
 
-__all__ = ["bone_vectors", "forward_kinematics", "kcs", "part_kcs"]
+__all__ = ["bone_vectors", "forward_kinematics", "kcs", "part_kcs", "rotvec_to_rotmat", "bone_angle_augment",
+           "bone_length_augment", "rigid_transform", "project", "global_position_align", "augment_pipeline",
+           "normalize_screen", "denormalize_screen", "normalize_camera"]
