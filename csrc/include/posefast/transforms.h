@@ -594,7 +594,8 @@ struct AugmentPipelineForward {
 };
 
 // One backward pass through the whole chain; any of the five cotangents may be null (= zero). The forward's
-// intermediate poses come in as saved outputs, so nothing but the BA unit vectors is recomputed.
+// intermediate poses come in as saved outputs; only per-bone and per-point scalars (unit bones, R, distortion
+// factors) are recomputed, in registers.
 template <typename T>
 struct AugmentPipelineBackward {
   const T* grad_ba;            // [N, J, 3] or null
