@@ -12,6 +12,7 @@ namespace py = pybind11;
 void bind_skeleton(py::module_& m);
 void bind_metrics(py::module_& m);
 void bind_heatmap(py::module_& m);
+void bind_transforms(py::module_& m);
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "posefast kernels: raw-pointer entry points, validated and wrapped by posefast.ops";
@@ -52,4 +53,5 @@ PYBIND11_MODULE(_C, m) {
   bind_skeleton(m);
   bind_metrics(m);
   bind_heatmap(m);
+  bind_transforms(m);
 }

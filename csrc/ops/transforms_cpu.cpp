@@ -1,0 +1,3 @@
+#include "posefast/launch_cpu.h"
+#define POSEFAST_BACKEND cpu
+#include "ops/transforms.inl"

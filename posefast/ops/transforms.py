@@ -1,0 +1,741 @@
+"""Pose-transform ops: PoseAug's BA / BL / RT augmentations, camera projection, PoseDA's global position alignment,
+and the fused BA → BL → RT → project pipeline of PoseAug's generator.
+
+Every op is differentiable w.r.t. every float input (first order), runs on the compiled kernels (one forward and one
+backward kernel per op; the math lives in ``csrc/include/posefast/transforms.h``) and has a pure-torch twin in
+:mod:`posefast.reference.transforms` that ``posefast.use_kernels(False)`` switches to.
+
+References: Gong et al., *PoseAug*, CVPR 2021 (BA, BL, RT); Chai et al., *PoseDA*, ICCV 2023 (GPA);
+Pavllo et al., *VideoPose3D*, CVPR 2019 (camera model and ``normalize_screen_coordinates``).
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import torch
+from torch import Tensor
+
+from posefast import reference
+from posefast._ext import launch
+from posefast.ops._checks import check_batch, check_float, check_like, check_points, check_trailing
+from posefast.ops._switch import kernels_enabled
+from posefast.ops._tables import contiguous_batch, table
+from posefast.ops.skeleton import DEFAULT_EPS
+from posefast.skeleton import Skeleton, get_skeleton
+
+__all__ = [
+    "rotvec_to_rotmat", "bone_angle_augment", "bone_length_augment", "rigid_transform", "project",
+    "normalize_screen", "denormalize_screen", "normalize_camera", "global_position_align", "augment_pipeline",
+    "DEFAULT_MIN_DEPTH", "DEFAULT_DEPTH_RANGE", "DEFAULT_MIN_SCALE",
+]
+
+#: Depths below this (points' units) are raised to it before dividing: a point at or behind the camera plane
+#: projects far outside the image (or onto the ±1 clamp border of the distortion model), finite, with zero
+#: gradient w.r.t. its depth.
+DEFAULT_MIN_DEPTH = 1e-6
+#: GPA root depth range (joints' units; the default assumes metres: 0.5 m to 50 m). Pass your own for millimetres.
+DEFAULT_DEPTH_RANGE = (0.5, 50.0)
+#: GPA guard for a degenerate target: the 2D scale s is raised to at least this (target_2d's units) before
+#: dividing, so a collapsed 2D box gives a finite depth, which the depth range then clamps.
+DEFAULT_MIN_SCALE = 1e-6
+
+
+def _null(t: Optional[Tensor]):
+    """A tensor for the kernel, or 0 (a null pointer: the kernel reads zeros)."""
+    return 0 if t is None else t.contiguous()
+
+
+def _positive(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name}: expected a positive finite number, got {value!r}")
+    return float(value)
+
+
+_FROZEN_CACHE: dict = {}
+
+
+def _frozen_table(skel: Skeleton, frozen: Sequence[str] | None, device: torch.device) -> Tensor:
+    """uint8 [B] mask of the bones whose direction BA keeps (``frozen`` = child-joint names, None = skeleton's)."""
+    if frozen is None:
+        return table(skel, "frozen", device, torch.uint8)
+    if isinstance(frozen, str) or not all(isinstance(n, str) for n in frozen):
+        raise TypeError(f"frozen: expected a sequence of child-joint names, got {frozen!r}")
+    names = tuple(frozen)
+    key = (skel.name, names, str(device))
+    cached = _FROZEN_CACHE.get(key)
+    if cached is None:
+        mask = [0] * skel.num_bones
+        for name in names:
+            if name not in skel.joint_names or skel.joint(name) == 0:
+                raise ValueError(f"frozen: {name!r} is not a bone of {skel.name} (expected the name of a bone's "
+                                 f"child joint, one of {list(skel.joint_names[1:])})")
+            mask[skel.bone(name)] = 1
+        cached = _FROZEN_CACHE[key] = torch.tensor(mask, dtype=torch.uint8, device=device)
+    return cached
+
+
+def _check_camera(camera, ref: Tensor, ref_name: str, batch: torch.Size, sizes: tuple) -> Tensor:
+    check_float(camera, "camera")
+    check_like(camera, "camera", ref, ref_name)
+    if camera.dim() < 1 or camera.shape[-1] not in sizes:
+        want = " or ".join(f"[..., {s}]" for s in sizes)
+        raise ValueError(f"camera: expected shape {want} ((fx, fy, cx, cy) pinhole"
+                         + (", or + (k1, k2, k3, p1, p2) distortion" if 9 in sizes else "")
+                         + f"), got [{', '.join(map(str, camera.shape))}]")
+    return check_batch(camera, "camera", batch, ref_name, 1)
+
+
+def _check_rooted(joints, name: str, dim: int) -> Tensor:
+    check_float(joints, name)
+    check_trailing(joints, name, (None, dim), f"{dim}D points")
+    if joints.shape[-2] < 1:
+        raise ValueError(f"{name}: expected at least one joint (joint 0 is the root), got shape {list(joints.shape)}")
+    return joints
+
+
+# ---- rotvec -> rotmat ------------------------------------------------------------------------------------------
+@torch.library.custom_op("posefast::rotvec_to_rotmat", mutates_args=())
+def _rotvec_to_rotmat(rotvec: Tensor) -> Tensor:
+    rotvec, n = contiguous_batch(rotvec, 1)
+    out = rotvec.new_empty(rotvec.shape[:-1] + (3, 3))
+    if n:
+        launch("rotvec_to_rotmat_forward", rotvec, rotvec, out, n)
+    return out
+
+
+@_rotvec_to_rotmat.register_fake
+def _(rotvec):
+    return rotvec.new_empty(rotvec.shape[:-1] + (3, 3))
+
+
+@torch.library.custom_op("posefast::rotvec_to_rotmat_backward", mutates_args=())
+def _rotvec_to_rotmat_backward(grad_rotmat: Tensor, rotvec: Tensor) -> Tensor:
+    rotvec, n = contiguous_batch(rotvec, 1)
+    grad_rotmat = grad_rotmat.contiguous()
+    grad = torch.empty_like(rotvec)
+    if n:
+        launch("rotvec_to_rotmat_backward", rotvec, grad_rotmat, rotvec, grad, n)
+    return grad
+
+
+@_rotvec_to_rotmat_backward.register_fake
+def _(grad_rotmat, rotvec):
+    return torch.empty_like(rotvec)
+
+
+def _rotvec_to_rotmat_setup(ctx, inputs, output):
+    ctx.save_for_backward(inputs[0])
+
+
+def _rotvec_to_rotmat_grad(ctx, grad):
+    (rotvec,) = ctx.saved_tensors
+    return _rotvec_to_rotmat_backward(grad, rotvec)
+
+
+_rotvec_to_rotmat.register_autograd(_rotvec_to_rotmat_grad, setup_context=_rotvec_to_rotmat_setup)
+
+
+def rotvec_to_rotmat(rotvec: Tensor) -> Tensor:
+    """Rotation matrices from rotation vectors (axis · angle), Rodrigues' formula.
+
+    ``R = cos θ·I + (sin θ/θ)·[r]x + ((1 − cos θ)/θ²)·r rᵀ`` with θ = |r|. Below θ² = 0.1 the three coefficients and
+    their derivatives come from their Taylor series, so the value and the gradient are exact to rounding at and
+    near zero rotation (at r = 0: R = I, dR/dr = the cross-product generators). Angles of π and beyond need no
+    special case (Rodrigues is smooth there).
+
+    Args:
+        rotvec: ``[..., 3]``.
+
+    Returns:
+        ``[..., 3, 3]``, acting on column vectors (``R @ x``).
+    """
+    check_float(rotvec, "rotvec")
+    check_trailing(rotvec, "rotvec", (3,), "rotation vector (axis · angle in radians)")
+    if not kernels_enabled():
+        return reference.rotvec_to_rotmat(rotvec)
+    return _rotvec_to_rotmat(rotvec)
+
+
+# ---- bone-angle augmentation -----------------------------------------------------------------------------------
+@torch.library.custom_op("posefast::bone_angle_augment", mutates_args=())
+def _bone_angle_augment(joints: Tensor, delta: Tensor, parents: Tensor, frozen: Tensor,
+                        eps: float) -> tuple[Tensor, Tensor]:
+    J = joints.shape[-2]
+    joints, n = contiguous_batch(joints, 2)
+    delta = delta.contiguous()
+    out = torch.empty_like(joints)
+    cos_change = joints.new_empty(joints.shape[:-2] + (J - 1,))
+    if n:
+        launch("bone_angle_augment_forward", joints, joints, delta, parents, frozen, out, cos_change, n, J, eps)
+    return out, cos_change
+
+
+@_bone_angle_augment.register_fake
+def _(joints, delta, parents, frozen, eps):
+    return torch.empty_like(joints), joints.new_empty(joints.shape[:-2] + (joints.shape[-2] - 1,))
+
+
+@torch.library.custom_op("posefast::bone_angle_augment_backward", mutates_args=())
+def _bone_angle_augment_backward(grad_out: Optional[Tensor], grad_cos: Optional[Tensor], joints: Tensor,
+                                 delta: Tensor, parents: Tensor, frozen: Tensor,
+                                 eps: float) -> tuple[Tensor, Tensor]:
+    J = joints.shape[-2]
+    joints, n = contiguous_batch(joints, 2)
+    delta = delta.contiguous()
+    grad_joints, grad_delta = torch.empty_like(joints), torch.empty_like(delta)
+    if n:
+        launch("bone_angle_augment_backward", joints, _null(grad_out), _null(grad_cos), joints, delta, parents,
+               frozen, grad_joints, grad_delta, n, J, eps)
+    return grad_joints, grad_delta
+
+
+@_bone_angle_augment_backward.register_fake
+def _(grad_out, grad_cos, joints, delta, parents, frozen, eps):
+    return torch.empty_like(joints), torch.empty_like(delta)
+
+
+def _bone_angle_augment_setup(ctx, inputs, output):
+    joints, delta, parents, frozen, eps = inputs
+    ctx.save_for_backward(joints, delta, parents, frozen)
+    ctx.eps = eps
+    ctx.set_materialize_grads(False)  # an unused output's cotangent reaches the kernel as a null pointer
+
+
+def _bone_angle_augment_grad(ctx, grad_out, grad_cos):
+    joints, delta, parents, frozen = ctx.saved_tensors
+    grad_joints, grad_delta = _bone_angle_augment_backward(grad_out, grad_cos, joints, delta, parents, frozen,
+                                                           ctx.eps)
+    return grad_joints, grad_delta, None, None, None
+
+
+_bone_angle_augment.register_autograd(_bone_angle_augment_grad, setup_context=_bone_angle_augment_setup)
+
+
+def _check_ba_inputs(joints, delta, skel: Skeleton, eps) -> float:
+    check_points(joints, "joints", skel.num_joints, 3, f"{skel.num_joints} joints of {skel.name}")
+    check_float(delta, "delta")
+    check_like(delta, "delta", joints, "joints")
+    check_trailing(delta, "delta", (skel.num_bones, 3), f"one offset per bone of {skel.name}")
+    check_batch(delta, "delta", joints.shape[:-2], "joints", 2)
+    return _positive(eps, "eps")
+
+
+def bone_angle_augment(joints: Tensor, delta: Tensor, skeleton: Skeleton | str, frozen: Sequence[str] | None = None,
+                       eps: float = DEFAULT_EPS) -> tuple[Tensor, Tensor]:
+    """PoseAug's bone-angle augmentation (BA; Gong et al., CVPR 2021).
+
+    Per bone b (child-indexed): u = b / max(|b|, eps), u' = normalize(u + delta_b) (same eps guard), new bone =
+    |b| · u' (lengths kept); bones in ``frozen`` keep their vector exactly. Joints are rebuilt by forward kinematics
+    from the original root. ``cos_change = 1 − <u', u>`` (0 for frozen bones) is PoseAug's ``ba_diff``.
+
+    Degenerate cases: a zero-length bone has u = 0, so it stays zero-length, its cos change is 1 and its gradients
+    are finite; if u + delta = 0 the new direction is 0 (the bone collapses to zero length), again finite.
+
+    Args:
+        joints: ``[..., J, 3]``.
+        delta: ``[..., B, 3]`` offsets added to the unit bones (same leading dims; B = J − 1).
+        skeleton: layout or name.
+        frozen: child-joint names of the bones that keep their direction; ``None`` = ``skeleton.frozen_bones``
+            (pelvis→spine and spine→thorax, as PoseAug), ``()`` = none.
+        eps: length below which a vector is not normalised to unit length (see ``posefast.ops.DEFAULT_EPS``).
+
+    Returns:
+        ``(joints_out [..., J, 3], cos_change [..., B])``.
+    """
+    skel = get_skeleton(skeleton)
+    eps = _check_ba_inputs(joints, delta, skel, eps)
+    frozen_mask = _frozen_table(skel, frozen, joints.device)
+    if not kernels_enabled():
+        return reference.bone_angle_augment(joints, delta, skel, frozen, eps)
+    return _bone_angle_augment(joints, delta, table(skel, "parents", joints.device), frozen_mask, eps)
+
+
+# ---- bone-length augmentation ----------------------------------------------------------------------------------
+@torch.library.custom_op("posefast::bone_length_augment", mutates_args=())
+def _bone_length_augment(joints: Tensor, ratio: Tensor, parents: Tensor, groups: Tensor) -> Tensor:
+    J, G = joints.shape[-2], ratio.shape[-1]
+    joints, n = contiguous_batch(joints, 2)
+    ratio = ratio.contiguous()
+    out = torch.empty_like(joints)
+    if n:
+        launch("bone_length_augment_forward", joints, joints, ratio, parents, groups, out, n, J, G)
+    return out
+
+
+@_bone_length_augment.register_fake
+def _(joints, ratio, parents, groups):
+    return torch.empty_like(joints)
+
+
+@torch.library.custom_op("posefast::bone_length_augment_backward", mutates_args=())
+def _bone_length_augment_backward(grad_out: Tensor, joints: Tensor, ratio: Tensor, parents: Tensor,
+                                  groups: Tensor) -> tuple[Tensor, Tensor]:
+    J, G = joints.shape[-2], ratio.shape[-1]
+    joints, n = contiguous_batch(joints, 2)
+    ratio = ratio.contiguous()
+    grad_out = grad_out.contiguous()
+    grad_joints, grad_ratio = torch.empty_like(joints), torch.empty_like(ratio)
+    if n:
+        launch("bone_length_augment_backward", joints, grad_out, joints, ratio, parents, groups, grad_joints,
+               grad_ratio, n, J, G)
+    return grad_joints, grad_ratio
+
+
+@_bone_length_augment_backward.register_fake
+def _(grad_out, joints, ratio, parents, groups):
+    return torch.empty_like(joints), torch.empty_like(ratio)
+
+
+def _bone_length_augment_setup(ctx, inputs, output):
+    ctx.save_for_backward(*inputs)
+
+
+def _bone_length_augment_grad(ctx, grad):
+    joints, ratio, parents, groups = ctx.saved_tensors
+    grad_joints, grad_ratio = _bone_length_augment_backward(grad, joints, ratio, parents, groups)
+    return grad_joints, grad_ratio, None, None
+
+
+_bone_length_augment.register_autograd(_bone_length_augment_grad, setup_context=_bone_length_augment_setup)
+
+
+def _check_bl_inputs(joints, ratio, skel: Skeleton) -> None:
+    check_points(joints, "joints", skel.num_joints, 3, f"{skel.num_joints} joints of {skel.name}")
+    check_float(ratio, "ratio")
+    check_like(ratio, "ratio", joints, "joints")
+    check_trailing(ratio, "ratio", (skel.num_groups,), f"one ratio per bone group of {skel.name}")
+    check_batch(ratio, "ratio", joints.shape[:-2], "joints", 1)
+
+
+def bone_length_augment(joints: Tensor, ratio: Tensor, skeleton: Skeleton | str) -> Tensor:
+    """PoseAug's bone-length augmentation (BL; Gong et al., CVPR 2021).
+
+    Every bone b is scaled by ``1 + ratio[group(b)]`` (``skeleton.bone_group_index``: left/right bones share a
+    group) and the joints are rebuilt from the original root. The ratio is not bounded here (PoseAug bounds it by
+    tanh · 0.2): ratio = −1 collapses a bone, below −1 flips it. Zero-length bones stay zero-length.
+
+    Args:
+        joints: ``[..., J, 3]``.
+        ratio: ``[..., G]``, G = ``skeleton.num_groups`` (same leading dims).
+        skeleton: layout or name.
+
+    Returns:
+        ``[..., J, 3]``.
+    """
+    skel = get_skeleton(skeleton)
+    _check_bl_inputs(joints, ratio, skel)
+    if not kernels_enabled():
+        return reference.bone_length_augment(joints, ratio, skel)
+    return _bone_length_augment(joints, ratio, table(skel, "parents", joints.device),
+                                table(skel, "bone_groups", joints.device))
+
+
+# ---- rigid transform -------------------------------------------------------------------------------------------
+@torch.library.custom_op("posefast::rigid_transform", mutates_args=())
+def _rigid_transform(joints: Tensor, rotvec: Tensor, translation: Tensor) -> Tensor:
+    J = joints.shape[-2]
+    joints, n = contiguous_batch(joints, 2)
+    out = torch.empty_like(joints)
+    if n:
+        launch("rigid_transform_forward", joints, joints, rotvec.contiguous(), translation.contiguous(), out, n, J)
+    return out
+
+
+@_rigid_transform.register_fake
+def _(joints, rotvec, translation):
+    return torch.empty_like(joints)
+
+
+@torch.library.custom_op("posefast::rigid_transform_backward", mutates_args=())
+def _rigid_transform_backward(grad_out: Tensor, joints: Tensor, rotvec: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    J = joints.shape[-2]
+    joints, n = contiguous_batch(joints, 2)
+    rotvec = rotvec.contiguous()
+    grad_joints, grad_rotvec, grad_translation = torch.empty_like(joints), torch.empty_like(rotvec), torch.empty_like(rotvec)
+    if n:
+        launch("rigid_transform_backward", joints, grad_out.contiguous(), joints, rotvec, grad_joints, grad_rotvec,
+               grad_translation, n, J)
+    return grad_joints, grad_rotvec, grad_translation
+
+
+@_rigid_transform_backward.register_fake
+def _(grad_out, joints, rotvec):
+    return torch.empty_like(joints), torch.empty_like(rotvec), torch.empty_like(rotvec)
+
+
+def _rigid_transform_setup(ctx, inputs, output):
+    ctx.save_for_backward(inputs[0], inputs[1])
+
+
+def _rigid_transform_grad(ctx, grad):
+    joints, rotvec = ctx.saved_tensors
+    return _rigid_transform_backward(grad, joints, rotvec)
+
+
+_rigid_transform.register_autograd(_rigid_transform_grad, setup_context=_rigid_transform_setup)
+
+
+def _check_rt_inputs(joints, rotvec, translation) -> None:
+    for t, name, what in ((rotvec, "rotvec", "rotation vector"), (translation, "translation", "new root position")):
+        check_float(t, name)
+        check_like(t, name, joints, "joints")
+        check_trailing(t, name, (3,), what)
+        check_batch(t, name, joints.shape[:-2], "joints", 1)
+
+
+def rigid_transform(joints: Tensor, rotvec: Tensor, translation: Tensor) -> Tensor:
+    """PoseAug's rigid transform (RT; Gong et al., CVPR 2021): ``R(rotvec) (x_j − x_0) + translation``.
+
+    The root-relative pose is rotated about the root by the axis-angle ``rotvec`` (see :func:`rotvec_to_rotmat`),
+    then the root is placed at ``translation`` (an absolute position in the camera frame, as PoseAug's generator
+    produces it). Joint 0 is the root.
+
+    Args:
+        joints: ``[..., J, 3]`` (J >= 1).
+        rotvec: ``[..., 3]`` (same leading dims).
+        translation: ``[..., 3]``.
+
+    Returns:
+        ``[..., J, 3]``.
+    """
+    _check_rooted(joints, "joints", 3)
+    _check_rt_inputs(joints, rotvec, translation)
+    if not kernels_enabled():
+        return reference.rigid_transform(joints, rotvec, translation)
+    return _rigid_transform(joints, rotvec, translation)
+
+
+# ---- projection ------------------------------------------------------------------------------------------------
+@torch.library.custom_op("posefast::project", mutates_args=())
+def _project(points: Tensor, camera: Tensor, min_depth: float) -> Tensor:
+    P, C = points.shape[-2], camera.shape[-1]
+    points, n = contiguous_batch(points, 2)
+    uv = points.new_empty(points.shape[:-1] + (2,))
+    if n:
+        launch("project_forward", points, points, camera.contiguous(), uv, n, P, C, min_depth)
+    return uv
+
+
+@_project.register_fake
+def _(points, camera, min_depth):
+    return points.new_empty(points.shape[:-1] + (2,))
+
+
+@torch.library.custom_op("posefast::project_backward", mutates_args=())
+def _project_backward(grad_uv: Tensor, points: Tensor, camera: Tensor, min_depth: float) -> tuple[Tensor, Tensor]:
+    P, C = points.shape[-2], camera.shape[-1]
+    points, n = contiguous_batch(points, 2)
+    camera = camera.contiguous()
+    grad_points, grad_camera = torch.empty_like(points), torch.empty_like(camera)
+    if n:
+        launch("project_backward", points, grad_uv.contiguous(), points, camera, grad_points, grad_camera, n, P, C,
+               min_depth)
+    return grad_points, grad_camera
+
+
+@_project_backward.register_fake
+def _(grad_uv, points, camera, min_depth):
+    return torch.empty_like(points), torch.empty_like(camera)
+
+
+def _project_setup(ctx, inputs, output):
+    ctx.save_for_backward(inputs[0], inputs[1])
+    ctx.min_depth = inputs[2]
+
+
+def _project_grad(ctx, grad):
+    points, camera = ctx.saved_tensors
+    grad_points, grad_camera = _project_backward(grad, points, camera, ctx.min_depth)
+    return grad_points, grad_camera, None
+
+
+_project.register_autograd(_project_grad, setup_context=_project_setup)
+
+
+def project(points: Tensor, camera: Tensor, min_depth: float = DEFAULT_MIN_DEPTH) -> Tensor:
+    """Camera-frame points to image coordinates, Human3.6M / VideoPose3D camera model (Pavllo et al., CVPR 2019).
+
+    ``camera = (fx, fy, cx, cy)``: pinhole, ``uv = f · (X, Y)/Z + c``. ``camera = (fx, fy, cx, cy, k1, k2, k3, p1,
+    p2)``: ``(x, y) = clamp((X, Y)/Z, −1, 1)``, ``r² = x² + y²``, ``q = 1 + k1 r² + k2 r⁴ + k3 r⁶ + p1 x + p2 y``,
+    ``uv = f · ((x, y) q + (p1, p2) r²) + c`` — VideoPose3D's formula, including its clamp (and its tangential
+    form, which differs from OpenCV's). Pixel cameras give pixels; cameras mapped by :func:`normalize_camera` give
+    normalised screen coordinates.
+
+    Points at or behind the camera plane: Z is raised to ``min_depth`` before dividing, so such points land far
+    outside the image (pinhole) or on the clamp border (distortion model), always finite, with zero gradient
+    w.r.t. Z. Outside the clamp the gradient w.r.t. that coordinate is zero (as torch.clamp).
+
+    Args:
+        points: ``[..., N, 3]`` in the camera frame.
+        camera: ``[..., 4]`` or ``[..., 9]``, one camera per pose: leading dims equal ``points.shape[:-2]``
+            (no broadcasting).
+        min_depth: positive depth floor, points' units (see :data:`DEFAULT_MIN_DEPTH`).
+
+    Returns:
+        ``[..., N, 2]``.
+    """
+    check_float(points, "points")
+    check_trailing(points, "points", (None, 3), "3D points in the camera frame")
+    _check_camera(camera, points, "points", points.shape[:-2], (4, 9))
+    min_depth = _positive(min_depth, "min_depth")
+    if not kernels_enabled():
+        return reference.project(points, camera, min_depth)
+    return _project(points, camera, min_depth)
+
+
+# ---- screen normalisation (elementwise; plain torch is the right tool) -----------------------------------------
+def _check_image_size(w, h, ref: Tensor, batch: torch.Size, ref_name: str) -> None:
+    for v, name in ((w, "w"), (h, "h")):
+        if isinstance(v, Tensor):
+            check_float(v, name)
+            check_like(v, name, ref, ref_name)
+            if v.shape != batch:
+                raise ValueError(f"{name}: expected a number or a tensor of shape {list(batch)} (one image size per "
+                                 f"pose of {ref_name}), got {list(v.shape)}")
+        else:
+            _positive(v, name)
+
+
+def normalize_screen(uv: Tensor, w, h) -> Tensor:
+    """Pixels → normalised screen coordinates (VideoPose3D): ``uv / w · 2 − [1, h / w]``.
+
+    x maps [0, w] to [−1, 1]; y is scaled by the same factor (aspect ratio kept), so [0, h] maps to [−h/w, h/w].
+
+    Args:
+        uv: ``[..., N, 2]`` pixels.
+        w, h: image width and height: positive numbers, or float tensors of shape ``uv.shape[:-2]``.
+    """
+    check_float(uv, "uv")
+    check_trailing(uv, "uv", (None, 2), "2D points")
+    _check_image_size(w, h, uv, uv.shape[:-2], "uv")
+    return reference.normalize_screen(uv, w, h)
+
+
+def denormalize_screen(uv: Tensor, w, h) -> Tensor:
+    """Inverse of :func:`normalize_screen`: ``(uv + [1, h / w]) · w / 2``; same arguments."""
+    check_float(uv, "uv")
+    check_trailing(uv, "uv", (None, 2), "2D points")
+    _check_image_size(w, h, uv, uv.shape[:-2], "uv")
+    return reference.denormalize_screen(uv, w, h)
+
+
+def normalize_camera(camera: Tensor, w, h) -> Tensor:
+    """Pixel camera → normalised-screen camera, so that
+    ``project(p, normalize_camera(c, w, h)) == normalize_screen(project(p, c), w, h)``.
+
+    ``f' = f · 2 / w`` (both fx and fy over the width), ``c' = c · 2 / w − [1, h / w]``; the distortion terms act on
+    X/Z, Y/Z and are unchanged.
+
+    Args:
+        camera: ``[..., 4]`` or ``[..., 9]``.
+        w, h: positive numbers, or float tensors of shape ``camera.shape[:-1]``.
+    """
+    check_float(camera, "camera")
+    if camera.dim() < 1 or camera.shape[-1] not in (4, 9):
+        raise ValueError(f"camera: expected shape [..., 4] or [..., 9], got {list(camera.shape)}")
+    _check_image_size(w, h, camera, camera.shape[:-1], "camera")
+    return reference.normalize_camera(camera, w, h)
+
+
+# ---- global position alignment ---------------------------------------------------------------------------------
+@torch.library.custom_op("posefast::global_position_align", mutates_args=())
+def _global_position_align(joints: Tensor, target: Tensor, camera: Tensor, min_scale: float, z_min: float,
+                           z_max: float) -> Tensor:
+    J = joints.shape[-2]
+    joints, n = contiguous_batch(joints, 2)
+    out = torch.empty_like(joints)
+    if n:
+        launch("global_position_align_forward", joints, joints, target.contiguous(), camera.contiguous(), out, n, J,
+               min_scale, z_min, z_max)
+    return out
+
+
+@_global_position_align.register_fake
+def _(joints, target, camera, min_scale, z_min, z_max):
+    return torch.empty_like(joints)
+
+
+@torch.library.custom_op("posefast::global_position_align_backward", mutates_args=())
+def _global_position_align_backward(grad_out: Tensor, joints: Tensor, target: Tensor, camera: Tensor,
+                                    min_scale: float, z_min: float, z_max: float) -> tuple[Tensor, Tensor, Tensor]:
+    J = joints.shape[-2]
+    joints, n = contiguous_batch(joints, 2)
+    target, camera = target.contiguous(), camera.contiguous()
+    grads = torch.empty_like(joints), torch.empty_like(target), torch.empty_like(camera)
+    if n:
+        launch("global_position_align_backward", joints, grad_out.contiguous(), joints, target, camera, *grads, n, J,
+               min_scale, z_min, z_max)
+    return grads
+
+
+@_global_position_align_backward.register_fake
+def _(grad_out, joints, target, camera, min_scale, z_min, z_max):
+    return torch.empty_like(joints), torch.empty_like(target), torch.empty_like(camera)
+
+
+def _global_position_align_setup(ctx, inputs, output):
+    ctx.save_for_backward(*inputs[:3])
+    ctx.scalars = inputs[3:]
+
+
+def _global_position_align_grad(ctx, grad):
+    joints, target, camera = ctx.saved_tensors
+    return (*_global_position_align_backward(grad, joints, target, camera, *ctx.scalars), None, None, None)
+
+
+_global_position_align.register_autograd(_global_position_align_grad, setup_context=_global_position_align_setup)
+
+
+def global_position_align(joints_3d: Tensor, target_2d: Tensor, camera: Tensor,
+                          depth_range: tuple[float, float] = DEFAULT_DEPTH_RANGE,
+                          min_scale: float = DEFAULT_MIN_SCALE) -> Tensor:
+    """PoseDA's global position alignment (GPA; Chai et al., ICCV 2023), one camera per pose.
+
+    Keeps the root-relative pose and moves the root (joint 0) onto the camera ray through the target's 2D root
+    ``(u0, v0)``, at the depth where the pose's projected size matches the target's 2D scale:
+    ``s = (w + h) / 2`` of the target keypoints' box, ``Δx, Δy`` = the pose's 3D extent, ``z = (fx Δx + fy Δy) /
+    (2 s)``, ``root = z · ((u0 − cx)/fx, (v0 − cy)/fy, 1)``.
+
+    Unlike the published function, every pose uses its own camera. Re-projected with that camera (z inside
+    ``depth_range``) the root lands exactly on ``(u0, v0)``, and the projected scale s' matches ``s`` exactly under
+    weak perspective (every joint at the root depth z). Under full perspective joint j's projection moves by
+    ``|uv_j − c| · |z_j − z| / z``, so ``|s' − s| <= (max_j |u_j − cx| + max_j |v_j − cy|) · max_j |z_j − z| / z``:
+    a few percent for a person (±0.3 m of depth) 4–6 m away near the optical axis, more close up or off-axis.
+
+    Guards: ``s`` is raised to ``min_scale`` before dividing (a collapsed target box gives a finite, large depth),
+    and z is clamped to ``depth_range`` (the gradient through z is zero outside it, as torch.clamp). Extents use
+    max/min, whose gradient goes to the extreme joints (shared evenly on ties, as torch.amax). ``fx``, ``fy`` must
+    be non-zero (values are not checked: that would synchronise the GPU).
+
+    Args:
+        joints_3d: ``[..., J, 3]`` source poses (camera frame).
+        target_2d: ``[..., J, 2]`` paired target 2D poses, same leading dims, in the camera's image coordinates
+            (pixels for a pixel camera, normalised screen for a :func:`normalize_camera` camera).
+        camera: ``[..., 4]`` pinhole ``(fx, fy, cx, cy)``, same leading dims.
+        depth_range: ``(min, max)`` root depth, joints' units (see :data:`DEFAULT_DEPTH_RANGE`).
+        min_scale: positive floor for ``s``, target_2d's units (see :data:`DEFAULT_MIN_SCALE`).
+
+    Returns:
+        ``[..., J, 3]`` aligned poses.
+    """
+    _check_rooted(joints_3d, "joints_3d", 3)
+    check_float(target_2d, "target_2d")
+    check_like(target_2d, "target_2d", joints_3d, "joints_3d")
+    J = joints_3d.shape[-2]
+    check_trailing(target_2d, "target_2d", (J, 2), f"{J} 2D keypoints like joints_3d")
+    check_batch(target_2d, "target_2d", joints_3d.shape[:-2], "joints_3d", 2)
+    _check_camera(camera, joints_3d, "joints_3d", joints_3d.shape[:-2], (4,))
+    try:
+        z_min, z_max = (float(v) for v in depth_range)
+    except (TypeError, ValueError):
+        raise ValueError(f"depth_range: expected (min, max), got {depth_range!r}") from None
+    if not (0 < z_min < z_max < math.inf):
+        raise ValueError(f"depth_range: expected 0 < min < max < inf, got {depth_range!r}")
+    min_scale = _positive(min_scale, "min_scale")
+    if not kernels_enabled():
+        return reference.global_position_align(joints_3d, target_2d, camera, (z_min, z_max), min_scale)
+    return _global_position_align(joints_3d, target_2d, camera, min_scale, z_min, z_max)
+
+
+# ---- fused augmentation pipeline -------------------------------------------------------------------------------
+@torch.library.custom_op("posefast::augment_pipeline", mutates_args=())
+def _augment_pipeline(joints: Tensor, delta: Tensor, ratio: Tensor, rotvec: Tensor, translation: Tensor,
+                      camera: Tensor, parents: Tensor, frozen: Tensor, groups: Tensor, eps: float,
+                      min_depth: float) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    J, G, C = joints.shape[-2], ratio.shape[-1], camera.shape[-1]
+    joints, n = contiguous_batch(joints, 2)
+    joints_ba, joints_bl, joints_rt = torch.empty_like(joints), torch.empty_like(joints), torch.empty_like(joints)
+    uv_rt = joints.new_empty(joints.shape[:-1] + (2,))
+    cos_change = joints.new_empty(joints.shape[:-2] + (J - 1,))
+    if n:
+        launch("augment_pipeline_forward", joints, joints, delta.contiguous(), ratio.contiguous(), rotvec.contiguous(),
+               translation.contiguous(), camera.contiguous(), parents, frozen, groups, joints_ba, joints_bl,
+               joints_rt, uv_rt, cos_change, n, J, G, C, eps, min_depth)
+    return joints_ba, joints_bl, joints_rt, uv_rt, cos_change
+
+
+@_augment_pipeline.register_fake
+def _(joints, delta, ratio, rotvec, translation, camera, parents, frozen, groups, eps, min_depth):
+    J = joints.shape[-2]
+    return (torch.empty_like(joints), torch.empty_like(joints), torch.empty_like(joints),
+            joints.new_empty(joints.shape[:-1] + (2,)), joints.new_empty(joints.shape[:-2] + (J - 1,)))
+
+
+@torch.library.custom_op("posefast::augment_pipeline_backward", mutates_args=())
+def _augment_pipeline_backward(grad_ba: Optional[Tensor], grad_bl: Optional[Tensor], grad_rt: Optional[Tensor],
+                               grad_uv: Optional[Tensor], grad_cos: Optional[Tensor], joints: Tensor, delta: Tensor,
+                               ratio: Tensor, rotvec: Tensor, camera: Tensor, joints_ba: Tensor, joints_bl: Tensor,
+                               joints_rt: Tensor, parents: Tensor, frozen: Tensor, groups: Tensor, eps: float,
+                               min_depth: float) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    J, G, C = joints.shape[-2], ratio.shape[-1], camera.shape[-1]
+    joints, n = contiguous_batch(joints, 2)
+    delta, ratio, rotvec, camera = delta.contiguous(), ratio.contiguous(), rotvec.contiguous(), camera.contiguous()
+    grads = (torch.empty_like(joints), torch.empty_like(delta), torch.empty_like(ratio), torch.empty_like(rotvec),
+             torch.empty_like(rotvec), torch.empty_like(camera))
+    if n:
+        launch("augment_pipeline_backward", joints, _null(grad_ba), _null(grad_bl), _null(grad_rt), _null(grad_uv),
+               _null(grad_cos), joints, delta, ratio, rotvec, camera, joints_ba.contiguous(), joints_bl.contiguous(),
+               joints_rt.contiguous(), parents, frozen, groups, *grads, n, J, G, C, eps, min_depth)
+    return grads
+
+
+@_augment_pipeline_backward.register_fake
+def _(grad_ba, grad_bl, grad_rt, grad_uv, grad_cos, joints, delta, ratio, rotvec, camera, joints_ba, joints_bl,
+      joints_rt, parents, frozen, groups, eps, min_depth):
+    return (torch.empty_like(joints), torch.empty_like(delta), torch.empty_like(ratio), torch.empty_like(rotvec),
+            torch.empty_like(rotvec), torch.empty_like(camera))
+
+
+def _augment_pipeline_setup(ctx, inputs, output):
+    joints, delta, ratio, rotvec, translation, camera, parents, frozen, groups, eps, min_depth = inputs
+    joints_ba, joints_bl, joints_rt = output[:3]
+    ctx.save_for_backward(joints, delta, ratio, rotvec, camera, joints_ba, joints_bl, joints_rt, parents, frozen,
+                          groups)
+    ctx.eps, ctx.min_depth = eps, min_depth
+    ctx.set_materialize_grads(False)  # unused outputs' cotangents reach the kernel as null pointers
+
+
+def _augment_pipeline_grad(ctx, grad_ba, grad_bl, grad_rt, grad_uv, grad_cos):
+    saved = ctx.saved_tensors
+    grads = _augment_pipeline_backward(grad_ba, grad_bl, grad_rt, grad_uv, grad_cos, *saved, ctx.eps, ctx.min_depth)
+    return (*grads, None, None, None, None, None)
+
+
+_augment_pipeline.register_autograd(_augment_pipeline_grad, setup_context=_augment_pipeline_setup)
+
+
+def augment_pipeline(joints: Tensor, delta: Tensor, ratio: Tensor, rotvec: Tensor, translation: Tensor,
+                     camera: Tensor, skeleton: Skeleton | str, frozen: Sequence[str] | None = None,
+                     eps: float = DEFAULT_EPS,
+                     min_depth: float = DEFAULT_MIN_DEPTH) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """PoseAug's generator path fused: BA → BL → RT → project, one forward and one backward kernel.
+
+    Equals ``bone_angle_augment(joints, delta)`` → ``bone_length_augment(·, ratio)`` →
+    ``rigid_transform(·, rotvec, translation)`` → ``project(·, camera)`` (same degenerate-case rules), with every
+    stage's result returned. Any subset of the outputs may feed the loss.
+
+    Args:
+        joints: ``[..., J, 3]``.
+        delta: ``[..., B, 3]`` BA offsets.
+        ratio: ``[..., G]`` BL ratios per bone group.
+        rotvec: ``[..., 3]`` RT rotation (axis · angle).
+        translation: ``[..., 3]`` RT root position.
+        camera: ``[..., 4]`` or ``[..., 9]`` (see :func:`project`).
+        skeleton, frozen, eps: as :func:`bone_angle_augment`; min_depth as :func:`project`.
+
+    Returns:
+        ``(joints_ba, joints_bl, joints_rt [..., J, 3], uv_rt [..., J, 2], cos_change [..., B])``.
+    """
+    skel = get_skeleton(skeleton)
+    eps = _check_ba_inputs(joints, delta, skel, eps)
+    _check_bl_inputs(joints, ratio, skel)
+    _check_rt_inputs(joints, rotvec, translation)
+    _check_camera(camera, joints, "joints", joints.shape[:-2], (4, 9))
+    min_depth = _positive(min_depth, "min_depth")
+    frozen_mask = _frozen_table(skel, frozen, joints.device)
+    if not kernels_enabled():
+        return reference.augment_pipeline(joints, delta, ratio, rotvec, translation, camera, skel, frozen, eps,
+                                          min_depth)
+    return _augment_pipeline(joints, delta, ratio, rotvec, translation, camera, table(skel, "parents", joints.device),
+                             frozen_mask, table(skel, "bone_groups", joints.device), eps, min_depth)
