@@ -18,7 +18,7 @@ from posefast.skeleton import Skeleton
 
 def flip_joints(joints: torch.Tensor, skeleton: Skeleton) -> torch.Tensor:
     """Mirror ``[..., J, C]`` joints left/right: negate x (normalised screen or camera frame) and swap sides."""
-    flipped = joints[..., torch.as_tensor(skeleton.flip_permutation, device=joints.device), :].clone()
+    flipped = joints[..., torch.tensor(skeleton.flip_permutation, device=joints.device), :].clone()
     flipped[..., 0] = -flipped[..., 0]
     return flipped
 

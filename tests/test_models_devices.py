@@ -26,7 +26,7 @@ def _cases():
     m = torch.tensor(H36M16.part_masks, dtype=torch.float32)
     masked = bones[:, None] * m[None, :, :, None]
     psi = masked @ masked.transpose(-1, -2)
-    cases = [(f"lifter-{n}", lambda n=n: build_lifter(n, "h36m16"), (pose2d,)) for n in LIFTERS]
+    cases = [(f"lifter-{n}", lambda n=n: build_lifter(n, "h36m16", zero_output=False), (pose2d,)) for n in LIFTERS]
     cases += [
         ("kcs-full", lambda: PartKCSDiscriminator.from_skeleton(H36M16), (psi,)),
         ("kcs-compact", lambda: PartKCSDiscriminator.from_skeleton(H36M16, compact=True), (psi,)),

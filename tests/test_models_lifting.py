@@ -30,7 +30,7 @@ def n_params(m):
 @pytest.fixture(scope="module")
 def models():
     torch.manual_seed(0)
-    return {(name, sk): build_lifter(name, sk) for name in LIFTERS for sk in SKELETONS}
+    return {(name, sk): build_lifter(name, sk, zero_output=False) for name in LIFTERS for sk in SKELETONS}
 
 
 @pytest.mark.parametrize("sk", SKELETONS)
@@ -90,7 +90,7 @@ def test_gradients_reach_every_parameter(name):
     torch.manual_seed(0)
     kwargs = {"stgcn": {}, "semgcn": {"hidden": 16, "num_blocks": 1},
               "simple": {"width": 32}, "videopose": {"channels": 32, "num_blocks": 1}}[name]
-    m = build_lifter(name, "h36m16", **kwargs)
+    m = build_lifter(name, "h36m16", zero_output=False, **kwargs)
     m(torch.randn(4, 16, 2)).square().sum().backward()
     for pname, p in m.named_parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all(), pname
@@ -101,7 +101,7 @@ def test_gradients_reach_every_parameter(name):
 
 def test_small_simple_baseline_fits_a_batch():
     torch.manual_seed(0)
-    m = build_lifter("simple", "h36m16", width=64, dropout=0.0)
+    m = build_lifter("simple", "h36m16", zero_output=False, width=64, dropout=0.0)
     x, target = torch.randn(32, 16, 2), torch.randn(32, 16, 3)
     target[:, 0] = 0
     opt = torch.optim.Adam(m.parameters(), lr=1e-2)
@@ -189,3 +189,16 @@ def test_bad_constructor_arguments():
         SemGCN("h36m16", num_blocks=0)
     with pytest.raises(TypeError):
         build_lifter("semgcn", "h36m16", width=3)
+
+
+@pytest.mark.parametrize("name", ["simple", "videopose", "semgcn", "stgcn"])
+def test_build_lifter_starts_from_the_zero_pose_and_still_learns(name):
+    model = build_lifter(name, "h36m16")
+    x = torch.randn(8, 16, 2)
+    assert model.eval()(x).abs().max() == 0
+    model.train()
+    loss = model(x).square().sum() + (model(x) - 1).square().sum()
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert any(g.abs().max() > 0 for g in grads)
+    assert build_lifter(name, "h36m16", zero_output=False).eval()(x).abs().max() > 0

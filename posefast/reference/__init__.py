@@ -18,7 +18,6 @@ from posefast.reference.transforms import (
 
 __all__ = ["bone_vectors", "forward_kinematics", "kcs", "part_kcs", "mpjpe", "n_mpjpe", "p_mpjpe",
            "procrustes_align", "similarity_fit", "pose_errors_per_pose", "render_heatmaps", "decode_heatmaps",
-           "soft_argmax", "pck_2d",
-           "bone_vectors", "forward_kinematics", "kcs", "part_kcs", "rotvec_to_rotmat", "bone_angle_augment",
+           "soft_argmax", "pck_2d", "rotvec_to_rotmat", "bone_angle_augment",
            "bone_length_augment", "rigid_transform", "project", "global_position_align", "augment_pipeline",
            "normalize_screen", "denormalize_screen", "normalize_camera"]

@@ -13,7 +13,7 @@ from posefast.skeleton import Skeleton, get_skeleton
 def bone_vectors(joints: Tensor, skeleton: Skeleton | str) -> Tensor:
     """``[..., J, 3] -> [..., J - 1, 3]``: child minus parent."""
     skel = get_skeleton(skeleton)
-    parents = torch.as_tensor(skel.parents_array[1:], device=joints.device)
+    parents = torch.tensor(skel.parents[1:], device=joints.device)
     return joints[..., 1:, :] - joints[..., parents, :]
 
 
@@ -39,6 +39,6 @@ def part_kcs(joints: Tensor, skeleton: Skeleton | str, normalize: bool = True, e
     bones = bone_vectors(joints, skel)
     if normalize:
         bones = torch.nn.functional.normalize(bones, dim=-1, eps=eps)
-    masks = torch.as_tensor(skel.part_masks, dtype=joints.dtype, device=joints.device)  # [P, B]
+    masks = torch.tensor(skel.part_masks, dtype=joints.dtype, device=joints.device)  # [P, B]
     gram = kcs(bones).unsqueeze(-3)  # [..., 1, B, B]
     return gram * masks[:, :, None] * masks[:, None, :]

@@ -46,37 +46,66 @@ class PoseDAConfig:
 
     gpa: bool = True
     lpa: bool = True
-    lpa_epochs: int = 2  # generator/anchor-discriminator training epochs before data generation
+    target_camera: str = "given"  # "given": the target split's intrinsics; "estimate": from image size (see poseda)
+    depth_min: float = 1.0  # GPA depth clamp (metres)
+    depth_max: float = 20.0
+    lpa_epochs: int = 2  # passes over the source to train the LPA generator and anchor discriminator
+    lpa_batch_size: int = 256
+    lpa_copies: int = 1  # augmented copies of the source generated for the lifter
     lr_generator: float = 1e-4
     lr_discriminator: float = 1e-4
     noise_dim: int = 48
-    lpa_copies: int = 1  # augmented copies of the source generated for the lifter
     weight_adv: float = 1.0
-    weight_reg: float = 1.0
+    weight_reg: float = 3.0
+    ba_range_center: float = 0.1  # band of the mean bone-angle change 1 - cos kept by the range loss
+    ba_range_width: float = 0.1
     bl_limit: float = 0.1
-    ba_limit: float = 0.35
-    depth_min: float = 1.0
-    depth_max: float = 20.0
 
 
 @dataclass
 class MultilevelConfig:
-    """Multi-level alignment for 2D pose (Chen et al., ICME 2024), CPU-sized defaults."""
+    """Multi-level alignment for 2D pose (Chen et al., ICME 2024), CPU-sized defaults (paper values in comments and
+    in ``configs/multilevel_paper.yaml``). ``python -m posefast.train multilevel`` trains ``pretrain_epochs``
+    source-only epochs once, then each variant for ``epochs - pretrain_epochs`` more from that state."""
 
-    image_size: int = 64
+    image_size: int = 64  # paper: 256
     n_source: int = 3000
     n_target: int = 3000
     n_test: int = 800
-    depth: str = "tiny"
-    pretrain_epochs: int = 2
+    source: str = "synthetic"  # the labelled 2D domain (posefast.data2d.make_domain 'source')
+    target: str = "synthetic"  # "synthetic" or "lsp:<LSP root>" (first n_target train, last n_test test)
+    depth: str = "tiny"  # ResNet depth: tiny, 18, 34, 50, 101 (paper), 152
+    deconv_channels: int = 256  # paper: 256
+    num_deconv: int = 3  # 3: heatmaps at 1/4 of the input (paper); 4: at 1/2
+    backbone_weights: str = ""  # local ImageNet weights file for the backbone (torchvision layout); "" = random
+    pretrain_epochs: int = 2  # paper: 40 of 70
+    default_epochs: int = 0  # epochs / batch size used while the top-level epochs / batch_size keep the lifting
+    default_batch_size: int = 0  # defaults (6 / 256); 0 = always the top-level value
+    variants: str = "source-only,image,image+feature,multilevel"  # rows of the table; also "mean-teacher"
+    levels: str = "image,feature,pose"  # levels of the full "multilevel" row
     ema_alpha: float = 0.999
     weight_consistency: float = 1.0
     weight_feature: float = 0.1
     weight_im: float = 0.3
     style_probability: float = 0.5
-    sigma: float = 2.0
-    levels: str = "image,feature,pose"
-    adain_weights: str = ""  # encoder/decoder state dict file; empty = train the decoder ourselves
+    sigma: float = 2.0  # Gaussian std of heatmap targets, heatmap pixels
+    mask_ratio: float = 0.5  # fraction of least-confident teacher keypoints masked out
+    rotation: float = 60.0  # random affine of student, teacher and source views (UDAPE): degrees
+    scale_min: float = 0.6
+    scale_max: float = 1.3
+    shear: float = 0.0  # degrees per axis
+    translate: float = 0.05  # fraction of the image side
+    color_jitter: float = 0.25
+    grl_coeff: float = 1.0
+    discriminator_widths: str = "256,128,128"
+    lr_discriminator: float = 1e-4
+    eval_batch_size: int = 256
+    adain_weights: str = ""  # AdaIN weights file (or "vgg_normalised.pth,decoder.pth"); empty = train the decoder
+    adain_width: float = 1.0  # VGG width multiplier of the self-trained AdaIN (random encoder)
+    adain_steps: int = 2000
+    adain_batch_size: int = 8
+    adain_lr: float = 1e-4
+    adain_style_weight: float = 10.0
 
 
 @dataclass

@@ -23,11 +23,12 @@ LIFTERS: dict[str, type[Lifter]] = {
 }
 
 
-def build_lifter(name: str, skeleton="h36m16", **kwargs) -> Lifter:
+def build_lifter(name: str, skeleton="h36m16", zero_output: bool = True, **kwargs) -> Lifter:
     """Construct the lifter registered as ``name`` (see :data:`LIFTERS`) for ``skeleton``; ``kwargs`` go to
-    its constructor."""
+    its constructor. ``zero_output`` starts it from the zero pose (:meth:`Lifter.zero_output_`)."""
     try:
         cls = LIFTERS[name]
     except (KeyError, TypeError):
         raise ValueError(f"name: unknown lifter {name!r}; expected one of {sorted(LIFTERS)}") from None
-    return cls(skeleton, **kwargs)
+    model = cls(skeleton, **kwargs)
+    return model.zero_output_() if zero_output else model

@@ -38,6 +38,20 @@ class Lifter(nn.Module):
         out = self.lift_flat(joints_2d.reshape(-1, J, 2))
         return out.reshape(*lead, J, 3)
 
+    def zero_output_(self) -> "Lifter":
+        """Zero the last layer (weights and bias) so the untrained lifter predicts the all-zero root-relative pose.
+
+        The released inits (Kaiming on the output layer) start at outputs of about ±2 m and need thousands of steps
+        to come back to the scale of a body; from zero the first hundred steps already reach it. Used by default in
+        :func:`posefast.models.build_lifter`; it changes the start, not the model.
+        """
+        last = [m for m in self.modules() if isinstance(getattr(m, "weight", None), torch.Tensor)][-1]
+        with torch.no_grad():
+            last.weight.zero_()
+            if isinstance(getattr(last, "bias", None), torch.Tensor):
+                last.bias.zero_()
+        return self
+
     def lift_flat(self, joints_2d: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 

@@ -1,0 +1,376 @@
+"""Multi-level alignment for unsupervised domain-adaptive 2D pose estimation (Chen et al., ICME 2024; code:
+sunshinglight/DAML_PoseEstimation, on top of UDAPE's mean teacher, Kim et al., ECCV 2022) and its ablations.
+
+``python -m posefast.train multilevel`` (:func:`main_multilevel`): a SimpleBaseline heatmap network
+(``PoseResNet``) learns on a labelled source domain and adapts to an unlabelled target domain. It trains
+``pretrain_epochs`` source-only epochs once (the paper: the first 40 of 70), then, from that same state, each
+variant for the remaining ``epochs − pretrain_epochs`` epochs with the same seed and budget:
+
+=================  ===========================================================================================
+``source-only``     more supervised source epochs (ERM)
+``mean-teacher``    (optional row) + UDAPE mean teacher on the target: the base every adapted variant shares
+``image``           mean teacher + AdaIN-stylised source (image level)
+``image+feature``   + GRL patch discriminator on the deconvolution features (feature level)
+``multilevel``      + information maximisation on the target heatmaps (pose level) = the full method
+=================  ===========================================================================================
+
+and reports target PCK@0.05 on a held-out target test split (its labels are used for evaluation only); adapted
+variants are evaluated with the EMA teacher, as the paper's code does, source-only with its network.
+Steps and losses: :mod:`posefast.methods.multilevel_train`; AdaIN (trained here with a fixed random encoder when no
+weights are given, see :mod:`posefast.methods.multilevel_adain`): ``python -m posefast.train adain``.
+
+Run folder: ``config.json``, ``adain.pt`` (the AdaIN used, when trained here), ``pretrain/`` and one folder per
+variant (``checkpoint.pt`` written atomically at every epoch end, ``metrics.jsonl`` one line per epoch,
+``metrics.json``), ``summary.json`` ``{"methods": {variant: {"pck": %, ...}}}``, ``summary.md`` and
+``predictions.png``. ``--resume`` continues every stage exactly (weights, optimisers, EMA teacher, discriminator,
+RNG states, epoch).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from posefast.data2d import make_domain
+from posefast.methods.multilevel_adain import load_style_transfer, stylize, train_style_transfer
+from posefast.methods.multilevel_eval import evaluate_pck, plot_predictions, predict, summary_table
+from posefast.methods.multilevel_train import LEVELS, Augment, adapt_step, epoch_order, source_step
+from posefast.methods.multilevel_warp import AffineRanges
+from posefast.models import EMATeacher, PatchDiscriminator, PoseResNet
+from posefast.train import checkpoint as ckpt
+
+__all__ = ["main_multilevel", "VARIANTS", "variant_levels", "resolve_schedule", "load_image_domains",
+           "build_pose_net", "run_stage"]
+
+VARIANTS = ("source-only", "mean-teacher", "image", "image+feature", "multilevel")
+_LIFTING_DEFAULTS = {"epochs": 6, "batch_size": 256}  # TrainConfig's top-level defaults (sized for lifters)
+
+
+def _parse_list(text: str, name: str, allowed) -> tuple[str, ...]:
+    items = tuple(s.strip() for s in text.split(",") if s.strip())
+    bad = [s for s in items if s not in allowed]
+    if bad or len(set(items)) != len(items):
+        raise ValueError(f"multilevel.{name}: expected distinct comma-separated names from {list(allowed)}, "
+                         f"got {text!r}")
+    return items
+
+
+def variant_levels(variant: str, full_levels: tuple[str, ...]) -> tuple[str, ...] | None:
+    """Levels switched on in ``variant``; None for source-only (no mean teacher either)."""
+    table = {"source-only": None, "mean-teacher": (), "image": ("image",), "image+feature": ("image", "feature"),
+             "multilevel": full_levels}
+    if variant not in table:
+        raise ValueError(f"variant: unknown {variant!r}; expected one of {VARIANTS}")
+    return table[variant]
+
+
+def resolve_schedule(cfg) -> dict:
+    """``{"epochs", "batch_size", "lr"}`` of this run. The top-level ``epochs``/``batch_size`` defaults are sized for
+    the lifting methods; while they are untouched, ``multilevel.default_epochs``/``default_batch_size`` (when
+    non-zero) replace them, so the plain command runs the CPU-sized 2D schedule."""
+    ml = cfg.multilevel
+    out = {"lr": float(cfg.lr)}
+    for key, fallback in (("epochs", ml.default_epochs), ("batch_size", ml.default_batch_size)):
+        value = getattr(cfg, key)
+        out[key] = fallback if (value == _LIFTING_DEFAULTS[key] and fallback) else value
+        if isinstance(out[key], bool) or not isinstance(out[key], int) or out[key] < 1:
+            raise ValueError(f"{key}: expected a positive int, got {out[key]!r}")
+    if not (math.isfinite(out["lr"]) and out["lr"] > 0):
+        raise ValueError(f"lr: expected a positive learning rate, got {cfg.lr!r}")
+    p = ml.pretrain_epochs
+    if isinstance(p, bool) or not isinstance(p, int) or not 0 <= p < out["epochs"]:
+        raise ValueError(f"multilevel.pretrain_epochs: expected an int in [0, epochs={out['epochs']}), got {p!r}")
+    return out
+
+
+def _depth(text: str):
+    return int(text) if str(text).isdigit() else text
+
+
+def build_pose_net(ml, num_keypoints: int) -> PoseResNet:
+    """The student network of the config (ImageNet backbone weights from ``ml.backbone_weights`` when given)."""
+    return PoseResNet(num_keypoints, depth=_depth(ml.depth), deconv_channels=ml.deconv_channels,
+                      num_deconv=ml.num_deconv, backbone_weights=ml.backbone_weights or None)
+
+
+def load_image_domains(ml, seed: int) -> dict:
+    """``{"source", "target", "target_test"}`` ImagePoseDatasets of ``ml.image_size`` crops (Body16)."""
+    if ml.source != "synthetic":
+        raise ValueError(f"multilevel.source: only 'synthetic' is supported as the labelled domain, got {ml.source!r}")
+    size = ml.image_size
+    for name in ("n_source", "n_target", "n_test"):
+        v = getattr(ml, name)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"multilevel.{name}: expected a positive int, got {v!r}")
+    source = make_domain("source", ml.n_source, size, seed)
+    if ml.target == "synthetic":
+        target = make_domain("target", ml.n_target, size, seed)
+        test = make_domain("target", ml.n_test, size, seed + 1_000_003)  # disjoint draw, labels for eval only
+    elif ml.target.startswith("lsp:"):
+        from posefast.data2d import load_lsp
+
+        everything = load_lsp(ml.target[4:], size)
+        if ml.n_target + ml.n_test > len(everything):
+            raise ValueError(f"multilevel.target: {ml.target!r} has {len(everything)} crops, fewer than "
+                             f"n_target + n_test = {ml.n_target + ml.n_test}")
+        target = everything.subset(slice(0, ml.n_target))
+        test = everything.subset(slice(len(everything) - ml.n_test, len(everything)))
+    else:
+        raise ValueError(f"multilevel.target: expected 'synthetic' or 'lsp:<LSP root>', got {ml.target!r}")
+    return {"source": source, "target": target, "target_test": test}
+
+
+class Stage:
+    """The trainable state of one stage (pretraining or a variant) and its checkpoint format."""
+
+    def __init__(self, name: str, levels, student, lr: float, ml, style_net=None):
+        self.name, self.levels, self.student = name, levels, student
+        self.optimizer = torch.optim.Adam(student.parameters(), lr=lr)
+        self.teacher = self.discriminator = self.optimizer_d = None
+        self.style_net = style_net
+        if levels is not None:
+            self.teacher = EMATeacher(student, ml.ema_alpha)
+        if levels is not None and "feature" in levels:
+            widths = tuple(int(w) for w in ml.discriminator_widths.split(","))
+            self.discriminator = PatchDiscriminator(student.feature_channels, widths).to(_device(student))
+            self.optimizer_d = torch.optim.Adam(self.discriminator.parameters(), lr=ml.lr_discriminator)
+
+    @property
+    def eval_model(self):
+        """The network the paper's code evaluates: the EMA teacher once adapting, else the student."""
+        return self.teacher.teacher if self.teacher is not None else self.student
+
+    def state_dict(self) -> dict:
+        opt = lambda o: None if o is None else o.state_dict()  # noqa: E731
+        return {"student": self.student.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "teacher": opt(self.teacher), "discriminator": opt(self.discriminator),
+                "optimizer_d": opt(self.optimizer_d)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.student.load_state_dict(state["student"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        for key in ("teacher", "discriminator", "optimizer_d"):
+            obj = getattr(self, key)
+            if (obj is None) != (state[key] is None):
+                raise ValueError(f"--resume: checkpoint of stage {self.name!r} does not match its levels ({key})")
+            if obj is not None:
+                obj.load_state_dict(state[key])
+
+
+def _device(module) -> torch.device:
+    return next(module.parameters()).device
+
+
+def _settings(cfg, schedule) -> dict:
+    """What must not change between a run and its resumption."""
+    return {"multilevel": dict(vars(cfg.multilevel)), "seed": cfg.seed, "steps_per_epoch": cfg.steps_per_epoch,
+            **schedule}
+
+
+def _check_settings(saved: dict, current: dict, path) -> None:
+    if saved != current:
+        diff = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
+        raise ValueError(f"--resume: {path} was written with different settings ({', '.join(diff)}); resume with "
+                         f"the same configuration or start a new --out")
+
+
+def _to(batch, device):
+    return tuple(t.to(device) for t in batch)
+
+
+def run_stage(stage: Stage, epochs: int, data: dict, aug: Augment, ml, cfg, schedule: dict, out: Path,
+              stream: int, progress: bool) -> dict:
+    """Train ``stage`` for ``epochs`` epochs (one pass over the source per epoch, capped by
+    ``cfg.steps_per_epoch``), evaluating target PCK and checkpointing after each; resumes from ``out`` when
+    ``cfg.resume``. Returns the last epoch's metrics (``{}`` when ``epochs`` is 0)."""
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path, metrics_path = out / "checkpoint.pt", out / "metrics.jsonl"
+    settings = _settings(cfg, schedule)
+    start, last = 0, {}
+    if cfg.resume and ckpt_path.exists():
+        state = ckpt.load(ckpt_path)
+        _check_settings(state["settings"], settings, ckpt_path)
+        stage.load_state_dict(state["stage"])
+        ckpt.set_rng_state(state["rng"])
+        start, last = state["epoch"], state["metrics"]
+        lines = metrics_path.read_text().splitlines() if metrics_path.exists() else []
+        metrics_path.write_text("".join(ln + "\n" for ln in lines if ln.strip() and json.loads(ln)["epoch"] < start))
+    elif metrics_path.exists():
+        metrics_path.unlink()
+    src, tgt = data["source"], data["target"]
+    bs = schedule["batch_size"]
+    steps = len(src) // bs
+    if cfg.steps_per_epoch:
+        steps = min(steps, cfg.steps_per_epoch)
+    device = _device(stage.student)
+    for epoch in range(start, epochs):
+        tic = time.perf_counter()
+        stage.student.train()
+        order_s = epoch_order(len(src), cfg.seed, stream, epoch)
+        order_t = epoch_order(len(tgt), cfg.seed, stream + 1, epoch)
+        sums: dict[str, float] = {}
+        bar = tqdm(range(steps), desc=f"{stage.name} epoch {epoch + 1}/{epochs}", leave=False, disable=not progress,
+                   dynamic_ncols=True)
+        for step in bar:
+            idx = order_s[step * bs:(step + 1) * bs]
+            batch = _to((src.images[idx], src.keypoints[idx], src.visible[idx]), device)
+            if stage.levels is None:
+                losses = source_step(stage.student, stage.optimizer, aug, batch)
+            else:
+                tidx = order_t[(step * bs) % len(tgt):][:bs]
+                if len(tidx) < bs:  # wrap around the target permutation
+                    tidx = torch.cat([tidx, order_t[:bs - len(tidx)]])
+                losses = adapt_step(stage, aug, ml, batch, tgt.images[tidx].to(device))
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0.0) + v
+            bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items() if k in ("source", "consistency")},
+                            refresh=False)
+        last = {"target": evaluate_pck(stage.eval_model, data["target_test"], ml.eval_batch_size)}
+        if stage.teacher is not None:
+            last["target_student"] = evaluate_pck(stage.student, data["target_test"], ml.eval_batch_size)
+        record = {"epoch": epoch, "losses": {k: v / max(steps, 1) for k, v in sums.items()},
+                  "seconds": time.perf_counter() - tic, **last}
+        with open(metrics_path, "a") as f:  # the line first: a kill before the checkpoint replays this epoch
+            f.write(json.dumps(record) + "\n")
+        ckpt.save_atomic({"stage": stage.state_dict(), "epoch": epoch + 1, "rng": ckpt.rng_state(),
+                          "metrics": last, "settings": settings}, ckpt_path)
+        if progress:
+            extra = (f", student {last['target_student']['pck']:.1f} %" if "target_student" in last else "")
+            tqdm.write(f"[{stage.name}] epoch {epoch + 1}/{epochs}: target PCK@0.05 {last['target']['pck']:.1f} %"
+                       f"{extra} ({record['seconds']:.0f} s)")
+    if last:
+        (out / "metrics.json").write_text(json.dumps({"stage": stage.name, "epochs": epochs, **last}, indent=2))
+    return last
+
+
+def _style_net(cfg, data, out: Path, progress: bool):
+    """The AdaIN network: from ``adain_weights`` when given, else trained here (cached as ``out/adain.pt``)."""
+    ml = cfg.multilevel
+    if ml.adain_weights:
+        return load_style_transfer(ml.adain_weights)
+    path = out / "adain.pt"
+    if cfg.resume and path.exists():
+        return load_style_transfer(str(path))
+    return train_style_transfer(data["source"].images, data["target"].images, path, width_multiplier=ml.adain_width,
+                                steps=ml.adain_steps, batch_size=ml.adain_batch_size, lr=ml.adain_lr,
+                                style_weight=ml.adain_style_weight, seed=cfg.seed, resume=cfg.resume,
+                                progress=progress)
+
+
+def _check_device(cfg) -> torch.device:
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise RuntimeError("multilevel: multi-process training is not supported; run it in one process")
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda: no CUDA device is available")
+    if cfg.device not in ("cpu", "cuda"):
+        raise ValueError(f"--device: expected cpu or cuda, got {cfg.device!r}")
+    return torch.device(cfg.device)
+
+
+def _plot(out: Path, data, models: dict, style_net, batch_size: int) -> Path | None:
+    n = 6
+    src, test = data["source"], data["target_test"]
+    full = models.get("multilevel") or next(iter(models.values()))
+    rows = [{"title": "source (truth; red: last row's net)", "images": src.images[:n], "truth": src.keypoints[:n],
+             "visible": src.visible[:n], "pred": predict(full, src.images[:n], batch_size)[1]}]
+    if style_net is not None:
+        dev = _device(style_net)
+        styled = stylize(style_net, src.images[:n].to(dev), test.images[:n].to(dev), 1.0)[0].cpu()
+        rows.append({"title": "stylised source (target style)", "images": styled, "truth": src.keypoints[:n],
+                     "visible": src.visible[:n], "pred": predict(full, styled, batch_size)[1]})
+    for name, model in models.items():
+        rows.append({"title": f"target: {name}", "images": test.images[:n], "truth": test.keypoints[:n],
+                     "visible": test.visible[:n], "pred": predict(model, test.images[:n], batch_size)[1]})
+    return plot_predictions(out / "predictions.png", rows)
+
+
+def main_multilevel(cfg, method: str = "multilevel") -> dict:
+    """Entry point of ``python -m posefast.train multilevel|adain``. Returns the summary dict (multilevel) or
+    ``{"adain": path}`` (adain)."""
+    from posefast.train.cli import default_out
+
+    if method not in ("multilevel", "adain"):
+        raise ValueError(f"method: expected 'multilevel' or 'adain', got {method!r}")
+    ml = cfg.multilevel
+    device = _check_device(cfg)
+    cfg.out = cfg.out or default_out(method)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    progress = cfg.progress
+    if method == "multilevel":
+        schedule = resolve_schedule(cfg)
+        variants = _parse_list(ml.variants, "variants", VARIANTS)
+        full_levels = _parse_list(ml.levels, "levels", LEVELS)
+        if not variants:
+            raise ValueError("multilevel.variants: expected at least one variant")
+        for name in ("n_source", "n_target"):
+            if getattr(ml, name) < schedule["batch_size"]:
+                raise ValueError(f"multilevel.{name}: expected at least batch_size={schedule['batch_size']} crops, "
+                                 f"got {getattr(ml, name)}")
+    if isinstance(ml.image_size, bool) or not isinstance(ml.image_size, int) or ml.image_size < 32 \
+            or ml.image_size % 32:
+        raise ValueError(f"multilevel.image_size: expected a positive multiple of 32, got {ml.image_size!r}")
+    ckpt.seed_everything(cfg.seed)
+    tic = time.perf_counter()
+    if progress:
+        tqdm.write(f"[{method}] rendering {ml.n_source} source, {ml.n_target} target and {ml.n_test} test crops "
+                   f"({ml.image_size} px)")
+    data = load_image_domains(ml, cfg.seed)
+    if method == "adain":
+        if ml.adain_weights:
+            raise ValueError("multilevel.adain_weights: the adain job trains a decoder from scratch; leave it empty")
+        path = out / "adain.pt"
+        _style_net(cfg, data, out, progress)
+        if progress:
+            tqdm.write(f"[adain] decoder written to {path} ({time.perf_counter() - tic:.0f} s)")
+        return {"adain": str(path)}
+
+    (out / "config.json").write_text(json.dumps({**cfg.to_dict(), "schedule": schedule}, indent=2))
+    if progress:
+        tqdm.write(f"[multilevel] schedule: {schedule['epochs']} epochs ({ml.pretrain_epochs} source-only "
+                   f"pretraining), batch {schedule['batch_size']}, lr {schedule['lr']:g}; variants: "
+                   f"{', '.join(variants)}")
+    levels_of = {v: variant_levels(v, full_levels) for v in variants}
+    needs_style = any(lv is not None and "image" in lv for lv in levels_of.values())
+    style_net = _style_net(cfg, data, out, progress).to(device).eval() if needs_style else None
+
+    num_k = data["source"].num_keypoints
+    ckpt.seed_everything(cfg.seed)
+    student = build_pose_net(ml, num_k).to(device)
+    ranges = AffineRanges(ml.rotation, ml.scale_min, ml.scale_max, ml.shear, ml.translate)
+    aug = Augment(ranges, ml.color_jitter, ml.image_size, student.output_stride, ml.sigma)
+    pre = Stage("pretrain", None, student, schedule["lr"], ml)
+    run_stage(pre, ml.pretrain_epochs, data, aug, ml, cfg, schedule, out / "pretrain", 0, progress)
+    pretrained = pre.state_dict()
+
+    results, models = {}, {}
+    adapt_epochs = schedule["epochs"] - ml.pretrain_epochs
+    for i, variant in enumerate(variants):
+        ckpt.seed_everything(cfg.seed)  # same seed for every variant
+        net = build_pose_net(ml, num_k).to(device)
+        net.load_state_dict(pretrained["student"])
+        stage = Stage(variant, levels_of[variant], net, schedule["lr"], ml, style_net)
+        stage.optimizer.load_state_dict(pretrained["optimizer"])
+        metrics = run_stage(stage, adapt_epochs, data, aug, ml, cfg, schedule, out / variant, 2, progress)
+        results[variant] = {"pck": metrics["target"]["pck"], "per_joint": metrics["target"]["per_joint"]}
+        if "target_student" in metrics:
+            results[variant]["pck_student"] = metrics["target_student"]["pck"]
+        models[variant] = stage.eval_model
+
+    info = (f"{ml.source} → {ml.target}, {ml.image_size} px, ResNet-{ml.depth}, {schedule['epochs']} epochs "
+            f"({ml.pretrain_epochs} shared source-only), seed {cfg.seed}")
+    summary = {"source": ml.source, "target": ml.target, "seed": cfg.seed, "schedule": schedule,
+               "pretrain_epochs": ml.pretrain_epochs, "methods": results,
+               "seconds": time.perf_counter() - tic}
+    table = summary_table(results, info)
+    (out / "summary.md").write_text(table)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    if cfg.plots:
+        _plot(out, data, models, style_net, ml.eval_batch_size)
+    print("\n" + table + f"\nwritten to {out}/summary.md and summary.json")
+    return summary

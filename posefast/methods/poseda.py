@@ -1,0 +1,193 @@
+"""PoseDA (Chai et al., "Global Adaptation meets Local Generalization: Unsupervised Domain Adaptation for 3D Human
+Pose Estimation", ICCV 2023): global position alignment (GPA) + local pose augmentation (LPA).
+
+GPA (released as a function by the authors): every source 3D pose is paired with a randomly drawn *target* 2D pose
+and moved, root-relative pose unchanged, so that its projection with that target sample's camera lands on the target
+root at the target's 2D scale; the lifter learns from those aligned 2D→3D pairs. Only target 2D and intrinsics are
+used, never target 3D. The pairing is redrawn every epoch.
+
+LPA (not released; our reading of the paper, each choice tied to its text):
+- "a augmentation generator that generates the parameters of pre-defined pose transformations": PoseAug's BA and BL
+  heads (bone-direction offsets, symmetric bone-length ratios) applied by the ``bone_angle_augment`` /
+  ``bone_length_augment`` kernels — local transformations only; global position is GPA's job.
+- "an anchor discriminator to ensure the reality and quality of the augmented data": an LSGAN discriminator on the
+  local 2D shape (``AnchorDiscriminator``: root-relative, scale-normalised pose + bone directions) whose real samples
+  are the target domain's 2D poses (the anchors) and whose fakes are the augmented source poses, GPA-aligned and
+  projected with the paired target camera.
+- "no additional learnable parameters" for the lifter and no feedback from it: the generator and discriminator are
+  trained first (``lpa_epochs``), then ``lpa_copies`` augmented copies of the source are generated once and the lifter
+  trains on source + generated poses, all GPA-aligned.
+- A range loss keeps the mean bone-angle change in a band and a rectified L2 keeps bone-length ratios small (as in
+  PoseAug), so the generator neither collapses to the identity nor breaks the body.
+"""
+from __future__ import annotations
+
+import torch
+from tqdm import tqdm
+
+from posefast.methods import register
+from posefast.methods.base import LiftingMethod
+from posefast.methods.data import root_relative
+from posefast.methods.losses import discriminator_loss, lsgan, range_loss, rectified_l2
+from posefast.models import AnchorDiscriminator, BAHead, BLHead, bone_lengths
+from posefast.ops import bone_angle_augment, bone_length_augment, global_position_align, normalize_screen, project
+
+
+def estimate_camera(image_size: torch.Tensor) -> torch.Tensor:
+    """Pinhole intrinsics ``[N, 4]`` for images of ``[N, 2]`` (width, height) whose camera is unknown: principal
+    point at the image centre and f = max(w, h), a ~53° field of view across the longer side — between Human3.6M's
+    (f ≈ 1145 px at 1000 px) and MPI-INF-3DHP's (f ≈ 1500 px at 2048 px) cameras."""
+    size = image_size.to(torch.float32)
+    f = size.max(dim=-1).values
+    return torch.stack([f, f, size[:, 0] / 2, size[:, 1] / 2], dim=-1)
+
+
+@register("poseda")
+class PoseDA(LiftingMethod):
+    name = "poseda"
+    use_gpa: bool | None = None  # the ablation subclasses fix these
+    use_lpa: bool | None = None
+
+    def __init__(self, cfg, data, dist):
+        super().__init__(cfg, data, dist)
+        pc = self.pc = cfg.poseda
+        self.gpa = pc.gpa if self.use_gpa is None else self.use_gpa
+        self.lpa = pc.lpa if self.use_lpa is None else self.use_lpa
+        tgt = data.target_train
+        if pc.target_camera == "given":
+            self.target_camera = tgt["camera"]
+        elif pc.target_camera == "estimate":
+            self.target_camera = estimate_camera(tgt["image_size"]).to(tgt["joints_2d"])
+        else:
+            raise ValueError(f"poseda.target_camera: expected 'given' or 'estimate', got {pc.target_camera!r}")
+        self.generated: torch.Tensor | None = None  # LPA poses [M, J, 3], camera frame of their source sample
+        self.generated_from: torch.Tensor | None = None  # [M] source index each generated pose came from
+        if self.lpa:
+            skel, dev = self.skeleton, self.device
+            self.ba_head = BAHead(skel, noise_dim=pc.noise_dim).to(dev)
+            self.bl_head = BLHead(skel, noise_dim=pc.noise_dim).to(dev)
+            self.anchor_d = AnchorDiscriminator(skel).to(dev)
+            self.opt_g = torch.optim.Adam([*self.ba_head.parameters(), *self.bl_head.parameters()], lr=pc.lr_generator)
+            self.opt_d = torch.optim.Adam(self.anchor_d.parameters(), lr=pc.lr_discriminator)
+
+    # -- checkpointed state ---------------------------------------------------------------------------------------
+    def modules(self):
+        extra = {"ba_head": self.ba_head, "bl_head": self.bl_head, "anchor_d": self.anchor_d} if self.lpa else {}
+        return {**super().modules(), **extra}
+
+    def optimizers(self):
+        extra = {"generator": self.opt_g, "anchor_d": self.opt_d} if self.lpa else {}
+        return {**super().optimizers(), **extra}
+
+    def extra_state(self):
+        return {"generated": self.generated, "generated_from": self.generated_from}
+
+    def load_extra_state(self, state):
+        self.generated, self.generated_from = state["generated"], state["generated_from"]
+
+    # -- GPA --------------------------------------------------------------------------------------------------------
+    def place(self, joints_3d: torch.Tensor, source_index: torch.Tensor, generator: torch.Generator):
+        """(3D in the camera it is seen by, its normalised 2D): GPA-aligned to random target samples, or left in
+        the source camera when GPA is off."""
+        if self.gpa:
+            tgt = self.data.target_train
+            pick = torch.randint(0, tgt["joints_2d"].shape[0], (joints_3d.shape[0],), generator=generator)
+            pick = pick.to(joints_3d.device)
+            camera, size = self.target_camera[pick], tgt["image_size"][pick]
+            joints_3d = global_position_align(joints_3d, tgt["joints_2d"][pick], camera[:, :4],
+                                              depth_range=(self.pc.depth_min, self.pc.depth_max))
+        else:
+            src = self.data.source_train
+            camera, size = src["camera"][source_index], src["image_size"][source_index]
+        size = size.to(joints_3d.dtype)
+        uv = normalize_screen(project(joints_3d, camera), size[:, 0], size[:, 1])
+        return joints_3d, uv
+
+    def train_split(self, epoch: int) -> dict:
+        src = self.data.source_train["joints_3d"]
+        index = torch.arange(src.shape[0], device=src.device)
+        if self.generated is not None:
+            src = torch.cat([src, self.generated])
+            index = torch.cat([index, self.generated_from])
+        g = torch.Generator().manual_seed(self.cfg.seed * 7919 + epoch)  # a pure function of (seed, epoch)
+        joints_3d, uv = self.place(src, index, g)
+        return {"joints_3d": joints_3d, "joints_2d_norm": uv}
+
+    # -- LPA --------------------------------------------------------------------------------------------------------
+    def augment(self, joints_3d: torch.Tensor):
+        """BA then BL with the generator's parameters; returns (pose, mean bone-angle change, length ratios)."""
+        rel = root_relative(joints_3d)
+        delta = self.ba_head(rel)
+        ratio = self.bl_head(rel, bone_lengths(rel, self.skeleton))
+        ba, cos_change = bone_angle_augment(joints_3d, delta, self.skeleton)
+        return bone_length_augment(ba, ratio, self.skeleton), cos_change.mean(-1), ratio
+
+    def anchors(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        tgt = self.data.target_train
+        pick = torch.randint(0, tgt["joints_2d_norm"].shape[0], (n,), generator=generator).to(self.device)
+        return tgt["joints_2d_norm"][pick]
+
+    def train_lpa(self) -> None:
+        pc = self.pc
+        src = self.data.source_train["joints_3d"]
+        n, bs = src.shape[0], min(pc.lpa_batch_size, src.shape[0])
+        g = torch.Generator().manual_seed(self.cfg.seed * 104729 + 1)
+        steps = pc.lpa_epochs * (n // bs)
+        for m in (self.ba_head, self.bl_head, self.anchor_d):
+            m.train()
+        bar = tqdm(range(steps), desc="poseda LPA generator", leave=False,
+                   disable=not (self.cfg.progress and self.dist.is_main), dynamic_ncols=True)
+        for _ in bar:
+            index = torch.randint(0, n, (bs,), generator=g).to(self.device)
+            pose, change, ratio = self.augment(src[index])
+            _, uv = self.place(pose, index, g)
+            self.anchor_d.requires_grad_(False)
+            reg = range_loss(change, pc.ba_range_center, pc.ba_range_width) + rectified_l2(ratio, pc.bl_limit)
+            loss_g = pc.weight_adv * lsgan(self.anchor_d(uv), True) + pc.weight_reg * reg
+            self.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            self.opt_g.step()
+            self.anchor_d.requires_grad_(True)
+            loss_d = discriminator_loss(self.anchor_d(self.anchors(bs, g)), self.anchor_d(uv.detach()))
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.opt_d.step()
+            bar.set_postfix(g=f"{float(loss_g):.3f}", d=f"{float(loss_d):.3f}", change=f"{float(change.mean()):.3f}",
+                            refresh=False)
+
+    @torch.no_grad()
+    def generate(self) -> None:
+        src = self.data.source_train["joints_3d"]
+        self.ba_head.eval(), self.bl_head.eval()
+        poses, origin = [], []
+        for _ in range(self.pc.lpa_copies):
+            for index in torch.arange(src.shape[0], device=src.device).split(4096):
+                poses.append(self.augment(src[index])[0])
+                origin.append(index)
+        self.generated, self.generated_from = torch.cat(poses), torch.cat(origin)
+
+    def begin_epoch(self, epoch: int) -> None:
+        if self.lpa and self.generated is None:  # once, before the lifter's first epoch (restored on resume)
+            self.train_lpa()
+            self.generate()
+
+    def plot_groups(self):
+        split = self.train_split(0)
+        n = self.data.source_train["joints_3d"].shape[0]
+        groups = {"GPA-aligned source" if self.gpa else "source": (split["joints_3d"][:64].cpu().numpy(),
+                                                                   split["joints_2d_norm"][:64].cpu().numpy())}
+        if self.generated is not None:
+            groups["LPA"] = (split["joints_3d"][n:n + 64].cpu().numpy(), split["joints_2d_norm"][n:n + 64].cpu().numpy())
+        return groups
+
+
+@register("gpa")
+class GPAOnly(PoseDA):
+    name = "gpa"
+    use_gpa, use_lpa = True, False
+
+
+@register("lpa")
+class LPAOnly(PoseDA):
+    name = "lpa"
+    use_gpa, use_lpa = False, True
