@@ -152,7 +152,7 @@ class PoseDA(LiftingMethod):
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
-            bar.set_postfix(g=f"{float(loss_g):.3f}", d=f"{float(loss_d):.3f}", change=f"{float(change.mean()):.3f}",
+            bar.set_postfix(g=f"{float(loss_g.detach()):.3f}", d=f"{float(loss_d.detach()):.3f}", change=f"{float(change.detach().mean()):.3f}",
                             refresh=False)
 
     @torch.no_grad()
