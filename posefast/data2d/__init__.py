@@ -1,0 +1,22 @@
+"""2D image domains for the multi-level 2D adaptation method (Chen et al., ICME 2024; UDAPE ECCV'22).
+
+A fast vectorised renderer of human figures from h36m17 3D poses (module ``render``: ``rasterize``,
+``render_figures``), a small 3D pose and person-crop camera source (``poses``), a labelled ``source``
+(SURREAL-like) and an unlabelled ``target`` (LSP-like) synthetic domain (``domains``), and loaders for real LSP /
+COCO-style data (``loaders``), all returning an ``ImagePoseDataset`` of Body16 keypoints (``keypoints``).
+"""
+from .dataset import ImagePoseDataset
+from .domains import STYLES, make_domain
+from .keypoints import (BODY16_EDGES, BODY16_FLIP, BODY16_NAMES, H36M17_TO_BODY16, LSP14_NAMES, LSP14_TO_BODY16,
+                        NUM_KEYPOINTS, PCK_EVAL_JOINTS, h36m17_to_body16)
+from .loaders import load_coco_keypoints, load_lsp
+from .poses import crop_cameras, place_in_camera, sample_poses
+from .render import (NUM_REGIONS, REGION_NAMES, PartRaster, compose, flat_albedo, rasterize, render_figures,
+                     shading)
+
+__all__ = [
+    "ImagePoseDataset", "STYLES", "make_domain", "BODY16_EDGES", "BODY16_FLIP", "BODY16_NAMES", "H36M17_TO_BODY16",
+    "LSP14_NAMES", "LSP14_TO_BODY16", "NUM_KEYPOINTS", "PCK_EVAL_JOINTS", "h36m17_to_body16", "load_coco_keypoints",
+    "load_lsp", "crop_cameras", "place_in_camera", "sample_poses", "NUM_REGIONS", "REGION_NAMES", "PartRaster",
+    "compose", "flat_albedo", "rasterize", "render_figures", "shading",
+]
