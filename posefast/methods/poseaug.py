@@ -61,7 +61,8 @@ class PoseAug(LiftingMethod):
         pc, skel, dev = cfg.poseaug, self.skeleton, self.device
         self.pc = pc
         self._augmentor = PoseAugmentor(skel, noise_dim=pc.noise_dim).to(dev)
-        self._d3d = PartKCSDiscriminator.from_skeleton(skel).to(dev)
+        # compact: a first layer on the 78 distinct entries of the part KCS, exactly equivalent to the 5 x 225 one
+        self._d3d = PartKCSDiscriminator.from_skeleton(skel, compact=True).to(dev)
         self._d2d = PoseDiscriminator2D(skel.num_joints).to(dev)
         self.augmentor, self.d3d, self.d2d = dist.wrap(self._augmentor), dist.wrap(self._d3d), dist.wrap(self._d2d)
         self.opt_g = torch.optim.Adam(self._augmentor.parameters(), lr=pc.lr_generator)

@@ -115,8 +115,8 @@ class TrainConfig:
     target: str = "synthetic:3dhp"
     skeleton: str = "h36m16"
     backbone: str = "simple"
-    backbone_width: int = 0  # 0 = the backbone's own default width (1024 for SimpleBaseline)
-    epochs: int = 6
+    backbone_width: int = 512  # CPU default; 0 = the backbone's own width (1024 for SimpleBaseline, as the papers)
+    epochs: int = 8
     batch_size: int = 256
     steps_per_epoch: int = 0  # 0 = one pass over the source training split
     lr: float = 1e-3

@@ -97,7 +97,9 @@ class Trainer:
             split = m.train_split(epoch)
             n = next(iter(split.values())).shape[0]
             order = epoch_order(n, cfg.seed, epoch, self.dist.device)
-            steps = n // cfg.batch_size
+            # The budget is counted in source samples, so methods whose split grows (PoseDA adds generated poses)
+            # still take the same number of lifter steps as source-only.
+            steps = next(iter(m.data.source_train.values())).shape[0] // cfg.batch_size
             if cfg.steps_per_epoch:
                 steps = min(steps, cfg.steps_per_epoch) if steps else cfg.steps_per_epoch
             sums: dict[str, float] = {}
