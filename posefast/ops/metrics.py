@@ -375,7 +375,12 @@ def _joint_index(joints, num_joints: int, device: torch.device) -> Tensor:
 def _threshold_list(thresholds) -> list[float]:
     if isinstance(thresholds, Tensor) and thresholds.dim() != 1:
         raise ValueError(f"thresholds: expected a 1-D sequence of mm values, got shape {list(thresholds.shape)}")
-    values = thresholds.tolist() if isinstance(thresholds, Tensor) else list(thresholds)
+    if isinstance(thresholds, Tensor):
+        values = thresholds.tolist()
+    elif isinstance(thresholds, (str, bytes)) or not isinstance(thresholds, Sequence):
+        raise TypeError(f"thresholds: expected a sequence of mm values, got {thresholds!r}")
+    else:
+        values = list(thresholds)
     if not values:
         raise ValueError("thresholds: expected at least one threshold")
     try:
@@ -431,7 +436,7 @@ def pose_errors(pred: Tensor, target: Tensor, thresholds: Sequence[float] | Tens
         k_pck = thr.index(float(pck_threshold))
     except (ValueError, TypeError):
         raise ValueError(f"pck_threshold: expected one of the thresholds {thr}, got {pck_threshold!r}") from None
-    thr_t = torch.tensor(thr, dtype=pred.dtype, device=pred.device)
+    thr_t = torch.tensor(thr, dtype=torch.float64, device=pred.device)  # compared exactly as given
     pred, target = pred.detach(), target.detach()
     if kernels_enabled():
         mp, pm, err, hits = _pose_errors(pred, target, idx, thr_t, r, to_mm)
