@@ -39,7 +39,10 @@ def similarity_fit(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor, Tensor
     M = P.transpose(-1, -2) @ X
     n2 = P.square().sum((-1, -2))
     tol2 = (64 * torch.finfo(pred.dtype).eps) ** 2  # centring rounding: the joints coincide (kernel: coincident())
-    degenerate = (n2 <= tol2 * pred.square().sum((-1, -2))) | (X.square().sum((-1, -2)) <= tol2 * target.square().sum((-1, -2)))
+    n2x = X.square().sum((-1, -2))
+    J = pred.shape[-2]
+    degenerate = ((n2 <= tol2 * (n2 + J * mu_p.square().sum((-1, -2))))
+                  | (n2x <= tol2 * (n2x + J * mu_x.square().sum((-1, -2)))))
     bad = ~(torch.isfinite(M).flatten(-2).all(-1) & torch.isfinite(n2) & torch.isfinite(mu_p).flatten(-2).all(-1)
             & torch.isfinite(mu_x).flatten(-2).all(-1))
     eye = torch.eye(3, dtype=pred.dtype, device=pred.device).expand(M.shape)

@@ -167,7 +167,7 @@ struct PMpjpeBackward {
   int64_t J;
   PF_HD void operator()(int64_t n) const {
     const procrustes::PoseView<T> p{pred + n * J * 3, nullptr}, x{target + n * J * 3, nullptr};
-    const procrustes::Similarity f = procrustes::similarity_fit(p, x, J);
+    const procrustes::Similarity f = procrustes::similarity_fit(p, x, J, true);
     const PMpjpeResidualGrad<T> ga{&f, p, x, procrustes::Real(grad_err[n]) / procrustes::Real(J)};
     procrustes::similarity_backward(f, p, x, J, ga, procrustes::Real(0), static_cast<const T*>(nullptr),
                                     Vec3<procrustes::Real>{0, 0, 0}, procrustes::Real(-1), grad_pred + n * J * 3,
@@ -217,7 +217,7 @@ struct ProcrustesAlignBackward {
   int64_t J;
   PF_HD void operator()(int64_t n) const {
     const procrustes::PoseView<T> p{pred + n * J * 3, nullptr}, x{target + n * J * 3, nullptr};
-    const procrustes::Similarity f = procrustes::similarity_fit(p, x, J);
+    const procrustes::Similarity f = procrustes::similarity_fit(p, x, J, true);
     const procrustes::PoseView<T> gt{grad_translation + n * 3, nullptr};
     procrustes::similarity_backward(f, p, x, J, DenseJointGrad<T>{{grad_aligned + n * J * 3, nullptr}},
                                     procrustes::Real(grad_scale[n]), grad_rotation + n * 9, gt[0],

@@ -138,12 +138,12 @@ PF_HD_INLINE void jacobi_rotate(T S[3][3], T V[3][3], int p, int q) {
 }
 
 // Eigen-decomposition of the symmetric 3x3 S (overwritten): eigenvalues d sorted descending, V's columns the
-// matching eigenvectors. Cyclic Jacobi, stops once the off-diagonal mass is below machine precision.
+// matching eigenvectors. Cyclic Jacobi (quadratic convergence), stopped once the off-diagonal mass is below
+// tol (sum of squares, relative to the diagonal's).
 template <typename T>
-PF_HD_INLINE void symmetric_eigen3(T S[3][3], T d[3], T V[3][3]) {
+PF_HD_INLINE void symmetric_eigen3(T S[3][3], T d[3], T V[3][3], T tol) {
   for (int i = 0; i < 3; ++i)
     for (int k = 0; k < 3; ++k) V[i][k] = T(i == k);
-  const T tol = machine_eps<T>() * machine_eps<T>();
   for (int sweep = 0; sweep < 10; ++sweep) {
     const T off = S[0][1] * S[0][1] + S[0][2] * S[0][2] + S[1][2] * S[1][2];
     const T diag = S[0][0] * S[0][0] + S[1][1] * S[1][1] + S[2][2] * S[2][2];
@@ -225,17 +225,16 @@ PF_HD bool coincident(Real spread2, Real magnitude2) {
 // Fit pred onto target (J joints). Non-finite input gives NaN everywhere. Degenerate poses: all joints of either
 // pose coincident (see coincident()) or M = 0 -> R = I and s = 0 (every aligned joint at the target centroid);
 // collinear poses -> R is one of the equally optimal rotations (the spin about the line is arbitrary).
+// exact_basis: converge the Jacobi to machine precision, for the backward (its E^+ uses v and lambda). The
+// forward stops at |off-diagonal| <= sqrt(eps) |diagonal| (~15% fewer rotations): refine_rotation's Newton step
+// squares what that leaves in R, and the forward uses v, lambda only inside that step.
 template <typename T>
-PF_HD Similarity similarity_fit(PoseView<T> pred, PoseView<T> target, int64_t J) {
+PF_HD Similarity similarity_fit(PoseView<T> pred, PoseView<T> target, int64_t J, bool exact_basis = false) {
   Similarity f;
   Vec3<Real> mp{0, 0, 0}, mx{0, 0, 0};
-  Real mag_p = 0, mag_x = 0;
   for (int64_t j = 0; j < J; ++j) {
-    const Vec3<Real> pj = pred[j], xj = target[j];
-    mp += pj;
-    mx += xj;
-    mag_p += dot(pj, pj);
-    mag_x += dot(xj, xj);
+    mp += pred[j];
+    mx += target[j];
   }
   const Real inv_j = Real(1) / Real(J);
   f.mu_p = inv_j * mp;
@@ -269,7 +268,9 @@ PF_HD Similarity similarity_fit(PoseView<T> pred, PoseView<T> target, int64_t J)
     }
     return f;
   }
-  if (c == Real(0) || coincident(n2, mag_p) || coincident(n2x, mag_x)) {  // M = 0 up to rounding: R = I, s = 0
+  // sum_j |p_j|^2 = |P|^2 + J |mu_p|^2
+  if (c == Real(0) || coincident(n2, n2 + Real(J) * dot(f.mu_p, f.mu_p)) ||
+      coincident(n2x, n2x + Real(J) * dot(f.mu_x, f.mu_x))) {  // M = 0 up to rounding: R = I, s = 0
     f.degenerate = true;
     for (int i = 0; i < 9; ++i) f.R[i] = Real(i % 4 == 0);
     for (int k = 0; k < 3; ++k) f.lambda[k] = Real(0);
@@ -284,7 +285,7 @@ PF_HD Similarity similarity_fit(PoseView<T> pred, PoseView<T> target, int64_t J)
   for (int a = 0; a < 3; ++a)
     for (int b = a; b < 3; ++b)
       S[a][b] = S[b][a] = Mn[a] * Mn[b] + Mn[3 + a] * Mn[3 + b] + Mn[6 + a] * Mn[6 + b];
-  symmetric_eigen3(S, d, V);
+  symmetric_eigen3(S, d, V, exact_basis ? machine_eps<Real>() * machine_eps<Real>() : machine_eps<Real>());
   const Vec3<Real> v1{V[0][0], V[1][0], V[2][0]}, v2{V[0][1], V[1][1], V[2][1]};
   const Vec3<Real> v3 = cross(v1, v2);  // right-handed V
   const Vec3<Real> m1 = mat_vec(Mn, v1), m2 = mat_vec(Mn, v2);
@@ -323,11 +324,16 @@ PF_HD Vec3<Real> aligned_residual(const Similarity& f, PoseView<T> pred, PoseVie
   return f.s * row_times(pred[j] - f.mu_p, f.R) - (target[j] - f.mu_x);
 }
 
-// Mean joint distance after alignment (P-MPJPE of one pose, input units).
+// Mean joint distance after alignment (P-MPJPE of one pose, input units). The per-joint map is folded into
+// p_j (s R) + t - x_j (12 flops a joint); in float64 the cancellation of t against p_j (s R) costs
+// eps |p| / |residual|, negligible even for absolute camera-space poses.
 template <typename T>
 PF_HD Real aligned_mean_error(const Similarity& f, PoseView<T> pred, PoseView<T> target, int64_t J) {
+  Real sR[9];
+  for (int i = 0; i < 9; ++i) sR[i] = f.s * f.R[i];
+  const Vec3<Real> t = f.mu_x - row_times(f.mu_p, sR);
   Real sum = 0;
-  for (int64_t j = 0; j < J; ++j) sum += norm(aligned_residual(f, pred, target, j));
+  for (int64_t j = 0; j < J; ++j) sum += norm(row_times(pred[j], sR) + t - target[j]);
   return sum / Real(J);
 }
 
