@@ -43,12 +43,12 @@ def _check_pair(pred, target) -> None:
     check_batch(target, "target", pred.shape[:-2], "pred", 2)
 
 
-def _check_root(root, num_joints: int, allow_none: bool = True) -> int:
+def _check_root(root, num_joints: int) -> int:
     """``root`` as a joint index, -1 for None."""
-    if root is None and allow_none:
+    if root is None:
         return -1
     if isinstance(root, bool) or not isinstance(root, int):
-        raise TypeError(f"root: expected an int joint index{' or None' if allow_none else ''}, got {root!r}")
+        raise TypeError(f"root: expected an int joint index or None, got {root!r}")
     if not 0 <= root < num_joints:
         raise ValueError(f"root: expected a joint index in [0, {num_joints}), got {root}")
     return root

@@ -191,7 +191,8 @@ struct ProcrustesAlignForward {
     const Vec3<procrustes::Real> t = f.mu_x - f.s * procrustes::row_times(f.mu_p, f.R);
     T* a = aligned + n * J * 3;
     // s (p_j - mu_p) R + mu_x: the same rounding as the residual the P-MPJPE measures
-    for (int64_t j = 0; j < J; ++j) procrustes::store3_as(a + j * 3, f.s * procrustes::row_times(p[j] - f.mu_p, f.R) + f.mu_x);
+    for (int64_t j = 0; j < J; ++j)
+      procrustes::store3_as(a + j * 3, f.s * procrustes::row_times(p[j] - f.mu_p, f.R) + f.mu_x);
     scale[n] = T(f.s);
     for (int i = 0; i < 9; ++i) rotation[n * 9 + i] = T(f.R[i]);
     procrustes::store3_as(translation + n * 3, t);
@@ -232,14 +233,14 @@ struct ProcrustesAlignBackward {
 // A pose with any non-finite joint error gets NaN tallies, so NaN reaches the PCK curve instead of counting as a miss.
 template <typename T>
 struct PoseErrorsForward {
-  const T* pred;           // [N, J, 3]
-  const T* target;         // [N, J, 3]
-  const int64_t* joints;   // [Je] evaluated joint ids
+  const T* pred;             // [N, J, 3]
+  const T* target;           // [N, J, 3]
+  const int64_t* joints;     // [Je] evaluated joint ids
   const double* thresholds;  // [K] mm (float64 whatever T: a threshold is compared exactly as given)
-  T* mpjpe;                // [N] mm
-  T* p_mpjpe;              // [N] mm
-  T* joint_err;            // [N, Je] mm
-  T* hits;                 // [N, K]
+  T* mpjpe;                  // [N] mm
+  T* p_mpjpe;                // [N] mm
+  T* joint_err;              // [N, Je] mm
+  T* hits;                   // [N, K]
   int64_t J, Je, K, root;
   T to_mm;
   PF_HD void operator()(int64_t n) const {
@@ -247,19 +248,21 @@ struct PoseErrorsForward {
     const T* x = target + n * J * 3;
     const Vec3<T> off = root_offset(p, x, root);
     T* e = joint_err + n * Je;
-    T* h = hits + n * K;
-    for (int64_t k = 0; k < K; ++k) h[k] = T(0);
     T sum = 0;
     for (int64_t j = 0; j < Je; ++j) {
       const int64_t q = joints[j];
       const T ej = norm(load3(p + q * 3) - load3(x + q * 3) - off) * to_mm;
       e[j] = ej;
       sum += ej;
-      for (int64_t k = 0; k < K; ++k) h[k] += T(double(ej) < thresholds[k]);
     }
     mpjpe[n] = sum / T(Je);
-    if (procrustes::not_finite(sum))
-      for (int64_t k = 0; k < K; ++k) h[k] = procrustes::quiet_nan<T>();
+    // one count per threshold, written once (the errors are re-read from the row just written)
+    const bool finite = !procrustes::not_finite(sum);
+    for (int64_t k = 0; k < K; ++k) {
+      int64_t count = 0;
+      for (int64_t j = 0; j < Je; ++j) count += double(e[j]) < thresholds[k];
+      hits[n * K + k] = finite ? T(count) : procrustes::quiet_nan<T>();
+    }
     const procrustes::PoseView<T> pv{p, joints}, xv{x, joints};
     const procrustes::Similarity f = procrustes::similarity_fit(pv, xv, Je);
     p_mpjpe[n] = T(procrustes::aligned_mean_error(f, pv, xv, Je) * procrustes::Real(to_mm));

@@ -2,14 +2,14 @@
 // backward, for ONE pose; the metric functors in posefast/metrics.h call these per work item.
 //
 // Convention (VideoPose3D, row vectors): aligned_j = s * pred_j R + t, t = mu_x - s * mu_p R, which minimises
-// sum_j |s pred_j R + t - target_j|^2 over s >= 0 ... (s is the least-squares scale), R in SO(3) (no reflections).
+// sum_j |s pred_j R + t - target_j|^2 over the scale s, R in SO(3) (no reflections) and the translation t.
 // With centred poses P = pred - mu_p, X = target - mu_x and M = P^T X (3x3), R maximises tr(R^T M):
 // M = U diag(l1, l2, l3) V^T with U, V in SO(3) and signed l3 (sign = sign(det M)), R = U V^T, tr(R^T M) = l1+l2+l3,
 // s = (l1 + l2 + l3) / |P|^2.
 //
 // Why this decomposition (and not a full 3x3 SVD or Horn's 4x4 quaternion eigenproblem): R only needs V and the
 // first two left vectors. V comes from a cyclic Jacobi eigen-decomposition of the 3x3 Gram matrix M^T M (the first
-// stage of McAdams et al. 2011) with exact Givens angles (quadratic convergence: 3-4 sweeps of 3 rotations);
+// stage of McAdams et al. 2011) with exact Givens angles (quadratic convergence: 2-4 sweeps of 3 rotations);
 // u1 = M v1 / |M v1|, u2 = the part of M v2 orthogonal to u1, and u3 = u1 x u2, v3 = v1 x v2 make U and V proper
 // rotations, so the reflection fix of the SVD route (flip the last column when det < 0) happens by construction
 // and l3 = u3^T M v3 carries the sign. Horn's method would diagonalise a 4x4 matrix instead (6 rotations per
@@ -24,8 +24,9 @@
 // So the rotation depends on 1/(l_k + l_l) and never on 1/(sigma_k^2 - sigma_l^2): repeated singular values are
 // fine. As l2 + l3 -> 0 (sigma2 + sigma3 -> 0 with det M > 0: one of the poses is collinear; or sigma2 = sigma3 with
 // det M < 0) the rotation about v1 becomes undetermined and 1/(l2+l3) diverges. We apply E^{-1} as the Tikhonov
-// pseudo-inverse d / (d^2 + eps^2) per eigenvalue d, eps = sqrt(machine eps) * l1: exact (relative error
-// eps^2/d^2) while d >> eps, bounded by 1/(2 eps) below, and zero for the undetermined component at d = 0.
+// pseudo-inverse d / (d^2 + eps^2) per eigenvalue d, eps = sqrt(machine eps of the input dtype) * l1: exact
+// (relative error eps^2/d^2) while d >> eps, bounded by 1/(2 eps) below, zero for the undetermined component at
+// d = 0. The backward recomputes the fit (cheaper than storing it) and runs one kernel: two passes over the joints.
 #pragma once
 
 #include "posefast/common.h"
@@ -213,7 +214,7 @@ struct Similarity {
   Real lambda[3];   // signed singular values of M = P^T X: l1 >= l2 >= |l3|, sign(l3) = sign(det M)
   Vec3<Real> v[3];  // right singular vectors of M (a proper rotation): the eigenvectors of K = R^T M
   Real n2;          // |P|^2
-  bool degenerate; // a pose had all joints coincident (to working precision): R = I, s = 0, constant
+  bool degenerate;  // a pose had all joints coincident (to working precision): R = I, s = 0, constant
 };
 
 // Spread |P|^2 below (64 eps)^2 of sum_j |p_j|^2 is the rounding of the centring itself: the joints coincide.
@@ -370,10 +371,10 @@ PF_HD void similarity_backward(const Similarity& f, PoseView<T> pred, PoseView<T
   }
   const Vec3<Real> g_mu_p = (-s) * row_times_transposed(grad_t, R);
   const Vec3<Real> g_mu_x = sum_ga + grad_t;
-  // s = tr / n2, tr = tr(R^Real M) with dtr = <R, dM> (R is optimal, envelope theorem)
+  // s = tr / n2, tr = tr(R^T M) with dtr = <R, dM> (R is optimal, envelope theorem)
   const Real g_tr = f.degenerate ? Real(0) : gs / f.n2;
   const Real k_p = f.degenerate ? Real(0) : Real(-2) * s * gs / f.n2;
-  // rotation: G = R^Real GR, gamma = vee(G - G^Real), beta = E^+ gamma, dL/dM += R [beta]x
+  // rotation: G = R^T GR, gamma = vee(G - G^T), beta = E^+ gamma, dL/dM += R [beta]x
   Real G[9];
   for (int r = 0; r < 3; ++r)
     for (int k = 0; k < 3; ++k) G[r * 3 + k] = R[r] * GR[k] + R[3 + r] * GR[3 + k] + R[6 + r] * GR[6 + k];
@@ -385,7 +386,7 @@ PF_HD void similarity_backward(const Similarity& f, PoseView<T> pred, PoseView<T
   for (int r = 0; r < 3; ++r)
     for (int k = 0; k < 3; ++k)
       gM[r * 3 + k] = g_tr * R[r * 3 + k] + R[r * 3] * B[k] + R[r * 3 + 1] * B[3 + k] + R[r * 3 + 2] * B[6 + k];
-  // Pass 2: M = P^Real X -> gP_j = X_j gM^Real, gX_j = P_j gM; then through the centring.
+  // Pass 2: M = P^T X -> gP_j = X_j gM^T, gX_j = P_j gM; then through the centring.
   const Vec3<Real> mean_gp_aligned = (s / Real(J)) * row_times_transposed(sum_ga, R);
   const Vec3<Real> gp_shift = (Real(1) / Real(J)) * g_mu_p - mean_gp_aligned;
   const Vec3<Real> gx_shift = (Real(1) / Real(J)) * g_mu_x;
