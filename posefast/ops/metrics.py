@@ -13,6 +13,7 @@ mean PCK over the thresholds 0, 5, ..., 150 mm.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -47,11 +48,11 @@ def _check_root(root, num_joints: int) -> int:
     """``root`` as a joint index, -1 for None."""
     if root is None:
         return -1
-    if isinstance(root, bool) or not isinstance(root, int):
+    if isinstance(root, bool) or not isinstance(root, numbers.Integral):
         raise TypeError(f"root: expected an int joint index or None, got {root!r}")
     if not 0 <= root < num_joints:
         raise ValueError(f"root: expected a joint index in [0, {num_joints}), got {root}")
-    return root
+    return int(root)
 
 
 def _pair_contiguous(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor, int, int]:
@@ -361,8 +362,9 @@ def _joint_index(joints, num_joints: int, device: torch.device) -> Tensor:
         ids = [int(j) for j in joints.tolist()]
     else:
         ids = list(joints)
-        if any(isinstance(j, bool) or not isinstance(j, int) for j in ids):
+        if any(isinstance(j, bool) or not isinstance(j, numbers.Integral) for j in ids):
             raise TypeError(f"joints: expected a sequence of int joint indices, got {joints!r}")
+        ids = [int(j) for j in ids]
     if not ids:
         raise ValueError("joints: expected at least one joint to evaluate")
     if any(not 0 <= j < num_joints for j in ids):
