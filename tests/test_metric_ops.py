@@ -373,13 +373,16 @@ def test_hypothesis_pose_errors(n, seed, J, subset, root, unit, thresholds, dtyp
     np.testing.assert_allclose(as_np(out["mpjpe"]), mp, rtol=1e-5, atol=tol)
     np.testing.assert_allclose(as_np(out["p_mpjpe"]), pm, rtol=1e-5, atol=tol)
     np.testing.assert_allclose(as_np(out["joint_errors"]), errs, rtol=1e-5, atol=tol)
+    # the curve comes in ascending threshold order
+    ordered = sorted(thresholds)
+    assert out["thresholds"].tolist() == ordered
     # PCK from the op's own errors (a float32 error may sit on the other side of a threshold than the float64 one)
     e = as_np(out["joint_errors"])
-    curve = np.array([100.0 * (e < t).mean() for t in thresholds])
+    curve = np.array([100.0 * (e < t).mean() for t in ordered])
     np.testing.assert_allclose(out["pck_curve"].numpy(), curve, atol=1e-9)
-    assert out["pck"] == pytest.approx(curve[0]) and out["auc"] == pytest.approx(curve.mean())
+    assert out["pck"] == pytest.approx(curve[ordered.index(thresholds[0])]) and out["auc"] == pytest.approx(curve.mean())
     if dtype == torch.float64:
-        ref_curve = np.array([100.0 * (errs < t).mean() for t in thresholds])
+        ref_curve = np.array([100.0 * (errs < t).mean() for t in ordered])
         np.testing.assert_allclose(out["pck_curve"].numpy(), ref_curve, atol=1e-9)
 
 

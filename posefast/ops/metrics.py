@@ -391,7 +391,7 @@ def _threshold_list(thresholds) -> list[float]:
         raise TypeError(f"thresholds: expected numbers in mm, got {thresholds!r}") from None
     if any(not math.isfinite(v) or v < 0 for v in values):
         raise ValueError(f"thresholds: expected finite non-negative mm values, got {values}")
-    return values
+    return sorted(values)  # the kernel's tallies need them ascending
 
 
 def pose_errors(pred: Tensor, target: Tensor, thresholds: Sequence[float] | Tensor = PCK_THRESHOLDS_MM,
@@ -405,7 +405,8 @@ def pose_errors(pred: Tensor, target: Tensor, thresholds: Sequence[float] | Tens
 
     Args:
         pred, target: ``[..., J, 3]``, same shape, dtype and device; at least one pose.
-        thresholds: PCK thresholds in mm (default 0, 5, ..., 150: PCK@150 and AUC from the same pass).
+        thresholds: PCK thresholds in mm (default 0, 5, ..., 150: PCK@150 and AUC from the same pass); the curve
+            is reported in ascending threshold order.
         joints: evaluated joint ids (default all J). 3DHP evaluates all 16/17 joints of the layout; 3DPW
             commonly 14.
         unit: unit of the input, ``"m"``, ``"cm"`` or ``"mm"``; every result is in mm.

@@ -236,7 +236,7 @@ struct PoseErrorsForward {
   const T* pred;             // [N, J, 3]
   const T* target;           // [N, J, 3]
   const int64_t* joints;     // [Je] evaluated joint ids
-  const double* thresholds;  // [K] mm (float64 whatever T: a threshold is compared exactly as given)
+  const double* thresholds;  // [K] mm, ascending (float64 whatever T: compared exactly as given)
   T* mpjpe;                  // [N] mm
   T* p_mpjpe;                // [N] mm
   T* joint_err;              // [N, Je] mm
@@ -248,20 +248,32 @@ struct PoseErrorsForward {
     const T* x = target + n * J * 3;
     const Vec3<T> off = root_offset(p, x, root);
     T* e = joint_err + n * Je;
+    T* h = hits + n * K;
+    for (int64_t k = 0; k < K; ++k) h[k] = T(0);
+    // With ascending thresholds a joint is a hit for every k >= first index with thresholds[k] > e: one binary
+    // search per joint marks that index, a prefix sum turns the marks into counts (Je log K + K, not Je K).
     T sum = 0;
     for (int64_t j = 0; j < Je; ++j) {
       const int64_t q = joints[j];
       const T ej = norm(load3(p + q * 3) - load3(x + q * 3) - off) * to_mm;
       e[j] = ej;
       sum += ej;
+      // branch-free upper bound: first = #{k : thresholds[k] <= ej} (random errors would mispredict a branch)
+      const double* base = thresholds;
+      for (int64_t len = K; len > 1;) {
+        const int64_t half = len / 2;
+        base = base[half] <= double(ej) ? base + half : base;
+        len -= half;
+      }
+      const int64_t first = (base - thresholds) + (base[0] <= double(ej));
+      if (first < K) h[first] += T(1);
     }
     mpjpe[n] = sum / T(Je);
-    // one count per threshold, written once (the errors are re-read from the row just written)
     const bool finite = !procrustes::not_finite(sum);
+    T running = 0;
     for (int64_t k = 0; k < K; ++k) {
-      int64_t count = 0;
-      for (int64_t j = 0; j < Je; ++j) count += double(e[j]) < thresholds[k];
-      hits[n * K + k] = finite ? T(count) : procrustes::quiet_nan<T>();
+      running += h[k];
+      h[k] = finite ? running : procrustes::quiet_nan<T>();
     }
     const procrustes::PoseView<T> pv{p, joints}, xv{x, joints};
     const procrustes::Similarity f = procrustes::similarity_fit(pv, xv, Je);
