@@ -28,7 +28,7 @@
   void procrustes_align_backward(const Stream&, int dtype, Ptr grad_aligned, Ptr grad_scale, Ptr grad_rotation, \
                                  Ptr grad_translation, Ptr pred, Ptr target, Ptr grad_pred, Ptr grad_target, \
                                  int64_t N, int64_t J);                                                     \
-  /* pred, target [N,J,3], joints [Je] int64, thresholds [K] (mm) -> mpjpe [N], p_mpjpe [N],                \
+  /* pred, target [N,J,3], joints [Je] int64, thresholds [K] float64 ascending (mm) -> mpjpe [N], p_mpjpe [N],        \
      joint_err [N,Je], hits [N,K] */                                                                        \
   void pose_errors_forward(const Stream&, int dtype, Ptr pred, Ptr target, Ptr joints, Ptr thresholds,      \
                            Ptr mpjpe, Ptr p_mpjpe, Ptr joint_err, Ptr hits, int64_t N, int64_t J, int64_t Je, \

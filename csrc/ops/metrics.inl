@@ -65,7 +65,7 @@ void pose_errors_forward(const Stream& s, int dtype, Ptr pred, Ptr target, Ptr j
                          int64_t root, double to_mm) {
   POSEFAST_DISPATCH_FLOAT(dtype, T,
                           launch(s, N, PoseErrorsForward<T>{as<const T>(pred), as<const T>(target),
-                                                            as<const int64_t>(joints), as<const T>(thresholds),
+                                                            as<const int64_t>(joints), as<const double>(thresholds),
                                                             as<T>(mpjpe), as<T>(p_mpjpe), as<T>(joint_err), as<T>(hits),
                                                             J, Je, K, root, T(to_mm)}));
 }

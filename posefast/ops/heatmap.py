@@ -14,6 +14,7 @@ expectations (or one distance and a comparison) are memory-bound passes that tor
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 from torch import Tensor
@@ -27,7 +28,7 @@ __all__ = ["render_heatmaps", "decode_heatmaps", "soft_argmax", "pck_2d"]
 
 
 def _positive(value, name: str, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}: expected a positive number ({what}), got {value!r}")
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name}: expected a positive finite number ({what}), got {value!r}")
@@ -91,7 +92,7 @@ def render_heatmaps(keypoints: Tensor, visible: Tensor, size: tuple[int, int], s
     check_trailing(keypoints, "keypoints", (None, 2), "(x, y) keypoints in heatmap pixels")
     _check_visible(visible, keypoints.shape[:-1], keypoints, "keypoints")
     if (not isinstance(size, (tuple, list)) or len(size) != 2
-            or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in size)):
+            or any(isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1 for s in size)):
         raise ValueError(f"size: expected (H, W) with positive ints, got {size!r}")
     sigma = _positive(sigma, "sigma", "Gaussian std in pixels")
     radius = math.inf if truncate is None else _positive(truncate, "truncate", "half-width in sigmas") * sigma

@@ -13,6 +13,7 @@ mean PCK over the thresholds 0, 5, ..., 150 mm.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -43,15 +44,15 @@ def _check_pair(pred, target) -> None:
     check_batch(target, "target", pred.shape[:-2], "pred", 2)
 
 
-def _check_root(root, num_joints: int, allow_none: bool = True) -> int:
+def _check_root(root, num_joints: int) -> int:
     """``root`` as a joint index, -1 for None."""
-    if root is None and allow_none:
+    if root is None:
         return -1
-    if isinstance(root, bool) or not isinstance(root, int):
-        raise TypeError(f"root: expected an int joint index{' or None' if allow_none else ''}, got {root!r}")
+    if isinstance(root, bool) or not isinstance(root, numbers.Integral):
+        raise TypeError(f"root: expected an int joint index or None, got {root!r}")
     if not 0 <= root < num_joints:
         raise ValueError(f"root: expected a joint index in [0, {num_joints}), got {root}")
-    return root
+    return int(root)
 
 
 def _pair_contiguous(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor, int, int]:
@@ -361,8 +362,9 @@ def _joint_index(joints, num_joints: int, device: torch.device) -> Tensor:
         ids = [int(j) for j in joints.tolist()]
     else:
         ids = list(joints)
-        if any(isinstance(j, bool) or not isinstance(j, int) for j in ids):
+        if any(isinstance(j, bool) or not isinstance(j, numbers.Integral) for j in ids):
             raise TypeError(f"joints: expected a sequence of int joint indices, got {joints!r}")
+        ids = [int(j) for j in ids]
     if not ids:
         raise ValueError("joints: expected at least one joint to evaluate")
     if any(not 0 <= j < num_joints for j in ids):
@@ -375,7 +377,12 @@ def _joint_index(joints, num_joints: int, device: torch.device) -> Tensor:
 def _threshold_list(thresholds) -> list[float]:
     if isinstance(thresholds, Tensor) and thresholds.dim() != 1:
         raise ValueError(f"thresholds: expected a 1-D sequence of mm values, got shape {list(thresholds.shape)}")
-    values = thresholds.tolist() if isinstance(thresholds, Tensor) else list(thresholds)
+    if isinstance(thresholds, Tensor):
+        values = thresholds.tolist()
+    elif isinstance(thresholds, (str, bytes)) or not isinstance(thresholds, Sequence):
+        raise TypeError(f"thresholds: expected a sequence of mm values, got {thresholds!r}")
+    else:
+        values = list(thresholds)
     if not values:
         raise ValueError("thresholds: expected at least one threshold")
     try:
@@ -384,7 +391,7 @@ def _threshold_list(thresholds) -> list[float]:
         raise TypeError(f"thresholds: expected numbers in mm, got {thresholds!r}") from None
     if any(not math.isfinite(v) or v < 0 for v in values):
         raise ValueError(f"thresholds: expected finite non-negative mm values, got {values}")
-    return values
+    return sorted(values)  # the kernel's tallies need them ascending
 
 
 def pose_errors(pred: Tensor, target: Tensor, thresholds: Sequence[float] | Tensor = PCK_THRESHOLDS_MM,
@@ -398,7 +405,8 @@ def pose_errors(pred: Tensor, target: Tensor, thresholds: Sequence[float] | Tens
 
     Args:
         pred, target: ``[..., J, 3]``, same shape, dtype and device; at least one pose.
-        thresholds: PCK thresholds in mm (default 0, 5, ..., 150: PCK@150 and AUC from the same pass).
+        thresholds: PCK thresholds in mm (default 0, 5, ..., 150: PCK@150 and AUC from the same pass); the curve
+            is reported in ascending threshold order.
         joints: evaluated joint ids (default all J). 3DHP evaluates all 16/17 joints of the layout; 3DPW
             commonly 14.
         unit: unit of the input, ``"m"``, ``"cm"`` or ``"mm"``; every result is in mm.
@@ -431,7 +439,7 @@ def pose_errors(pred: Tensor, target: Tensor, thresholds: Sequence[float] | Tens
         k_pck = thr.index(float(pck_threshold))
     except (ValueError, TypeError):
         raise ValueError(f"pck_threshold: expected one of the thresholds {thr}, got {pck_threshold!r}") from None
-    thr_t = torch.tensor(thr, dtype=pred.dtype, device=pred.device)
+    thr_t = torch.tensor(thr, dtype=torch.float64, device=pred.device)  # compared exactly as given
     pred, target = pred.detach(), target.detach()
     if kernels_enabled():
         mp, pm, err, hits = _pose_errors(pred, target, idx, thr_t, r, to_mm)

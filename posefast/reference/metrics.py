@@ -29,12 +29,20 @@ def _damped_inverse(d: Tensor, eps2: Tensor) -> Tensor:
 
 
 def similarity_fit(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Rotation ``[..., 3, 3]`` (row-vector convention), scale ``[...]``, centroids ``[..., 1, 3]`` x2."""
+    """Rotation ``[..., 3, 3]`` (row-vector convention), scale ``[...]``, centroids ``[..., 1, 3]`` x2, all float64
+    (the fit runs in float64 whatever the input dtype, like the kernel)."""
+    damp = torch.finfo(pred.dtype).eps ** 0.5  # the gradient's damping follows the input precision
+    pred, target = pred.to(torch.float64), target.to(torch.float64)
     mu_p = pred.mean(-2, keepdim=True)
     mu_x = target.mean(-2, keepdim=True)
     P, X = pred - mu_p, target - mu_x
     M = P.transpose(-1, -2) @ X
     n2 = P.square().sum((-1, -2))
+    tol2 = (64 * torch.finfo(pred.dtype).eps) ** 2  # centring rounding: the joints coincide (kernel: coincident())
+    n2x = X.square().sum((-1, -2))
+    J = pred.shape[-2]
+    degenerate = ((n2 <= tol2 * (n2 + J * mu_p.square().sum((-1, -2))))
+                  | (n2x <= tol2 * (n2x + J * mu_x.square().sum((-1, -2)))))
     bad = ~(torch.isfinite(M).flatten(-2).all(-1) & torch.isfinite(n2) & torch.isfinite(mu_p).flatten(-2).all(-1)
             & torch.isfinite(mu_x).flatten(-2).all(-1))
     eye = torch.eye(3, dtype=pred.dtype, device=pred.device).expand(M.shape)
@@ -45,10 +53,10 @@ def similarity_fit(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor, Tensor
         ones = torch.ones_like(d)
         sign = torch.stack([ones, ones, torch.sign(d)], dim=-1)
         R0 = U @ (sign[..., :, None] * Vh)
-        zero_m = S[..., 0] == 0
+        zero_m = (S[..., 0] == 0) | degenerate
         R0 = torch.where(zero_m[..., None, None], eye, R0)
         lam = torch.where(zero_m[..., None], torch.zeros_like(S), S * sign)  # signed singular values
-        eps2 = (torch.finfo(pred.dtype).eps ** 0.5 * lam[..., 0]) ** 2
+        eps2 = (damp * lam[..., 0]) ** 2
         w = torch.stack([lam[..., 1] + lam[..., 2], lam[..., 0] + lam[..., 2], lam[..., 0] + lam[..., 1]], -1)
         E_pinv = Vh.transpose(-1, -2) @ (_damped_inverse(w, eps2[..., None])[..., :, None] * Vh)
     # d(R) = R [omega]x with omega = E^+ vee(R^T dM - dM^T R); the value of omega - omega.detach() is exactly zero.
@@ -56,7 +64,7 @@ def similarity_fit(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor, Tensor
     omega = (E_pinv @ _vee(K - K.transpose(-1, -2))[..., None])[..., 0]
     R = R0 + R0 @ _skew(omega - omega.detach())
     tr = (R0 * M).sum((-1, -2))  # d tr = <R, dM> at the optimum (envelope theorem)
-    s = torch.where(n2 == 0, torch.zeros_like(tr), tr / torch.where(n2 == 0, torch.ones_like(n2), n2))
+    s = torch.where(zero_m, torch.zeros_like(tr), tr / torch.where(zero_m, torch.ones_like(n2), n2))
     nan = torch.full_like(s, float("nan"))
     R = torch.where(bad[..., None, None], nan[..., None, None], R)
     s = torch.where(bad, nan, s)
@@ -67,8 +75,9 @@ def procrustes_align(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor, Tens
     """``aligned = scale * pred @ rotation + translation``; see :func:`posefast.procrustes_align`."""
     R, s, mu_p, mu_x = similarity_fit(pred, target)
     t = mu_x - s[..., None, None] * (mu_p @ R)
-    aligned = s[..., None, None] * (pred @ R) + t
-    return aligned, s, R, t[..., 0, :]
+    aligned = s[..., None, None] * ((pred.to(torch.float64) - mu_p) @ R) + mu_x
+    dt = pred.dtype
+    return aligned.to(dt), s.to(dt), R.to(dt), t[..., 0, :].to(dt)
 
 
 def mpjpe(pred: Tensor, target: Tensor, root: int | None = None) -> Tensor:
@@ -89,8 +98,9 @@ def n_mpjpe(pred: Tensor, target: Tensor) -> Tensor:
 
 def p_mpjpe(pred: Tensor, target: Tensor) -> Tensor:
     """Mean joint distance after the similarity Procrustes fit of pred onto target (no reflections)."""
-    aligned = procrustes_align(pred, target)[0]
-    return torch.linalg.vector_norm(aligned - target, dim=-1).mean(-1)
+    R, s, mu_p, mu_x = similarity_fit(pred, target)
+    residual = s[..., None, None] * ((pred.to(torch.float64) - mu_p) @ R) - (target.to(torch.float64) - mu_x)
+    return torch.linalg.vector_norm(residual, dim=-1).mean(-1).to(pred.dtype)
 
 
 def pose_errors_per_pose(pred: Tensor, target: Tensor, joints: Tensor, thresholds: Tensor, root: int,
@@ -102,7 +112,7 @@ def pose_errors_per_pose(pred: Tensor, target: Tensor, joints: Tensor, threshold
         d = d - d[..., root : root + 1, :]
     err = torch.linalg.vector_norm(d[..., joints, :], dim=-1) * to_mm
     mp = err.mean(-1)
-    hits = (err[..., :, None] < thresholds).sum(-2).to(pred.dtype)
+    hits = (err[..., :, None].to(torch.float64) < thresholds).sum(-2).to(pred.dtype)  # thresholds: float64
     hits = torch.where(torch.isfinite(mp)[..., None], hits, torch.full_like(hits, float("nan")))
     pm = p_mpjpe(pred[..., joints, :], target[..., joints, :]) * to_mm
     return mp, pm, err, hits

@@ -141,18 +141,20 @@ struct PMpjpeForward {
   int64_t J;
   PF_HD void operator()(int64_t n) const {
     const procrustes::PoseView<T> p{pred + n * J * 3, nullptr}, x{target + n * J * 3, nullptr};
-    const procrustes::Similarity<T> f = procrustes::similarity_fit(p, x, J);
-    err[n] = procrustes::aligned_mean_error(f, p, x, J);
+    const procrustes::Similarity f = procrustes::similarity_fit(p, x, J);
+    err[n] = T(procrustes::aligned_mean_error(f, p, x, J));
   }
 };
 
 // d err / d aligned_j for the P-MPJPE: g/J * r_j / |r_j| (the fit is recomputed: cheaper than storing it).
 template <typename T>
 struct PMpjpeResidualGrad {
-  const procrustes::Similarity<T>* f;
+  const procrustes::Similarity* f;
   procrustes::PoseView<T> p, x;
-  T g;  // grad_err / J
-  PF_HD Vec3<T> operator()(int64_t j) const { return g * unit_or_zero(procrustes::aligned_residual(*f, p, x, j)); }
+  procrustes::Real g;  // grad_err / J
+  PF_HD Vec3<procrustes::Real> operator()(int64_t j) const {
+    return g * unit_or_zero(procrustes::aligned_residual(*f, p, x, j));
+  }
 };
 
 template <typename T>
@@ -165,10 +167,11 @@ struct PMpjpeBackward {
   int64_t J;
   PF_HD void operator()(int64_t n) const {
     const procrustes::PoseView<T> p{pred + n * J * 3, nullptr}, x{target + n * J * 3, nullptr};
-    const procrustes::Similarity<T> f = procrustes::similarity_fit(p, x, J);
-    const PMpjpeResidualGrad<T> ga{&f, p, x, grad_err[n] / T(J)};
-    procrustes::similarity_backward(f, p, x, J, ga, T(0), static_cast<const T*>(nullptr), Vec3<T>{0, 0, 0}, T(-1),
-                                    grad_pred + n * J * 3, grad_target + n * J * 3);
+    const procrustes::Similarity f = procrustes::similarity_fit(p, x, J, true);
+    const PMpjpeResidualGrad<T> ga{&f, p, x, procrustes::Real(grad_err[n]) / procrustes::Real(J)};
+    procrustes::similarity_backward(f, p, x, J, ga, procrustes::Real(0), static_cast<const T*>(nullptr),
+                                    Vec3<procrustes::Real>{0, 0, 0}, procrustes::Real(-1), grad_pred + n * J * 3,
+                                    grad_target + n * J * 3);
   }
 };
 
@@ -184,20 +187,22 @@ struct ProcrustesAlignForward {
   int64_t J;
   PF_HD void operator()(int64_t n) const {
     const procrustes::PoseView<T> p{pred + n * J * 3, nullptr}, x{target + n * J * 3, nullptr};
-    const procrustes::Similarity<T> f = procrustes::similarity_fit(p, x, J);
-    const Vec3<T> t = f.mu_x - f.s * procrustes::row_times(f.mu_p, f.R);
+    const procrustes::Similarity f = procrustes::similarity_fit(p, x, J);
+    const Vec3<procrustes::Real> t = f.mu_x - f.s * procrustes::row_times(f.mu_p, f.R);
     T* a = aligned + n * J * 3;
-    for (int64_t j = 0; j < J; ++j) store3(a + j * 3, f.s * procrustes::row_times(p[j], f.R) + t);
-    scale[n] = f.s;
-    for (int i = 0; i < 9; ++i) rotation[n * 9 + i] = f.R[i];
-    store3(translation + n * 3, t);
+    // s (p_j - mu_p) R + mu_x: the same rounding as the residual the P-MPJPE measures
+    for (int64_t j = 0; j < J; ++j)
+      procrustes::store3_as(a + j * 3, f.s * procrustes::row_times(p[j] - f.mu_p, f.R) + f.mu_x);
+    scale[n] = T(f.s);
+    for (int i = 0; i < 9; ++i) rotation[n * 9 + i] = T(f.R[i]);
+    procrustes::store3_as(translation + n * 3, t);
   }
 };
 
 template <typename T>
 struct DenseJointGrad {
-  const T* g;  // [J, 3]
-  PF_HD Vec3<T> operator()(int64_t j) const { return load3(g + j * 3); }
+  procrustes::PoseView<T> g;  // [J, 3]
+  PF_HD Vec3<procrustes::Real> operator()(int64_t j) const { return g[j]; }
 };
 
 template <typename T>
@@ -213,10 +218,11 @@ struct ProcrustesAlignBackward {
   int64_t J;
   PF_HD void operator()(int64_t n) const {
     const procrustes::PoseView<T> p{pred + n * J * 3, nullptr}, x{target + n * J * 3, nullptr};
-    const procrustes::Similarity<T> f = procrustes::similarity_fit(p, x, J);
-    procrustes::similarity_backward(f, p, x, J, DenseJointGrad<T>{grad_aligned + n * J * 3}, grad_scale[n],
-                                    grad_rotation + n * 9, load3(grad_translation + n * 3), T(0),
-                                    grad_pred + n * J * 3, grad_target + n * J * 3);
+    const procrustes::Similarity f = procrustes::similarity_fit(p, x, J, true);
+    const procrustes::PoseView<T> gt{grad_translation + n * 3, nullptr};
+    procrustes::similarity_backward(f, p, x, J, DenseJointGrad<T>{{grad_aligned + n * J * 3, nullptr}},
+                                    procrustes::Real(grad_scale[n]), grad_rotation + n * 9, gt[0],
+                                    procrustes::Real(0), grad_pred + n * J * 3, grad_target + n * J * 3);
   }
 };
 
@@ -227,14 +233,14 @@ struct ProcrustesAlignBackward {
 // A pose with any non-finite joint error gets NaN tallies, so NaN reaches the PCK curve instead of counting as a miss.
 template <typename T>
 struct PoseErrorsForward {
-  const T* pred;           // [N, J, 3]
-  const T* target;         // [N, J, 3]
-  const int64_t* joints;   // [Je] evaluated joint ids
-  const T* thresholds;     // [K] mm
-  T* mpjpe;                // [N] mm
-  T* p_mpjpe;              // [N] mm
-  T* joint_err;            // [N, Je] mm
-  T* hits;                 // [N, K]
+  const T* pred;             // [N, J, 3]
+  const T* target;           // [N, J, 3]
+  const int64_t* joints;     // [Je] evaluated joint ids
+  const double* thresholds;  // [K] mm, ascending (float64 whatever T: compared exactly as given)
+  T* mpjpe;                  // [N] mm
+  T* p_mpjpe;                // [N] mm
+  T* joint_err;              // [N, Je] mm
+  T* hits;                   // [N, K]
   int64_t J, Je, K, root;
   T to_mm;
   PF_HD void operator()(int64_t n) const {
@@ -244,20 +250,34 @@ struct PoseErrorsForward {
     T* e = joint_err + n * Je;
     T* h = hits + n * K;
     for (int64_t k = 0; k < K; ++k) h[k] = T(0);
+    // With ascending thresholds a joint is a hit for every k >= first index with thresholds[k] > e: one binary
+    // search per joint marks that index, a prefix sum turns the marks into counts (Je log K + K, not Je K).
     T sum = 0;
     for (int64_t j = 0; j < Je; ++j) {
       const int64_t q = joints[j];
       const T ej = norm(load3(p + q * 3) - load3(x + q * 3) - off) * to_mm;
       e[j] = ej;
       sum += ej;
-      for (int64_t k = 0; k < K; ++k) h[k] += T(ej < thresholds[k]);
+      // branch-free upper bound: first = #{k : thresholds[k] <= ej} (random errors would mispredict a branch)
+      const double* base = thresholds;
+      for (int64_t len = K; len > 1;) {
+        const int64_t half = len / 2;
+        base = base[half] <= double(ej) ? base + half : base;
+        len -= half;
+      }
+      const int64_t first = (base - thresholds) + (base[0] <= double(ej));
+      if (first < K) h[first] += T(1);
     }
     mpjpe[n] = sum / T(Je);
-    if (procrustes::not_finite(sum))
-      for (int64_t k = 0; k < K; ++k) h[k] = procrustes::quiet_nan<T>();
+    const bool finite = !procrustes::not_finite(sum);
+    T running = 0;
+    for (int64_t k = 0; k < K; ++k) {
+      running += h[k];
+      h[k] = finite ? running : procrustes::quiet_nan<T>();
+    }
     const procrustes::PoseView<T> pv{p, joints}, xv{x, joints};
-    const procrustes::Similarity<T> f = procrustes::similarity_fit(pv, xv, Je);
-    p_mpjpe[n] = procrustes::aligned_mean_error(f, pv, xv, Je) * to_mm;
+    const procrustes::Similarity f = procrustes::similarity_fit(pv, xv, Je);
+    p_mpjpe[n] = T(procrustes::aligned_mean_error(f, pv, xv, Je) * procrustes::Real(to_mm));
   }
 };
 

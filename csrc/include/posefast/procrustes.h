@@ -2,29 +2,31 @@
 // backward, for ONE pose; the metric functors in posefast/metrics.h call these per work item.
 //
 // Convention (VideoPose3D, row vectors): aligned_j = s * pred_j R + t, t = mu_x - s * mu_p R, which minimises
-// sum_j |s pred_j R + t - target_j|^2 over s >= 0 ... (s is the least-squares scale), R in SO(3) (no reflections).
+// sum_j |s pred_j R + t - target_j|^2 over the scale s, R in SO(3) (no reflections) and the translation t.
 // With centred poses P = pred - mu_p, X = target - mu_x and M = P^T X (3x3), R maximises tr(R^T M):
 // M = U diag(l1, l2, l3) V^T with U, V in SO(3) and signed l3 (sign = sign(det M)), R = U V^T, tr(R^T M) = l1+l2+l3,
 // s = (l1 + l2 + l3) / |P|^2.
 //
 // Why this decomposition (and not a full 3x3 SVD or Horn's 4x4 quaternion eigenproblem): R only needs V and the
 // first two left vectors. V comes from a cyclic Jacobi eigen-decomposition of the 3x3 Gram matrix M^T M (the first
-// stage of McAdams et al. 2011), exact Givens angles (quadratic convergence, 3-4 sweeps in float64);
+// stage of McAdams et al. 2011) with exact Givens angles (quadratic convergence: 2-4 sweeps of 3 rotations);
 // u1 = M v1 / |M v1|, u2 = the part of M v2 orthogonal to u1, and u3 = u1 x u2, v3 = v1 x v2 make U and V proper
-// rotations, so the reflection fix of the SVD route (flip the last column when det < 0) happens by construction and
-// l3 = u3^T M v3 carries the sign. Compared with Horn's method this diagonalises a 3x3 instead of a 4x4 matrix
-// (3 instead of 6 rotations per sweep) and yields V and the signed singular values the backward needs. Squaring
-// M in the Gram matrix loses relative accuracy only in sigma3^2, and sigma3 never enters R (u3 and v3 are cross
-// products), so R keeps full working precision. Near-degenerate pairs are harmless: an error of v1/v2 inside a
-// near-degenerate eigenspace is mirrored by u1/u2 (computed from M v) and cancels in R = U V^T.
+// rotations, so the reflection fix of the SVD route (flip the last column when det < 0) happens by construction
+// and l3 = u3^T M v3 carries the sign. Horn's method would diagonalise a 4x4 matrix instead (6 rotations per
+// sweep) and still not give V and the signed singular values the backward needs. The Gram matrix squares the
+// singular values, which costs R a relative error ~ eps (s1/s2)^2 on thin poses; one Newton step on the
+// optimality condition (refine_rotation) restores the conditioning of the problem itself, ~ eps s1 / (l2 + l3).
+// Errors of v1/v2 inside a near-degenerate eigenspace are mirrored by u1/u2 (computed from M v) and cancel in
+// R = U V^T, so repeated singular values need no special case.
 //
 // Backward: with K = R^T M = V diag(l) V^T (symmetric at the optimum), a rotation perturbation dR = R [w]x obeys
 // [w]x K + K [w]x = [E w]x = R^T dM - dM^T R, E = tr(K) I - K = V diag(l2+l3, l1+l3, l1+l2) V^T.
 // So the rotation depends on 1/(l_k + l_l) and never on 1/(sigma_k^2 - sigma_l^2): repeated singular values are
 // fine. As l2 + l3 -> 0 (sigma2 + sigma3 -> 0 with det M > 0: one of the poses is collinear; or sigma2 = sigma3 with
 // det M < 0) the rotation about v1 becomes undetermined and 1/(l2+l3) diverges. We apply E^{-1} as the Tikhonov
-// pseudo-inverse d / (d^2 + eps^2) per eigenvalue d, eps = sqrt(machine eps) * l1: exact (relative error
-// eps^2/d^2) while d >> eps, bounded by 1/(2 eps) below, and zero for the undetermined component at d = 0.
+// pseudo-inverse d / (d^2 + eps^2) per eigenvalue d, eps = sqrt(machine eps of the input dtype) * l1: exact
+// (relative error eps^2/d^2) while d >> eps, bounded by 1/(2 eps) below, zero for the undetermined component at
+// d = 0. The backward recomputes the fit (cheaper than storing it) and runs one kernel: two passes over the joints.
 #pragma once
 
 #include "posefast/common.h"
@@ -56,13 +58,29 @@ PF_HD T quiet_nan() { return T(0) / T(0); }
 template <typename T>
 PF_HD bool not_finite(T v) { return !(v - v == T(0)); }
 
-// One pose, optionally restricted to a subset of its joints.
+// The fit always runs in float64, whatever the storage type: M's small singular values of a thin pose are not
+// representable relative to the large one in float32 (the rotation about the long axis would be lost), while the
+// cost is latency-bound and the same on the CPU; on a GPU this is ~2k flops per pose, negligible at evaluation
+// sizes. Inputs are read as T and converted; outputs are rounded to T once at the end.
+using Real = double;
+
+// One pose, optionally restricted to a subset of its joints; joints are returned in Real.
 template <typename T>
 struct PoseView {
   const T* data;         // [J_all, 3]
   const int64_t* index;  // [J] joint ids into data, or nullptr for joints 0..J-1
-  PF_HD Vec3<T> operator[](int64_t j) const { return load3(data + (index ? index[j] : j) * 3); }
+  PF_HD Vec3<Real> operator[](int64_t j) const {
+    const T* q = data + (index ? index[j] : j) * 3;
+    return {Real(q[0]), Real(q[1]), Real(q[2])};
+  }
 };
+
+template <typename T>
+PF_HD void store3_as(T* p, Vec3<Real> v) {
+  p[0] = T(v.x);
+  p[1] = T(v.y);
+  p[2] = T(v.z);
+}
 
 // Row vector times 3x3 row-major matrix: (v R)_b = sum_a v_a R[a][b].
 template <typename T>
@@ -121,12 +139,12 @@ PF_HD_INLINE void jacobi_rotate(T S[3][3], T V[3][3], int p, int q) {
 }
 
 // Eigen-decomposition of the symmetric 3x3 S (overwritten): eigenvalues d sorted descending, V's columns the
-// matching eigenvectors. Cyclic Jacobi, stops once the off-diagonal mass is below machine precision.
+// matching eigenvectors. Cyclic Jacobi (quadratic convergence), stopped once the off-diagonal mass is below
+// tol (sum of squares, relative to the diagonal's).
 template <typename T>
-PF_HD_INLINE void symmetric_eigen3(T S[3][3], T d[3], T V[3][3]) {
+PF_HD_INLINE void symmetric_eigen3(T S[3][3], T d[3], T V[3][3], T tol) {
   for (int i = 0; i < 3; ++i)
     for (int k = 0; k < 3; ++k) V[i][k] = T(i == k);
-  const T tol = machine_eps<T>() * machine_eps<T>();
   for (int sweep = 0; sweep < 10; ++sweep) {
     const T off = S[0][1] * S[0][1] + S[0][2] * S[0][2] + S[1][2] * S[1][2];
     const T diag = S[0][0] * S[0][0] + S[1][1] * S[1][1] + S[2][2] * S[2][2];
@@ -147,86 +165,142 @@ PF_HD_INLINE void symmetric_eigen3(T S[3][3], T d[3], T V[3][3]) {
   }
 }
 
-// Everything the metrics and the backward need about the fit of one pose.
+// Tikhonov-regularised 1/d (see the header comment).
 template <typename T>
+PF_HD T damped_inverse(T d, T eps2) {
+  const T den = d * d + eps2;
+  return den == T(0) ? T(0) : d / den;
+}
+
+// beta = E^+ gamma with E = V diag(l2+l3, l1+l3, l1+l2) V^T (columns v), each 1/d damped at eps = rel_eps * l1.
+template <typename T>
+PF_HD Vec3<T> apply_e_pinv(const T* lambda, const Vec3<T>* v, Vec3<T> gamma, T rel_eps) {
+  const T eps = rel_eps * lambda[0];
+  const T eps2 = eps * eps;
+  const T w[3] = {damped_inverse(lambda[1] + lambda[2], eps2), damped_inverse(lambda[0] + lambda[2], eps2),
+                  damped_inverse(lambda[0] + lambda[1], eps2)};
+  Vec3<T> beta{0, 0, 0};
+  for (int k = 0; k < 3; ++k) beta += (w[k] * dot(v[k], gamma)) * v[k];
+  return beta;
+}
+
+// One Newton step on the optimality condition "K = R^T M is symmetric": R <- R exp([w]x) with E w = vee(K - K^T).
+// The Gram matrix costs R an error ~ eps (s1/s2)^2 (its eigenvectors see squared singular values); the step
+// brings it to the conditioning of the problem itself, ~ eps s1/(l2+l3), at the price of ~100 flops. The rotation
+// exp([w]x) is formed from the unit quaternion (1, w/2)/|.|, so R stays orthogonal to working precision.
+template <typename T>
+PF_HD void refine_rotation(const T* M, const T* lambda, const Vec3<T>* v, T* R) {
+  T K[9];
+  for (int r = 0; r < 3; ++r)
+    for (int k = 0; k < 3; ++k) K[r * 3 + k] = R[r] * M[k] + R[3 + r] * M[3 + k] + R[6 + r] * M[6 + k];
+  const Vec3<T> w = apply_e_pinv(lambda, v, Vec3<T>{K[7] - K[5], K[2] - K[6], K[3] - K[1]}, pf_sqrt(machine_eps<T>()));
+  const T inv = T(1) / pf_sqrt(T(1) + T(0.25) * dot(w, w));
+  const T qw = inv, qx = T(0.5) * inv * w.x, qy = T(0.5) * inv * w.y, qz = T(0.5) * inv * w.z;
+  const T Q[9] = {T(1) - T(2) * (qy * qy + qz * qz), T(2) * (qx * qy - qw * qz), T(2) * (qx * qz + qw * qy),
+                  T(2) * (qx * qy + qw * qz), T(1) - T(2) * (qx * qx + qz * qz), T(2) * (qy * qz - qw * qx),
+                  T(2) * (qx * qz - qw * qy), T(2) * (qy * qz + qw * qx), T(1) - T(2) * (qx * qx + qy * qy)};
+  T out[9];
+  for (int r = 0; r < 3; ++r)
+    for (int k = 0; k < 3; ++k) out[r * 3 + k] = R[r * 3] * Q[k] + R[r * 3 + 1] * Q[3 + k] + R[r * 3 + 2] * Q[6 + k];
+  for (int i = 0; i < 9; ++i) R[i] = out[i];
+}
+
+// Everything the metrics and the backward need about the fit of one pose.
 struct Similarity {
-  T R[9];          // row-major rotation, aligned row = s (pred_j - mu_p) R + mu_x
-  T s;             // least-squares scale, 0 when all pred joints coincide
-  Vec3<T> mu_p;    // centroid of pred
-  Vec3<T> mu_x;    // centroid of target
-  T lambda[3];     // signed singular values of M = P^T X: l1 >= l2 >= |l3|, sign(l3) = sign(det M)
-  Vec3<T> v[3];    // right singular vectors of M (a proper rotation): the eigenvectors of K = R^T M
-  T n2;            // |P|^2
+  Real R[9];        // row-major rotation, aligned row = s (pred_j - mu_p) R + mu_x
+  Real s;           // least-squares scale, 0 for degenerate poses
+  Vec3<Real> mu_p;  // centroid of pred
+  Vec3<Real> mu_x;  // centroid of target
+  Real lambda[3];   // signed singular values of M = P^T X: l1 >= l2 >= |l3|, sign(l3) = sign(det M)
+  Vec3<Real> v[3];  // right singular vectors of M (a proper rotation): the eigenvectors of K = R^T M
+  Real n2;          // |P|^2
+  bool degenerate;  // a pose had all joints coincident (to working precision): R = I, s = 0, constant
 };
 
-// Fit pred onto target (J joints). Non-finite input gives NaN everywhere. Degenerate poses: all pred joints
-// coincident -> s = 0 (every aligned joint at the target centroid); M = 0 (e.g. all target joints coincident)
-// -> R = I; collinear poses -> R is one of the equally optimal rotations (the spin about the line is arbitrary).
+// Spread |P|^2 below (64 eps)^2 of sum_j |p_j|^2 is the rounding of the centring itself: the joints coincide.
+PF_HD bool coincident(Real spread2, Real magnitude2) {
+  const Real tol = Real(64) * machine_eps<Real>();
+  return spread2 <= tol * tol * magnitude2;
+}
+
+// Fit pred onto target (J joints). Non-finite input gives NaN everywhere. Degenerate poses: all joints of either
+// pose coincident (see coincident()) or M = 0 -> R = I and s = 0 (every aligned joint at the target centroid);
+// collinear poses -> R is one of the equally optimal rotations (the spin about the line is arbitrary).
+// exact_basis: converge the Jacobi to machine precision, for the backward (its E^+ uses v and lambda). The
+// forward stops at |off-diagonal| <= sqrt(eps) |diagonal| (~15% fewer rotations): refine_rotation's Newton step
+// squares what that leaves in R, and the forward uses v, lambda only inside that step.
 template <typename T>
-PF_HD Similarity<T> similarity_fit(PoseView<T> pred, PoseView<T> target, int64_t J) {
-  Similarity<T> f;
-  Vec3<T> mp{0, 0, 0}, mx{0, 0, 0};
+PF_HD Similarity similarity_fit(PoseView<T> pred, PoseView<T> target, int64_t J, bool exact_basis = false) {
+  Similarity f;
+  Vec3<Real> mp{0, 0, 0}, mx{0, 0, 0};
   for (int64_t j = 0; j < J; ++j) {
     mp += pred[j];
     mx += target[j];
   }
-  const T inv_j = T(1) / T(J);
+  const Real inv_j = Real(1) / Real(J);
   f.mu_p = inv_j * mp;
   f.mu_x = inv_j * mx;
-  T M[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
-  T n2 = 0;
+  Real M[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
+  Real n2 = 0, n2x = 0;
   for (int64_t j = 0; j < J; ++j) {
-    const Vec3<T> P = pred[j] - f.mu_p, X = target[j] - f.mu_x;
+    const Vec3<Real> P = pred[j] - f.mu_p, X = target[j] - f.mu_x;
     n2 += dot(P, P);
+    n2x += dot(X, X);
     M[0] += P.x * X.x; M[1] += P.x * X.y; M[2] += P.x * X.z;
     M[3] += P.y * X.x; M[4] += P.y * X.y; M[5] += P.y * X.z;
     M[6] += P.z * X.x; M[7] += P.z * X.y; M[8] += P.z * X.z;
   }
   f.n2 = n2;
-  T check = n2 + f.mu_x.x + f.mu_x.y + f.mu_x.z + f.mu_p.x + f.mu_p.y + f.mu_p.z;
-  T c = 0;  // max |M_ab|: the Gram matrix is formed from M / c, so no scale of input over/underflows
+  f.degenerate = false;
+  Real check = n2 + n2x + f.mu_x.x + f.mu_x.y + f.mu_x.z + f.mu_p.x + f.mu_p.y + f.mu_p.z;
+  Real c = 0;  // max |M_ab|: the Gram matrix is formed from M / c, so no scale of input over/underflows
   for (int i = 0; i < 9; ++i) {
     check += M[i];
     c = pf_max(c, pf_abs(M[i]));
   }
   if (not_finite(check)) {
-    const T nan = quiet_nan<T>();
+    const Real nan = quiet_nan<Real>();
     for (int i = 0; i < 9; ++i) f.R[i] = nan;
     f.s = nan;
-    f.mu_p = f.mu_x = Vec3<T>{nan, nan, nan};
+    f.mu_p = f.mu_x = Vec3<Real>{nan, nan, nan};
     for (int k = 0; k < 3; ++k) {
       f.lambda[k] = nan;
-      f.v[k] = Vec3<T>{nan, nan, nan};
+      f.v[k] = Vec3<Real>{nan, nan, nan};
     }
     return f;
   }
-  if (c == T(0)) {  // M = 0: every rotation is optimal; take the identity
-    for (int i = 0; i < 9; ++i) f.R[i] = T(i % 4 == 0);
-    for (int k = 0; k < 3; ++k) f.lambda[k] = T(0);
-    f.v[0] = Vec3<T>{1, 0, 0}; f.v[1] = Vec3<T>{0, 1, 0}; f.v[2] = Vec3<T>{0, 0, 1};
-    f.s = T(0);
+  // sum_j |p_j|^2 = |P|^2 + J |mu_p|^2
+  if (c == Real(0) || coincident(n2, n2 + Real(J) * dot(f.mu_p, f.mu_p)) ||
+      coincident(n2x, n2x + Real(J) * dot(f.mu_x, f.mu_x))) {  // M = 0 up to rounding: R = I, s = 0
+    f.degenerate = true;
+    for (int i = 0; i < 9; ++i) f.R[i] = Real(i % 4 == 0);
+    for (int k = 0; k < 3; ++k) f.lambda[k] = Real(0);
+    f.v[0] = Vec3<Real>{1, 0, 0}; f.v[1] = Vec3<Real>{0, 1, 0}; f.v[2] = Vec3<Real>{0, 0, 1};
+    f.s = Real(0);
     return f;
   }
-  const T ic = T(1) / c;
-  T Mn[9];
+  const Real ic = Real(1) / c;
+  Real Mn[9];
   for (int i = 0; i < 9; ++i) Mn[i] = M[i] * ic;
-  T S[3][3], d[3], V[3][3];
+  Real S[3][3], d[3], V[3][3];
   for (int a = 0; a < 3; ++a)
     for (int b = a; b < 3; ++b)
       S[a][b] = S[b][a] = Mn[a] * Mn[b] + Mn[3 + a] * Mn[3 + b] + Mn[6 + a] * Mn[6 + b];
-  symmetric_eigen3(S, d, V);
-  const Vec3<T> v1{V[0][0], V[1][0], V[2][0]}, v2{V[0][1], V[1][1], V[2][1]};
-  const Vec3<T> v3 = cross(v1, v2);  // right-handed V
-  const Vec3<T> m1 = mat_vec(Mn, v1), m2 = mat_vec(Mn, v2);
-  const T n1 = norm(m1);  // >= max |Mn_ab| / sqrt(3) > 0 up to rounding
-  const Vec3<T> u1 = (T(1) / n1) * m1;
-  const Vec3<T> w = m2 - dot(u1, m2) * u1;
-  const T nw = norm(w);
-  const Vec3<T> u2 = nw > T(1e-30) ? (T(1) / nw) * w : any_orthogonal(u1);  // rank-1 M: any spin is optimal
-  const Vec3<T> u3 = cross(u1, u2);
-  const Vec3<T> u[3] = {u1, u2, u3};
+  symmetric_eigen3(S, d, V, exact_basis ? machine_eps<Real>() * machine_eps<Real>() : machine_eps<Real>());
+  const Vec3<Real> v1{V[0][0], V[1][0], V[2][0]}, v2{V[0][1], V[1][1], V[2][1]};
+  const Vec3<Real> v3 = cross(v1, v2);  // right-handed V
+  const Vec3<Real> m1 = mat_vec(Mn, v1), m2 = mat_vec(Mn, v2);
+  const Real n1 = norm(m1);  // >= max |Mn_ab| / sqrt(3) > 0 up to rounding
+  const Vec3<Real> u1 = (Real(1) / n1) * m1;
+  // Gram-Schmidt twice: for (near) rank-1 M, m2 is rounding noise mostly along u1 and one pass leaves w skewed.
+  Vec3<Real> w = m2 - dot(u1, m2) * u1;
+  w -= dot(u1, w) * u1;
+  const Real nw = norm(w);
+  const Vec3<Real> u2 = nw > Real(1e-30) ? (Real(1) / nw) * w : any_orthogonal(u1);  // rank-1 M: any spin is optimal
+  const Vec3<Real> u3 = cross(u1, u2);
+  const Vec3<Real> u[3] = {u1, u2, u3};
   f.v[0] = v1; f.v[1] = v2; f.v[2] = v3;
-  T* R = f.R;
+  Real* R = f.R;
   R[0] = u1.x * v1.x + u2.x * v2.x + u3.x * v3.x;
   R[1] = u1.x * v1.y + u2.x * v2.y + u3.x * v3.y;
   R[2] = u1.x * v1.z + u2.x * v2.z + u3.x * v3.z;
@@ -236,56 +310,54 @@ PF_HD Similarity<T> similarity_fit(PoseView<T> pred, PoseView<T> target, int64_t
   R[6] = u1.z * v1.x + u2.z * v2.x + u3.z * v3.x;
   R[7] = u1.z * v1.y + u2.z * v2.y + u3.z * v3.y;
   R[8] = u1.z * v1.z + u2.z * v2.z + u3.z * v3.z;
-  T tr = 0;
-  for (int k = 0; k < 3; ++k) {
-    f.lambda[k] = c * dot(u[k], mat_vec(Mn, f.v[k]));
-    tr += f.lambda[k];
-  }
-  f.s = n2 == T(0) ? T(0) : tr / n2;
+  for (int k = 0; k < 3; ++k) f.lambda[k] = dot(u[k], mat_vec(Mn, f.v[k]));  // of Mn; scaled by c below
+  refine_rotation(Mn, f.lambda, f.v, R);
+  Real tr = 0;
+  for (int i = 0; i < 9; ++i) tr += R[i] * M[i];
+  for (int k = 0; k < 3; ++k) f.lambda[k] *= c;
+  f.s = tr / n2;  // n2 > 0: not coincident
   return f;
 }
 
 // Residual of joint j after alignment: s P_j R - X_j (= aligned_j - target_j).
 template <typename T>
-PF_HD Vec3<T> aligned_residual(const Similarity<T>& f, PoseView<T> pred, PoseView<T> target, int64_t j) {
+PF_HD Vec3<Real> aligned_residual(const Similarity& f, PoseView<T> pred, PoseView<T> target, int64_t j) {
   return f.s * row_times(pred[j] - f.mu_p, f.R) - (target[j] - f.mu_x);
 }
 
-// Mean joint distance after alignment (P-MPJPE of one pose, input units).
+// Mean joint distance after alignment (P-MPJPE of one pose, input units). The per-joint map is folded into
+// p_j (s R) + t - x_j (12 flops a joint); in float64 the cancellation of t against p_j (s R) costs
+// eps |p| / |residual|, negligible even for absolute camera-space poses.
 template <typename T>
-PF_HD T aligned_mean_error(const Similarity<T>& f, PoseView<T> pred, PoseView<T> target, int64_t J) {
-  T sum = 0;
-  for (int64_t j = 0; j < J; ++j) sum += norm(aligned_residual(f, pred, target, j));
-  return sum / T(J);
-}
-
-// Tikhonov-regularised 1/d (see the header comment).
-template <typename T>
-PF_HD T damped_inverse(T d, T eps2) {
-  const T den = d * d + eps2;
-  return den == T(0) ? T(0) : d / den;
+PF_HD Real aligned_mean_error(const Similarity& f, PoseView<T> pred, PoseView<T> target, int64_t J) {
+  Real sR[9];
+  for (int i = 0; i < 9; ++i) sR[i] = f.s * f.R[i];
+  const Vec3<Real> t = f.mu_x - row_times(f.mu_p, sR);
+  Real sum = 0;
+  for (int64_t j = 0; j < J; ++j) sum += norm(row_times(pred[j], sR) + t - target[j]);
+  return sum / Real(J);
 }
 
 // Backward of the fit for one pose. Upstream gradients: of aligned joint j (grad_aligned(j) -> Vec3, a functor),
 // of s, R (row-major, may be nullptr = 0) and t. Target joints also receive direct_coeff * grad_aligned(j)
 // (p_mpjpe's residual aligned_j - target_j depends on target_j directly: coefficient -1). Writes dense [J, 3]
-// gradients of pred and target (the views' joints, in view order).
+// gradients of pred and target (the views' joints, in view order), computed in Real and rounded to T.
 template <typename T, class GradAligned>
-PF_HD void similarity_backward(const Similarity<T>& f, PoseView<T> pred, PoseView<T> target, int64_t J,
-                               const GradAligned& grad_aligned, T grad_s, const T* grad_R, Vec3<T> grad_t,
-                               T direct_coeff, T* grad_pred, T* grad_target) {
-  const T* R = f.R;
-  const T s = f.s;
+PF_HD void similarity_backward(const Similarity& f, PoseView<T> pred, PoseView<T> target, int64_t J,
+                               const GradAligned& grad_aligned, Real grad_s, const T* grad_R, Vec3<Real> grad_t,
+                               Real direct_coeff, T* grad_pred, T* grad_target) {
+  const Real* R = f.R;
+  const Real s = f.s;
   // Pass 1: totals over joints of the aligned-output gradient.
-  T gs = grad_s;
-  T GR[9];
-  for (int i = 0; i < 9; ++i) GR[i] = grad_R ? grad_R[i] : T(0);
-  Vec3<T> sum_ga{0, 0, 0};
+  Real gs = grad_s;
+  Real GR[9];
+  for (int i = 0; i < 9; ++i) GR[i] = grad_R ? Real(grad_R[i]) : Real(0);
+  Vec3<Real> sum_ga{0, 0, 0};
   for (int64_t j = 0; j < J; ++j) {
-    const Vec3<T> ga = grad_aligned(j);
-    const Vec3<T> P = pred[j] - f.mu_p;
+    const Vec3<Real> ga = grad_aligned(j);
+    const Vec3<Real> P = pred[j] - f.mu_p;
     gs += dot(ga, row_times(P, R));
-    const T a[3] = {P.x, P.y, P.z}, b[3] = {ga.x, ga.y, ga.z};
+    const Real a[3] = {P.x, P.y, P.z}, b[3] = {ga.x, ga.y, ga.z};
     for (int r = 0; r < 3; ++r)
       for (int k = 0; k < 3; ++k) GR[r * 3 + k] += s * a[r] * b[k];
     sum_ga += ga;
@@ -293,42 +365,38 @@ PF_HD void similarity_backward(const Similarity<T>& f, PoseView<T> pred, PoseVie
   // t = mu_x - s mu_p R
   gs -= dot(grad_t, row_times(f.mu_p, R));
   {
-    const T a[3] = {f.mu_p.x, f.mu_p.y, f.mu_p.z}, b[3] = {grad_t.x, grad_t.y, grad_t.z};
+    const Real a[3] = {f.mu_p.x, f.mu_p.y, f.mu_p.z}, b[3] = {grad_t.x, grad_t.y, grad_t.z};
     for (int r = 0; r < 3; ++r)
       for (int k = 0; k < 3; ++k) GR[r * 3 + k] -= s * a[r] * b[k];
   }
-  const Vec3<T> g_mu_p = (-s) * row_times_transposed(grad_t, R);
-  const Vec3<T> g_mu_x = sum_ga + grad_t;
+  const Vec3<Real> g_mu_p = (-s) * row_times_transposed(grad_t, R);
+  const Vec3<Real> g_mu_x = sum_ga + grad_t;
   // s = tr / n2, tr = tr(R^T M) with dtr = <R, dM> (R is optimal, envelope theorem)
-  const T g_tr = f.n2 == T(0) ? T(0) : gs / f.n2;
-  const T k_p = f.n2 == T(0) ? T(0) : T(-2) * s * gs / f.n2;
+  const Real g_tr = f.degenerate ? Real(0) : gs / f.n2;
+  const Real k_p = f.degenerate ? Real(0) : Real(-2) * s * gs / f.n2;
   // rotation: G = R^T GR, gamma = vee(G - G^T), beta = E^+ gamma, dL/dM += R [beta]x
-  T G[9];
+  Real G[9];
   for (int r = 0; r < 3; ++r)
     for (int k = 0; k < 3; ++k) G[r * 3 + k] = R[r] * GR[k] + R[3 + r] * GR[3 + k] + R[6 + r] * GR[6 + k];
-  const Vec3<T> gamma{G[7] - G[5], G[2] - G[6], G[3] - G[1]};
-  const T eps = pf_sqrt(machine_eps<T>()) * f.lambda[0];
-  const T eps2 = eps * eps;
-  const T l0 = f.lambda[0], l1 = f.lambda[1], l2 = f.lambda[2];
-  const T w[3] = {damped_inverse(l1 + l2, eps2), damped_inverse(l0 + l2, eps2), damped_inverse(l0 + l1, eps2)};
-  Vec3<T> beta{0, 0, 0};
-  for (int k = 0; k < 3; ++k) beta += (w[k] * dot(f.v[k], gamma)) * f.v[k];
-  const T B[9] = {0, -beta.z, beta.y, beta.z, 0, -beta.x, -beta.y, beta.x, 0};  // [beta]x
-  T gM[9];
+  // damped at the precision of the input: below sqrt(eps_T) l1 the spin is not determined by T-valued data
+  const Vec3<Real> beta = apply_e_pinv(f.lambda, f.v, Vec3<Real>{G[7] - G[5], G[2] - G[6], G[3] - G[1]},
+                                       Real(pf_sqrt(machine_eps<T>())));
+  const Real B[9] = {0, -beta.z, beta.y, beta.z, 0, -beta.x, -beta.y, beta.x, 0};  // [beta]x
+  Real gM[9];
   for (int r = 0; r < 3; ++r)
     for (int k = 0; k < 3; ++k)
       gM[r * 3 + k] = g_tr * R[r * 3 + k] + R[r * 3] * B[k] + R[r * 3 + 1] * B[3 + k] + R[r * 3 + 2] * B[6 + k];
   // Pass 2: M = P^T X -> gP_j = X_j gM^T, gX_j = P_j gM; then through the centring.
-  const Vec3<T> mean_gp_aligned = (s / T(J)) * row_times_transposed(sum_ga, R);
-  const Vec3<T> gp_shift = (T(1) / T(J)) * g_mu_p - mean_gp_aligned;
-  const Vec3<T> gx_shift = (T(1) / T(J)) * g_mu_x;
+  const Vec3<Real> mean_gp_aligned = (s / Real(J)) * row_times_transposed(sum_ga, R);
+  const Vec3<Real> gp_shift = (Real(1) / Real(J)) * g_mu_p - mean_gp_aligned;
+  const Vec3<Real> gx_shift = (Real(1) / Real(J)) * g_mu_x;
   for (int64_t j = 0; j < J; ++j) {
-    const Vec3<T> ga = grad_aligned(j);
-    const Vec3<T> P = pred[j] - f.mu_p, X = target[j] - f.mu_x;
-    const Vec3<T> gp = row_times_transposed(X, gM) + s * row_times_transposed(ga, R) + k_p * P + gp_shift;
-    const Vec3<T> gx = row_times(P, gM) + gx_shift + direct_coeff * ga;
-    store3(grad_pred + j * 3, gp);
-    store3(grad_target + j * 3, gx);
+    const Vec3<Real> ga = grad_aligned(j);
+    const Vec3<Real> P = pred[j] - f.mu_p, X = target[j] - f.mu_x;
+    const Vec3<Real> gp = row_times_transposed(X, gM) + s * row_times_transposed(ga, R) + k_p * P + gp_shift;
+    const Vec3<Real> gx = row_times(P, gM) + gx_shift + direct_coeff * ga;
+    store3_as(grad_pred + j * 3, gp);
+    store3_as(grad_target + j * 3, gx);
   }
 }
 
