@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from posefast.models import build_lifter
-from posefast.skeleton import Skeleton, get_skeleton
+from posefast.skeleton import get_skeleton
 
 
 def load_lifter(checkpoint_path, device="cpu"):

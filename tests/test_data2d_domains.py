@@ -9,14 +9,6 @@ from posefast.data2d import (BODY16_NAMES, PCK_EVAL_JOINTS, ImagePoseDataset, h3
 N, S = 48, 64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Many small tensor ops: on a shared 2-core box intra-op threads only add contention.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def domains():

@@ -11,14 +11,6 @@ from posefast.skeleton import H36M17
 S = 64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # These are many small tensor ops: on a shared 2-core box intra-op threads only add contention.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def standing_pose() -> np.ndarray:
     """Root-relative h36m17 pose, y down, facing -z (towards the camera), arms hanging, metres."""

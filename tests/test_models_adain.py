@@ -6,13 +6,6 @@ from posefast.models import (Decoder, StyleTransfer, VGGEncoder, adain, adain_co
                              channel_mean_std)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def test_adain_output_has_style_statistics():
     g = torch.Generator().manual_seed(0)

@@ -6,13 +6,6 @@ from torch import nn
 from posefast.models import EMATeacher, GradientReversal, PatchDiscriminator, grad_reverse
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.mark.parametrize("coeff", [1.0, 0.5, 2.0, 0.0])
 def test_gradient_reversal_sign_and_magnitude(coeff):

@@ -9,13 +9,6 @@ from posefast.models import BAHead, BLHead, GeneratorMLP, PoseAugmentor, RTHead,
 from posefast.skeleton import H36M16, H36M17
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.mark.parametrize("skeleton", [H36M16, H36M17])
 def test_augmentor_parameter_shapes(skeleton):

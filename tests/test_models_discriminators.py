@@ -7,13 +7,6 @@ from posefast.models import AnchorDiscriminator, PartKCSDiscriminator, PoseDiscr
 from posefast.skeleton import H36M16, H36M17
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def part_kcs_reference(bones, part_masks):
     """Ψ_p = (B ⊙ m_p)(B ⊙ m_p)ᵀ for bones [N, B, 3], masks [P, B] -> [N, P, B, B] (test-side reference)."""

@@ -11,14 +11,6 @@ from posefast.skeleton import H36M16, H36M17, get_skeleton
 SKELETONS = ["h36m16", "h36m17"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    # these models are tiny per call; on a shared 2-core box intra-op threading only adds contention
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 # Sizes reported by PoseAug for its 16-joint configurations.
 REPORTED = {"simple": 4.3e6, "videopose": 8.5e6, "semgcn": 0.27e6, "stgcn": 3.6e6}
 

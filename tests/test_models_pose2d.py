@@ -5,13 +5,6 @@ import torch
 from posefast.models import PoseResNet, ResNetBackbone
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.mark.parametrize("size", [(64, 64), (64, 96), (96, 32)])
 def test_tiny_heatmaps_at_quarter_resolution(size):
