@@ -27,6 +27,7 @@ RNG states, epoch).
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -258,7 +259,8 @@ def _style_net(cfg, data, out: Path, progress: bool):
         return load_style_transfer(str(path))
     return train_style_transfer(data["source"].images, data["target"].images, path, width_multiplier=ml.adain_width,
                                 steps=ml.adain_steps, batch_size=ml.adain_batch_size, lr=ml.adain_lr,
-                                style_weight=ml.adain_style_weight, seed=cfg.seed, resume=cfg.resume,
+                                style_weight=ml.adain_style_weight, identity_weight=ml.adain_identity_weight,
+                                seed=cfg.seed, resume=cfg.resume,
                                 progress=progress)
 
 
@@ -272,7 +274,7 @@ def _check_device(cfg) -> torch.device:
     return torch.device(cfg.device)
 
 
-def _plot(out: Path, data, models: dict, style_net, batch_size: int) -> Path | None:
+def _plot(out: Path, data, models: dict, style_net, batch_size: int, residual: bool) -> Path | None:
     n = 6
     src, test = data["source"], data["target_test"]
     full = models.get("multilevel") or next(iter(models.values()))
@@ -280,7 +282,8 @@ def _plot(out: Path, data, models: dict, style_net, batch_size: int) -> Path | N
              "visible": src.visible[:n], "pred": predict(full, src.images[:n], batch_size)[1]}]
     if style_net is not None:
         dev = _device(style_net)
-        styled = stylize(style_net, src.images[:n].to(dev), test.images[:n].to(dev), 1.0)[0].cpu()
+        styled = stylize(style_net, src.images[:n].to(dev), test.images[:n].to(dev), 1.0,
+                         residual=residual)[0].cpu()
         rows.append({"title": "stylised source (target style)", "images": styled, "truth": src.keypoints[:n],
                      "visible": src.visible[:n], "pred": predict(full, styled, batch_size)[1]})
     for name, model in models.items():
@@ -346,7 +349,7 @@ def main_multilevel(cfg, method: str = "multilevel") -> dict:
     aug = Augment(ranges, ml.color_jitter, ml.image_size, student.output_stride, ml.sigma)
     pre = Stage("pretrain", None, student, schedule["lr"], ml)
     run_stage(pre, ml.pretrain_epochs, data, aug, ml, cfg, schedule, out / "pretrain", 0, progress)
-    pretrained = pre.state_dict()
+    pretrained = copy.deepcopy(pre.state_dict())  # state_dict() aliases live tensors
 
     results, models = {}, {}
     adapt_epochs = schedule["epochs"] - ml.pretrain_epochs
@@ -355,7 +358,8 @@ def main_multilevel(cfg, method: str = "multilevel") -> dict:
         net = build_pose_net(ml, num_k).to(device)
         net.load_state_dict(pretrained["student"])
         stage = Stage(variant, levels_of[variant], net, schedule["lr"], ml, style_net)
-        stage.optimizer.load_state_dict(pretrained["optimizer"])
+        # Adam's load_state_dict keeps the given moment tensors, so every variant needs its own copy
+        stage.optimizer.load_state_dict(copy.deepcopy(pretrained["optimizer"]))
         metrics = run_stage(stage, adapt_epochs, data, aug, ml, cfg, schedule, out / variant, 2, progress)
         results[variant] = {"pck": metrics["target"]["pck"], "per_joint": metrics["target"]["per_joint"]}
         if "target_student" in metrics:
@@ -371,6 +375,6 @@ def main_multilevel(cfg, method: str = "multilevel") -> dict:
     (out / "summary.md").write_text(table)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     if cfg.plots:
-        _plot(out, data, models, style_net, ml.eval_batch_size)
+        _plot(out, data, models, style_net, ml.eval_batch_size, ml.adain_residual)
     print("\n" + table + f"\nwritten to {out}/summary.md and summary.json")
     return summary

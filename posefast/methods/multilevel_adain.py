@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 
 import torch
+from torch.nn import functional as F
 from tqdm import tqdm
 
 from posefast.models import Decoder, StyleTransfer, VGGEncoder
@@ -68,12 +69,19 @@ def _draw(n: int, batch: int, generator: torch.Generator) -> torch.Tensor:
 
 def train_style_transfer(source_images: torch.Tensor, target_images: torch.Tensor, out: str | os.PathLike, *,
                          width_multiplier: float, steps: int, batch_size: int, lr: float, style_weight: float,
-                         seed: int, resume: bool = False, progress: bool = True,
+                         identity_weight: float, seed: int, resume: bool = False, progress: bool = True,
                          checkpoint_every: int = 50) -> StyleTransfer:
-    """Train the decoder (encoder fixed) with ``content + style_weight·style`` (Huang & Belongie: weight 10) on
-    random pairs (content from ``source_images``, style from ``target_images``, both ``[N, 3, H, W]`` in [0, 1]),
-    α = 1. Writes ``out`` (the weights, :func:`save_style_transfer`) and resumes exactly from
-    ``out + ".checkpoint"`` (saved every ``checkpoint_every`` steps) when ``resume``. Returns the network."""
+    """Train the decoder (encoder fixed) on random pairs (content from ``source_images``, style from
+    ``target_images``, both ``[N, 3, H, W]`` in [0, 1]) with
+
+        content + style_weight·style + identity_weight·MSE(decoder(encoder(x)), x)
+
+    at α = 1 (Huang & Belongie: style weight 10, no identity term). The identity term, on content and style
+    crops alike, is our CPU addition (SANet, Park & Lee CVPR 2019, uses one): without ImageNet features the
+    relu4_1 content loss alone leaves a freshly initialised decoder producing flat blobs for thousands of steps,
+    while the pixel term makes it invert the fixed encoder within a few hundred. Writes ``out``
+    (:func:`save_style_transfer`) and resumes exactly from ``out + ".checkpoint"`` (saved every
+    ``checkpoint_every`` steps) when ``resume``. Returns the network."""
     for name, v in (("steps", steps), ("batch_size", batch_size), ("checkpoint_every", checkpoint_every)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"{name}: expected a positive int, got {v!r}")
@@ -98,6 +106,12 @@ def train_style_transfer(source_images: torch.Tensor, target_images: torch.Tenso
         style = target_images[_draw(len(target_images), batch_size, gen)]
         losses = net.training_losses(content, style)
         loss = losses["content"] + style_weight * losses["style"]
+        if identity_weight:
+            both = torch.cat([content, style])
+            with torch.no_grad():
+                feats = net.encoder(both)
+            losses["identity"] = F.mse_loss(net.decoder(feats), both)
+            loss = loss + identity_weight * losses["identity"]
         if not torch.isfinite(loss):
             raise FloatingPointError(f"AdaIN decoder loss became {loss.item()} at step {step}")
         opt.zero_grad(set_to_none=True)
@@ -116,10 +130,15 @@ def train_style_transfer(source_images: torch.Tensor, target_images: torch.Tenso
 
 @torch.no_grad()
 def stylize(net: StyleTransfer, content: torch.Tensor, style: torch.Tensor, probability: float,
-            generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+            generator: torch.Generator | None = None, residual: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Re-style each content image with probability ``probability`` using the style image at the same index, with
     α ~ U(0, 1) per image; only the chosen images go through the network. ``content``/``style [N, 3, H, W]`` in
-    [0, 1] -> ``(images [N, 3, H, W] in [0, 1], chosen [N] bool)``."""
+    [0, 1] -> ``(images [N, 3, H, W] in [0, 1], chosen [N] bool)``.
+
+    ``residual``: return ``content + decoder(t) − decoder(f_c)`` instead of ``decoder(t)`` — only the change
+    AdaIN makes is added to the original pixels. Our CPU option for a narrow random encoder, whose relu4_1
+    bottleneck (1/8 resolution) decodes to a blur that would wipe out the limbs; the paper decodes directly.
+    """
     if content.shape != style.shape:
         raise ValueError(f"style: expected the content's shape {tuple(content.shape)}, got {tuple(style.shape)}")
     if isinstance(probability, bool) or not isinstance(probability, (int, float)) or not 0 <= probability <= 1:
@@ -129,5 +148,9 @@ def stylize(net: StyleTransfer, content: torch.Tensor, style: torch.Tensor, prob
     alpha = torch.rand(n, generator=generator, device=content.device)
     out = content.clone()
     if bool(chosen.any()):
-        out[chosen] = net(content[chosen], style[chosen], alpha[chosen]).clamp(0, 1)
+        c = content[chosen]
+        styled = net(c, style[chosen], alpha[chosen])
+        if residual:
+            styled = c + styled - net.decoder(net.encoder(c))
+        out[chosen] = styled.clamp(0, 1)
     return out, chosen

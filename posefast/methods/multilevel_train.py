@@ -83,7 +83,8 @@ def adapt_step(stage, aug: Augment, ml, source_batch, target_images) -> dict:
     images, keypoints, visible = source_batch
     levels = stage.levels
     if "image" in levels:
-        images, _ = stylize(stage.style_net, images, target_images, ml.style_probability)
+        images, _ = stylize(stage.style_net, images, target_images, ml.style_probability,
+                            residual=ml.adain_residual)
     x_src, target_src, weight_src = augmented_source(aug, images, keypoints, visible)
 
     x_stu, a_stu = aug.view(target_images)

@@ -64,48 +64,50 @@ class PoseDAConfig:
 
 @dataclass
 class MultilevelConfig:
-    """Multi-level alignment for 2D pose (Chen et al., ICME 2024), CPU-sized defaults (paper values in comments and
-    in ``configs/multilevel_paper.yaml``). ``python -m posefast.train multilevel`` trains ``pretrain_epochs``
-    source-only epochs once, then each variant for ``epochs - pretrain_epochs`` more from that state."""
+    """Multi-level alignment for 2D pose (Chen et al., ICME 2024), CPU-sized defaults (the paper's values are in
+    the comments and ``configs/multilevel_paper.yaml``). ``python -m posefast.train multilevel`` trains
+    ``pretrain_epochs`` source-only epochs once, then each variant for ``epochs - pretrain_epochs`` more."""
 
     image_size: int = 64  # paper: 256
-    n_source: int = 3000
-    n_target: int = 3000
-    n_test: int = 800
+    n_source: int = 2000
+    n_target: int = 2000
+    n_test: int = 500
     source: str = "synthetic"  # the labelled 2D domain (posefast.data2d.make_domain 'source')
-    target: str = "synthetic"  # "synthetic" or "lsp:<LSP root>" (first n_target train, last n_test test)
+    target: str = "synthetic"  # "synthetic" or "lsp:<LSP root>" (first n_target crops train, last n_test test)
     depth: str = "tiny"  # ResNet depth: tiny, 18, 34, 50, 101 (paper), 152
-    deconv_channels: int = 256  # paper: 256
+    deconv_channels: int = 64  # paper: 256
     num_deconv: int = 3  # 3: heatmaps at 1/4 of the input (paper); 4: at 1/2
     backbone_weights: str = ""  # local ImageNet weights file for the backbone (torchvision layout); "" = random
-    pretrain_epochs: int = 2  # paper: 40 of 70
-    default_epochs: int = 0  # epochs / batch size used while the top-level epochs / batch_size keep the lifting
-    default_batch_size: int = 0  # defaults (6 / 256); 0 = always the top-level value
+    pretrain_epochs: int = 6  # shared source-only epochs (paper: 40 of 70)
+    default_epochs: int = 8  # epochs / batch size used while the top-level epochs / batch_size keep the lifting
+    default_batch_size: int = 32  # defaults (6 / 256); 0 = always the top-level value (paper: 70 / 32)
     variants: str = "source-only,image,image+feature,multilevel"  # rows of the table; also "mean-teacher"
     levels: str = "image,feature,pose"  # levels of the full "multilevel" row
-    ema_alpha: float = 0.999
+    ema_alpha: float = 0.99  # paper: 0.999 over 15000 steps; ours sees ~120 steps per variant
     weight_consistency: float = 1.0
     weight_feature: float = 0.1
     weight_im: float = 0.3
     style_probability: float = 0.5
-    sigma: float = 2.0  # Gaussian std of heatmap targets, heatmap pixels
+    sigma: float = 1.0  # Gaussian std of heatmap targets in heatmap pixels (paper: 2 on 64x64 maps)
     mask_ratio: float = 0.5  # fraction of least-confident teacher keypoints masked out
-    rotation: float = 60.0  # random affine of student, teacher and source views (UDAPE): degrees
-    scale_min: float = 0.6
-    scale_max: float = 1.3
+    rotation: float = 30.0  # random affine of student, teacher and source views, degrees (UDAPE: 60)
+    scale_min: float = 0.75  # (UDAPE: 0.6)
+    scale_max: float = 1.25  # (UDAPE: 1.3)
     shear: float = 0.0  # degrees per axis
     translate: float = 0.05  # fraction of the image side
     color_jitter: float = 0.25
     grl_coeff: float = 1.0
-    discriminator_widths: str = "256,128,128"
-    lr_discriminator: float = 1e-4
+    discriminator_widths: str = "32,32"  # paper: 256,128,128
+    lr_discriminator: float = 1e-3  # paper: 1e-4
     eval_batch_size: int = 256
     adain_weights: str = ""  # AdaIN weights file (or "vgg_normalised.pth,decoder.pth"); empty = train the decoder
-    adain_width: float = 1.0  # VGG width multiplier of the self-trained AdaIN (random encoder)
-    adain_steps: int = 2000
+    adain_width: float = 0.125  # VGG width multiplier of the self-trained AdaIN (random encoder); paper: 1
+    adain_steps: int = 200
     adain_batch_size: int = 8
-    adain_lr: float = 1e-4
+    adain_lr: float = 1e-3  # (Huang & Belongie: 1e-4)
     adain_style_weight: float = 10.0
+    adain_identity_weight: float = 10.0  # pixel reconstruction term for the random encoder; 0 = paper
+    adain_residual: bool = True  # add only AdaIN's change to the source pixels; False = paper
 
 
 @dataclass

@@ -1,0 +1,237 @@
+"""Markdown tables of medians and ratios from a pytest-benchmark JSON file.
+
+    python bench/report.py RESULTS.json [--out bench/RESULTS.md]
+
+Ratios are ``median(alternative) / median(posefast)`` within one benchmark group (same op, mode, size and device,
+same run), so > 1 means posefast is faster; for training steps ``median(twins) / median(kernels)``. The speed goals
+of issue 9 are checked at the end (CPU, 1e5 poses, float32).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+FAMILIES = ("skeleton", "transforms", "metrics", "heatmap")
+ALTERNATIVES = ("eager", "compile", "numpy", "torch-svd")
+MODE_ORDER = {"fwd": 0, "fwd+bwd": 1}
+
+# (label, op, mode, alternative, target ratio); CPU, 1e5 poses
+GOALS = [
+    ("P-MPJPE vs numpy (VideoPose3D formula)", "p_mpjpe", "fwd", "numpy", 20.0),
+    ("P-MPJPE vs torch.linalg.svd formula", "p_mpjpe", "fwd", "torch-svd", 15.0),
+    ("P-MPJPE vs torch.linalg.svd formula, fwd+bwd (no goal)", "p_mpjpe", "fwd+bwd", "torch-svd", None),
+    ("part-KCS fwd+bwd vs eager twin", "part_kcs", "fwd+bwd", "eager", 5.0),
+    ("part-KCS fwd+bwd vs torch.compile twin", "part_kcs", "fwd+bwd", "compile", 2.0),
+    ("augment pipeline fwd+bwd vs eager twin", "augment_pipeline", "fwd+bwd", "eager", 3.0),
+    ("one-pass pose_errors vs eager twin", "pose_errors", "fwd", "eager", 3.0),
+]
+GOAL_POSES = 100_000
+TRAIN_GOAL = 1.3
+
+
+def fmt_time(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "—"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def fmt_ratio(r: float | None) -> str:
+    if r is None or not math.isfinite(r):
+        return "—"
+    return f"{r:.3g}×" if r < 100 else f"{r:.0f}×"
+
+
+def load(path: str | Path) -> dict:
+    data = json.loads(Path(path).read_text())
+    if "benchmarks" not in data:
+        raise ValueError(f"{path}: not a pytest-benchmark JSON file (no 'benchmarks' key)")
+    return data
+
+
+def _rows(data: dict) -> list[dict]:
+    rows = []
+    for b in data["benchmarks"]:
+        info = b.get("extra_info") or {}
+        if "impl" not in info:  # a benchmark this suite did not write: ignore it
+            continue
+        rows.append({**info, "group": b["group"], "median": b["stats"]["median"], "iqr": b["stats"]["iqr"],
+                     "rounds": b["stats"]["rounds"]})
+    return rows
+
+
+def machine_section(data: dict, path: str) -> list[str]:
+    mi = data.get("machine_info", {})
+    pb = mi.get("posefast_bench", {})
+    ci = data.get("commit_info", {})
+    start, end = pb.get("load_average_start"), pb.get("load_average_end")
+    lines = ["## Machine and run", ""]
+    lines.append(f"- CPU: {pb.get('cpu_model', mi.get('cpu', {}).get('brand_raw', '?'))}, "
+                 f"{pb.get('logical_cpus', '?')} logical CPUs; {mi.get('system', '?')} {mi.get('release', '')}")
+    if pb.get("cuda_device"):
+        lines.append(f"- GPU: {pb['cuda_device']}")
+    lines.append(f"- Python {mi.get('python_version', '?')}, torch {pb.get('torch', '?')}, numpy {pb.get('numpy', '?')}")
+    lines.append(f"- Threads: torch {pb.get('torch_threads', '?')}, posefast OpenMP {pb.get('posefast_threads', '?')}"
+                 f" (OMP_NUM_THREADS={pb.get('omp_num_threads_env')})")
+    if start:
+        lines.append(f"- Load average (1, 5, 15 min): {start} at the start, {end} at the end of the run")
+    loads = sorted(r["load_1min"] for r in _rows(data) if "load_1min" in r)
+    if loads:
+        lines.append(f"- 1-min load average sampled before each benchmark: min {loads[0]:.2f}, median "
+                     f"{loads[len(loads) // 2]:.2f}, max {loads[-1]:.2f}")
+    lines.append(f"- Date: {data.get('datetime', '?')}; commit {str(ci.get('id', '?'))[:12]}"
+                 f"{' (uncommitted changes)' if ci.get('dirty') else ''}")
+    if pb.get("command"):
+        lines.append(f"- Command: `{pb['command']}`")
+    lines.append(f"- Source: `{path}`")
+    return lines + [""]
+
+
+def _by_group(rows: list[dict]) -> dict[str, dict[str, dict]]:
+    groups: dict[str, dict[str, dict]] = defaultdict(dict)
+    for r in rows:
+        groups[r["group"]][r["impl"]] = r
+    return groups
+
+
+def op_tables(rows: list[dict]) -> list[str]:
+    lines = []
+    groups = _by_group([r for r in rows if r.get("family") in FAMILIES])
+    for family in FAMILIES:
+        fam = [(g, impls) for g, impls in groups.items() if next(iter(impls.values()))["family"] == family]
+        if not fam:
+            continue
+        present = [a for a in ALTERNATIVES if any(a in impls for _, impls in fam)]
+        lines += [f"### {family}", "",
+                  "| op | pass | batch | device | posefast | " + " | ".join(present) + " |",
+                  "|---|---|---:|---|---:|" + "---:|" * len(present)]
+
+        def key(item):
+            info = next(iter(item[1].values()))
+            return info["op"], MODE_ORDER.get(info["mode"], 9), info["n"], info["device"]
+
+        for _, impls in sorted(fam, key=key):
+            info = next(iter(impls.values()))
+            base = impls.get("posefast")
+            cells = []
+            for alt in present:
+                r = impls.get(alt)
+                if r is None:
+                    cells.append("n/a")
+                elif base is None:
+                    cells.append(fmt_time(r["median"]))
+                else:
+                    cells.append(f"{fmt_time(r['median'])} ({fmt_ratio(r['median'] / base['median'])})")
+            lines.append(f"| {info['op']} | {info['mode']} | {info['n']:,} {info.get('unit', '')} | {info['device']} | "
+                         f"{fmt_time(base['median']) if base else 'n/a'} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
+
+
+def memory_table(rows: list[dict]) -> list[str]:
+    mem = [r for r in rows if r.get("family") == "memory"]
+    if not mem:
+        return []
+    lines = ["### Peak memory of part-KCS (CPU)", "",
+             "Rise of the process's resident-set high-water mark during one call, above the resident set before it "
+             "(fresh process per row; see `bench/memory_probe.py`).", "",
+             "| pass | poses | impl | peak rise | × output size | vs posefast |", "|---|---:|---|---:|---:|---:|"]
+    base = {r["mode"]: r["peak_delta_mb"] for r in mem if r["impl"] == "posefast"}
+    order = {"posefast": 0, "eager": 1, "compile": 2}
+    for r in sorted(mem, key=lambda r: (MODE_ORDER.get(r["mode"], 9), order.get(r["impl"], 9))):
+        ratio = r["peak_delta_mb"] / base[r["mode"]] if base.get(r["mode"]) else None
+        lines.append(f"| {r['mode']} | {r['n']:,} | {r['impl']} | {r['peak_delta_mb']:.0f} MB | "
+                     f"{r['peak_delta_mb'] / r['output_mb']:.2f} | {fmt_ratio(ratio)} |")
+    return lines + [""]
+
+
+def training_table(rows: list[dict]) -> list[str]:
+    train = [r for r in rows if r.get("family") == "train"]
+    if not train:
+        return []
+    lines = ["### Training steps", "",
+             "| step | device | kernels: time/step | it/s | twins: time/step | it/s | kernels speed-up |",
+             "|---|---|---:|---:|---:|---:|---:|"]
+    for group, impls in sorted(_by_group(train).items()):
+        k, t = impls.get("kernels"), impls.get("twins")
+        name = group.split("/", 1)[1].rsplit("/", 1)[0]
+        cells = []
+        for r in (k, t):
+            if r is None:
+                cells += ["n/a", "n/a"]
+            else:
+                per = r["median"] / r["steps_per_call"]
+                cells += [fmt_time(per), f"{1 / per:.3g}"]
+        ratio = t["median"] / k["median"] if k and t else None
+        lines.append(f"| {name} | {next(iter(impls.values()))['device']} | " + " | ".join(cells)
+                     + f" | {fmt_ratio(ratio)} |")
+    return lines + [""]
+
+
+def goals_table(rows: list[dict]) -> list[str]:
+    lines = ["## Speed goals (CPU, 1e5 poses, float32, ratios within one run)", "",
+             "| goal | measured | target | |", "|---|---:|---:|---|"]
+    index = {(r["op"], r["mode"], r["n"], r["device"], r["impl"]): r for r in rows if r.get("family") in FAMILIES}
+    for label, op, mode, alt, target in GOALS:
+        base = index.get((op, mode, GOAL_POSES, "cpu", "posefast"))
+        other = index.get((op, mode, GOAL_POSES, "cpu", alt))
+        ratio = other["median"] / base["median"] if base and other else None
+        verdict = "not measured in this run" if ratio is None else (
+            "" if target is None else ("met" if ratio >= target else "**missed**"))
+        lines.append(f"| {label} | {fmt_ratio(ratio)} | {fmt_ratio(target) if target else '—'} | {verdict} |")
+    train = _by_group([r for r in rows if r.get("family") == "train" and r.get("device") == "cpu"])
+    for group, impls in sorted(train.items()):
+        if "poseaug_step" not in group:
+            continue
+        k, t = impls.get("kernels"), impls.get("twins")
+        ratio = t["median"] / k["median"] if k and t else None
+        label = "PoseAug training step, kernels vs twins (" + group.split("/")[2] + ")"
+        verdict = "not measured" if ratio is None else ("met" if ratio >= TRAIN_GOAL else "**missed**")
+        lines.append(f"| {label} | {fmt_ratio(ratio)} | {fmt_ratio(TRAIN_GOAL)} | {verdict} |")
+    return lines + [""]
+
+
+def render(data: dict, source: str) -> str:
+    rows = _rows(data)
+    if not rows:
+        raise ValueError(f"{source}: no posefast benchmark rows (was it written by `pytest bench/ --benchmark-json`?)")
+    pb = data.get("machine_info", {}).get("posefast_bench", {})
+    lines = ["# posefast benchmarks", ""]
+    cpus = pb.get("logical_cpus") or 1
+    loads = sorted(r["load_1min"] for r in rows if "load_1min" in r)
+    if loads and loads[-1] > 1.25 * cpus:
+        lines += [f"> **The machine was loaded during this run**: the 1-minute load average, sampled before each "
+                  f"benchmark, ranged {loads[0]:.2f}–{loads[-1]:.2f} (median {loads[len(loads) // 2]:.2f}) on {cpus} "
+                  "logical CPUs shared with other work. Absolute times are inflated and noisy; ratios within a group "
+                  "are more robust but not exact.", ""]
+    lines += ["Medians; in parentheses the ratio to posefast's median in the same group (> 1: posefast is faster). "
+              "posefast = the public op on the kernels (argument checks included); eager = its pure-torch twin "
+              "called directly; compile = that twin under torch.compile (inductor, compiled before timing). "
+              "float32 throughout.", ""]
+    lines += goals_table(rows)
+    lines += ["## Results", ""] + op_tables(rows) + memory_table(rows) + training_table(rows)
+    lines += machine_section(data, source)
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("json", help="pytest-benchmark JSON (--benchmark-json)")
+    parser.add_argument("--out", help="write the markdown here instead of stdout")
+    args = parser.parse_args(argv)
+    text = render(load(args.json), args.json)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    else:
+        sys.stdout.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
