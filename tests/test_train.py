@@ -17,8 +17,9 @@ TINY = ["--set", "n_source=1536", "--set", "n_target=1024", "--set", "n_test=512
 
 def run_train(args, out, env_extra=None, **kw):
     env = {**os.environ, "OMP_NUM_THREADS": "1", **(env_extra or {})}
+    # cwd outside the checkout: `python -m` puts the working directory first on sys.path
     return subprocess.run([sys.executable, "-m", "posefast.train", *args, "--out", str(out), *TINY],
-                          capture_output=True, text=True, env=env, **kw)
+                          capture_output=True, text=True, env=env, cwd=out.parent, **kw)
 
 
 def test_config_overrides_are_checked():
@@ -33,8 +34,8 @@ def test_config_overrides_are_checked():
         apply_overrides(cfg, {"poseaug": 3}, "test")
 
 
-def test_cli_help_documents_methods_and_specs():
-    out = subprocess.run([sys.executable, "-m", "posefast.train", "--help"], capture_output=True, text=True)
+def test_cli_help_documents_methods_and_specs(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "posefast.train", "--help"], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0
     for word in ("poseaug", "poseda", "multilevel", "synthetic:h36m", "--resume", "torchrun", "--device"):
         assert word in out.stdout
@@ -50,7 +51,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
     out = tmp_path / "killed"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "posefast.train", *args, "--out", str(out), *TINY], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
     deadline = time.time() + 300
     while time.time() < deadline:  # kill once a mid-run checkpoint of the second epoch exists
         ckpt = out / "checkpoint.pt"
@@ -78,7 +79,7 @@ def test_torchrun_two_processes_gloo(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
            "-m", "posefast.train", "source-only", "--epochs", "1", "--out", str(tmp_path / "ddp"), *TINY]
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     metrics = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
     assert metrics["method"] == "source-only"
