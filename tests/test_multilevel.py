@@ -307,5 +307,21 @@ def test_bad_settings_raise(tmp_path):
         mlmod.resolve_schedule(_tiny_cfg(tmp_path, pretrain_epochs=3))
     cfg = _tiny_cfg(tmp_path, default_epochs=9, default_batch_size=16)
     assert mlmod.resolve_schedule(cfg)["epochs"] == 3  # top level set explicitly: it wins
-    cfg.epochs, cfg.batch_size = 6, 256  # the lifting defaults: the 2D defaults replace them
+    cfg.epochs, cfg.batch_size = TrainConfig().epochs, TrainConfig().batch_size  # lifting defaults: replaced
     assert mlmod.resolve_schedule(cfg) == {"epochs": 9, "batch_size": 16, "lr": cfg.lr}
+
+
+def test_adain_job_writes_loadable_weights(tmp_path):
+    from posefast.methods.multilevel_adain import load_style_transfer
+
+    out = mlmod.main_multilevel(_tiny_cfg(tmp_path / "adain"), "adain")
+    net = load_style_transfer(out["adain"])
+    assert net.encoder.width_multiplier == 0.0625
+    x = torch.rand(2, 3, 32, 32)
+    assert net(x, x.flip(0), 0.5).shape == x.shape
+    bad = tmp_path / "bad.pt"
+    torch.save({"decoder": {}}, bad)
+    with pytest.raises(ValueError, match="not a posefast AdaIN file"):
+        load_style_transfer(str(bad))
+    with pytest.raises(ValueError, match="adain_weights"):
+        mlmod.main_multilevel(_tiny_cfg(tmp_path / "a2", adain_weights=str(bad)), "adain")

@@ -75,12 +75,12 @@ class MultilevelConfig:
     source: str = "synthetic"  # the labelled 2D domain (posefast.data2d.make_domain 'source')
     target: str = "synthetic"  # "synthetic" or "lsp:<LSP root>" (first n_target crops train, last n_test test)
     depth: str = "tiny"  # ResNet depth: tiny, 18, 34, 50, 101 (paper), 152
-    deconv_channels: int = 64  # paper: 256
-    num_deconv: int = 3  # 3: heatmaps at 1/4 of the input (paper); 4: at 1/2
+    deconv_channels: int = 32  # paper: 256
+    num_deconv: int = 4  # 4: heatmaps at 1/2 of the input (32x32 here); 3: at 1/4 (paper)
     backbone_weights: str = ""  # local ImageNet weights file for the backbone (torchvision layout); "" = random
-    pretrain_epochs: int = 6  # shared source-only epochs (paper: 40 of 70)
-    default_epochs: int = 8  # epochs / batch size used while the top-level epochs / batch_size keep the lifting
-    default_batch_size: int = 32  # defaults (6 / 256); 0 = always the top-level value (paper: 70 / 32)
+    pretrain_epochs: int = 14  # shared source-only epochs (paper: 40 of 70)
+    default_epochs: int = 16  # used instead of the top-level epochs / batch_size while those keep TrainConfig's
+    default_batch_size: int = 32  # (lifting-sized) defaults; 0 = always the top-level value (paper: 70 / 32)
     variants: str = "source-only,image,image+feature,multilevel"  # rows of the table; also "mean-teacher"
     levels: str = "image,feature,pose"  # levels of the full "multilevel" row
     ema_alpha: float = 0.99  # paper: 0.999 over 15000 steps; ours sees ~120 steps per variant
@@ -88,7 +88,7 @@ class MultilevelConfig:
     weight_feature: float = 0.1
     weight_im: float = 0.3
     style_probability: float = 0.5
-    sigma: float = 1.0  # Gaussian std of heatmap targets in heatmap pixels (paper: 2 on 64x64 maps)
+    sigma: float = 1.5  # Gaussian std of heatmap targets in heatmap pixels (paper: 2 on 64x64 maps)
     mask_ratio: float = 0.5  # fraction of least-confident teacher keypoints masked out
     rotation: float = 30.0  # random affine of student, teacher and source views, degrees (UDAPE: 60)
     scale_min: float = 0.75  # (UDAPE: 0.6)
@@ -97,8 +97,8 @@ class MultilevelConfig:
     translate: float = 0.05  # fraction of the image side
     color_jitter: float = 0.25
     grl_coeff: float = 1.0
-    discriminator_widths: str = "32,32"  # paper: 256,128,128
-    lr_discriminator: float = 1e-3  # paper: 1e-4
+    discriminator_widths: str = "16,16"  # paper: 256,128,128
+    lr_discriminator: float = 1e-3  # paper: 1e-4 (with it our feature level fell to the source-only level)
     eval_batch_size: int = 256
     adain_weights: str = ""  # AdaIN weights file (or "vgg_normalised.pth,decoder.pth"); empty = train the decoder
     adain_width: float = 0.125  # VGG width multiplier of the self-trained AdaIN (random encoder); paper: 1
