@@ -101,6 +101,20 @@ def test_render_matches_numpy(dtype, tol, truncate, kernels, device):
     np.testing.assert_allclose(maps.double().cpu().numpy().reshape(ref.shape), ref, rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_render_never_writes_denormals(dtype):
+    # Gaussian tails far from the keypoint underflow: the kernel flushes factors below sqrt(smallest normal) to 0
+    # (denormal multiplies are ~5x slower), so no output is denormal and the change is below that threshold
+    kp, vis = random_keypoints((8,), 16, 64, 64, seed=3, dtype=dtype)
+    maps = posefast.render_heatmaps(kp, vis, (64, 64), 2.0)
+    tiny = torch.finfo(dtype).tiny
+    assert not ((maps != 0) & (maps.abs() < tiny)).any()
+    with posefast.use_kernels(False):
+        ref = posefast.render_heatmaps(kp, vis, (64, 64), 2.0)
+    assert ((ref != 0) & (ref.abs() < tiny)).any() or dtype == torch.float64  # the twin does produce them (float32)
+    torch.testing.assert_close(maps, ref, rtol=1e-6, atol=1.1 * math.sqrt(tiny))  # threshold 1.1e-19 in float32
+
+
 def test_render_pixel_convention_and_visibility():
     kp = torch.tensor([[[3.0, 5.0], [10.0, 2.0], [float("nan"), 1.0], [float("nan"), 0.0]]])
     vis = torch.tensor([[True, False, True, False]])

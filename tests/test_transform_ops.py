@@ -316,6 +316,22 @@ def test_gpa_reprojects_root_and_scale(normalized):
     assert (err > 0).any()  # the bound is not vacuous: these poses do have depth
 
 
+@pytest.mark.parametrize("where", ["target_2d", "joints_3d"])
+def test_gpa_nan_input_propagates_like_the_twin(where):
+    # the extents are branch-free max/min plus a NaN flag: a NaN anywhere in a pose's extent gives a NaN pose (as
+    # torch.amax/amin do in the twin), never a silently finite one; other poses are untouched
+    src, cam = poses((4,), H36M16, 23), cameras((4,), 24, kind=4)
+    target = posefast.project(poses((4,), H36M16, 25, depth=5.0), cam)
+    bad = {"target_2d": target, "joints_3d": src}[where]
+    bad[1, 7, 0] = float("nan")
+    out = posefast.global_position_align(src, target, cam)
+    with posefast.use_kernels(False):
+        ref = posefast.global_position_align(src, target, cam)
+    assert torch.isnan(out[1]).any() and torch.isnan(ref[1]).any()
+    torch.testing.assert_close(out, ref, equal_nan=True)
+    assert torch.isfinite(out[[0, 2, 3]]).all()
+
+
 def test_gpa_per_sample_cameras():
     # the published function reads the focal length of the batch's first camera; ours uses each pose's own
     src, cam = poses((2,), H36M16, 17), cameras((2,), 18, kind=4)

@@ -27,18 +27,73 @@ def _tensors(dataset, device) -> dict:
     return dataset.tensors(device=device, normalized_2d=True)
 
 
+HELD_OUT_EVERY = 5  # specs without a predefined split: every 5th sequence is the source test split
+
+
+def _spec_kind(spec: str) -> str:
+    prefix, sep, _ = str(spec).partition(":")
+    return prefix if sep and prefix in ("synthetic", "h36m", "3dhp", "3dpw", "cmu") else "archive"
+
+
+def split_by_sequence(dataset, split: str):
+    """The ``split`` half of a dataset that has no predefined split (CMU mocap, pose archives): every
+    ``HELD_OUT_EVERY``-th sequence (sorted ids; all views of a frame stay together) is ``test``, the rest ``train``,
+    so no motion is seen in both. Without sequence ids the last fifth of the samples is the test split."""
+    import numpy as np
+
+    if dataset.sequence is not None and np.unique(dataset.sequence).size >= 2:
+        ids = np.unique(dataset.sequence)
+        held = ids[HELD_OUT_EVERY - 1::HELD_OUT_EVERY] if ids.size >= HELD_OUT_EVERY else ids[-1:]
+        is_test = np.isin(dataset.sequence, held)
+    else:
+        is_test = np.arange(len(dataset)) >= len(dataset) - max(1, len(dataset) // HELD_OUT_EVERY)
+    keep = is_test if split == "test" else ~is_test
+    return dataset.subset(np.flatnonzero(keep))
+
+
+def cap(dataset, n: int, seed: int):
+    """At most ``n`` samples (a seeded random subset, in original order); ``n = 0`` keeps everything."""
+    import numpy as np
+
+    if not n or len(dataset) <= n:
+        return dataset
+    pick = np.sort(np.random.default_rng(seed).choice(len(dataset), size=n, replace=False))
+    return dataset.subset(pick)
+
+
 def load_domains(source: str, target: str, skeleton: str | Skeleton, device, n_source: int, n_target: int,
                  n_test: int, seed: int) -> DomainData:
-    """Resolve the source and target specs (see :func:`posefast.data.load`) into train/test splits."""
+    """Resolve the source and target specs (see :func:`posefast.data.load`) into train/test splits.
+
+    Synthetic specs generate exactly ``n_*`` poses. Real specs load their predefined split (Human3.6M S1/5/6/7/8
+    vs S9/11; a 3DHP/3DPW file is one split and serves both) or, without one (CMU, archives), split by sequence
+    (:func:`split_by_sequence`); ``n_*`` then caps each split with a seeded random subset (0 = everything).
+    """
     from posefast.data import load
 
     skel = get_skeleton(skeleton)
+    for name, n in (("n_source", n_source), ("n_target", n_target), ("n_test", n_test)):
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"{name}: expected a non-negative int (0 = all of a real dataset), got {n!r}")
 
-    def get(spec, split, n):  # n = 0: everything the spec holds (real data); synthetic specs need a count
-        return load(spec, split=split, skeleton=skel.name, seed=seed, **({"n": n} if n else {}))
+    whole = {}
 
-    src_train, src_test = get(source, "train", n_source), get(source, "test", n_test)
-    tgt_train, tgt_test = get(target, "train", n_target).without_3d(), get(target, "test", n_test)
+    def get(spec, split, n, salt):
+        kind = _spec_kind(spec)
+        if kind == "synthetic":
+            if not n:
+                raise ValueError(f"{spec!r}: a synthetic spec needs a pose count (n_source/n_target/n_test > 0)")
+            return load(spec, split=split, skeleton=skel.name, seed=seed, n=n)
+        if kind in ("cmu", "archive"):
+            if spec not in whole:  # read once, split twice
+                whole[spec] = load(spec, skeleton=skel.name, **({"seed": seed} if kind == "cmu" else {}))
+            return cap(split_by_sequence(whole[spec], split), n, seed + salt)
+        if kind in ("3dhp", "3dpw"):  # one file = one split: its 2D is the unlabelled target, its 3D the test
+            return cap(load(spec, skeleton=skel.name), n, seed + salt)
+        return cap(load(spec, split=split, skeleton=skel.name), n, seed + salt)
+
+    src_train, src_test = get(source, "train", n_source, 1), get(source, "test", n_test, 2)
+    tgt_train, tgt_test = get(target, "train", n_target, 3).without_3d(), get(target, "test", n_test, 4)
     if not src_train.has_3d:
         raise ValueError(f"--source {source!r}: a source domain needs 3D labels (joints_3d)")
     if not tgt_test.has_3d:

@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", help="source SPEC with 3D labels (default synthetic:h36m)")
     p.add_argument("--target", help="target SPEC; only its 2D is used for training (default synthetic:3dhp)")
     p.add_argument("--backbone", help="lifter: simple, videopose, semgcn, stgcn (default simple)")
-    p.add_argument("--epochs", type=int, help="training epochs (default 6)")
+    p.add_argument("--epochs", type=int, help="training epochs (default 8)")
     p.add_argument("--batch-size", type=int, help="global batch size (default 256)")
     p.add_argument("--lr", type=float, help="lifter learning rate (default 1e-3)")
     p.add_argument("--out", help="run folder (default runs/<timestamp>)")
