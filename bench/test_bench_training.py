@@ -8,32 +8,94 @@
   256: BA/BL heads, ``bone_angle_augment``, ``bone_length_augment``, GPA, projection).
 * Multi-level 2D: ``adapt_step`` of the full method (AdaIN image level, GRL patch discriminator, information
   maximisation, mean teacher) at the default 64 px crops, batch 32.
+
+Kernels and twins are timed *paired*, in one benchmark: two identical instances of the method (same seed, same
+data), one call of each per round, in alternating order, each call started from the same snapshot of its method
+(weights, optimisers, schedulers, pools, RNG; restored outside the timed region). On a shared machine consecutive
+benchmarks drift by 10-20 %, and a method left training while timed drifts too (PoseAug's lifter batch grows with
+the augmented poses it keeps): pairing and restoring make the ratio compare the same steps under the same
+conditions. The per-implementation medians and the median of the per-round ratios go into ``extra_info``; the time
+pytest-benchmark records for these rows (a pair plus two restores) is not used. Rounds:
+``POSEFAST_BENCH_TRAIN_ROUNDS`` (default 5, 15 with ``POSEFAST_BENCH_FULL=1``).
 """
+import copy
+import os
+import statistics
+import time
+
 import pytest
 import torch
 
-from workloads import DEVICES, THREADS, require_device, require_extension
+from workloads import DEVICES, FULL, THREADS, require_device, require_extension
 
 posefast = require_extension()
-
-IMPLS = [pytest.param(True, id="kernels"), pytest.param(False, id="twins")]
-
-
-def _run(benchmark, group: str, kernels: bool, device: str, steps_per_call: int, call) -> None:
-    import os
-
-    with posefast.use_kernels(kernels):
-        call()  # warm-up: first-call allocations, the optimisers' state
-        benchmark.group = group
-        benchmark.extra_info.update(family="train", op=group.split("/")[1], impl="kernels" if kernels else "twins",
-                                    device=device, steps_per_call=steps_per_call, threads=THREADS,
-                                    load_1min=round(os.getloadavg()[0], 2))
-        benchmark(call)
+ROUNDS = int(os.environ.get("POSEFAST_BENCH_TRAIN_ROUNDS", "15" if FULL else "5"))
 
 
-def _sync(device):
+def _sync(device: str) -> None:
     if device == "cuda":
         torch.cuda.synchronize()
+
+
+class _State:
+    """Snapshot/restore of objects with ``state_dict``/``load_state_dict`` plus the global torch RNG."""
+
+    def __init__(self, objects: dict):
+        self.objects = objects
+        self.saved = None
+
+    def save(self) -> None:
+        self.saved = ({k: copy.deepcopy(v.state_dict()) for k, v in self.objects.items()}, torch.get_rng_state(),
+                      torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
+
+    def restore(self) -> None:
+        states, rng, cuda_rng = self.saved
+        for k, v in self.objects.items():
+            v.load_state_dict(copy.deepcopy(states[k]))  # deep copy: Adam keeps the tensors it is given
+        torch.set_rng_state(rng)
+        if cuda_rng is not None:
+            torch.cuda.set_rng_state_all(cuda_rng)
+
+
+def _paired(benchmark, group: str, device: str, steps_per_call: int, build) -> None:
+    """``build()`` -> ``(call, state)`` for a fresh method instance; time kernels vs twins paired per round."""
+    runs = {}
+    for kernels in (True, False):
+        call, state = build()
+        with posefast.use_kernels(kernels):
+            call()  # warm-up: first-call allocations, the optimisers' state
+        state.save()
+        runs[kernels] = (call, state)
+    times = {True: [], False: []}
+    turn = [0]
+
+    def one_round():
+        order = (True, False) if turn[0] % 2 == 0 else (False, True)
+        turn[0] += 1
+        for kernels in order:
+            call, state = runs[kernels]
+            state.restore()
+            with posefast.use_kernels(kernels):
+                t = time.perf_counter()
+                call()
+                times[kernels].append(time.perf_counter() - t)
+
+    benchmark.group = group
+    benchmark.pedantic(one_round, rounds=ROUNDS, warmup_rounds=0)
+    k, t = statistics.median(times[True]), statistics.median(times[False])
+    benchmark.extra_info.update(
+        family="train", op=group.split("/")[1], impl="paired", device=device, steps_per_call=steps_per_call,
+        threads=THREADS, load_1min=round(os.getloadavg()[0], 2), rounds=ROUNDS,
+        kernels_median_s=k, twins_median_s=t,
+        kernels_iqr_s=_iqr(times[True]), twins_iqr_s=_iqr(times[False]),
+        ratio_median=statistics.median(b / a for a, b in zip(times[True], times[False])))
+
+
+def _iqr(values) -> float:
+    if len(values) < 4:
+        return float("nan")
+    q = statistics.quantiles(values, n=4)
+    return q[2] - q[0]
 
 
 # ---- lifting methods ---------------------------------------------------------------------------------------------
@@ -53,46 +115,63 @@ def _lifting(method: str, device: str, **overrides):
     return cfg, lifting_method(method)(cfg, data, DistContext(device=torch.device(device)))
 
 
+def _lifting_state(method) -> _State:
+    """Everything a checkpoint of the method holds (the resume contract of posefast.train)."""
+    class Extra:
+        def state_dict(self):
+            return method.extra_state()
+
+        def load_state_dict(self, state):
+            method.load_extra_state(state)
+
+    return _State({**{f"module/{k}": v for k, v in method.modules().items()},
+                   **{f"optimizer/{k}": v for k, v in method.optimizers().items()},
+                   **{f"scheduler/{k}": v for k, v in method.schedulers().items()}, "extra": Extra()})
+
+
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("width", [0, 128], ids=["lifter-default", "lifter-128"])
-@pytest.mark.parametrize("kernels", IMPLS)
-def test_poseaug_step(benchmark, kernels, width, device):
+def test_poseaug_step(benchmark, width, device):
     require_device(device)
-    cfg, method = _lifting("poseaug", device, backbone_width=width, **{"poseaug.warmup_epochs": 0})
-    with posefast.use_kernels(kernels):
-        split = method.train_split(1)
-    bs, n = cfg.batch_size, split["joints_3d"].shape[0]
-    counter = [0]
 
-    def two_steps():
-        for _ in range(2):
-            i = counter[0] % (n // bs)
-            method.train_step({k: v[i * bs:(i + 1) * bs] for k, v in split.items()}, 1, counter[0])
-            counter[0] += 1
-        _sync(device)
+    def build():
+        cfg, method = _lifting("poseaug", device, backbone_width=width, **{"poseaug.warmup_epochs": 0})
+        split = method.train_split(1)
+        bs = cfg.batch_size
+
+        def two_steps():  # the checkpointed step_count decides the discriminator update: one step with, one without
+            for i in range(2):
+                method.train_step({k: v[i * bs:(i + 1) * bs] for k, v in split.items()}, 1, i)
+            _sync(device)
+
+        return two_steps, _lifting_state(method)
 
     label = "default" if width == 0 else str(width)
-    _run(benchmark, f"train/poseaug_step/lifter-{label}/{device}", kernels, device, 2, two_steps)
+    _paired(benchmark, f"train/poseaug_step/lifter-{label}/{device}", device, 2, build)
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("kernels", IMPLS)
-def test_poseda_lpa_steps(benchmark, kernels, device):
+def test_poseda_lpa_steps(benchmark, device):
     require_device(device)
-    cfg, method = _lifting("poseda", device, **{"poseda.lpa_epochs": 1, "poseda.lpa_batch_size": 256})
-    steps = cfg.n_source // cfg.poseda.lpa_batch_size
+    steps = []
 
-    def lpa_pass():
-        method.train_lpa()
-        _sync(device)
+    def build():
+        cfg, method = _lifting("poseda", device, **{"poseda.lpa_epochs": 1, "poseda.lpa_batch_size": 256})
+        steps.append(cfg.n_source // cfg.poseda.lpa_batch_size)
 
-    _run(benchmark, f"train/poseda_lpa_step/{device}", kernels, device, steps, lpa_pass)
+        def lpa_pass():
+            method.train_lpa()
+            _sync(device)
+
+        return lpa_pass, _lifting_state(method)
+
+    _paired(benchmark, f"train/poseda_lpa_step/{device}", device, 8, build)
+    assert steps == [8, 8], "one timed call is expected to be 8 LPA steps"
 
 
 # ---- multi-level 2D ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("kernels", IMPLS)
-def test_multilevel_step(benchmark, kernels, device):
+def test_multilevel_step(benchmark, device):
     require_device(device)
     try:
         from posefast.data2d import make_domain
@@ -106,19 +185,23 @@ def test_multilevel_step(benchmark, kernels, device):
 
     ml = TrainConfig().multilevel
     batch = 32
-    torch.manual_seed(0)
     src = make_domain("source", batch, ml.image_size, 0)
     tgt = make_domain("target", batch, ml.image_size, 0)
-    student = mlmod.build_pose_net(ml, src.num_keypoints).to(device)
-    style = build_style_transfer(ml.adain_width).to(device).eval()
-    stage = mlmod.Stage("multilevel", ("image", "feature", "pose"), student, 1e-3, ml, style)
-    aug = Augment(AffineRanges(ml.rotation, ml.scale_min, ml.scale_max, ml.shear, ml.translate), ml.color_jitter,
-                  ml.image_size, student.output_stride, ml.sigma)
     source_batch = tuple(t.to(device) for t in (src.images, src.keypoints, src.visible))
     target_images = tgt.images.to(device)
 
-    def step():
-        adapt_step(stage, aug, ml, source_batch, target_images)
-        _sync(device)
+    def build():
+        torch.manual_seed(0)
+        student = mlmod.build_pose_net(ml, src.num_keypoints).to(device)
+        style = build_style_transfer(ml.adain_width).to(device).eval()
+        stage = mlmod.Stage("multilevel", ("image", "feature", "pose"), student, 1e-3, ml, style)
+        aug = Augment(AffineRanges(ml.rotation, ml.scale_min, ml.scale_max, ml.shear, ml.translate),
+                      ml.color_jitter, ml.image_size, student.output_stride, ml.sigma)
 
-    _run(benchmark, f"train/multilevel_step/batch-{batch}/{device}", kernels, device, 1, step)
+        def step():
+            adapt_step(stage, aug, ml, source_batch, target_images)
+            _sync(device)
+
+        return step, _State({"stage": stage})
+
+    _paired(benchmark, f"train/multilevel_step/batch-{batch}/{device}", device, 1, build)

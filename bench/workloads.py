@@ -301,9 +301,8 @@ def cases() -> dict[str, OpCase]:
 
 
 def case_params(family: str) -> list:
-    """``pytest.param(op, impl, mode, n)`` for every benchmark of one family (ids ``op-impl-mode-n``)."""
-    import posefast  # noqa: F401  (the caller has already required the extension)
-
+    """``pytest.param(op, impl, mode, n)`` for every benchmark of one family (ids ``op-impl-mode-n``); the calling
+    module has already required the extension."""
     out = []
     for case in cases().values():
         if case.family != family:

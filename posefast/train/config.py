@@ -166,8 +166,15 @@ def apply_overrides(cfg, values: dict, where: str) -> None:
             if not isinstance(value, bool):
                 raise ValueError(f"{where}: {key!r} expects true/false, got {value!r}")
         elif isinstance(current, (int, float)) and not isinstance(current, bool):
+            if isinstance(value, str):  # YAML 1.1 reads '1e-3' (no dot) as a string
+                try:
+                    value = int(value) if isinstance(current, int) else float(value)
+                except ValueError:
+                    pass
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"{where}: {key!r} expects a number, got {value!r}")
+            if isinstance(current, int) and value != int(value):
+                raise ValueError(f"{where}: {key!r} expects a whole number, got {value!r}")
             value = type(current)(value)
         elif isinstance(current, str) and not isinstance(value, str):
             raise ValueError(f"{where}: {key!r} expects a string, got {value!r}")

@@ -10,6 +10,7 @@
 // CVPR 2019 (camera model and screen normalisation).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #include "posefast/common.h"
@@ -286,14 +287,19 @@ PF_HD void project_backward_pose(const T* g_uv,  // [P, 2]
 // Largest and smallest of p[i * stride] over n entries, NaN-propagating (torch.amax/amin semantics).
 template <typename T>
 PF_HD void extent_of(const T* p, int64_t n, int64_t stride, T* hi, T* lo) {
+  // Branch-free max/min plus a NaN flag: the branchy NaN-propagating compare mispredicted on random poses (GPA
+  // forward 4x slower, bench/NOTES.md). Any NaN makes both extremes NaN, as torch.amax/amin.
   T h = p[0], l = p[0];
+  bool nan = !(p[0] == p[0]);
   for (int64_t i = 1; i < n; ++i) {
     const T v = p[i * stride];
-    if (v > h || v != v) h = (h != h) ? h : v;
-    if (v < l || v != v) l = (l != l) ? l : v;
+    nan |= !(v == v);
+    h = v > h ? v : h;
+    l = v < l ? v : l;
   }
-  *hi = h;
-  *lo = l;
+  const T quiet_nan = static_cast<T>(NAN);
+  *hi = nan ? quiet_nan : h;
+  *lo = nan ? quiet_nan : l;
 }
 
 // d(max − min)/dp scaled by g, added to grad[i * stride]: like torch.amax/amin, ties share the gradient evenly.
