@@ -1,8 +1,8 @@
 """What the benchmarks time: the inputs, the implementations compared for each op, and the timed callables.
 
-Inputs reproduce the op tests' workloads (``tests/test_transform_ops.py``: human-sized poses of ±0.3 m per joint,
-cameras near a Human3.6M camera; ``tests/test_skeleton_ops.py``: ``random_joints``), so the code timed here is the
-code those tests check. Training-time ops (skeleton, transforms) use PoseAug's 16-joint layout (``H36M16``, the
+Inputs come from the op tests' own builders (``tests/op_testing.py``: human-sized poses of ±0.3 m per joint,
+cameras near a Human3.6M camera, PoseAug pipeline inputs), so the inputs timed here are the inputs those tests
+check. Training-time ops (skeleton, transforms) use PoseAug's 16-joint layout (``H36M16``, the
 default ``TrainConfig.skeleton``); metrics use the 17-joint evaluation layout (``H36M17``); 2D ops use 16 keypoints
 on 64x64 heatmaps.
 
@@ -20,12 +20,17 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
+from pathlib import Path
+from typing import Callable, Optional
 
 import numpy as np
 import pytest
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the op tests' workload builders
+from op_testing import F64, cameras, gen, pipeline_inputs, poses, rand  # noqa: E402
 
 
 # ---- run configuration (environment switches, read once) ------------------------------------------------------
@@ -85,40 +90,7 @@ def sync(device: str) -> None:
 
 
 # ---- inputs (the op tests' distributions) ------------------------------------------------------------------------
-PIXEL_CAM = [1145.0, 1143.8, 512.5, 515.5, -0.207, 0.248, -0.003, -0.0010, -0.0014]  # Human3.6M-like, 1000x1002
-IMAGE_W, IMAGE_H = 1000, 1002
-F64 = torch.float64
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
-def rand(shape: Sequence[int], seed: int, scale: float = 1.0, dtype=F64) -> torch.Tensor:
-    return (torch.randn(*shape, generator=gen(seed), dtype=F64) * scale).to(dtype)
-
-
-def poses(shape: tuple, skel, seed: int, dtype=F64, depth: float = 0.0) -> torch.Tensor:
-    """``shape + [J, 3]`` human-sized random poses (±0.3 m per joint) with the root near the given depth."""
-    x = rand(shape + (skel.num_joints, 3), seed, 0.3)
-    x[..., 2] += depth
-    return x.to(dtype)
-
-
-def cameras(shape: tuple, seed: int, kind: int = 9, dtype=F64) -> torch.Tensor:
-    """``shape + [kind]`` pixel cameras within ±10 % of PIXEL_CAM, one per pose."""
-    base = torch.tensor(PIXEL_CAM[:kind], dtype=F64)
-    jitter = torch.rand(*shape, kind, generator=gen(seed), dtype=F64) * 0.2 + 0.9
-    return (base * jitter).to(dtype)
-
-
-def pipeline_inputs(shape: tuple, skel, seed: int, kind: int = 9, dtype=F64) -> list[torch.Tensor]:
-    """PoseAug generator outputs for ``augment_pipeline``: joints, BA offsets, BL ratios, rotation, translation
-    (root about 5 m in front of the camera), camera."""
-    return [poses(shape, skel, seed), rand(shape + (skel.num_bones, 3), seed + 1, 0.3),
-            rand(shape + (skel.num_groups,), seed + 2, 0.1), rand(shape + (3,), seed + 3, 1.0),
-            rand(shape + (3,), seed + 4, 0.5) + torch.tensor([0.0, 0.0, 5.0], dtype=F64),
-            cameras(shape, seed + 5, kind)]
+IMAGE_W, IMAGE_H = 1000, 1002  # PIXEL_CAM's image
 
 
 # ---- P-MPJPE alternatives written for the comparison ------------------------------------------------------------

@@ -1,9 +1,9 @@
-"""Helpers shared by the op tests: pull the same cotangents through kernel and twin, and check the op contract."""
+"""Helpers shared by the op tests and the benchmarks (``bench/workloads.py`` imports the input builders below, so
+the benchmarked inputs are the tested ones): pull the same cotangents through kernel and twin, check the op
+contract, and build the op tests' pose/camera workloads."""
 from __future__ import annotations
 
 import torch
-
-import posefast
 
 
 def leaves(*tensors, dtype=torch.float64):
@@ -13,6 +13,8 @@ def leaves(*tensors, dtype=torch.float64):
 def compare_with_twin(fn, inputs, rtol=1e-9, atol=1e-9, seed=0):
     """Run ``fn`` with kernels on and off on the same inputs; compare outputs and the gradients of one random
     cotangent pulled back through each path. ``fn`` returns a tensor or a tuple of tensors."""
+    import posefast  # here, not at the top: bench/ imports the workload builders before checking the extension
+
     results = []
     for enabled in (True, False):
         xs = leaves(*inputs, dtype=inputs[0].dtype)
@@ -37,3 +39,39 @@ def compare_with_twin(fn, inputs, rtol=1e-9, atol=1e-9, seed=0):
 def assert_finite(*tensors):
     for t in tensors:
         assert torch.isfinite(t).all(), "non-finite values"
+
+
+# ---- workloads: human-sized poses and cameras near a Human3.6M camera ---------------------------------------------
+F64 = torch.float64
+PIXEL_CAM = [1145.0, 1143.8, 512.5, 515.5, -0.207, 0.248, -0.003, -0.0010, -0.0014]  # Human3.6M-like, 1000×1002
+
+
+def gen(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+def rand(shape, seed, scale=1.0, dtype=F64):
+    return (torch.randn(*shape, generator=gen(seed), dtype=F64) * scale).to(dtype)
+
+
+def poses(shape, skel, seed, dtype=F64, depth=0.0):
+    """``shape + [J, 3]`` human-sized random poses (±0.3 m per joint) with the root near the given depth."""
+    x = rand(shape + (skel.num_joints, 3), seed, 0.3)
+    x[..., 2] += depth
+    return x.to(dtype)
+
+
+def cameras(shape, seed, kind=9, dtype=F64):
+    """``shape + [kind]`` pixel cameras within ±10 % of PIXEL_CAM, one per pose."""
+    base = torch.tensor(PIXEL_CAM[:kind], dtype=F64)
+    jitter = torch.rand(*shape, kind, generator=gen(seed), dtype=F64) * 0.2 + 0.9
+    return (base * jitter).to(dtype)
+
+
+def pipeline_inputs(shape, skel, seed, kind=9, dtype=F64):
+    """PoseAug generator outputs for ``augment_pipeline``: joints, BA offsets, BL ratios, rotation, translation
+    (root about 5 m in front of the camera), camera."""
+    return [poses(shape, skel, seed), rand(shape + (skel.num_bones, 3), seed + 1, 0.3),
+            rand(shape + (skel.num_groups,), seed + 2, 0.1), rand(shape + (3,), seed + 3, 1.0),
+            rand(shape + (3,), seed + 4, 0.5) + torch.tensor([0.0, 0.0, 5.0], dtype=F64),
+            cameras(shape, seed + 5, kind)]

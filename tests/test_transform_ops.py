@@ -11,10 +11,10 @@ from scipy.spatial.transform import Rotation
 
 import posefast
 from posefast import H36M16, H36M17
-from op_testing import assert_finite, compare_with_twin, leaves
+from op_testing import (F64, PIXEL_CAM, assert_finite, cameras, compare_with_twin, gen, leaves, pipeline_inputs,
+                        poses, rand)
 
 SKELETONS = [H36M17, H36M16]
-F64 = torch.float64
 
 
 # ---- independent numpy references (float64) -------------------------------------------------------------------
@@ -89,39 +89,6 @@ def np_gpa(x, tgt, cam, depth_range=(0.5, 50.0), min_scale=1e-6):
 
 def np_normalize_screen(uv, w, h):
     return uv / w * 2 - np.array([1, h / w])
-
-
-# ---- data --------------------------------------------------------------------------------------------------------
-PIXEL_CAM = [1145.0, 1143.8, 512.5, 515.5, -0.207, 0.248, -0.003, -0.0010, -0.0014]  # Human3.6M-like, 1000×1002
-
-
-def gen(seed):
-    return torch.Generator().manual_seed(seed)
-
-
-def rand(shape, seed, scale=1.0, dtype=F64):
-    return (torch.randn(*shape, generator=gen(seed), dtype=F64) * scale).to(dtype)
-
-
-def poses(shape, skel, seed, dtype=F64, depth=0.0):
-    """Human-sized random poses (±0.3 m per joint) with the root at the given depth."""
-    x = rand(shape + (skel.num_joints, 3), seed, 0.3)
-    x[..., 2] += depth
-    return x.to(dtype)
-
-
-def cameras(shape, seed, kind=9, dtype=F64):
-    """Per-pose pixel cameras near PIXEL_CAM (each pose its own)."""
-    base = torch.tensor(PIXEL_CAM[:kind], dtype=F64)
-    jitter = torch.rand(*shape, kind, generator=gen(seed), dtype=F64) * 0.2 + 0.9
-    return (base * jitter).to(dtype)
-
-
-def pipeline_inputs(shape, skel, seed, kind=9, dtype=F64):
-    return [poses(shape, skel, seed), rand(shape + (skel.num_bones, 3), seed + 1, 0.3),
-            rand(shape + (skel.num_groups,), seed + 2, 0.1), rand(shape + (3,), seed + 3, 1.0),
-            rand(shape + (3,), seed + 4, 0.5) + torch.tensor([0.0, 0.0, 5.0], dtype=F64),
-            cameras(shape, seed + 5, kind)]
 
 
 def to_np(t):

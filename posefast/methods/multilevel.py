@@ -27,11 +27,12 @@ EMA α = 0.99 (the paper's 0.999 would hardly move in our ~120 steps per variant
 scale 0.75–1.25), a narrow patch discriminator (16, 16), and an AdaIN with a fixed random encoder at 1/8 width
 whose decoder trains for 200 steps with an added pixel-identity loss and is applied in residual form (see
 :mod:`posefast.methods.multilevel_adain`) — a much weaker style transfer than the paper's ImageNet VGG.
-Measured with these settings (seed 0, 2 shared cores, ~6 min): target PCK@0.05 source-only 10.1 %, image 17.1 %,
-image+feature 14.7 %, multilevel 14.9 %. The gain comes from the mean teacher (whose BN statistics now include
-target batches) plus the stylised source; the feature and pose levels did not add to it here (a run with the
-paper's discriminator lr 1e-4 fell to 10.6 / 11.4 %), and single numbers move by ±1.5 points between epochs on
-500 test crops. Torch's OpenMP threads spin when the cores are shared: on a busy machine run with
+Measured with these settings (seed 0, 2 idle cores, 2 min 52 s): target PCK@0.05 source-only 11.9 %, image
+16.5 %, image+feature 15.1 %, multilevel 15.7 % (an earlier run on a loaded machine: 10.1 / 17.1 / 14.7 / 14.9 %;
+with ``--epochs 20``, 5 min 42 s: 8.8 / 15.4 / 15.8 / 16.6 %, the source-only student drifting further from the
+target). The gain comes from the mean teacher (whose BN statistics now include target batches) plus the stylised
+source; the feature and pose levels add at most a point here (a run with the paper's discriminator lr 1e-4 fell to
+10.6 / 11.4 %), and single numbers move by ±1.5 points between epochs on 500 test crops. Torch's OpenMP threads spin when the cores are shared: on a busy machine run with
 ``OMP_WAIT_POLICY=PASSIVE`` (about 10× faster here under contention).
 
 Run folder: ``config.json``, ``adain.pt`` (the AdaIN used, when trained here), ``pretrain/`` and one folder per
