@@ -23,9 +23,6 @@ _FEEDBACK_WEIGHTS = {"RHip": 5, "LHip": 5, "LShoulder": 5, "RShoulder": 5, "RKne
                      "RElbow": 2}
 _FEEDBACK_GROUPS = (("RHip", "LHip", "LShoulder", "RShoulder"), ("RKnee", "LKnee", "Head", "LElbow", "RElbow"),
                     ("RAnkle", "LAnkle", "LWrist", "RWrist"))
-# The released RT head squares t_z, so the root may land on the camera plane where projection diverges; we put a
-# floor under the depth (metres). 0 reproduces the release.
-MIN_DEPTH = 1.0
 
 
 def with_normalized_camera(split: dict) -> dict:
@@ -74,7 +71,7 @@ class PoseAug(LiftingMethod):
         self.source = with_normalized_camera(data.source_train)
         self.templates = bone_length_templates(self.source, skel, pc.num_templates)
         self.step_count = 0
-        self.depth_floor = torch.tensor([0.0, 0.0, MIN_DEPTH], device=dev)
+        self.depth_floor = torch.tensor([0.0, 0.0, pc.min_root_depth], device=dev)
         weights = torch.tensor([_FEEDBACK_WEIGHTS.get(n, 1) for n in skel.joint_names], dtype=torch.float32)
         self.feedback_weights = weights.to(dev)
         self.feedback_groups = [torch.tensor([skel.joint(n) for n in g], device=dev) for g in _FEEDBACK_GROUPS]
