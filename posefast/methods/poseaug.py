@@ -5,6 +5,10 @@ Per step: the augmentor predicts BA/BL/RT parameters from the source pose; the f
 applies them and projects the result; the part-aware KCS discriminator judges the BA pose (through the fused
 ``part_kcs`` kernel) and the 2D discriminator the projected RT pose (LSGAN); range losses keep the changes in a band;
 after warm-up the lifter's errors feed back a hardness loss; the lifter learns from real and augmented pairs.
+
+Deviation from the release: ``poseaug.min_root_depth`` (2 m) is added to the RT head's root depth, whose released
+form t_z² lets a rotated pose reach the camera plane (2D coordinates ~1e6, a 2D discriminator loss of ~1e12);
+``--set poseaug.min_root_depth=0`` restores the release.
 """
 from __future__ import annotations
 
