@@ -63,3 +63,43 @@ def test_cmu_source_domain(cmu_dir):
     assert np.isfinite(d.source_train["joints_2d_norm"].numpy()).all()
     depth = d.source_train["joints_3d"][:, 0, 2]
     assert 2.0 < float(depth.median()) < 10.0  # people in front of the virtual rig's cameras
+
+
+def _h36m_dir(d):
+    """VideoPose3D-layout Human3.6M files for all seven subjects (one short action each)."""
+    from test_data_h36m import _independent_pixels, _world32
+
+    from posefast.data.h36m import H36M32_TO_H36M17
+
+    pos3d, pos2d = {}, {}
+    for i, s in enumerate(("S1", "S5", "S6", "S7", "S8", "S9", "S11")):
+        world = _world32(6, seed=i)
+        pos3d[s] = {"Walking 1": world.astype(np.float32)}
+        pos2d[s] = {"Walking 1": [_independent_pixels(world[:, list(H36M32_TO_H36M17)], s, v)[1].astype(np.float32)
+                                  for v in range(4)]}
+    np.savez_compressed(d / "data_3d_h36m.npz", positions_3d=pos3d)
+    np.savez_compressed(d / "data_2d_h36m_gt.npz", positions_2d=pos2d,
+                        metadata={"layout_name": "h36m", "num_joints": 17})
+    return d
+
+
+def test_h36m_source_and_3dhp_target_files(tmp_path):
+    """The standard pairing from files: Human3.6M's subject split as the source (5 train subjects, 2 test; 4 views
+    of 6 frames each), a PoseAug-layout 3DHP test file as both the unlabelled target (2D only) and its test set."""
+    from test_data_mpi3dhp import _poseaug_file
+
+    h36m_dir = _h36m_dir(tmp_path)
+
+    target = tmp_path / "test_3dhp.npz"
+    _poseaug_file(target, n_studio=2207, n_outdoor=4)  # the released file's studio/outdoor boundary
+    d = load_domains(f"h36m:{h36m_dir}", f"3dhp:{target}", "h36m16", "cpu", n_source=0, n_target=0, n_test=0,
+                     seed=0)
+    assert d.source_train["joints_3d"].shape[0] == 5 * 4 * 6 and d.source_test["joints_3d"].shape[0] == 2 * 4 * 6
+    for split in (d.source_train, d.source_test):
+        assert split["joints_3d"].shape[1:] == (16, 3) and np.isfinite(split["joints_2d_norm"].numpy()).all()
+    assert "joints_3d" not in d.target_train
+    assert d.target_train["joints_2d"].shape[0] == d.target_test["joints_3d"].shape[0] == 2211
+    capped = load_domains(f"h36m:{h36m_dir}", f"3dhp:{target}", "h36m16", "cpu", n_source=10, n_target=5,
+                          n_test=3, seed=0)
+    assert capped.source_train["joints_3d"].shape[0] == 10 and capped.target_train["joints_2d"].shape[0] == 5
+    assert capped.source_test["joints_3d"].shape[0] == 3 and capped.target_test["joints_3d"].shape[0] == 3
