@@ -32,6 +32,8 @@ def test_config_overrides_are_checked():
         apply_overrides(cfg, {"batch_size": "big"}, "test")
     with pytest.raises(ValueError, match="'epochs' expects a whole number"):
         apply_overrides(cfg, {"epochs": 2.5}, "test")  # never silently truncated
+    with pytest.raises(ValueError, match="'epochs' expects a whole number"):
+        apply_overrides(cfg, {"epochs": float("inf")}, "test")
     apply_overrides(cfg, {"lr": "1e-3", "epochs": "4"}, "test")  # YAML 1.1 reads 1e-3 as a string
     assert cfg.lr == 1e-3 and cfg.epochs == 4
     with pytest.raises(ValueError, match="'poseaug' expects a mapping"):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from posefast.skeleton import Skeleton, get_skeleton
@@ -31,16 +32,17 @@ HELD_OUT_EVERY = 5  # specs without a predefined split: every 5th sequence is th
 
 
 def _spec_kind(spec: str) -> str:
+    """The loader a spec names (``posefast.data.spec.LOADERS``), or ``archive`` for a file path."""
+    from posefast.data.spec import LOADERS
+
     prefix, sep, _ = str(spec).partition(":")
-    return prefix if sep and prefix in ("synthetic", "h36m", "3dhp", "3dpw", "cmu") else "archive"
+    return prefix if sep and prefix in LOADERS else "archive"
 
 
 def split_by_sequence(dataset, split: str):
     """The ``split`` half of a dataset that has no predefined split (CMU mocap, pose archives): every
     ``HELD_OUT_EVERY``-th sequence (sorted ids; all views of a frame stay together) is ``test``, the rest ``train``,
     so no motion is seen in both. Without sequence ids the last fifth of the samples is the test split."""
-    import numpy as np
-
     if dataset.sequence is not None and np.unique(dataset.sequence).size >= 2:
         ids = np.unique(dataset.sequence)
         held = ids[HELD_OUT_EVERY - 1::HELD_OUT_EVERY] if ids.size >= HELD_OUT_EVERY else ids[-1:]
@@ -53,8 +55,6 @@ def split_by_sequence(dataset, split: str):
 
 def cap(dataset, n: int, seed: int):
     """At most ``n`` samples (a seeded random subset, in original order); ``n = 0`` keeps everything."""
-    import numpy as np
-
     if not n or len(dataset) <= n:
         return dataset
     pick = np.sort(np.random.default_rng(seed).choice(len(dataset), size=n, replace=False))

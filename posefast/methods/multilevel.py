@@ -32,8 +32,9 @@ Measured with these settings (seed 0, 2 idle cores, 2 min 52 s): target PCK@0.05
 with ``--epochs 20``, 5 min 42 s: 8.8 / 15.4 / 15.8 / 16.6 %, the source-only student drifting further from the
 target). The gain comes from the mean teacher (whose BN statistics now include target batches) plus the stylised
 source; the feature and pose levels add at most a point here (a run with the paper's discriminator lr 1e-4 fell to
-10.6 / 11.4 %), and single numbers move by ±1.5 points between epochs on 500 test crops. Torch's OpenMP threads spin when the cores are shared: on a busy machine run with
-``OMP_WAIT_POLICY=PASSIVE`` (about 10× faster here under contention).
+10.6 / 11.4 %), and single numbers move by ±1.5 points between epochs on 500 test crops. Torch's OpenMP threads
+spin when the cores are shared: on a busy machine run with ``OMP_WAIT_POLICY=PASSIVE`` (about 10× faster here under
+contention).
 
 Run folder: ``config.json``, ``adain.pt`` (the AdaIN used, when trained here), ``pretrain/`` and one folder per
 variant (``checkpoint.pt`` written atomically at every epoch end, ``metrics.jsonl`` one line per epoch,

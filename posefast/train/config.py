@@ -177,7 +177,7 @@ def apply_overrides(cfg, values: dict, where: str) -> None:
                     pass
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"{where}: {key!r} expects a number, got {value!r}")
-            if isinstance(current, int) and value != int(value):
+            if isinstance(current, int) and not float(value).is_integer():  # 2.5, inf, nan
                 raise ValueError(f"{where}: {key!r} expects a whole number, got {value!r}")
             value = type(current)(value)
         elif isinstance(current, str) and not isinstance(value, str):
