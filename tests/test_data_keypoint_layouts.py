@@ -122,7 +122,7 @@ def test_h36m_layout_is_the_identity_and_smpl_head_is_extrapolated():
     np.testing.assert_allclose(got["Spine"], (kp["pelvis"] + kp["neck"]) / 2)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(deadline=None)
 @given(layout=st.sampled_from(sorted(LAYOUT_JOINTS)), skeleton=st.sampled_from(["h36m17", "h36m16"]),
        lead=st.lists(st.integers(1, 3), max_size=2), seed=st.integers(0, 2**31 - 1))
 def test_conversion_is_the_matrix_translation_equivariant_and_confidence_is_the_min(layout, skeleton, lead, seed):
