@@ -57,7 +57,7 @@ def _test_set(counts, seed=0, scale=None, invalid_every=0, outside=None):
 
 
 def _write_like_spin(path, test_set):
-    """SPIN's test_data: valid frames whose 17 joints all lie in the image; 2D and root-relative metres into 24 slots."""
+    """SPIN's test_data: valid frames whose 17 joints all lie in the image; 2D and root-relative metres, 24 slots."""
     imgnames, centers, scales, parts, Ss = [], [], [], [], []
     for k, seq in test_set.items():
         w, h = SIZE[k]

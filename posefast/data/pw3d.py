@@ -106,7 +106,8 @@ def _field(data: dict, key: str, path: Path):
 def _array(value, path: Path, where: str, shape: tuple, kind: str = "fiub") -> np.ndarray:
     """``shape`` with None for free sizes; numbers only, finite."""
     a = np.asarray(value)
-    if a.dtype.kind not in kind or a.ndim != len(shape) or any(s is not None and s != n for s, n in zip(shape, a.shape)):
+    wrong_size = any(s is not None and s != n for s, n in zip(shape, a.shape))
+    if a.dtype.kind not in kind or a.ndim != len(shape) or wrong_size:
         want = "[" + ", ".join("N" if s is None else str(s) for s in shape) + "]"
         raise ValueError(f"{path}: {where}: expected a numeric array {want}, got {a.dtype} {tuple(a.shape)}")
     if a.dtype.kind == "f" and not np.isfinite(a).all():
@@ -129,8 +130,8 @@ def _tracks_of_sequence(path: Path, skeleton: str, keypoints, image_size) -> lis
     joints = _field(data, "jointPositions", path)
     poses2d = _field(data, "poses2d", path)
     valid = _field(data, "campose_valid", path)
-    if not (isinstance(joints, (list, tuple)) and isinstance(poses2d, (list, tuple)) and isinstance(valid, (list, tuple))
-            and len(joints) == len(poses2d) == len(valid) and len(joints) > 0):
+    per_actor = all(isinstance(v, (list, tuple)) for v in (joints, poses2d, valid))
+    if not (per_actor and len(joints) == len(poses2d) == len(valid) and len(joints) > 0):
         raise ValueError(f"{path}: 'jointPositions', 'poses2d', 'campose_valid': expected one entry per actor, got "
                          f"{type(joints).__name__}/{type(poses2d).__name__}/{type(valid).__name__}")
     cam_poses = _array(_field(data, "cam_poses", path), path, "cam_poses", (None, 4, 4), "f")
@@ -269,7 +270,8 @@ def _load_npz(path: Path, skeleton, split) -> PoseDataset:
         for s in np.unique(seq):
             sel = seq == s
             cam[sel] = fit_pinhole_intrinsics(p3[sel], p2[sel])
-            meta["fit_error_px"][int(s)] = float(np.median(np.linalg.norm(project(p3[sel], cam[sel]) - p2[sel], axis=-1)))
+            residual = np.linalg.norm(project(p3[sel], cam[sel]) - p2[sel], axis=-1)
+            meta["fit_error_px"][int(s)] = float(np.median(residual))
     size = np.asarray(arrays.get("image_size", PW3D_IMAGE_SIZE))
     if size.shape == (2,):
         size = np.broadcast_to(size, (N, 2))
