@@ -20,8 +20,10 @@ Files in one directory:
   ``sh_ft_h36m`` (prepare_..._sh.py)   the same metadata; Martinez et al.'s slots      ``sh16_h36m``
   ===================================  =============================================  ===================
 
-  The two Stacked-Hourglass files carry identical metadata, so they are told apart by the file name VideoPose3D's
-  script gives them; any other file without ``layout_name`` needs ``layout=``. Joints a rule computes (the COCO
+  (VideoPose3D: ``data/prepare_data_h36m.py`` line 167, ``data/data_utils.py`` ``suggest_metadata``,
+  ``data/prepare_data_2d_h36m_sh.py`` lines 23-24 and 33.) The two Stacked-Hourglass files carry identical metadata,
+  so they are told apart by the file name VideoPose3D's script gives them; any other file without ``layout_name``
+  needs ``layout=``. Joints a rule computes (the COCO
   pelvis, spine, thorax and head, for instance) are listed in ``meta['derived_joints']``.
 
 The calibration (``h36m_cameras.json``, package data) gives each of the 4 cameras its intrinsics with distortion

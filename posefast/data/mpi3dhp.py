@@ -2,21 +2,23 @@
 
 The test set's own files (``mpi_inf_3dhp_test_set/TS1..TS6/annot_data.mat`` and the README.txt shipped with them)
 hold, per frame, ``annot2`` (real 2D pixels), ``annot3`` (camera-frame mm), ``univ_annot3`` and ``valid_frame``.
-The README says ``univ_annot3`` is "scaled to the height of the universal skeleton used by Human3.6m", and gives
-the number of valid frames of each sequence (its scene-setting formula: TS1 603, TS2 540, TS3 505, TS4 553, TS5 276,
-TS6 452; 2929 in all, :data:`MPI3DHP_TEST_VALID_FRAMES`). The evaluation code (``mpii_test_predictions.m``) scores
-the valid frames on ``univ_annot3`` relative to the pelvis.
+The README says ``univ_annot3`` is "scaled to the height of the universal skeleton used by Human3.6m" (lines 11-13),
+and gives the number of valid frames of each sequence in its scene-setting formula (lines 20-24: TS1 603, TS2 540,
+TS3 505, TS4 553, TS5 276, TS6 452; 2929 in all, :data:`MPI3DHP_TEST_VALID_FRAMES`). The evaluation code
+(``test_util/mpii_test_predictions.m``) scores the valid frames on ``univ_annot3`` relative to the pelvis.
 
 Layouts (detected from the file's keys):
 
 1. SPIN's test file (``mpi_inf_3dhp_valid.npz``, written by SPIN's ``datasets/preprocess/mpi_inf_3dhp.py``
-   ``test_data``; Kolotouros et al., ICCV 2019): ``imgname`` [N] (``mpi_inf_3dhp_test_set/TS<k>/imageSequence/
-   img_<frame>.jpg``), ``part`` [N, 24, 3] (``annot2`` pixels + visibility), ``S`` [N, 24, 4] (``univ_annot3`` / 1000
-   minus the pelvis, + a filled flag), ``center``, ``scale``. It keeps a valid frame only when all 17 joints lie in
-   the image; every frame names its sequence, so each gets its exact camera and image size.
+   ``test_data``, lines 164-228; Kolotouros et al., ICCV 2019): ``imgname`` [N] (``mpi_inf_3dhp_test_set/TS<k>/
+   imageSequence/img_<frame>.jpg``), ``part`` [N, 24, 3] (``annot2`` pixels + visibility), ``S`` [N, 24, 4]
+   (``univ_annot3`` / 1000 minus the pelvis, + a filled flag), ``center``, ``scale``. It keeps a valid frame only
+   when all 17 joints lie in the image (line 207); every frame names its sequence, so each gets its exact camera
+   and image size.
 2. PoseAug's ``test_3dhp.npz`` (Gong et al., CVPR 2021; ``data_extra/prepare_data_3dhp.py``): SPIN's file reordered
-   to ``h36m16``, ``pose3d`` [N, 16, 3] (SPIN's ``S``) and ``pose2d`` [N, 16, 2] in normalised screen coordinates
-   (per-frame image size from the sequence in ``imgname``), invisible joints multiplied by 0. The file keeps no
+   to ``h36m16`` (line 63), ``pose3d`` [N, 16, 3] (SPIN's ``S``) and ``pose2d`` [N, 16, 2] in normalised screen
+   coordinates (image size from the sequence in ``imgname``, line 43), invisible joints multiplied by 0; it reads
+   exactly 2929 frames (``range(2929)``, line 36). The file keeps no
    image names, so the studio / outdoor boundary is not in it. It is established from the README: SPIN's file has
    2929 frames, the sum of all six valid-frame counts, so its in-image filter dropped none and the frames run TS1..TS6
    with exactly those counts: the first :data:`POSEAUG_STUDIO_FRAMES` = 603 + 540 + 505 + 553 = 2201 are TS1-4

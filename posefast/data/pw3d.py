@@ -11,10 +11,11 @@ refuses any other global.
 
 What the loader does, per actor track (one ``sequence`` id per (sequence, actor), names in ``meta``):
 
-- keeps the frames the official evaluation keeps (``aymenmir1/3dpw-eval`` ``evaluate.py``, ``check_valid_inds``):
-  ``campose_valid`` and a non-zero ``poses2d``; frames whose joints end up behind the camera are dropped too. The
-  counts of each are in ``meta['dropped']`` (total and per track) and in a warning.
-- moves ``jointPositions`` into each frame's camera with ``cam_poses`` (``X_cam = R X_world + t``) and maps SMPL-24 to
+- keeps the frames the official evaluation keeps (``aymenmir1/3dpw-eval`` ``evaluate.py`` ``check_valid_inds``,
+  line 232): ``campose_valid`` and a non-zero ``poses2d``; frames whose joints end up behind the camera are dropped
+  too. The counts of each are in ``meta['dropped']`` (total and per track) and in a warning.
+- moves ``jointPositions`` into each frame's camera with ``cam_poses`` (``X_cam = R X_world + t``, as that evaluation
+  applies them, lines 209-226 and 345) and maps SMPL-24 to
   ``h36m17`` / ``h36m16`` with :mod:`posefast.data.keypoint_layouts` (``smpl24``): hips, knees, ankles, shoulders,
   elbows, wrists and pelvis are SMPL's own joints (direct); thorax (SMPL neck) and neck/nose (SMPL head) are
   approximate; spine (pelvis-neck midpoint) and head (SMPL's head moved one neck-head length further) are derived.
