@@ -14,6 +14,16 @@ void bind_metrics(py::module_& m);
 void bind_heatmap(py::module_& m);
 void bind_transforms(py::module_& m);
 
+#if defined(POSEFAST_WITH_CUDA)
+namespace posefast {
+namespace cuda {  // csrc/ops/runtime_cuda.cu
+int runtime_version();
+int driver_version();
+void set_sync_after_launch(bool on);
+}  // namespace cuda
+}  // namespace posefast
+#endif
+
 PYBIND11_MODULE(_C, m) {
   m.doc() = "posefast kernels: raw-pointer entry points, validated and wrapped by posefast.ops";
 
@@ -22,9 +32,19 @@ PYBIND11_MODULE(_C, m) {
 #if defined(POSEFAST_WITH_CUDA)
   info["cuda"] = true;
   info["cuda_archs"] = POSEFAST_CUDA_ARCHS;
+  const int runtime = posefast::cuda::runtime_version();
+  info["cuda_runtime"] = std::to_string(runtime / 1000) + "." + std::to_string(runtime % 1000 / 10);
+  info["cuda_runtime_linkage"] = POSEFAST_CUDA_RUNTIME_LINKAGE;
 #else
   info["cuda"] = false;
   info["cuda_archs"] = "";
+  info["cuda_runtime"] = "";
+  info["cuda_runtime_linkage"] = "";
+#endif
+#if defined(POSEFAST_HOST_DEVICE_BRANCHES)
+  info["device_branches_on_host"] = true;  // test build: the CPU backend runs the __CUDA_ARCH__ branches, with FMA
+#else
+  info["device_branches_on_host"] = false;
 #endif
 #if defined(POSEFAST_WITH_OPENMP)
   info["openmp"] = true;
@@ -49,6 +69,13 @@ PYBIND11_MODULE(_C, m) {
     return 1;
 #endif
   });
+
+#if defined(POSEFAST_WITH_CUDA)
+  m.def("cuda_driver_version", &posefast::cuda::driver_version,
+        "CUDA version the installed driver supports (e.g. 12040 for 12.4), 0 without a driver.");
+  m.def("set_cuda_sync", &posefast::cuda::set_sync_after_launch,
+        "Wait for every kernel after its launch (POSEFAST_CUDA_SYNC=1) so faults are reported by their own op.");
+#endif
 
   bind_skeleton(m);
   bind_metrics(m);

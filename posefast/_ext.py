@@ -1,5 +1,14 @@
-"""Loads the compiled extension and turns tensors into the raw pointers, sizes and stream it takes."""
+"""Loads the compiled extension and turns tensors into the raw pointers, sizes and stream it takes.
+
+:func:`launch` is the one door to the kernels: it checks that every tensor argument is contiguous and on the
+kernel's device (a CPU pointer reaching a CUDA kernel would kill the CUDA context), checks once that the driver can
+run this build's CUDA runtime, and names the op in any CUDA error. ``POSEFAST_CUDA_SYNC=1`` in the environment (read
+at import) makes every CUDA kernel call wait for its kernel, so a fault during execution is reported by the op that
+caused it rather than by a later, unrelated torch call.
+"""
 from __future__ import annotations
+
+import os
 
 import torch
 
@@ -13,13 +22,72 @@ except ImportError as exc:  # pragma: no cover - only when the package was not b
 
 _DTYPE_CODES = {torch.float32: 0, torch.float64: 1}
 
+#: Oldest Linux driver for each CUDA runtime major version. Minor-version compatibility: a runtime 13.x runs on any
+#: driver of the 13.0 family or later (https://docs.nvidia.com/deploy/cuda-compatibility/, "Minor Version
+#: Compatibility", table 1).
+MIN_LINUX_DRIVER = {11: "450.80.02", 12: "525.60.13", 13: "580"}
+
+#: Whether every CUDA kernel call waits for its kernel (``POSEFAST_CUDA_SYNC=1``; debugging only, it serialises).
+CUDA_SYNC = os.environ.get("POSEFAST_CUDA_SYNC", "0").strip() not in ("", "0")
+if CUDA_SYNC and _C.BUILD_INFO["cuda"]:
+    _C.set_cuda_sync(True)
+
+
+def min_driver(runtime: str) -> str:
+    """The driver a CUDA runtime such as ``"13.0"`` needs, in words (empty for a build without CUDA)."""
+    if not runtime:
+        return ""
+    major = int(runtime.split(".")[0])
+    linux = MIN_LINUX_DRIVER.get(major)
+    return f"a driver supporting CUDA {major}.0 or later" + (f" (Linux >= {linux})" if linux else "")
+
 
 def build_info() -> dict:
-    """Facts about the compiled extension: version, cuda, cuda_archs, openmp, torch_linked, max_joints."""
-    return dict(_C.BUILD_INFO)
+    """Facts about the compiled extension.
+
+    ``version``; ``cuda`` (CUDA backend compiled); ``cuda_archs`` (``80-real`` = machine code for that GPU, an
+    entry without ``-real`` also carries PTX that newer GPUs compile at first use); ``cuda_runtime`` (the CUDA
+    runtime compiled in, e.g. ``"13.0"``), ``cuda_runtime_linkage`` (``"static"``: nothing but the driver needed at
+    run time, or ``"shared"``: libcudart.so of that major version), ``cuda_min_driver`` (the NVIDIA driver that
+    runtime needs); ``openmp``; ``torch_linked`` (always False: the kernels take raw pointers); ``max_joints``;
+    ``device_branches_on_host`` (a test build whose CPU backend runs the GPU code paths). The CUDA fields are empty
+    strings without CUDA.
+    """
+    info = dict(_C.BUILD_INFO)
+    info["cuda_min_driver"] = min_driver(info["cuda_runtime"])
+    return info
 
 
 MAX_JOINTS = int(_C.BUILD_INFO["max_joints"])
+
+
+def cuda_driver_problem(driver: int, runtime: str, torch_cuda: str | None) -> str | None:
+    """Why a driver supporting CUDA ``driver`` (e.g. 12040; 0 = no driver) cannot run CUDA runtime ``runtime``, in
+    one line that says what to do; None when it can."""
+    major = int(runtime.split(".")[0])
+    if driver >= major * 1000:
+        return None
+    needs = f"this posefast build's CUDA runtime {runtime} needs {min_driver(runtime)}"
+    if not driver:
+        return f"{needs}, but no NVIDIA driver was found: install one."
+    rebuild = ("rebuild posefast with the CUDA toolkit torch uses"
+               + (f" (torch.version.cuda = {torch_cuda}), e.g. `CUDACXX=/usr/local/cuda-{torch_cuda}/bin/nvcc "
+                  f"POSEFAST_CUDA=ON pip install --force-reinstall --no-deps .` in the posefast source" if torch_cuda
+                  else ""))
+    return (f"{needs}, but this machine's driver supports CUDA {driver // 1000}.{driver % 1000 // 10}: {rebuild}, "
+            f"or update the driver.")
+
+
+_driver_checked = [False]
+
+
+def _check_cuda_driver(op: str) -> None:
+    if _driver_checked[0]:
+        return
+    problem = cuda_driver_problem(_C.cuda_driver_version(), _C.BUILD_INFO["cuda_runtime"], torch.version.cuda)
+    if problem:
+        raise RuntimeError(f"posefast.{op}: {problem}")
+    _driver_checked[0] = True
 
 
 def _device_and_stream(device: torch.device, op: str) -> tuple[int, int]:
@@ -32,20 +100,49 @@ def _device_and_stream(device: torch.device, op: str) -> tuple[int, int]:
                 "nvcc on PATH and POSEFAST_CUDA=ON, move the tensors to the CPU, or use posefast.use_kernels(False) "
                 "to run the pure-torch reference ops."
             )
+        _check_cuda_driver(op)
         return 1, torch.cuda.current_stream(device).cuda_stream
     raise RuntimeError(f"posefast.{op}: tensors on device {device} are not supported (cpu or cuda)")
+
+
+def _bad_tensor(op: str, index: int, t: torch.Tensor, device: torch.device) -> ValueError:
+    if t.device != device:
+        return ValueError(f"posefast.{op}: kernel argument {index} is a tensor on {t.device}, but the kernel runs on "
+                          f"{device}; a pointer from another device must never reach a kernel")
+    return ValueError(f"posefast.{op}: kernel argument {index} is not contiguous (shape {list(t.shape)}, stride "
+                      f"{list(t.stride())}); the kernels read raw row-major memory")
+
+
+def _cuda_error_hint(message: str, device: torch.device) -> str:
+    if "no kernel image" not in message:
+        return ""
+    major, minor = torch.cuda.get_device_capability(device)
+    return (f" (this build has machine code for {_C.BUILD_INFO['cuda_archs']}; this GPU is sm_{major}{minor}: "
+            f"rebuild with POSEFAST_CUDA_ARCHS={major}{minor})")
 
 
 def launch(name: str, device_tensor: torch.Tensor, *args) -> None:
     """Call kernel entry point ``name`` for tensors shaped and placed like ``device_tensor``.
 
-    Tensors in ``args`` become data pointers (they must already be contiguous and on the same device); Python
-    numbers pass through. The dtype code is taken from ``device_tensor``.
+    Tensors in ``args`` become data pointers; each must be contiguous and on ``device_tensor``'s device (ValueError
+    otherwise, before anything runs). Python numbers pass through. The dtype code is taken from ``device_tensor``.
     """
-    device, stream = _device_and_stream(device_tensor.device, name)
-    raw = [a.data_ptr() if isinstance(a, torch.Tensor) else a for a in args]
-    if device == 1:
-        with torch.cuda.device(device_tensor.device):  # kernels launch on the tensors' GPU
-            getattr(_C, name)(device, stream, _DTYPE_CODES[device_tensor.dtype], *raw)
-    else:
-        getattr(_C, name)(device, stream, _DTYPE_CODES[device_tensor.dtype], *raw)
+    where = device_tensor.device
+    device, stream = _device_and_stream(where, name)
+    raw = []
+    for i, a in enumerate(args):
+        if isinstance(a, torch.Tensor):
+            if a.device != where or not a.is_contiguous():
+                raise _bad_tensor(name, i, a, where)
+            raw.append(a.data_ptr())
+        else:
+            raw.append(a)
+    kernel = getattr(_C, name)
+    if device == 0:
+        kernel(device, stream, _DTYPE_CODES[device_tensor.dtype], *raw)
+        return
+    try:
+        with torch.cuda.device(where):  # kernels launch on the tensors' GPU
+            kernel(device, stream, _DTYPE_CODES[device_tensor.dtype], *raw)
+    except RuntimeError as exc:
+        raise RuntimeError(f"posefast.{name}: {exc}{_cuda_error_hint(str(exc), where)}") from exc

@@ -348,6 +348,7 @@ def test_empty_batches():
     assert hits.tolist() == [0.0] * 3 and counts.tolist() == [0.0] * 3
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
 def test_cuda_matches_cpu():
     kp, vis = random_keypoints((8,), 16, 64, 48, seed=10, dtype=torch.float32)

@@ -525,6 +525,7 @@ def test_bad_options_are_named():
         posefast.pose_errors(p, x, thresholds=[0.0, 100.0])
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
 def test_cuda_matches_cpu():
     pred, target = random_pair((256,), seed=20, dtype=torch.float32)

@@ -243,6 +243,7 @@ def test_cuda_tensor_without_cuda_build_is_a_clear_error():
         _device_and_stream(torch.device("cuda"), "bone_vectors")
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
 def test_cuda_matches_cpu():
     x = random_joints((64,), H36M17, seed=8, dtype=torch.float32)

@@ -727,6 +727,7 @@ def test_bad_inputs_are_named():
             fn()
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
 def test_cuda_matches_cpu():
     skel = H36M16

@@ -36,3 +36,12 @@ def contiguous_batch(x: torch.Tensor, trailing: int) -> tuple[torch.Tensor, int]
     for s in x.shape[: x.dim() - trailing]:
         n *= s
     return x.contiguous(), n
+
+
+def new_like(x: torch.Tensor) -> torch.Tensor:
+    """An uninitialised contiguous tensor with ``x``'s shape, dtype and device: the layout every kernel writes.
+
+    Real impls and fake impls both allocate through this, so torch.compile sees the strides the kernel produces
+    (``torch.empty_like`` would copy a permuted input's strides into the fake output).
+    """
+    return x.new_empty(x.shape)

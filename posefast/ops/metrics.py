@@ -23,7 +23,7 @@ from posefast import reference
 from posefast._ext import launch
 from posefast.ops._checks import check_batch, check_float, check_like, check_points, check_trailing
 from posefast.ops._switch import kernels_enabled
-from posefast.ops._tables import contiguous_batch
+from posefast.ops._tables import contiguous_batch, new_like
 
 __all__ = ["mpjpe", "n_mpjpe", "p_mpjpe", "procrustes_align", "pose_errors", "pck", "auc", "PCK_THRESHOLDS_MM",
            "UNIT_TO_MM"]
@@ -64,7 +64,7 @@ def _pair_contiguous(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor, int,
 def _pair_backward(name: str, grad: Tensor, pred: Tensor, target: Tensor, *extra) -> tuple[Tensor, Tensor]:
     pred, target, n, J = _pair_contiguous(pred, target)
     grad = grad.contiguous()
-    gp, gx = torch.empty_like(pred), torch.empty_like(target)
+    gp, gx = new_like(pred), new_like(target)
     if n:
         launch(name, pred, grad, pred, target, gp, gx, n, J, *extra)
     return gp, gx
@@ -92,7 +92,7 @@ def _mpjpe_backward(grad: Tensor, pred: Tensor, target: Tensor, root: int) -> tu
 
 @_mpjpe_backward.register_fake
 def _(grad, pred, target, root):
-    return torch.empty_like(pred), torch.empty_like(target)
+    return new_like(pred), new_like(target)
 
 
 def _mpjpe_setup(ctx, inputs, output):
@@ -151,7 +151,7 @@ def _n_mpjpe_backward(grad: Tensor, pred: Tensor, target: Tensor) -> tuple[Tenso
 
 @_n_mpjpe_backward.register_fake
 def _(grad, pred, target):
-    return torch.empty_like(pred), torch.empty_like(target)
+    return new_like(pred), new_like(target)
 
 
 def _save_pair(ctx, inputs, output):
@@ -206,7 +206,7 @@ def _p_mpjpe_backward(grad: Tensor, pred: Tensor, target: Tensor) -> tuple[Tenso
 
 @_p_mpjpe_backward.register_fake
 def _(grad, pred, target):
-    return torch.empty_like(pred), torch.empty_like(target)
+    return new_like(pred), new_like(target)
 
 
 def _p_mpjpe_grad(ctx, grad):
@@ -254,7 +254,7 @@ p_mpjpe.__doc__ += _DEGENERATE_DOC
 def _procrustes_align(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     pred, target, n, J = _pair_contiguous(pred, target)
     lead = pred.shape[:-2]
-    aligned = torch.empty_like(pred)
+    aligned = new_like(pred)
     scale = pred.new_empty(lead)
     rotation = pred.new_empty(lead + (3, 3))
     translation = pred.new_empty(lead + (3,))
@@ -266,14 +266,14 @@ def _procrustes_align(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor, Ten
 @_procrustes_align.register_fake
 def _(pred, target):
     lead = pred.shape[:-2]
-    return torch.empty_like(pred), pred.new_empty(lead), pred.new_empty(lead + (3, 3)), pred.new_empty(lead + (3,))
+    return new_like(pred), pred.new_empty(lead), pred.new_empty(lead + (3, 3)), pred.new_empty(lead + (3,))
 
 
 @torch.library.custom_op("posefast::procrustes_align_backward", mutates_args=())
 def _procrustes_align_backward(grad_aligned: Tensor, grad_scale: Tensor, grad_rotation: Tensor,
                                grad_translation: Tensor, pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     pred, target, n, J = _pair_contiguous(pred, target)
-    gp, gx = torch.empty_like(pred), torch.empty_like(target)
+    gp, gx = new_like(pred), new_like(target)
     if n:
         launch("procrustes_align_backward", pred, grad_aligned.contiguous(), grad_scale.contiguous(),
                grad_rotation.contiguous(), grad_translation.contiguous(), pred, target, gp, gx, n, J)
@@ -282,7 +282,7 @@ def _procrustes_align_backward(grad_aligned: Tensor, grad_scale: Tensor, grad_ro
 
 @_procrustes_align_backward.register_fake
 def _(grad_aligned, grad_scale, grad_rotation, grad_translation, pred, target):
-    return torch.empty_like(pred), torch.empty_like(target)
+    return new_like(pred), new_like(target)
 
 
 def _procrustes_align_grad(ctx, g_aligned, g_scale, g_rotation, g_translation):

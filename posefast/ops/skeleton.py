@@ -15,7 +15,7 @@ from posefast import reference
 from posefast._ext import launch
 from posefast.ops._checks import check_batch, check_float, check_like, check_points, check_trailing
 from posefast.ops._switch import kernels_enabled
-from posefast.ops._tables import contiguous_batch, table
+from posefast.ops._tables import contiguous_batch, new_like, table
 from posefast.skeleton import Skeleton, get_skeleton
 
 __all__ = ["bone_vectors", "forward_kinematics", "kcs", "part_kcs", "DEFAULT_EPS"]
@@ -179,7 +179,7 @@ def _kcs_backward(grad_kcs: Tensor, bones: Tensor) -> Tensor:
     B = bones.shape[-2]
     bones, n = contiguous_batch(bones, 2)
     grad_kcs = grad_kcs.contiguous()
-    grad_bones = torch.empty_like(bones)
+    grad_bones = new_like(bones)
     if n:
         launch("kcs_backward", bones, grad_kcs, bones, grad_bones, n, B)
     return grad_bones
@@ -187,7 +187,7 @@ def _kcs_backward(grad_kcs: Tensor, bones: Tensor) -> Tensor:
 
 @_kcs_backward.register_fake
 def _(grad_kcs, bones):
-    return torch.empty_like(bones)
+    return new_like(bones)
 
 
 def _kcs_setup(ctx, inputs, output):
@@ -240,7 +240,7 @@ def _part_kcs_backward(grad_out: Tensor, joints: Tensor, parents: Tensor, masks:
     J, P = joints.shape[-2], masks.shape[0]
     joints, n = contiguous_batch(joints, 2)
     grad_out = grad_out.contiguous()
-    grad_joints = torch.empty_like(joints)
+    grad_joints = new_like(joints)
     if n:
         launch("part_kcs_backward", joints, grad_out, joints, parents, masks, grad_joints, n, J, P, normalize, eps)
     return grad_joints
@@ -248,7 +248,7 @@ def _part_kcs_backward(grad_out: Tensor, joints: Tensor, parents: Tensor, masks:
 
 @_part_kcs_backward.register_fake
 def _(grad_out, joints, parents, masks, normalize, eps):
-    return torch.empty_like(joints)
+    return new_like(joints)
 
 
 def _part_kcs_setup(ctx, inputs, output):

@@ -20,7 +20,7 @@ from posefast import reference
 from posefast._ext import launch
 from posefast.ops._checks import check_batch, check_float, check_like, check_points, check_trailing
 from posefast.ops._switch import kernels_enabled
-from posefast.ops._tables import contiguous_batch, table
+from posefast.ops._tables import contiguous_batch, new_like, table
 from posefast.ops.skeleton import DEFAULT_EPS
 from posefast.skeleton import Skeleton, get_skeleton
 
@@ -113,7 +113,7 @@ def _(rotvec):
 def _rotvec_to_rotmat_backward(grad_rotmat: Tensor, rotvec: Tensor) -> Tensor:
     rotvec, n = contiguous_batch(rotvec, 1)
     grad_rotmat = grad_rotmat.contiguous()
-    grad = torch.empty_like(rotvec)
+    grad = new_like(rotvec)
     if n:
         launch("rotvec_to_rotmat_backward", rotvec, grad_rotmat, rotvec, grad, n)
     return grad
@@ -121,7 +121,7 @@ def _rotvec_to_rotmat_backward(grad_rotmat: Tensor, rotvec: Tensor) -> Tensor:
 
 @_rotvec_to_rotmat_backward.register_fake
 def _(grad_rotmat, rotvec):
-    return torch.empty_like(rotvec)
+    return new_like(rotvec)
 
 
 def _rotvec_to_rotmat_setup(ctx, inputs, output):
@@ -164,7 +164,7 @@ def _bone_angle_augment(joints: Tensor, delta: Tensor, parents: Tensor, frozen: 
     J = joints.shape[-2]
     joints, n = contiguous_batch(joints, 2)
     delta = delta.contiguous()
-    out = torch.empty_like(joints)
+    out = new_like(joints)
     cos_change = joints.new_empty(joints.shape[:-2] + (J - 1,))
     if n:
         launch("bone_angle_augment_forward", joints, joints, delta, parents, frozen, out, cos_change, n, J, eps)
@@ -173,7 +173,7 @@ def _bone_angle_augment(joints: Tensor, delta: Tensor, parents: Tensor, frozen: 
 
 @_bone_angle_augment.register_fake
 def _(joints, delta, parents, frozen, eps):
-    return torch.empty_like(joints), joints.new_empty(joints.shape[:-2] + (joints.shape[-2] - 1,))
+    return new_like(joints), joints.new_empty(joints.shape[:-2] + (joints.shape[-2] - 1,))
 
 
 @torch.library.custom_op("posefast::bone_angle_augment_backward", mutates_args=())
@@ -183,7 +183,7 @@ def _bone_angle_augment_backward(grad_out: Optional[Tensor], grad_cos: Optional[
     J = joints.shape[-2]
     joints, n = contiguous_batch(joints, 2)
     delta = delta.contiguous()
-    grad_joints, grad_delta = torch.empty_like(joints), torch.empty_like(delta)
+    grad_joints, grad_delta = new_like(joints), new_like(delta)
     if n:
         launch("bone_angle_augment_backward", joints, _null(grad_out), _null(grad_cos), joints, delta, parents,
                frozen, grad_joints, grad_delta, n, J, eps)
@@ -192,7 +192,7 @@ def _bone_angle_augment_backward(grad_out: Optional[Tensor], grad_cos: Optional[
 
 @_bone_angle_augment_backward.register_fake
 def _(grad_out, grad_cos, joints, delta, parents, frozen, eps):
-    return torch.empty_like(joints), torch.empty_like(delta)
+    return new_like(joints), new_like(delta)
 
 
 def _bone_angle_augment_setup(ctx, inputs, output):
@@ -257,7 +257,7 @@ def _bone_length_augment(joints: Tensor, ratio: Tensor, parents: Tensor, groups:
     J, G = joints.shape[-2], ratio.shape[-1]
     joints, n = contiguous_batch(joints, 2)
     ratio = ratio.contiguous()
-    out = torch.empty_like(joints)
+    out = new_like(joints)
     if n:
         launch("bone_length_augment_forward", joints, joints, ratio, parents, groups, out, n, J, G)
     return out
@@ -265,7 +265,7 @@ def _bone_length_augment(joints: Tensor, ratio: Tensor, parents: Tensor, groups:
 
 @_bone_length_augment.register_fake
 def _(joints, ratio, parents, groups):
-    return torch.empty_like(joints)
+    return new_like(joints)
 
 
 @torch.library.custom_op("posefast::bone_length_augment_backward", mutates_args=())
@@ -275,7 +275,7 @@ def _bone_length_augment_backward(grad_out: Tensor, joints: Tensor, ratio: Tenso
     joints, n = contiguous_batch(joints, 2)
     ratio = ratio.contiguous()
     grad_out = grad_out.contiguous()
-    grad_joints, grad_ratio = torch.empty_like(joints), torch.empty_like(ratio)
+    grad_joints, grad_ratio = new_like(joints), new_like(ratio)
     if n:
         launch("bone_length_augment_backward", joints, grad_out, joints, ratio, parents, groups, grad_joints,
                grad_ratio, n, J, G)
@@ -284,7 +284,7 @@ def _bone_length_augment_backward(grad_out: Tensor, joints: Tensor, ratio: Tenso
 
 @_bone_length_augment_backward.register_fake
 def _(grad_out, joints, ratio, parents, groups):
-    return torch.empty_like(joints), torch.empty_like(ratio)
+    return new_like(joints), new_like(ratio)
 
 
 def _bone_length_augment_setup(ctx, inputs, output):
@@ -336,7 +336,7 @@ def bone_length_augment(joints: Tensor, ratio: Tensor, skeleton: Skeleton | str)
 def _rigid_transform(joints: Tensor, rotvec: Tensor, translation: Tensor) -> Tensor:
     J = joints.shape[-2]
     joints, n = contiguous_batch(joints, 2)
-    out = torch.empty_like(joints)
+    out = new_like(joints)
     if n:
         launch("rigid_transform_forward", joints, joints, rotvec.contiguous(), translation.contiguous(), out, n, J)
     return out
@@ -344,7 +344,7 @@ def _rigid_transform(joints: Tensor, rotvec: Tensor, translation: Tensor) -> Ten
 
 @_rigid_transform.register_fake
 def _(joints, rotvec, translation):
-    return torch.empty_like(joints)
+    return new_like(joints)
 
 
 @torch.library.custom_op("posefast::rigid_transform_backward", mutates_args=())
@@ -352,7 +352,7 @@ def _rigid_transform_backward(grad_out: Tensor, joints: Tensor, rotvec: Tensor) 
     J = joints.shape[-2]
     joints, n = contiguous_batch(joints, 2)
     rotvec = rotvec.contiguous()
-    grad_joints, grad_rotvec, grad_translation = torch.empty_like(joints), torch.empty_like(rotvec), torch.empty_like(rotvec)
+    grad_joints, grad_rotvec, grad_translation = new_like(joints), new_like(rotvec), new_like(rotvec)
     if n:
         launch("rigid_transform_backward", joints, grad_out.contiguous(), joints, rotvec, grad_joints, grad_rotvec,
                grad_translation, n, J)
@@ -361,7 +361,7 @@ def _rigid_transform_backward(grad_out: Tensor, joints: Tensor, rotvec: Tensor) 
 
 @_rigid_transform_backward.register_fake
 def _(grad_out, joints, rotvec):
-    return torch.empty_like(joints), torch.empty_like(rotvec), torch.empty_like(rotvec)
+    return new_like(joints), new_like(rotvec), new_like(rotvec)
 
 
 def _rigid_transform_setup(ctx, inputs, output):
@@ -427,7 +427,7 @@ def _project_backward(grad_uv: Tensor, points: Tensor, camera: Tensor, min_depth
     P, C = points.shape[-2], camera.shape[-1]
     points, n = contiguous_batch(points, 2)
     camera = camera.contiguous()
-    grad_points, grad_camera = torch.empty_like(points), torch.empty_like(camera)
+    grad_points, grad_camera = new_like(points), new_like(camera)
     if n:
         launch("project_backward", points, grad_uv.contiguous(), points, camera, grad_points, grad_camera, n, P, C,
                min_depth)
@@ -436,7 +436,7 @@ def _project_backward(grad_uv: Tensor, points: Tensor, camera: Tensor, min_depth
 
 @_project_backward.register_fake
 def _(grad_uv, points, camera, min_depth):
-    return torch.empty_like(points), torch.empty_like(camera)
+    return new_like(points), new_like(camera)
 
 
 def _project_setup(ctx, inputs, output):
@@ -544,7 +544,7 @@ def _global_position_align(joints: Tensor, target: Tensor, camera: Tensor, min_s
                            z_max: float) -> Tensor:
     J = joints.shape[-2]
     joints, n = contiguous_batch(joints, 2)
-    out = torch.empty_like(joints)
+    out = new_like(joints)
     if n:
         launch("global_position_align_forward", joints, joints, target.contiguous(), camera.contiguous(), out, n, J,
                min_scale, z_min, z_max)
@@ -553,7 +553,7 @@ def _global_position_align(joints: Tensor, target: Tensor, camera: Tensor, min_s
 
 @_global_position_align.register_fake
 def _(joints, target, camera, min_scale, z_min, z_max):
-    return torch.empty_like(joints)
+    return new_like(joints)
 
 
 @torch.library.custom_op("posefast::global_position_align_backward", mutates_args=())
@@ -562,7 +562,7 @@ def _global_position_align_backward(grad_out: Tensor, joints: Tensor, target: Te
     J = joints.shape[-2]
     joints, n = contiguous_batch(joints, 2)
     target, camera = target.contiguous(), camera.contiguous()
-    grads = torch.empty_like(joints), torch.empty_like(target), torch.empty_like(camera)
+    grads = new_like(joints), new_like(target), new_like(camera)
     if n:
         launch("global_position_align_backward", joints, grad_out.contiguous(), joints, target, camera, *grads, n, J,
                min_scale, z_min, z_max)
@@ -571,7 +571,7 @@ def _global_position_align_backward(grad_out: Tensor, joints: Tensor, target: Te
 
 @_global_position_align_backward.register_fake
 def _(grad_out, joints, target, camera, min_scale, z_min, z_max):
-    return torch.empty_like(joints), torch.empty_like(target), torch.empty_like(camera)
+    return new_like(joints), new_like(target), new_like(camera)
 
 
 def _global_position_align_setup(ctx, inputs, output):
@@ -645,7 +645,7 @@ def _augment_pipeline(joints: Tensor, delta: Tensor, ratio: Tensor, rotvec: Tens
                       min_depth: float) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     J, G, C = joints.shape[-2], ratio.shape[-1], camera.shape[-1]
     joints, n = contiguous_batch(joints, 2)
-    joints_ba, joints_bl, joints_rt = torch.empty_like(joints), torch.empty_like(joints), torch.empty_like(joints)
+    joints_ba, joints_bl, joints_rt = new_like(joints), new_like(joints), new_like(joints)
     uv_rt = joints.new_empty(joints.shape[:-1] + (2,))
     cos_change = joints.new_empty(joints.shape[:-2] + (J - 1,))
     if n:
@@ -658,7 +658,7 @@ def _augment_pipeline(joints: Tensor, delta: Tensor, ratio: Tensor, rotvec: Tens
 @_augment_pipeline.register_fake
 def _(joints, delta, ratio, rotvec, translation, camera, parents, frozen, groups, eps, min_depth):
     J = joints.shape[-2]
-    return (torch.empty_like(joints), torch.empty_like(joints), torch.empty_like(joints),
+    return (new_like(joints), new_like(joints), new_like(joints),
             joints.new_empty(joints.shape[:-1] + (2,)), joints.new_empty(joints.shape[:-2] + (J - 1,)))
 
 
@@ -671,8 +671,8 @@ def _augment_pipeline_backward(grad_ba: Optional[Tensor], grad_bl: Optional[Tens
     J, G, C = joints.shape[-2], ratio.shape[-1], camera.shape[-1]
     joints, n = contiguous_batch(joints, 2)
     delta, ratio, rotvec, camera = delta.contiguous(), ratio.contiguous(), rotvec.contiguous(), camera.contiguous()
-    grads = (torch.empty_like(joints), torch.empty_like(delta), torch.empty_like(ratio), torch.empty_like(rotvec),
-             torch.empty_like(rotvec), torch.empty_like(camera))
+    grads = (new_like(joints), new_like(delta), new_like(ratio), new_like(rotvec),
+             new_like(rotvec), new_like(camera))
     if n:
         launch("augment_pipeline_backward", joints, _null(grad_ba), _null(grad_bl), _null(grad_rt), _null(grad_uv),
                _null(grad_cos), joints, delta, ratio, rotvec, camera, joints_ba.contiguous(), joints_bl.contiguous(),
@@ -683,8 +683,8 @@ def _augment_pipeline_backward(grad_ba: Optional[Tensor], grad_bl: Optional[Tens
 @_augment_pipeline_backward.register_fake
 def _(grad_ba, grad_bl, grad_rt, grad_uv, grad_cos, joints, delta, ratio, rotvec, camera, joints_ba, joints_bl,
       joints_rt, parents, frozen, groups, eps, min_depth):
-    return (torch.empty_like(joints), torch.empty_like(delta), torch.empty_like(ratio), torch.empty_like(rotvec),
-            torch.empty_like(rotvec), torch.empty_like(camera))
+    return (new_like(joints), new_like(delta), new_like(ratio), new_like(rotvec),
+            new_like(rotvec), new_like(camera))
 
 
 def _augment_pipeline_setup(ctx, inputs, output):

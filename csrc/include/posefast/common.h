@@ -15,7 +15,9 @@
 
 namespace posefast {
 
-// Largest joint count a per-sample kernel keeps on its stack (Python validates this before any call).
+// Largest joint count per pose (Python validates it before any call). Only the part-KCS functors size per-thread
+// arrays by it; every other kernel's stack frame is independent of J (GPU local memory is reserved per resident
+// thread for the largest frame launched: CI bounds every kernel's frame, cmake/ptxas_frames.py).
 constexpr int64_t kMaxJoints = 64;
 
 // Opaque handle passed from Python: 0 on the CPU, a cudaStream_t on CUDA.

@@ -4,6 +4,8 @@
 
 #include <cuda_runtime.h>
 
+#include <atomic>
+
 #include "posefast/common.h"
 
 namespace posefast {
@@ -18,6 +20,13 @@ inline void check(cudaError_t err, const char* what) {
   if (err != cudaSuccess) throw std::runtime_error(std::string("posefast CUDA error in ") + what + ": " + cudaGetErrorString(err));
 }
 
+// POSEFAST_CUDA_SYNC=1 (set from posefast._ext): wait for every kernel, so a fault during its execution is reported
+// by the op that launched it instead of by a later, unrelated CUDA call. One flag for the module (inline function).
+inline std::atomic<bool>& sync_after_launch() {
+  static std::atomic<bool> flag{false};
+  return flag;
+}
+
 template <class Functor>
 void launch(const Stream& stream, int64_t n, const Functor& f) {
   if (n <= 0) return;
@@ -26,6 +35,8 @@ void launch(const Stream& stream, int64_t n, const Functor& f) {
   const unsigned grid = unsigned(blocks < 65535 * 16 ? blocks : 65535 * 16);  // grid-stride covers the rest
   grid_stride_kernel<<<grid, kThreads, 0, reinterpret_cast<cudaStream_t>(stream.handle)>>>(n, f);
   check(cudaGetLastError(), "kernel launch");
+  if (sync_after_launch().load(std::memory_order_relaxed))
+    check(cudaStreamSynchronize(reinterpret_cast<cudaStream_t>(stream.handle)), "kernel execution (POSEFAST_CUDA_SYNC=1)");
 }
 
 }  // namespace cuda

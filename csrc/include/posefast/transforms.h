@@ -30,12 +30,13 @@ PF_HD bool inside(T v, T lo, T hi) { return v >= lo && v <= hi; }
 template <typename T>
 PF_HD Vec3<T> load3_or_zero(const T* p) { return p ? load3(p) : Vec3<T>{0, 0, 0}; }
 
-// Subtree sums of joint gradients, the backward of forward kinematics: gsub[c] (c >= 1) is the gradient of the
-// bone ending at c, gsub[0] the root's (the sum over all joints). g may be null (zero gradient).
+// Subtree sums of joint gradients, the backward of forward kinematics, in place: on return g[c] (c >= 1) is the
+// gradient of the bone ending at c, g[0] the root's (the sum over all joints). Children come before parents
+// (descending index), so no scratch array is needed and the kernels' stack frames do not grow with the joint count
+// (a per-thread array of kMaxJoints entries cost kilobytes of GPU local memory per thread, issue 17).
 template <typename T>
-PF_HD void fk_subtree_grads(const T* g, const int64_t* parents, int64_t J, Vec3<T>* gsub) {
-  for (int64_t c = 0; c < J; ++c) gsub[c] = g ? load3(g + c * 3) : Vec3<T>{0, 0, 0};
-  for (int64_t c = J - 1; c >= 1; --c) gsub[parents[c]] += gsub[c];
+PF_HD void fk_subtree_sums_in_place(T* g, const int64_t* parents, int64_t J) {
+  for (int64_t c = J - 1; c >= 1; --c) accumulate3(g + parents[c] * 3, load3(g + c * 3));
 }
 
 // ---- bone-angle augmentation (PoseAug BA) ------------------------------------------------------------------
@@ -100,8 +101,11 @@ PF_HD void bone_angle_pose(const T* x,                // [J, 3]
   }
 }
 
+// g_x is the scratch for the subtree sums: filled with g_out, summed in place, then turned into the joint gradient
+// parents before children (g_x[c] = gv_c − Σ_{children k} gv_k): a child k > c has not touched g_x[c] yet when c
+// reads its subtree sum there. g_out may be null (zero) or alias g_x (the fused pipeline's running gradient).
 template <typename T>
-PF_HD void bone_angle_backward_pose(const T* g_out,             // [J, 3] or null
+PF_HD void bone_angle_backward_pose(const T* g_out,             // [J, 3] or null; may alias g_x
                                     const T* g_cos,             // [J - 1] or null
                                     const T* x,                 // [J, 3]
                                     const T* delta,             // [J - 1, 3]
@@ -110,17 +114,16 @@ PF_HD void bone_angle_backward_pose(const T* g_out,             // [J, 3] or nul
                                     int64_t J, T eps,
                                     T* g_x,                     // [J, 3]
                                     T* g_delta) {               // [J - 1, 3]
-  Vec3<T> gsub[kMaxJoints];
-  fk_subtree_grads(g_out, parents, J, gsub);
-  store3(g_x, gsub[0]);  // the output root is the input root
-  for (int64_t c = 1; c < J; ++c) store3(g_x + c * 3, Vec3<T>{0, 0, 0});
+  for (int64_t c = 0; c < J; ++c) store3(g_x + c * 3, g_out ? load3(g_out + c * 3) : Vec3<T>{0, 0, 0});
+  fk_subtree_sums_in_place(g_x, parents, J);  // g_x[0] stays the root's sum: the output root is the input root
   for (int64_t c = 1; c < J; ++c) {
     const int64_t p = parents[c];
     Vec3<T> gd;
     const Vec3<T> gv = bone_angle_bone_backward(load3(x + c * 3) - load3(x + p * 3), load3(delta + (c - 1) * 3),
-                                                frozen[c - 1] != 0, eps, gsub[c], g_cos ? g_cos[c - 1] : T(0), &gd);
+                                                frozen[c - 1] != 0, eps, load3(g_x + c * 3),
+                                                g_cos ? g_cos[c - 1] : T(0), &gd);
     store3(g_delta + (c - 1) * 3, gd);
-    accumulate3(g_x + c * 3, gv);
+    store3(g_x + c * 3, gv);
     accumulate3(g_x + p * 3, T(-1) * gv);
   }
 }
@@ -142,8 +145,9 @@ PF_HD void bone_length_pose(const T* x,              // [J, 3]
   }
 }
 
+// Same in-place scheme as bone_angle_backward_pose; g_out may alias g_x.
 template <typename T>
-PF_HD void bone_length_backward_pose(const T* g_out,          // [J, 3]
+PF_HD void bone_length_backward_pose(const T* g_out,          // [J, 3]; may alias g_x
                                      const T* x,              // [J, 3]
                                      const T* ratio,          // [G]
                                      const int64_t* parents,  // [J]
@@ -151,16 +155,15 @@ PF_HD void bone_length_backward_pose(const T* g_out,          // [J, 3]
                                      int64_t J, int64_t G,
                                      T* g_x,                  // [J, 3]
                                      T* g_ratio) {            // [G]
-  Vec3<T> gsub[kMaxJoints];
-  fk_subtree_grads(g_out, parents, J, gsub);
+  for (int64_t c = 0; c < J; ++c) store3(g_x + c * 3, load3(g_out + c * 3));
+  fk_subtree_sums_in_place(g_x, parents, J);
   for (int64_t g = 0; g < G; ++g) g_ratio[g] = T(0);
-  store3(g_x, gsub[0]);
-  for (int64_t c = 1; c < J; ++c) store3(g_x + c * 3, Vec3<T>{0, 0, 0});
   for (int64_t c = 1; c < J; ++c) {
     const int64_t p = parents[c], g = groups[c - 1];
-    g_ratio[g] += dot(gsub[c], load3(x + c * 3) - load3(x + p * 3));
-    const Vec3<T> gv = (T(1) + ratio[g]) * gsub[c];
-    accumulate3(g_x + c * 3, gv);
+    const Vec3<T> gsub = load3(g_x + c * 3);
+    g_ratio[g] += dot(gsub, load3(x + c * 3) - load3(x + p * 3));
+    const Vec3<T> gv = (T(1) + ratio[g]) * gsub;
+    store3(g_x + c * 3, gv);
     accumulate3(g_x + p * 3, T(-1) * gv);
   }
 }
@@ -177,8 +180,9 @@ PF_HD void rigid_transform_pose(const T* x,  // [J, 3]
   for (int64_t j = 0; j < J; ++j) store3(out + j * 3, matvec3(R, load3(x + j * 3) - x0) + t);
 }
 
+// g_out may alias g_x (each joint's gradient is read before its slot is written; the root's is written last).
 template <typename T>
-PF_HD void rigid_transform_backward_pose(const T* g_out,  // [J, 3]
+PF_HD void rigid_transform_backward_pose(const T* g_out,  // [J, 3]; may alias g_x
                                          const T* x,      // [J, 3]
                                          Vec3<T> r, int64_t J,
                                          T* g_x,          // [J, 3]
@@ -601,7 +605,8 @@ struct AugmentPipelineForward {
 
 // One backward pass through the whole chain; any of the five cotangents may be null (= zero). The forward's
 // intermediate poses come in as saved outputs; only per-bone and per-point scalars (unit bones, R, distortion
-// factors) are recomputed, in registers.
+// factors) are recomputed, in registers. The running gradient w.r.t. each stage's input lives in grad_joints
+// (every stage's backward works in place), so the stack frame does not depend on J.
 template <typename T>
 struct AugmentPipelineBackward {
   const T* grad_ba;            // [N, J, 3] or null
@@ -630,28 +635,28 @@ struct AugmentPipelineBackward {
   T eps, min_depth;
   PF_HD void operator()(int64_t n) const {
     const int64_t o = n * J * 3, K = J * 3;
-    T g[kMaxJoints * 3], g_stage[kMaxJoints * 3];
+    T* g = grad_joints + o;
     // project: dL/d joints_rt
-    for (int64_t i = 0; i < K; ++i) g[i] = grad_rt ? grad_rt[o + i] : T(0);
     if (grad_uv) {
-      project_backward_pose(grad_uv + n * J * 2, joints_rt + o, camera + n * C, J, C, min_depth, g_stage,
+      project_backward_pose(grad_uv + n * J * 2, joints_rt + o, camera + n * C, J, C, min_depth, g,
                             grad_camera + n * C);
-      for (int64_t i = 0; i < K; ++i) g[i] += g_stage[i];
+      if (grad_rt) for (int64_t i = 0; i < K; ++i) g[i] += grad_rt[o + i];
     } else {
       for (int64_t k = 0; k < C; ++k) grad_camera[n * C + k] = T(0);
+      for (int64_t i = 0; i < K; ++i) g[i] = grad_rt ? grad_rt[o + i] : T(0);
     }
     // RT: dL/d joints_bl
     Vec3<T> gr, gt;
-    rigid_transform_backward_pose(g, joints_bl + o, load3(rotvec + n * 3), J, g_stage, &gr, &gt);
+    rigid_transform_backward_pose(g, joints_bl + o, load3(rotvec + n * 3), J, g, &gr, &gt);
     store3(grad_rotvec + n * 3, gr);
     store3(grad_translation + n * 3, gt);
-    for (int64_t i = 0; i < K; ++i) g[i] = g_stage[i] + (grad_bl ? grad_bl[o + i] : T(0));
+    if (grad_bl) for (int64_t i = 0; i < K; ++i) g[i] += grad_bl[o + i];
     // BL: dL/d joints_ba
-    bone_length_backward_pose(g, joints_ba + o, ratio + n * G, parents, groups, J, G, g_stage, grad_ratio + n * G);
-    for (int64_t i = 0; i < K; ++i) g[i] = g_stage[i] + (grad_ba ? grad_ba[o + i] : T(0));
+    bone_length_backward_pose(g, joints_ba + o, ratio + n * G, parents, groups, J, G, g, grad_ratio + n * G);
+    if (grad_ba) for (int64_t i = 0; i < K; ++i) g[i] += grad_ba[o + i];
     // BA: dL/d joints, dL/d delta
     bone_angle_backward_pose(g, grad_cos ? grad_cos + n * (J - 1) : nullptr, joints + o, delta + n * (J - 1) * 3,
-                             parents, frozen, J, eps, grad_joints + o, grad_delta + n * (J - 1) * 3);
+                             parents, frozen, J, eps, g, grad_delta + n * (J - 1) * 3);
   }
 };
 
