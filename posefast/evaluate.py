@@ -62,6 +62,35 @@ def evaluate_lifter(lifter, split: dict, skeleton: Skeleton, flip_test: bool = F
     return summarize(pred, split["joints_3d"], joints=joints)
 
 
+@torch.no_grad()
+def per_pose_metrics(pred: torch.Tensor, target_3d: torch.Tensor, unit: str = "m") -> dict:
+    """Per-pose numbers whose means over poses are :func:`summarize`'s: ``mpjpe``, ``p_mpjpe`` (mm), ``pck`` (percent
+    of the pose's joints below 150 mm) and ``auc`` (the pose's mean PCK over 0..150 mm), each a float64 numpy
+    ``[N]`` — what a paired bootstrap over test poses resamples."""
+    from posefast import pose_errors
+
+    errors = pose_errors(pred, root_relative(target_3d), unit=unit)
+    joint_errors = errors["joint_errors"].to(torch.float64)  # [N, J] mm
+    thresholds = errors["thresholds"].to(joint_errors.device)  # [T] mm, 150 among them
+    hits = (joint_errors.unsqueeze(-1) < thresholds).to(torch.float64)  # strictly below, as pose_errors counts
+    k150 = int(torch.nonzero(thresholds == 150.0)[0, 0])
+    return {"mpjpe": errors["mpjpe"].double().cpu().numpy(), "p_mpjpe": errors["p_mpjpe"].double().cpu().numpy(),
+            "pck": (100.0 * hits[..., k150].mean(-1)).cpu().numpy(), "auc": (100.0 * hits.mean((-1, -2))).cpu().numpy()}
+
+
+def per_class_mpjpe(mpjpe: "np.ndarray", classes: "np.ndarray", names) -> dict:
+    """``{class name: {"mpjpe": mean mm, "n": poses}}`` for per-pose errors ``[N]`` and class indices ``[N]``
+    (``names[i]`` names class ``i``); classes without test poses are left out."""
+    import numpy as np
+
+    out = {}
+    for i, name in enumerate(names):
+        mask = classes == i
+        if mask.any():
+            out[name] = {"mpjpe": float(np.mean(mpjpe[mask])), "n": int(mask.sum())}
+    return out
+
+
 def main(argv=None) -> int:
     from posefast.data import load
     from posefast.inference import load_lifter

@@ -10,6 +10,37 @@ from posefast.models import build_lifter
 from posefast.train.distributed import DistContext, unwrap
 
 
+# What the lifter's input means: pixels normalised as VideoPose3D's normalize_screen_coordinates (x / w * 2 -
+# [1, h / w]). A checkpoint records it so a lifter is never fine-tuned on inputs of another convention.
+INPUT_NORMALISATION = "screen: x / w * 2 - [1, h / w]"
+
+
+def lifter_spec(cfg) -> dict:
+    """What must agree for one run's lifter weights to start another run (``--init``): architecture and input."""
+    return {"backbone": cfg.backbone, "backbone_width": cfg.backbone_width, "skeleton": cfg.skeleton,
+            "input": INPUT_NORMALISATION}
+
+
+def check_init_checkpoint(state: dict, cfg, path) -> None:
+    """Raise a ValueError naming every mismatch between an ``--init`` checkpoint's lifter and this run's."""
+    if "modules" not in state or "lifter" not in state.get("modules", {}):
+        raise ValueError(f"--init: {path} is not a lifting run's checkpoint (it holds no lifter weights)")
+    saved = state.get("lifter_spec") or lifter_spec(_Namespace(state["config"]))
+    wanted = lifter_spec(cfg)
+    bad = [f"{k} {saved.get(k)!r} (this run: {wanted[k]!r})" for k in wanted if saved.get(k) != wanted[k]]
+    if bad:
+        raise ValueError(f"--init: {path} holds a different lifter: " + "; ".join(bad) +
+                         ". Start from a checkpoint trained with the same backbone, width, skeleton and input")
+
+
+class _Namespace:
+    """Attribute view of an older checkpoint's config dict (written before ``lifter_spec`` was stored)."""
+
+    def __init__(self, values: dict):
+        self.backbone, self.backbone_width = values.get("backbone"), values.get("backbone_width")
+        self.skeleton = values.get("skeleton")
+
+
 class LiftingMethod:
     """Source-only baseline: the lifter trained on source 2D → root-relative 3D pairs (MSE, Adam, linear decay).
 
@@ -47,6 +78,17 @@ class LiftingMethod:
 
     def load_extra_state(self, state: dict) -> None:
         pass
+
+    def init_lifter(self, state: dict, path) -> None:
+        """Start from the lifter (weights and batch-norm statistics) of another run's checkpoint ``state`` — the
+        papers' pretrain → adapt protocol. The optimiser and schedule start fresh: every method adapting from the
+        same checkpoint then takes the same lifter steps at the same learning rates."""
+        check_init_checkpoint(state, self.cfg, path)
+        self._lifter.load_state_dict(state["modules"]["lifter"])
+
+    def epoch_diagnostics(self) -> dict:
+        """Numbers describing what the method did this epoch (logged in metrics.jsonl); none by default."""
+        return {}
 
     # -- the loop's hooks -----------------------------------------------------------------------------------------
     def train_split(self, epoch: int) -> dict:

@@ -22,6 +22,10 @@ class DomainData:
     target_test: dict
     source_spec: str = ""
     target_spec: str = ""
+    # Pose-class names of labelled synthetic domains (``sequence = 100 * subject + class index``); the target test
+    # split then carries ``pose_class`` [N]. Empty for real data.
+    source_classes: tuple = ()
+    target_classes: tuple = ()
 
 
 def _tensors(dataset, device) -> dict:
@@ -98,8 +102,12 @@ def load_domains(source: str, target: str, skeleton: str | Skeleton, device, n_s
         raise ValueError(f"--source {source!r}: a source domain needs 3D labels (joints_3d)")
     if not tgt_test.has_3d:
         raise ValueError(f"--target {target!r}: the target test split needs 3D labels to be evaluated")
+    target_test = _tensors(tgt_test, device)
+    target_classes = tuple(tgt_test.meta.get("classes", ()))
+    if target_classes and tgt_test.sequence is not None:
+        target_test["pose_class"] = torch.as_tensor(np.asarray(tgt_test.sequence) % 100, device=device)
     return DomainData(skel, _tensors(src_train, device), _tensors(src_test, device), _tensors(tgt_train, device),
-                      _tensors(tgt_test, device), source, target)
+                      target_test, source, target, tuple(src_train.meta.get("classes", ())), target_classes)
 
 
 def root_relative(joints_3d: torch.Tensor) -> torch.Tensor:

@@ -115,6 +115,20 @@ class MultilevelConfig:
 
 
 @dataclass
+class CompareConfig:
+    """The main job (``python -m posefast.train``, ``compare``): the papers' pretrain → adapt protocol over seeds.
+
+    Per seed, source-only trains ``pretrain_epochs`` epochs (lr ``pretrain_lr``, linear decay to ~0) until its
+    source-test error has plateaued; from that one checkpoint every method in ``methods`` (source-only included,
+    the fair baseline) trains the top-level ``epochs`` more with lr ``lr`` and the same number of lifter steps."""
+
+    methods: str = "source-only,gpa,poseda,poseaug"
+    pretrain_epochs: int = 40
+    pretrain_lr: float = 1e-3
+    bootstrap: int = 2000  # resamples of the test set per interval (paired within each seed)
+
+
+@dataclass
 class TrainConfig:
     method: str = "source-only"
     source: str = "synthetic:h36m"
@@ -136,11 +150,15 @@ class TrainConfig:
     resume: bool = False
     flip_test: bool = False
     checkpoint_every: int = 0  # also checkpoint every N steps inside an epoch (0 = at epoch ends only)
+    init: str = ""  # a lifting run's checkpoint.pt to start the lifter from (same backbone, width, skeleton)
+    seeds: str = "0,1,2"  # the comparison jobs (compare, multilevel): one full run per seed, intervals over them
+    jobs: int = 0  # worker processes for the comparison jobs (0 = min(seeds, threads)); threads are shared out
     eval_batch_size: int = 4096
     plots: bool = True
     progress: bool = True
     poseaug: PoseAugConfig = field(default_factory=PoseAugConfig)
     poseda: PoseDAConfig = field(default_factory=PoseDAConfig)
+    compare: CompareConfig = field(default_factory=CompareConfig)
     multilevel: MultilevelConfig = field(default_factory=MultilevelConfig)
 
     def to_dict(self) -> dict:
