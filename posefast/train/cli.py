@@ -10,7 +10,6 @@ from posefast.train.config import TrainConfig, apply_overrides, load_yaml
 
 LIFTING = ("source-only", "poseaug", "poseda", "gpa", "lpa")
 METHODS = LIFTING + ("multilevel", "adain", "compare")
-COMPARED = ("source-only", "gpa", "poseda", "poseaug")
 
 DESCRIPTION = """\
 Train a pose network with one of posefast's methods.
@@ -23,8 +22,10 @@ METHOD (default: compare)
   gpa, lpa      PoseDA with only one of its two parts (the paper's ablation)
   multilevel    multi-level alignment for 2D pose (Chen et al., ICME 2024) and its ablations; prints PCK@0.05
   adain         train the AdaIN decoder used by multilevel's image level
-  compare       the main job: source-only, GPA, PoseDA and PoseAug with one backbone, seed and budget on
-                SOURCE -> TARGET, one table in OUT/summary.md and OUT/summary.json
+  compare       the main job: per seed (--seeds), source-only pretrains (compare.pretrain_epochs), then
+                source-only, GPA, PoseDA and PoseAug each adapt from that checkpoint for --epochs epochs on
+                SOURCE -> TARGET; mean +- std over seeds, paired 95 % intervals vs source-only, per-pose-class
+                MPJPE; OUT/summary.md and OUT/summary.json
 
 SPEC (data): synthetic:h36m, synthetic:3dhp, synthetic:3dpw (embedded, no download), h36m:<dir with
   data_3d_h36m.npz + data_2d_h36m_gt.npz>, 3dhp:<test_3dhp.npz or data_3dhp_gt_test.npz>, 3dpw:<npz>,
@@ -50,6 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="run folder (default runs/<timestamp>)")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--init", metavar="CHECKPOINT", help="start the lifter from a lifting run's checkpoint.pt (the "
+                   "papers' pretrain -> adapt protocol); same backbone, width and skeleton")
+    p.add_argument("--seeds", help="compare/multilevel: comma-separated seeds, one full run each (default 0,1,2)")
+    p.add_argument("--jobs", type=int, help="compare/multilevel: worker processes (default: one per seed, at most "
+                   "one per thread)")
     p.add_argument("--device", choices=("cpu", "cuda"), help="device (default cpu)")
     p.add_argument("--flip-test", action="store_true", help="evaluate the target with the flip test")
     p.add_argument("--no-plots", action="store_true", help="skip the skeleton plots")
@@ -65,7 +71,7 @@ def config_from_args(args) -> TrainConfig:
         apply_overrides(cfg, load_yaml(args.config), args.config)
     direct = {"source": args.source, "target": args.target, "backbone": args.backbone, "epochs": args.epochs,
               "batch_size": args.batch_size, "lr": args.lr, "out": args.out, "seed": args.seed,
-              "device": args.device}
+              "device": args.device, "init": args.init, "seeds": args.seeds, "jobs": args.jobs}
     apply_overrides(cfg, {k: v for k, v in direct.items() if v is not None}, "command line")
     for item in args.set:
         key, sep, raw = item.partition("=")
@@ -121,7 +127,7 @@ def main(argv=None) -> int:
     if args.method == "compare":
         from posefast.train.compare import run_comparison
 
-        run_comparison(cfg, COMPARED)
+        run_comparison(cfg)
     elif args.method in LIFTING:
         cfg.out = cfg.out or default_out(args.method)
         metrics = run_lifting(cfg, args.method)

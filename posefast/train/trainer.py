@@ -177,7 +177,8 @@ class Trainer:
         if metrics is None:  # resumed a finished run: report the final state again
             metrics = self.evaluate()
         final = {"method": m.name, "source": m.data.source_spec, "target_spec": m.data.target_spec,
-                 "init": cfg.init or None, **metrics}
+                 "init": cfg.init or None, "source_classes": list(m.data.source_classes),
+                 "target_classes": list(m.data.target_classes), **metrics}
         if self.dist.is_main:
             self.write_target_records()
             with open(self.out / "metrics.json", "w") as f:
