@@ -115,9 +115,10 @@ def run_lifting(cfg: TrainConfig, method_name: str, data=None, dist=None) -> dic
     trainer = Trainer(cfg, method, cfg.out or default_out(method_name))
     metrics = trainer.fit()
     if cfg.plots and dist.is_main:
-        from posefast.viz import plot_run
+        from posefast.viz import plot_diagnostics, plot_run
 
         plot_run(method, trainer.out)
+        plot_diagnostics(trainer.metrics_path, trainer.out / "diagnostics.png")
     return metrics
 
 
