@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -143,7 +144,7 @@ def main(argv=None) -> int:
     cfg.out = cfg.out or default_out(args.method)
     prepare_run_folder(cfg.out, cfg.resume, args.overwrite, is_main_process())
     if is_main_process():
-        print(f"[posefast] device: {chosen}; run folder: {cfg.out}", flush=True)
+        print(f"[posefast] device: {chosen}; run folder: {cfg.out}", file=sys.stderr, flush=True)
     if args.method == "compare":
         from posefast.train.compare import run_comparison
 
