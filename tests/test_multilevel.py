@@ -306,9 +306,9 @@ def test_bad_settings_raise(tmp_path):
     with pytest.raises(ValueError, match="pretrain_epochs"):
         mlmod.resolve_schedule(_tiny_cfg(tmp_path, pretrain_epochs=3))
     cfg = _tiny_cfg(tmp_path, default_epochs=9, default_batch_size=16)
-    assert mlmod.resolve_schedule(cfg)["epochs"] == 3  # top level set explicitly: it wins
-    cfg.epochs, cfg.batch_size = TrainConfig().epochs, TrainConfig().batch_size  # lifting defaults: replaced
-    assert mlmod.resolve_schedule(cfg) == {"epochs": 9, "batch_size": 16, "lr": cfg.lr}
+    assert mlmod.resolve_schedule(cfg) == {"epochs": 9, "batch_size": 16, "lr": cfg.lr}  # the 2D schedule
+    cfg.multilevel.default_epochs = cfg.multilevel.default_batch_size = 0  # none: the top-level values
+    assert mlmod.resolve_schedule(cfg) == {"epochs": 3, "batch_size": 4, "lr": cfg.lr}
 
 
 def test_adain_job_writes_loadable_weights(tmp_path):

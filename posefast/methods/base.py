@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from posefast.methods.data import DomainData, root_relative
 from posefast.models import build_lifter
+from posefast.models.lifting import lifter_width_kwargs
 from posefast.train.distributed import DistContext, unwrap
 
 
@@ -55,7 +56,7 @@ class LiftingMethod:
         self.device = dist.device
         self.skeleton = data.skeleton
         torch.manual_seed(cfg.seed)  # same lifter initialisation for every method at the same seed
-        kwargs = {"width": cfg.backbone_width} if cfg.backbone_width else {}
+        kwargs = lifter_width_kwargs(cfg.backbone, cfg.backbone_width)
         self._lifter = build_lifter(cfg.backbone, self.skeleton, **kwargs).to(self.device)
         self.lifter = dist.wrap(self._lifter)
         self.opt_lifter = torch.optim.Adam(self._lifter.parameters(), lr=cfg.lr)

@@ -54,7 +54,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from posefast.data2d import make_domain
+from posefast.data2d import describe_keypoints, image_spec_kind, load_image_spec, make_domain
 from posefast.methods.multilevel_adain import load_style_transfer, stylize, train_style_transfer
 from posefast.methods.multilevel_eval import evaluate_pck, plot_predictions, predict, summary_table
 from posefast.methods.multilevel_train import LEVELS, Augment, adapt_step, epoch_order, source_step
@@ -87,17 +87,14 @@ def variant_levels(variant: str, full_levels: tuple[str, ...]) -> tuple[str, ...
 
 
 def resolve_schedule(cfg) -> dict:
-    """``{"epochs", "batch_size", "lr"}`` of this run. The top-level ``epochs``/``batch_size`` defaults are sized for
-    the lifting methods; while they equal ``TrainConfig``'s defaults, ``multilevel.default_epochs``/
-    ``default_batch_size`` (when non-zero) replace them, so the plain command runs the CPU-sized 2D schedule."""
-    from posefast.train.config import TrainConfig
-
+    """``{"epochs", "batch_size", "lr"}`` of this run: ``multilevel.default_epochs``/``default_batch_size`` when
+    non-zero (the CPU-sized 2D schedule), else the top-level ``epochs``/``batch_size`` (sized for the lifting
+    methods). ``python -m posefast.train multilevel --epochs N`` (or ``epochs`` in ``--config``/``--set``) writes N
+    into ``multilevel.default_epochs`` (:mod:`posefast.methods.multilevel_flags`), so a given value always wins."""
     ml = cfg.multilevel
     out = {"lr": float(cfg.lr)}
-    for key, fallback in (("epochs", ml.default_epochs), ("batch_size", ml.default_batch_size)):
-        value = getattr(cfg, key)
-        lifting_default = TrainConfig.__dataclass_fields__[key].default
-        out[key] = fallback if (value == lifting_default and fallback) else value
+    for key, own in (("epochs", ml.default_epochs), ("batch_size", ml.default_batch_size)):
+        out[key] = own or getattr(cfg, key)
         if isinstance(out[key], bool) or not isinstance(out[key], int) or out[key] < 1:
             raise ValueError(f"{key}: expected a positive int, got {out[key]!r}")
     if not (math.isfinite(out["lr"]) and out["lr"] > 0):
@@ -122,27 +119,30 @@ def load_image_domains(ml, seed: int) -> dict:
     """``{"source", "target", "target_test"}`` ImagePoseDatasets of ``ml.image_size`` crops (Body16)."""
     if ml.source != "synthetic":
         raise ValueError(f"multilevel.source: only 'synthetic' is supported as the labelled domain, got {ml.source!r}")
-    size = ml.image_size
     for name in ("n_source", "n_target", "n_test"):
         v = getattr(ml, name)
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"multilevel.{name}: expected a positive int, got {v!r}")
-    source = make_domain("source", ml.n_source, size, seed)
-    if ml.target == "synthetic":
-        target = make_domain("target", ml.n_target, size, seed)
-        test = make_domain("target", ml.n_test, size, seed + 1_000_003)  # disjoint draw, labels for eval only
-    elif ml.target.startswith("lsp:"):
-        from posefast.data2d import load_lsp
+    image_spec_kind(ml.target)  # a bad spec fails before the source is rendered
+    target, test = load_target_splits(ml, seed)
+    return {"source": make_domain("source", ml.n_source, ml.image_size, seed), "target": target, "target_test": test}
 
-        everything = load_lsp(ml.target[4:], size)
-        if ml.n_target + ml.n_test > len(everything):
-            raise ValueError(f"multilevel.target: {ml.target!r} has {len(everything)} crops, fewer than "
-                             f"n_target + n_test = {ml.n_target + ml.n_test}")
-        target = everything.subset(slice(0, ml.n_target))
-        test = everything.subset(slice(len(everything) - ml.n_test, len(everything)))
-    else:
-        raise ValueError(f"multilevel.target: expected 'synthetic' or 'lsp:<LSP root>', got {ml.target!r}")
-    return {"source": source, "target": target, "target_test": test}
+
+def load_target_splits(ml, seed: int, parts=("train", "test")) -> tuple:
+    """The unlabelled target (``train``: ``ml.n_target`` crops) and its labelled test split (``test``: ``ml.n_test``
+    crops) of ``ml.target``: a fresh synthetic draw each, or the first / last crops of an ``lsp:``/``coco:`` file
+    (overlap refused). ``ml`` is the ``multilevel`` config section (or an object with its fields)."""
+    size = ml.image_size
+    if image_spec_kind(ml.target) == "synthetic":
+        draws = {"train": lambda: make_domain("target", ml.n_target, size, seed),
+                 "test": lambda: make_domain("target", ml.n_test, size, seed + 1_000_003)}  # disjoint, eval only
+        return tuple(draws[p]() for p in parts)
+    everything = load_image_spec(ml.target, size)
+    if ml.n_target + ml.n_test > len(everything):
+        raise ValueError(f"multilevel.target: {ml.target!r} has {len(everything)} crops, fewer than "
+                         f"n_target + n_test = {ml.n_target + ml.n_test} (the two splits must not overlap)")
+    splits = {"train": slice(0, ml.n_target), "test": slice(len(everything) - ml.n_test, len(everything))}
+    return tuple(everything.subset(splits[p]) for p in parts)
 
 
 def _widths(text: str) -> tuple[int, ...]:
@@ -292,13 +292,11 @@ def _style_net(cfg, data, out: Path, progress: bool):
 
 
 def _check_device(cfg) -> torch.device:
+    from posefast._cli import UsageError, resolve_device
+
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise RuntimeError("multilevel: multi-process training is not supported; run it in one process")
-    if cfg.device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda: no CUDA device is available")
-    if cfg.device not in ("cpu", "cuda"):
-        raise ValueError(f"--device: expected cpu or cuda, got {cfg.device!r}")
-    return torch.device(cfg.device)
+        raise UsageError("multilevel: multi-process training is not supported; run it in one process")
+    return resolve_device(cfg.device)[0]
 
 
 def _plot(out: Path, data, models: dict, style_net, batch_size: int, residual: bool) -> Path | None:
@@ -351,6 +349,9 @@ def main_multilevel(cfg, method: str = "multilevel") -> dict:
         tqdm.write(f"[{method}] rendering {ml.n_source} source, {ml.n_target} target and {ml.n_test} test crops "
                    f"({ml.image_size} px)")
     data = load_image_domains(ml, cfg.seed)
+    note = describe_keypoints(data["target"])
+    if note:
+        print(f"[{method}] {ml.target}: {note}", flush=True)
     if method == "adain":
         if ml.adain_weights:
             raise ValueError("multilevel.adain_weights: the adain job trains a decoder from scratch; leave it empty")

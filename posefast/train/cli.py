@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
+from posefast._cli import DEVICE_CHOICES, UsageError, resolve_device
 from posefast.train.config import TrainConfig, apply_overrides, load_yaml
 
 LIFTING = ("source-only", "poseaug", "poseda", "gpa", "lpa")
@@ -32,7 +34,9 @@ SPEC (data): synthetic:h36m, synthetic:3dhp, synthetic:3dpw (embedded, no downlo
   cmu:<ASF/AMC+BVH dir>, or a path to a posefast pose archive (.npz).
 
 Run folder (--out): checkpoint.pt (latest, atomic; --resume continues it exactly), metrics.jsonl (per epoch),
-metrics.json (final), plots (with the viz extra). Multi-process: torchrun --nproc_per_node N -m posefast.train ...
+metrics.json (final), plots (with the viz extra). A folder that holds a run needs --resume or --overwrite.
+Multi-process: torchrun --nproc_per_node N -m posefast.train ... (rank 0 prints and writes).
+Errors in the input print one line (exit status 2); POSEFAST_DEBUG=1 shows the traceback.
 """
 
 
@@ -56,7 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", help="compare/multilevel: comma-separated seeds, one full run each (default 0,1,2)")
     p.add_argument("--jobs", type=int, help="compare/multilevel: worker processes (default: one per seed, at most "
                    "one per thread)")
-    p.add_argument("--device", choices=("cpu", "cuda"), help="device (default cpu)")
+    p.add_argument("--overwrite", action="store_true", help="delete the run in --out and start again")
+    p.add_argument("--device", choices=DEVICE_CHOICES, help="auto (default: CUDA when torch sees a GPU and posefast "
+                   "was built with CUDA, else CPU), cpu or cuda")
     p.add_argument("--flip-test", action="store_true", help="evaluate the target with the flip test")
     p.add_argument("--no-plots", action="store_true", help="skip the skeleton plots")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -67,16 +73,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args) -> TrainConfig:
     cfg = TrainConfig()
+    given = {}  # top-level settings the user gave (--config, flags, --set): multilevel maps or refuses them
     if args.config:
-        apply_overrides(cfg, load_yaml(args.config), args.config)
+        values = load_yaml(args.config)
+        apply_overrides(cfg, values, args.config)
+        given.update(values)
     direct = {"source": args.source, "target": args.target, "backbone": args.backbone, "epochs": args.epochs,
               "batch_size": args.batch_size, "lr": args.lr, "out": args.out, "seed": args.seed,
               "device": args.device, "init": args.init, "seeds": args.seeds, "jobs": args.jobs}
     apply_overrides(cfg, {k: v for k, v in direct.items() if v is not None}, "command line")
+    given.update({k: v for k, v in direct.items() if v is not None})
     for item in args.set:
         key, sep, raw = item.partition("=")
         if not sep:
-            raise SystemExit(f"--set: expected KEY=VALUE, got {item!r}")
+            raise UsageError(f"--set: expected KEY=VALUE, got {item!r}")
         import yaml
 
         value = yaml.safe_load(raw)
@@ -85,12 +95,20 @@ def config_from_args(args) -> TrainConfig:
         for part in reversed(path):
             nested = {part: nested}
         apply_overrides(cfg, nested, "--set")
+        if not path:
+            given[leaf] = value
     cfg.resume = cfg.resume or args.resume
     cfg.flip_test = cfg.flip_test or args.flip_test
     cfg.plots = cfg.plots and not args.no_plots
     cfg.progress = cfg.progress and not args.quiet
     if cfg.epochs < 1 or cfg.batch_size < 1:
-        raise SystemExit("--epochs and --batch-size must be positive")
+        raise UsageError(f"--epochs and --batch-size: expected positive numbers, got {cfg.epochs} and "
+                         f"{cfg.batch_size}")
+    if args.method in ("multilevel", "adain"):
+        from posefast.methods.multilevel_flags import apply_generic_settings
+
+        apply_generic_settings(cfg, {k.replace("-", "_"): v for k, v in given.items()}, args.method,
+                               flip_test=args.flip_test)
     return cfg
 
 
@@ -123,8 +141,17 @@ def run_lifting(cfg: TrainConfig, method_name: str, data=None, dist=None) -> dic
 
 
 def main(argv=None) -> int:
+    from posefast.train.distributed import is_main_process
+    from posefast.train.run_folder import prepare_run_folder
+
     args = build_parser().parse_args(argv)
     cfg = config_from_args(args)
+    device, chosen = resolve_device(cfg.device)
+    cfg.device = str(device)
+    cfg.out = cfg.out or default_out(args.method)
+    prepare_run_folder(cfg.out, cfg.resume, args.overwrite, is_main_process())
+    if is_main_process():
+        print(f"[posefast] device: {chosen}; run folder: {cfg.out}", file=sys.stderr, flush=True)
     if args.method == "compare":
         from posefast.train.compare import run_comparison
 
@@ -133,7 +160,8 @@ def main(argv=None) -> int:
         cfg.out = cfg.out or default_out(args.method)
         metrics = run_lifting(cfg, args.method)
         t = metrics["target"]
-        print(json.dumps({"method": args.method, "target": {k: round(t[k], 2) for k in ("mpjpe", "p_mpjpe", "pck", "auc")}}))
+        if is_main_process():
+            print(json.dumps({"method": args.method, "target": {k: round(t[k], 2) for k in ("mpjpe", "p_mpjpe", "pck", "auc")}}))
     elif args.method in ("multilevel", "adain"):
         from posefast.methods.multilevel import main_multilevel
 

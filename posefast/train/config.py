@@ -77,14 +77,14 @@ class MultilevelConfig:
     n_target: int = 2000
     n_test: int = 500
     source: str = "synthetic"  # the labelled 2D domain (posefast.data2d.make_domain 'source')
-    target: str = "synthetic"  # "synthetic" or "lsp:<LSP root>" (first n_target crops train, last n_test test)
+    target: str = "synthetic"  # lsp:<root>, coco:<json>: first n_target crops train, last n_test test
     depth: str = "tiny"  # ResNet depth: tiny, 18, 34, 50, 101 (paper), 152
     deconv_channels: int = 32  # paper: 256
     num_deconv: int = 4  # 4: heatmaps at 1/2 of the input (32x32 here); 3: at 1/4 (paper)
     backbone_weights: str = ""  # local ImageNet weights file for the backbone (torchvision layout); "" = random
     pretrain_epochs: int = 14  # shared source-only epochs (paper: 40 of 70)
-    default_epochs: int = 16  # used instead of the top-level epochs / batch_size while those keep TrainConfig's
-    default_batch_size: int = 32  # (lifting-sized) defaults; 0 = always the top-level value (paper: 70 / 32)
+    default_epochs: int = 16  # the 2D schedule, used instead of the (lifting-sized) top-level epochs / batch_size;
+    default_batch_size: int = 32  # --epochs/--batch-size set them for multilevel; 0 = the top level (paper: 70 / 32)
     variants: str = "source-only,image,image+feature,multilevel"  # rows of the table; also "mean-teacher"
     levels: str = "image,feature,pose"  # levels of the full "multilevel" row
     ema_alpha: float = 0.99  # paper: 0.999 over 15000 steps; ours sees ~120 steps per variant
@@ -135,7 +135,8 @@ class TrainConfig:
     target: str = "synthetic:3dhp"
     skeleton: str = "h36m16"
     backbone: str = "simple"
-    backbone_width: int = 512  # CPU default; 0 = the backbone's own width (1024 for SimpleBaseline, as the papers)
+    backbone_width: int = -1  # -1: the backbone's CPU width (simple/videopose 512, semgcn 128, stgcn fixed); 0: its
+    # own (1024 for SimpleBaseline/VideoPose, as the papers); N: N channels (models.lifting.lifter_width_kwargs)
     epochs: int = 8
     batch_size: int = 256
     steps_per_epoch: int = 0  # 0 = one pass over the source training split
@@ -145,7 +146,7 @@ class TrainConfig:
     n_target: int = 20000
     n_test: int = 4000
     seed: int = 0
-    device: str = "cpu"
+    device: str = "auto"  # auto: CUDA when torch sees a GPU and posefast has its CUDA backend (posefast._cli)
     out: str = ""
     resume: bool = False
     flip_test: bool = False

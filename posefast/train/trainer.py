@@ -92,6 +92,7 @@ class Trainer:
     # -- the loop -------------------------------------------------------------------------------------------------
     def evaluate(self) -> dict:
         m, cfg = self.method, self.cfg
+        self.dist.sync_buffers(*m.modules().values())  # one model on every rank: the one rank 0 saves
         lifter = m.eval_lifter
         skel = m.skeleton
         split = m.data.target_test
