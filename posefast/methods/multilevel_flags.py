@@ -27,6 +27,7 @@ LIFTING_ONLY = {
     "n_target": "the 2D crop counts are multilevel.n_source/n_target/n_test",
     "n_test": "the 2D crop counts are multilevel.n_source/n_target/n_test",
     "flip_test": "the 2D evaluation has no flip test",
+    "init": "multilevel pretrains its own network per seed (multilevel.pretrain_epochs)",
 }
 _ADAIN_INSTEAD = {"epochs": "adain_steps", "batch_size": "adain_batch_size", "lr": "adain_lr"}
 _FLAG = {"epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr", "source": "--source", "target": "--target",

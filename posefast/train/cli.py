@@ -104,6 +104,17 @@ def config_from_args(args) -> TrainConfig:
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise UsageError(f"--epochs and --batch-size: expected positive numbers, got {cfg.epochs} and "
                          f"{cfg.batch_size}")
+    if args.method in ("compare", "multilevel") and args.seed is not None:
+        # the comparison jobs run several seeds: --seed N means that one seed
+        if args.seeds is not None:
+            raise UsageError("--seed and --seeds: give one of them (the comparison jobs take --seeds 0,1,2)")
+        cfg.seeds = str(args.seed)
+    if args.method not in ("compare", "multilevel") and (args.seeds is not None or args.jobs is not None):
+        raise UsageError(f"--seeds/--jobs: only the comparison jobs (compare, multilevel) run several seeds; "
+                         f"{args.method} runs one (--seed N)")
+    if args.method == "compare" and args.init:
+        raise UsageError("--init: compare pretrains its own source-only lifter per seed (compare.pretrain_epochs); "
+                         "use --init with a single method, e.g. python -m posefast.train poseaug --init RUN/checkpoint.pt")
     if args.method in ("multilevel", "adain"):
         from posefast.methods.multilevel_flags import apply_generic_settings
 
