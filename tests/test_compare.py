@@ -157,7 +157,7 @@ def test_init_starts_every_method_from_the_checkpoints_lifter(pretrained, tmp_pa
     from posefast.train.trainer import Trainer
 
     state = torch.load(pretrained, weights_only=False)
-    assert state["lifter_spec"]["backbone_width"] == 64
+    assert state["lifter_spec"]["arguments"] == {"width": 64}
     cfg = _cfg(init=str(pretrained), epochs=1)
     data = load_domains(cfg.source, cfg.target, cfg.skeleton, "cpu", cfg.n_source, cfg.n_target, cfg.n_test, 0)
     for name in ("source-only", "poseaug", "gpa"):
@@ -171,7 +171,7 @@ def test_init_starts_every_method_from_the_checkpoints_lifter(pretrained, tmp_pa
 def test_init_refuses_another_lifter_or_a_missing_file(pretrained, tmp_path):
     from posefast.train.cli import run_lifting
 
-    with pytest.raises(ValueError, match=r"--init: .*backbone_width 64 \(this run: 128\)"):
+    with pytest.raises(ValueError, match=r"--init: .*arguments \{'width': 64\} \(this run: \{'width': 128\}\)"):
         run_lifting(_cfg(init=str(pretrained), backbone_width=128, out=str(tmp_path / "w")), "poseaug")
     with pytest.raises(ValueError, match=r"--init: .*skeleton 'h36m16' \(this run: 'h36m17'\)"):
         run_lifting(_cfg(init=str(pretrained), skeleton="h36m17", out=str(tmp_path / "s")), "gpa")

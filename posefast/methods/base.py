@@ -17,18 +17,25 @@ INPUT_NORMALISATION = "screen: x / w * 2 - [1, h / w]"
 
 
 def lifter_spec(cfg) -> dict:
-    """What must agree for one run's lifter weights to start another run (``--init``): architecture and input."""
-    return {"backbone": cfg.backbone, "backbone_width": cfg.backbone_width, "skeleton": cfg.skeleton,
-            "input": INPUT_NORMALISATION}
+    """What must agree for one run's lifter weights to start another run (``--init``): the backbone, its
+    constructor arguments (the width as built: ``backbone_width=-1`` and ``512`` are the same SimpleBaseline), the
+    skeleton and the input convention."""
+    return {"backbone": cfg.backbone, "arguments": lifter_width_kwargs(cfg.backbone, cfg.backbone_width),
+            "skeleton": cfg.skeleton, "input": INPUT_NORMALISATION}
 
 
-def check_init_checkpoint(state: dict, cfg, path) -> None:
-    """Raise a ValueError naming every mismatch between an ``--init`` checkpoint's lifter and this run's."""
+def check_init_checkpoint(state: dict, cfg, path, lifter: torch.nn.Module) -> None:
+    """Raise a ValueError naming every mismatch between an ``--init`` checkpoint's lifter and this run's
+    ``lifter``: its recorded spec, then (a last guard, e.g. for checkpoints written before the spec was recorded)
+    the names and shapes of the weights."""
     if "modules" not in state or "lifter" not in state.get("modules", {}):
         raise ValueError(f"--init: {path} is not a lifting run's checkpoint (it holds no lifter weights)")
     saved = state.get("lifter_spec") or lifter_spec(_Namespace(state["config"]))
     wanted = lifter_spec(cfg)
     bad = [f"{k} {saved.get(k)!r} (this run: {wanted[k]!r})" for k in wanted if saved.get(k) != wanted[k]]
+    theirs, ours = state["modules"]["lifter"], lifter.state_dict()
+    if not bad and {k: tuple(v.shape) for k, v in theirs.items()} != {k: tuple(v.shape) for k, v in ours.items()}:
+        bad = ["weights of other names or shapes"]
     if bad:
         raise ValueError(f"--init: {path} holds a different lifter: " + "; ".join(bad) +
                          ". Start from a checkpoint trained with the same backbone, width, skeleton and input")
@@ -84,7 +91,7 @@ class LiftingMethod:
         """Start from the lifter (weights and batch-norm statistics) of another run's checkpoint ``state`` — the
         papers' pretrain → adapt protocol. The optimiser and schedule start fresh: every method adapting from the
         same checkpoint then takes the same lifter steps at the same learning rates."""
-        check_init_checkpoint(state, self.cfg, path)
+        check_init_checkpoint(state, self.cfg, path, self._lifter)
         self._lifter.load_state_dict(state["modules"]["lifter"])
 
     def epoch_diagnostics(self) -> dict:
