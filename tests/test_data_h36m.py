@@ -9,9 +9,18 @@ from scipy.spatial.transform import Rotation
 from posefast.data import h36m_cameras, load_h36m
 from posefast.data.h36m import H36M32_TO_H36M17, h36m_world_to_camera
 from posefast.data.synthetic import PRESETS, sample_world_poses
+from posefast.skeleton import h36m17_to_h36m16
 
 SUBJECTS = ("S1", "S9")
 ACTIONS = ("Walking 1", "Sitting")
+# the metadata dicts VideoPose3D's preparation scripts write (data/prepare_data_h36m.py, data/data_utils.py,
+# data/prepare_data_2d_h36m_sh.py)
+GT_METADATA = {"num_joints": 17, "keypoints_symmetry": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]]}
+COCO_METADATA = {"layout_name": "coco", "num_joints": 17,
+                 "keypoints_symmetry": [[1, 3, 5, 7, 9, 11, 13, 15], [2, 4, 6, 8, 10, 12, 14, 16]]}
+H36M_METADATA = {"layout_name": "h36m", "num_joints": 17,
+                 "keypoints_symmetry": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]]}
+SH_METADATA = {"num_joints": 16, "keypoints_symmetry": [[3, 4, 5, 13, 14, 15], [0, 1, 2, 10, 11, 12]]}
 
 
 def _independent_pixels(world32, subject, view):
@@ -53,8 +62,8 @@ def h36m_dir(tmp_path_factory):
             pos2d[s][a] = [_independent_pixels(world[:, list(H36M32_TO_H36M17)], s, v)[1].astype(np.float32)
                            for v in range(4)]
     np.savez_compressed(d / "data_3d_h36m.npz", positions_3d=pos3d)
-    np.savez_compressed(d / "data_2d_h36m_gt.npz", positions_2d=pos2d,
-                        metadata={"layout_name": "h36m", "num_joints": 17})
+    # prepare_data_h36m.py's metadata: no layout name, the 17-joint skeleton's left / right joints
+    np.savez_compressed(d / "data_2d_h36m_gt.npz", positions_2d=pos2d, metadata=GT_METADATA)
     return d
 
 
@@ -117,11 +126,13 @@ def test_longer_2d_is_trimmed_with_warning_and_shorter_is_error(tmp_path):
     ok2d = [_independent_pixels(world[:, list(H36M32_TO_H36M17)], "S1", v)[1] for v in range(4)]
     np.savez(tmp_path / "data_3d_h36m.npz", positions_3d={"S1": {"Eating": world}})
     np.savez(tmp_path / "data_2d_h36m_long.npz", positions_2d={"S1": {"Eating": [np.concatenate([a, a[:2]])
-                                                                                 for a in ok2d]}})
+                                                                                 for a in ok2d]}},
+             metadata=H36M_METADATA)
     with pytest.warns(UserWarning, match="dropping the last 2"):
         ds = load_h36m(tmp_path, keypoints="long")
     assert len(ds) == 40
-    np.savez(tmp_path / "data_2d_h36m_short.npz", positions_2d={"S1": {"Eating": [a[:8] for a in ok2d]}})
+    np.savez(tmp_path / "data_2d_h36m_short.npz", positions_2d={"S1": {"Eating": [a[:8] for a in ok2d]}},
+             metadata=H36M_METADATA)
     with pytest.raises(ValueError, match="8 2D frames for 10"):
         load_h36m(tmp_path, keypoints="short")
 
@@ -144,7 +155,121 @@ def test_corrupted_files_name_the_file(tmp_path):
         load_h36m(tmp_path)
     np.savez(tmp_path / "data_3d_h36m.npz", positions_3d={"S1": {"Eating": world}})
     np.savez(tmp_path / "data_2d_h36m_x.npz", positions_2d={"S1": {"Eating": [np.zeros((4, 16, 2))] * 4}})
-    with pytest.raises(ValueError, match="skeleton='h36m16'"):
+    with pytest.raises(ValueError, match="data_2d_h36m_x.npz: metadata has no 'layout_name'.*pass layout="):
         load_h36m(tmp_path, keypoints="x")
     with pytest.raises(FileNotFoundError, match="data_2d_h36m_cpn.npz"):
         load_h36m(tmp_path, keypoints="cpn")
+
+
+# -- detector files in other keypoint layouts ------------------------------------------------------------------------
+def _detections_like_videopose3d(directory, name, metadata, per_view):
+    """What VideoPose3D's 2D scripts save: {subject: {action: [4 cameras x float32 [T, K, C]]}} plus metadata.
+
+    ``per_view(subject, action, view, pixels17)`` builds one camera's detections from the exact h36m17 pixels."""
+    raw = np.load(directory / "data_3d_h36m.npz", allow_pickle=True)["positions_3d"].item()
+    out = {}
+    for s, acts in raw.items():
+        out[s] = {}
+        for a, world in acts.items():
+            out[s][a] = [None, None, None, None]
+            for v in range(4):
+                px = _independent_pixels(world[:, list(H36M32_TO_H36M17)].astype(np.float64), s, v)[1]
+                out[s][a][v] = per_view(s, a, v, px).astype("float32")
+    np.savez_compressed(directory / f"data_2d_h36m_{name}.npz", positions_2d=out, metadata=metadata)
+
+
+J = {n: i for i, n in enumerate(("Pelvis", "RHip", "RKnee", "RAnkle", "LHip", "LKnee", "LAnkle", "Spine", "Thorax",
+                                 "Neck", "Head", "LShoulder", "LElbow", "LWrist", "RShoulder", "RElbow", "RWrist"))}
+
+
+def _coco_from_h36m(px):
+    """COCO-17 keypoints placed on the projected Human3.6M joints; ears either side of the head, eyes near it."""
+    ear = np.array([6.0, 0.0])
+    order = [px[:, J["Neck"]], px[:, J["Head"]] + ear / 2, px[:, J["Head"]] - ear / 2, px[:, J["Head"]] + ear,
+             px[:, J["Head"]] - ear]
+    for left, right in (("LShoulder", "RShoulder"), ("LElbow", "RElbow"), ("LWrist", "RWrist"), ("LHip", "RHip"),
+                        ("LKnee", "RKnee"), ("LAnkle", "RAnkle")):
+        order += [px[:, J[left]], px[:, J[right]]]
+    return np.stack(order, 1)
+
+
+def test_coco_detections_are_converted_not_misread(h36m_dir):
+    _detections_like_videopose3d(h36m_dir, "detectron_pt_coco", COCO_METADATA, lambda s, a, v, px: _coco_from_h36m(px))
+    gt = load_h36m(h36m_dir, keypoints="gt")
+    det = load_h36m(h36m_dir, keypoints="detectron_pt_coco")
+    assert det.meta["layout"] == "coco" and det.meta["derived_joints"] == ["Pelvis", "Spine", "Thorax", "Head"]
+    for name in ("RHip", "LHip", "RKnee", "LAnkle", "LShoulder", "RElbow", "RWrist", "Head", "Neck"):
+        np.testing.assert_allclose(det.joints_2d[:, J[name]], gt.joints_2d[:, J[name]], atol=1e-3, err_msg=name)
+    g = gt.joints_2d.astype(np.float64)
+    pelvis = (g[:, J["LHip"]] + g[:, J["RHip"]]) / 2
+    thorax = (g[:, J["LShoulder"]] + g[:, J["RShoulder"]]) / 2
+    np.testing.assert_allclose(det.joints_2d[:, J["Pelvis"]], pelvis, atol=1e-3)
+    np.testing.assert_allclose(det.joints_2d[:, J["Thorax"]], thorax, atol=1e-3)
+    np.testing.assert_allclose(det.joints_2d[:, J["Spine"]], (pelvis + thorax) / 2, atol=1e-3)
+    np.testing.assert_array_equal(det.joints_3d, gt.joints_3d)
+    h16 = load_h36m(h36m_dir, keypoints="detectron_pt_coco", skeleton="h36m16")
+    np.testing.assert_allclose(h16.joints_2d, h36m17_to_h36m16(det.joints_2d), atol=1e-6)
+
+
+def test_cpn_style_h36m_layout_with_confidence(h36m_dir):
+    rng = np.random.default_rng(7)
+    confs = {}
+
+    def view(s, a, v, px):
+        c = rng.uniform(0.2, 1.0, px.shape[:2] + (1,))
+        confs[(s, a, v)] = c[..., 0]
+        return np.concatenate([px, c], -1)
+
+    _detections_like_videopose3d(h36m_dir, "cpn_ft_h36m_dbb", H36M_METADATA, view)
+    ds = load_h36m(h36m_dir, keypoints="cpn_ft_h36m_dbb", subjects=[9], actions=["Sitting"])
+    gt = load_h36m(h36m_dir, keypoints="gt", subjects=[9], actions=["Sitting"])
+    np.testing.assert_allclose(ds.joints_2d, gt.joints_2d, atol=1e-3)
+    np.testing.assert_allclose(ds.confidence[ds.view == 2], confs[("S9", "Sitting", 2)], atol=1e-7)
+    assert ds.meta["derived_joints"] == []
+
+
+def _mpii_from_h36m(px, spine_slot):
+    """16 keypoints in the MPII / Stacked-Hourglass slot order; slot 7 is the thorax (MPII) or the spine (SH fine-tuned
+    on Human3.6M, as Martinez et al. read it), slots 8 and 9 the upper neck / head top or thorax / head."""
+    names = ["RAnkle", "RKnee", "RHip", "LHip", "LKnee", "LAnkle", "Pelvis"] + spine_slot + \
+        ["RWrist", "RElbow", "RShoulder", "LShoulder", "LElbow", "LWrist"]
+    return px[:, [J[n] for n in names]]
+
+
+def test_stacked_hourglass_files_of_videopose3d(h36m_dir):
+    _detections_like_videopose3d(h36m_dir, "sh_pt_mpii", SH_METADATA,
+                                 lambda s, a, v, px: _mpii_from_h36m(px, ["Thorax", "Neck", "Head"]))
+    _detections_like_videopose3d(h36m_dir, "sh_ft_h36m", SH_METADATA,
+                                 lambda s, a, v, px: _mpii_from_h36m(px, ["Spine", "Thorax", "Head"]))
+    gt16 = load_h36m(h36m_dir, keypoints="gt", skeleton="h36m16")
+    ft = load_h36m(h36m_dir, keypoints="sh_ft_h36m", skeleton="h36m16")
+    assert ft.meta["layout"] == "sh16_h36m"
+    np.testing.assert_allclose(ft.joints_2d, gt16.joints_2d, atol=1e-3)  # a permutation, every joint exact
+    pt = load_h36m(h36m_dir, keypoints="sh_pt_mpii", skeleton="h36m17")
+    gt = load_h36m(h36m_dir, keypoints="gt")
+    assert pt.meta["layout"] == "mpii" and pt.meta["derived_joints"] == ["Spine"]
+    keep = [j for n, j in J.items() if n != "Spine"]
+    np.testing.assert_allclose(pt.joints_2d[:, keep], gt.joints_2d[:, keep], atol=1e-3)
+    g = gt.joints_2d.astype(np.float64)
+    np.testing.assert_allclose(pt.joints_2d[:, J["Spine"]], (g[:, J["Pelvis"]] + g[:, J["Thorax"]]) / 2, atol=1e-3)
+    # the same MPII-order file under another name has nothing that says which model made it: refused, then explicit
+    (h36m_dir / "data_2d_h36m_sh_mine.npz").write_bytes((h36m_dir / "data_2d_h36m_sh_pt_mpii.npz").read_bytes())
+    with pytest.raises(ValueError, match="data_2d_h36m_sh_mine.npz: metadata has no 'layout_name'.*'sh16_h36m'"):
+        load_h36m(h36m_dir, keypoints="sh_mine", skeleton="h36m16")
+    mine = load_h36m(h36m_dir, keypoints="sh_mine", layout="mpii")
+    np.testing.assert_array_equal(mine.joints_2d, pt.joints_2d)
+    with pytest.raises(ValueError, match="layout: 'coco' .17 joints. does not fit"):
+        load_h36m(h36m_dir, keypoints="sh_mine", layout="coco")
+
+
+def test_layouts_without_a_conversion_are_refused(h36m_dir):
+    meta = {"layout_name": "humaneva15", "num_joints": 17, "keypoints_symmetry": [[], []]}
+    _detections_like_videopose3d(h36m_dir, "he", meta, lambda s, a, v, px: px)
+    with pytest.raises(ValueError, match="keypoint layout 'humaneva15'.*no conversion"):
+        load_h36m(h36m_dir, keypoints="he")
+    _detections_like_videopose3d(h36m_dir, "bad_conf", H36M_METADATA,
+                                 lambda s, a, v, px: np.concatenate([px, np.full(px.shape[:2] + (1,), 3.5)], -1))
+    with pytest.raises(ValueError, match="not a confidence in \\[0, 1\\]"):
+        load_h36m(h36m_dir, keypoints="bad_conf")
+    with pytest.raises(ValueError, match="layout: only applies to a 2D file"):
+        load_h36m(h36m_dir, layout="coco")

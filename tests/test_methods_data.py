@@ -91,14 +91,14 @@ def test_h36m_source_and_3dhp_target_files(tmp_path):
     h36m_dir = _h36m_dir(tmp_path)
 
     target = tmp_path / "test_3dhp.npz"
-    _poseaug_file(target, n_studio=2207, n_outdoor=4)  # the released file's studio/outdoor boundary
+    _poseaug_file(target, n_studio=2201, n_outdoor=728)  # the full test set: TS1-4 then TS5-6 (3DHP README)
     d = load_domains(f"h36m:{h36m_dir}", f"3dhp:{target}", "h36m16", "cpu", n_source=0, n_target=0, n_test=0,
                      seed=0)
     assert d.source_train["joints_3d"].shape[0] == 5 * 4 * 6 and d.source_test["joints_3d"].shape[0] == 2 * 4 * 6
     for split in (d.source_train, d.source_test):
         assert split["joints_3d"].shape[1:] == (16, 3) and np.isfinite(split["joints_2d_norm"].numpy()).all()
     assert "joints_3d" not in d.target_train
-    assert d.target_train["joints_2d"].shape[0] == d.target_test["joints_3d"].shape[0] == 2211
+    assert d.target_train["joints_2d"].shape[0] == d.target_test["joints_3d"].shape[0] == 2929
     capped = load_domains(f"h36m:{h36m_dir}", f"3dhp:{target}", "h36m16", "cpu", n_source=10, n_target=5,
                           n_test=3, seed=0)
     assert capped.source_train["joints_3d"].shape[0] == 10 and capped.target_train["joints_2d"].shape[0] == 5

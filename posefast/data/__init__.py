@@ -14,6 +14,7 @@ from .cameras import (normalize_intrinsics, normalize_screen, project, unnormali
 from .cmu import load_cmu
 from .dataset import PoseDataset
 from .h36m import H36M_TEST_SUBJECTS, H36M_TRAIN_SUBJECTS, h36m_cameras, load_h36m
+from .keypoint_layouts import LAYOUT_JOINTS, convert_keypoints
 from .mpi3dhp import load_3dhp
 from .pw3d import PW3D_EVAL_JOINTS_H36M17, load_3dpw
 from .spec import load
@@ -27,6 +28,7 @@ __all__ = [
     "PoseDataset", "load",
     "load_h36m", "h36m_cameras", "H36M_TRAIN_SUBJECTS", "H36M_TEST_SUBJECTS",
     "load_3dhp", "load_3dpw", "PW3D_EVAL_JOINTS_H36M17", "load_cmu",
+    "LAYOUT_JOINTS", "convert_keypoints",
     "generate_synthetic", "PRESETS", "preset_statistics",
     "normalize_screen", "unnormalize_screen", "normalize_intrinsics", "project", "world_to_camera",
     "flip_joints", "flip_dataset",

@@ -3,9 +3,28 @@
 Files in one directory:
 - ``data_3d_h36m.npz``: ``positions_3d`` = {subject 'S1': {action: float [T, 32, 3]}}, world frame (Z up), metres
   (a pickled dict, so the file is opened with ``allow_pickle=True``: load only files you trust).
-- ``data_2d_h36m_<keypoints>.npz`` (optional): ``positions_2d`` = {subject: {action: 4 x [T, 17 or 16, 2 or 3]}},
-  pixels, one array per camera in calibration order (a third channel is taken as confidence); optional
-  ``metadata`` dict whose ``num_joints`` must agree with the arrays.
+- ``data_2d_h36m_<keypoints>.npz`` (optional): ``positions_2d`` = {subject: {action: 4 x [T, K, 2 or 3]}},
+  pixels, one array per camera in calibration order (a third channel is taken as confidence), and a ``metadata``
+  dict. The keypoint layout is read from it (:func:`h36m_keypoint_layout`) and converted to ours with the rules of
+  :mod:`posefast.data.keypoint_layouts`; a layout it cannot place is refused, never read as Human3.6M order:
+
+  ===================================  =============================================  ===================
+  file (VideoPose3D script)            metadata                                       read as
+  ===================================  =============================================  ===================
+  ``gt`` (prepare_data_h36m.py)        no ``layout_name``; 17 joints, Human3.6M's      ``h36m``
+                                       left/right lists
+  ``cpn_ft_h36m_dbb``,                 ``layout_name`` ``'h36m'``                      ``h36m``
+  ``detectron_ft_h36m`` (generic)
+  ``detectron_pt_coco`` (generic)      ``layout_name`` ``'coco'`` (COCO-17)            ``coco``
+  ``sh_pt_mpii`` (prepare_..._sh.py)   no ``layout_name``; 16 joints, MPII's lists     ``mpii``
+  ``sh_ft_h36m`` (prepare_..._sh.py)   the same metadata; Martinez et al.'s slots      ``sh16_h36m``
+  ===================================  =============================================  ===================
+
+  (VideoPose3D: ``data/prepare_data_h36m.py`` line 167, ``data/data_utils.py`` ``suggest_metadata``,
+  ``data/prepare_data_2d_h36m_sh.py`` lines 23-24 and 33.) The two Stacked-Hourglass files carry identical metadata,
+  so they are told apart by the file name VideoPose3D's script gives them; any other file without ``layout_name``
+  needs ``layout=``. Joints a rule computes (the COCO
+  pelvis, spine, thorax and head, for instance) are listed in ``meta['derived_joints']``.
 
 The calibration (``h36m_cameras.json``, package data) gives each of the 4 cameras its intrinsics with distortion
 and, per subject, the orientation quaternion and centre that map world -> camera. The 32 motion-capture joints are
@@ -26,9 +45,10 @@ import numpy as np
 from ..skeleton import get_skeleton, h36m17_to_h36m16
 from .cameras import project, world_to_camera
 from .dataset import PoseDataset
+from .keypoint_layouts import LAYOUT_JOINTS, convert_keypoints, derived_mask, describe_conversion
 
 __all__ = ["H36M_TRAIN_SUBJECTS", "H36M_TEST_SUBJECTS", "H36M32_TO_H36M17", "h36m_cameras", "h36m_world_to_camera",
-           "load_h36m"]
+           "h36m_keypoint_layout", "load_h36m"]
 
 H36M_TRAIN_SUBJECTS = (1, 5, 6, 7, 8)
 H36M_TEST_SUBJECTS = (9, 11)
@@ -101,6 +121,51 @@ def _load_pickled_dict(path: Path, key: str) -> tuple[dict, dict]:
     return value, meta if isinstance(meta, dict) else {}
 
 
+# left / right keypoint lists VideoPose3D writes into a 2D file's metadata (data/data_utils.py; the ground-truth
+# file's come from its 17-joint skeleton and equal the h36m ones)
+_SYMMETRY = {"h36m": ([4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]),
+             "mpii": ([3, 4, 5, 13, 14, 15], [0, 1, 2, 10, 11, 12])}
+# the two Stacked-Hourglass files of VideoPose3D's prepare_data_2d_h36m_sh.py (same metadata, different models)
+_SH_FILES = {"sh_pt_mpii": "mpii", "sh_ft_h36m": "sh16_h36m"}
+_VP3D_LAYOUTS = {"h36m": "h36m", "coco": "coco", "mpii": "mpii"}
+
+
+def _symmetry(meta: dict):
+    try:
+        left, right = meta["keypoints_symmetry"]
+        return [int(i) for i in left], [int(i) for i in right]
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def h36m_keypoint_layout(metadata: dict, keypoints: str, num_joints: int, source: str = "<2D file>") -> str:
+    """The :mod:`~posefast.data.keypoint_layouts` layout of a Human3.6M 2D file (see the module docstring).
+
+    Raises ``ValueError`` naming the layout (or the missing ``layout_name``) when the file cannot be placed.
+    """
+    name = metadata.get("layout_name")
+    if name is not None:
+        layout = _VP3D_LAYOUTS.get(str(name))
+        if layout is None:
+            raise ValueError(f"{source}: keypoint layout {name!r} (metadata['layout_name']) has no conversion to "
+                             f"Human3.6M's joints; supported: {sorted(_VP3D_LAYOUTS)}")
+    else:
+        sym = _symmetry(metadata)
+        if num_joints == 17 and sym == _SYMMETRY["h36m"]:
+            layout = "h36m"  # prepare_data_h36m.py's ground-truth file
+        elif num_joints == 16 and sym == _SYMMETRY["mpii"] and keypoints in _SH_FILES:
+            layout = _SH_FILES[keypoints]
+        else:
+            raise ValueError(
+                f"{source}: metadata has no 'layout_name' and its {num_joints} joints (left/right lists {sym}) match "
+                f"no file VideoPose3D writes; pass layout= one of {sorted(LAYOUT_JOINTS)} (16-joint Stacked-Hourglass "
+                f"files: 'mpii' for a model trained on MPII, 'sh16_h36m' for one fine-tuned on Human3.6M)")
+    if len(LAYOUT_JOINTS[layout]) != num_joints:
+        raise ValueError(f"{source}: layout {layout!r} has {len(LAYOUT_JOINTS[layout])} joints, the arrays have "
+                         f"{num_joints}")
+    return layout
+
+
 def _check_array(a, path: Path, where: str, shape_desc: str, ndim: int, last: Iterable[int]):
     a = np.asarray(a)
     last = tuple(last)
@@ -113,7 +178,7 @@ def _check_array(a, path: Path, where: str, shape_desc: str, ndim: int, last: It
 
 def load_h36m(directory, *, keypoints: "str | None" = None, split: "str | None" = None,
               subjects: "Iterable[int] | None" = None, actions: "Iterable[str] | None" = None, stride: int = 1,
-              skeleton: str = "h36m17") -> PoseDataset:
+              skeleton: str = "h36m17", layout: "str | None" = None) -> PoseDataset:
     """Load Human3.6M as camera-frame samples: every frame x every camera is one sample.
 
     Args:
@@ -125,6 +190,8 @@ def load_h36m(directory, *, keypoints: "str | None" = None, split: "str | None" 
         actions: keep only actions whose name before the first space matches one of these (e.g. ``"Walking"``).
         stride: keep every ``stride``-th frame of each sequence.
         skeleton: ``"h36m17"`` or ``"h36m16"``.
+        layout: the 2D file's keypoint layout (a key of ``keypoint_layouts.LAYOUT_JOINTS``); None reads it from the
+            file's metadata (see the module docstring).
 
     Returns a :class:`PoseDataset` with ``subject`` (e.g. 9), ``sequence`` (index of the (subject, action)
     pair in sorted order) and ``view`` (camera 0..3). When a 2D file has a few more frames than the 3D (known
@@ -149,6 +216,9 @@ def load_h36m(directory, *, keypoints: "str | None" = None, split: "str | None" 
     pos3d, _ = _load_pickled_dict(path3d, "positions_3d")
     pos2d = meta2d = None
     path2d = None
+    layout2d = layout
+    if layout is not None and keypoints is None:
+        raise ValueError("layout: only applies to a 2D file (pass keypoints= as well)")
     if keypoints is not None:
         path2d = directory / f"data_2d_h36m_{keypoints}.npz"
         pos2d, meta2d = _load_pickled_dict(path2d, "positions_2d")
@@ -192,11 +262,20 @@ def load_h36m(directory, *, keypoints: "str | None" = None, split: "str | None" 
                 j3d = world_to_camera(world, cam["orientation"], cam["translation"])
                 conf = None
                 if views2d is not None:
+                    if views2d[v] is None:  # VideoPose3D's generic script leaves None for a missing video
+                        raise ValueError(f"{path2d}: positions_2d[{skey!r}][{action!r}][{v}]: no detections for "
+                                         f"camera {v}")
                     a = _check_array(views2d[v], path2d, f"positions_2d[{skey!r}][{action!r}][{v}]",
-                                     "float [T, 17 or 16, 2 or 3] pixels", 3, (2, 3))
-                    n_expected = meta2d.get("num_joints") if meta2d else None
+                                     "float [T, K, 2 or 3] pixels", 3, (2, 3))
+                    n_expected = meta2d.get("num_joints")
                     if n_expected is not None and a.shape[1] != int(n_expected):
                         raise ValueError(f"{path2d}: metadata says {n_expected} joints, arrays have {a.shape[1]}")
+                    if layout2d is None:
+                        layout2d = h36m_keypoint_layout(meta2d, keypoints, a.shape[1], str(path2d))
+                    elif layout2d not in LAYOUT_JOINTS or len(LAYOUT_JOINTS[layout2d]) != a.shape[1]:
+                        expect = len(LAYOUT_JOINTS[layout2d]) if layout2d in LAYOUT_JOINTS else "?"
+                        raise ValueError(f"layout: {layout2d!r} ({expect} joints) does not fit {path2d}'s "
+                                         f"{a.shape[1]} joints; known layouts {sorted(LAYOUT_JOINTS)}")
                     if a.shape[0] < T:
                         raise ValueError(f"{path2d}: {skey}/{action} camera {v}: {a.shape[0]} 2D frames for "
                                          f"{T} 3D frames")
@@ -204,20 +283,16 @@ def load_h36m(directory, *, keypoints: "str | None" = None, split: "str | None" 
                         warnings.warn(f"{path2d}: {skey}/{action} camera {v}: dropping the last "
                                       f"{a.shape[0] - T} 2D frames to match the {T} 3D frames", stacklevel=2)
                         a = a[:T]
-                    if a.shape[1] == 16 and skel.name == "h36m17":
-                        raise ValueError(f"{path2d}: 2D has 16 joints (h36m16); load with skeleton='h36m16'")
-                    if a.shape[1] not in (16, 17):
-                        raise ValueError(f"{path2d}: expected 16 or 17 joints, got {a.shape[1]}")
-                    uv = a[..., :2]
-                    conf = a[..., 2] if a.shape[-1] == 3 else None
-                    if a.shape[1] == 17 and skel.name == "h36m16":
-                        uv = h36m17_to_h36m16(uv)
-                        conf = None if conf is None else h36m17_to_h36m16(conf[..., None])[..., 0]
+                    uv, conf = convert_keypoints(a[..., :2], layout2d, skel.name,
+                                                 confidence=a[..., 2] if a.shape[-1] == 3 else None)
+                    if conf is not None and ((conf < 0) | (conf > 1)).any():
+                        raise ValueError(f"{path2d}: {skey}/{action} camera {v}: the third channel is not a "
+                                         f"confidence in [0, 1] (range {a[..., 2].min():g}..{a[..., 2].max():g})")
                 else:
                     uv = project(j3d, cam["intrinsics"])
                 if skel.name == "h36m16":
                     j3d = h36m17_to_h36m16(j3d)
-                    if uv.shape[1] == 17:
+                    if views2d is None:
                         uv = h36m17_to_h36m16(uv)
                 sl = slice(None, None, stride)
                 n = len(j3d[sl])
@@ -235,12 +310,17 @@ def load_h36m(directory, *, keypoints: "str | None" = None, split: "str | None" 
     if any(has_conf) and not all(has_conf):
         raise ValueError(f"{path2d}: some arrays carry confidence and some do not")
     name = f"h36m:{directory}"
+    meta = {"source": str(directory), "keypoints": keypoints or "projected", "stride": stride,
+            "sequence_names": seq_names}
+    if layout2d is not None:
+        meta["layout"] = layout2d
+        meta["derived_joints"] = [j for j, d in zip(skel.joint_names, derived_mask(layout2d, skel.name)) if d]
+        meta["conversion"] = describe_conversion(layout2d, skel.name)
     return PoseDataset(
         joints_3d=np.concatenate(out["j3d"]), joints_2d=np.concatenate(out["j2d"]),
         confidence=np.concatenate(out["conf"]) if all(has_conf) else None,
         camera=np.concatenate(out["cam"]), image_size=np.concatenate(out["size"]), skeleton=skel,
         subject=np.concatenate(out["subject"]), sequence=np.concatenate(out["sequence"]),
         view=np.concatenate(out["view"]), name=name,
-        meta={"source": str(directory), "keypoints": keypoints or "projected", "stride": stride,
-              "sequence_names": seq_names},
+        meta=meta,
     )
