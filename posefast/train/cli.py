@@ -25,9 +25,9 @@ METHOD (default: compare)
   multilevel    multi-level alignment for 2D pose (Chen et al., ICME 2024) and its ablations; prints PCK@0.05
   adain         train the AdaIN decoder used by multilevel's image level
   compare       the main job: per seed (--seeds), source-only pretrains (compare.pretrain_epochs), then
-                source-only, GPA, PoseDA and PoseAug each adapt from that checkpoint for --epochs epochs on
-                SOURCE -> TARGET; mean +- std over seeds, paired 95 % intervals vs source-only, per-pose-class
-                MPJPE; OUT/summary.md and OUT/summary.json
+                source-only, GPA, PoseDA and PoseAug each adapt from that checkpoint (compare.adapt_epochs,
+                compare.adapt_lr; --epochs and --lr set these) on SOURCE -> TARGET; mean +- std over
+                seeds, paired 95 % intervals vs source-only, per-pose-class MPJPE; OUT/summary.md and OUT/summary.json
 
 SPEC (data): synthetic:h36m, synthetic:3dhp, synthetic:3dpw (embedded, no download), h36m:<dir with
   data_3d_h36m.npz + data_2d_h36m_gt.npz>, 3dhp:<test_3dhp.npz or data_3dhp_gt_test.npz>, 3dpw:<npz>,
@@ -112,6 +112,11 @@ def config_from_args(args) -> TrainConfig:
     if args.method not in ("compare", "multilevel") and (args.seeds is not None or args.jobs is not None):
         raise UsageError(f"--seeds/--jobs: only the comparison jobs (compare, multilevel) run several seeds; "
                          f"{args.method} runs one (--seed N)")
+    if args.method == "compare":  # the generic flags mean the adaptation stage's epochs and learning rate
+        if "epochs" in given:
+            cfg.compare.adapt_epochs = cfg.epochs
+        if "lr" in given:
+            cfg.compare.adapt_lr = cfg.lr
     if args.method == "compare" and args.init:
         raise UsageError("--init: compare pretrains its own source-only lifter per seed (compare.pretrain_epochs); "
                          "use --init with a single method, e.g. python -m posefast.train poseaug --init RUN/checkpoint.pt")

@@ -4,8 +4,8 @@ papers' pretrain → adapt protocol, over several seeds, with paired intervals (
 
 Per seed: source-only trains ``compare.pretrain_epochs`` epochs (lr ``compare.pretrain_lr`` decaying linearly)
 into ``OUT/seed<S>/pretrain``; then every method of ``compare.methods`` — source-only among them, the fair baseline
-that simply trains on — starts from that checkpoint (``--init``) and trains ``epochs`` more epochs at lr ``lr`` with
-the same number of lifter steps, into ``OUT/seed<S>/<method>``. ``OUT/summary.{md,json}`` hold the table: mean ±
+that simply trains on — starts from that checkpoint (``--init``) and trains ``compare.adapt_epochs`` more epochs at
+lr ``compare.adapt_lr`` with the same number of lifter steps, into ``OUT/seed<S>/<method>``. ``OUT/summary.{md,json}`` hold the table: mean ±
 std over seeds of target MPJPE, P-MPJPE, PCK@150 and AUC, each method's paired MPJPE difference to source-only with
 its 95 % interval ("no measurable effect" when the interval holds 0), and target MPJPE per pose class where the
 target is labelled (the embedded synthetic domains), split into the classes the source repertoire also has and
@@ -75,10 +75,11 @@ def pretrain_stage(cfg, out, seed: int) -> dict:
 
 
 def adapt_stage(cfg, out, seed: int, method: str) -> dict:
-    """``method`` for ``epochs`` epochs from the seed's pretrained lifter."""
+    """``method`` for ``compare.adapt_epochs`` epochs at ``compare.adapt_lr`` from the seed's pretrained lifter."""
     from posefast.train.cli import run_lifting
 
     c = _stage_cfg(cfg, out, seed, method)
+    c.epochs, c.lr = cfg.compare.adapt_epochs, cfg.compare.adapt_lr
     c.init = str(seed_dir(out, seed) / "pretrain" / "checkpoint.pt")
     return run_lifting(c, method, data=_domains(c))
 
@@ -255,9 +256,12 @@ def run_comparison(cfg, methods=None) -> dict:
     lifting_method(BASELINE)  # registers every method
     names = parse_methods(",".join(methods) if methods else cfg.compare.methods, LIFTING_METHODS)
     seeds = parse_seeds(cfg.seeds)
-    for key in ("pretrain_epochs",):
+    for key in ("pretrain_epochs", "adapt_epochs"):
         if getattr(cfg.compare, key) < 1:
             raise ValueError(f"compare.{key}: expected a positive number of epochs, got {getattr(cfg.compare, key)}")
+    for key in ("pretrain_lr", "adapt_lr"):
+        if not getattr(cfg.compare, key) > 0:
+            raise ValueError(f"compare.{key}: expected a positive learning rate, got {getattr(cfg.compare, key)}")
     out = Path(cfg.out or default_out("compare"))
     dist = init_from_env(cfg.device)
     jobs, threads = plan_workers(cfg.jobs, len(seeds))
@@ -276,7 +280,8 @@ def run_comparison(cfg, methods=None) -> dict:
         return {}
     first = results[seeds[0]]
     meta = {"source": cfg.source, "target": cfg.target, "backbone": cfg.backbone, "backbone_width": cfg.backbone_width,
-            "pretrain_epochs": cfg.compare.pretrain_epochs, "epochs": cfg.epochs, "jobs": jobs,
+            "pretrain_epochs": cfg.compare.pretrain_epochs, "pretrain_lr": cfg.compare.pretrain_lr,
+            "epochs": cfg.compare.adapt_epochs, "lr": cfg.compare.adapt_lr, "jobs": jobs,
             "threads_per_job": threads, "n_target_test": first[BASELINE]["target"]["n"],
             "source_classes": list(first[BASELINE].get("source_classes", ())), "seconds": None}
     summary = summarize(out, seeds, names, results, meta, cfg.compare.bootstrap)

@@ -75,7 +75,7 @@ class MultilevelConfig:
     image_size: int = 64  # paper: 256
     n_source: int = 2000
     n_target: int = 2000
-    n_test: int = 500
+    n_test: int = 2000  # labelled target test crops (the intervals want >= 2,000)
     source: str = "synthetic"  # the labelled 2D domain (posefast.data2d.make_domain 'source')
     target: str = "synthetic"  # lsp:<root>, coco:<json>: first n_target crops train, last n_test test
     depth: str = "tiny"  # ResNet depth: tiny, 18, 34, 50, 101 (paper), 152
@@ -118,13 +118,17 @@ class MultilevelConfig:
 class CompareConfig:
     """The main job (``python -m posefast.train``, ``compare``): the papers' pretrain → adapt protocol over seeds.
 
-    Per seed, source-only trains ``pretrain_epochs`` epochs (lr ``pretrain_lr``, linear decay to ~0) until its
-    source-test error has plateaued; from that one checkpoint every method in ``methods`` (source-only included,
-    the fair baseline) trains the top-level ``epochs`` more with lr ``lr`` and the same number of lifter steps."""
+    Per seed, source-only trains ``pretrain_epochs`` epochs at ``pretrain_lr`` (linear decay) until its source-test
+    error has plateaued; from that checkpoint every method in ``methods`` (source-only included: the fair baseline)
+    trains ``adapt_epochs`` more at ``adapt_lr`` (linear decay) with the same number of lifter steps — PoseAug's
+    release pretrains at 1e-3 (run_baseline.py) and adapts at 1e-4 (run_poseaug.py ``--lr_p``). ``--epochs`` and
+    ``--lr`` given to compare set ``adapt_epochs`` / ``adapt_lr``."""
 
     methods: str = "source-only,gpa,poseda,poseaug"
     pretrain_epochs: int = 40
     pretrain_lr: float = 1e-3
+    adapt_epochs: int = 8
+    adapt_lr: float = 1e-4
     bootstrap: int = 2000  # resamples of the test set per interval (paired within each seed)
 
 
@@ -144,7 +148,7 @@ class TrainConfig:
     lr_decay: bool = True  # linear decay lr * (1 - e / (epochs + 1)) as PoseAug
     n_source: int = 20000
     n_target: int = 20000
-    n_test: int = 4000
+    n_test: int = 10000  # source and target test poses (the comparison's intervals want >= 10,000)
     seed: int = 0
     device: str = "auto"  # auto: CUDA when torch sees a GPU and posefast has its CUDA backend (posefast._cli)
     out: str = ""
