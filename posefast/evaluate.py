@@ -84,6 +84,17 @@ def per_pose_metrics(pred: torch.Tensor, target_3d: torch.Tensor, unit: str = "m
             "pck": (100.0 * hits[..., k150].mean(-1)).cpu().numpy(), "auc": (100.0 * hits.mean((-1, -2))).cpu().numpy()}
 
 
+def view_elevation_deg(joints_3d: torch.Tensor, skeleton: Skeleton):
+    """Per pose ``[N]`` (float64 numpy, degrees): the elevation of the body axis (pelvis → thorax) toward the camera
+    in the camera frame (x right, y down, z forward) — > 0 when the upper body is nearer the camera than the pelvis,
+    i.e. seen from above (or leaning toward the camera). A viewpoint measure that needs no world frame."""
+    import numpy as np
+
+    axis = joints_3d[..., skeleton.joint("Thorax"), :] - joints_3d[..., 0, :]
+    axis = torch.nn.functional.normalize(axis.double(), dim=-1)
+    return np.degrees(np.arcsin(np.clip((-axis[..., 2]).cpu().numpy(), -1.0, 1.0)))
+
+
 def per_class_mpjpe(mpjpe: "np.ndarray", classes: "np.ndarray", names) -> dict:
     """``{class name: {"mpjpe": mean mm, "n": poses}}`` for per-pose errors ``[N]`` and class indices ``[N]``
     (``names[i]`` names class ``i``); classes without test poses are left out."""

@@ -89,14 +89,53 @@ def load_records(out, seed: int, method: str) -> dict:
         return {k: f[k] for k in f.files}
 
 
-def _class_groups(records: dict, source_classes) -> dict:
-    """``{"in source repertoire": mask, "not in source repertoire": mask}`` over the target test poses."""
+def class_groups(records: dict, source_classes) -> dict:
+    """``{"in source repertoire (...)": mask, "not in source repertoire (...)": mask}`` over the target test poses of
+    a labelled synthetic target (empty for real data)."""
     names = [str(n) for n in records.get("class_names", ())]
     if not names or "pose_class" not in records:
         return {}
     seen = np.isin(np.array(names), list(source_classes))
     is_seen = seen[records["pose_class"]]
-    return {"in source repertoire": is_seen, "not in source repertoire": ~is_seen}
+    inside = ", ".join(n for n, k in zip(names, seen) if k)
+    outside = ", ".join(n for n, k in zip(names, seen) if not k)
+    return {f"in source repertoire ({inside})": is_seen, f"not in source repertoire ({outside})": ~is_seen}
+
+
+# Viewpoint bins by the elevation of the body axis (pelvis → thorax) toward the camera: > 0 seen from above.
+VIEW_BINS = ((-90.0, -10.0), (-10.0, 5.0), (5.0, 20.0), (20.0, 35.0), (35.0, 90.0))
+
+
+def view_groups(records: dict) -> dict:
+    """``{"view elevation a..b°": mask}`` over the target test poses (every target with 3D labels)."""
+    if "view_elevation_deg" not in records:
+        return {}
+    e = records["view_elevation_deg"]
+    return {f"{lo:+.0f}° to {hi:+.0f}°": (e > lo) & (e <= hi) for lo, hi in VIEW_BINS}
+
+
+def grouped_gains(records: dict, seeds, methods, groups_of, n_boot: int) -> dict:
+    """Per group of target test poses (``groups_of(records) -> {name: mask}``, the same poses at every seed of a
+    synthetic target's test draw, so each seed's own masks are used): every method's MPJPE (mean over seeds) and
+    its paired gain vs source-only (and the :data:`PAIRS` gains) on that group, with intervals."""
+    mpjpe = mean_of("mpjpe")
+    out = {}
+    for name in groups_of(records[BASELINE][seeds[0]]):
+        masks = {s: groups_of(records[BASELINE][s])[name] for s in seeds}
+        if any(not m.any() for m in masks.values()):
+            continue  # a seed without poses in this group: nothing to pair
+        sub = {m: {s: {"mpjpe": records[m][s]["mpjpe"][masks[s]]} for s in seeds} for m in methods}
+        entry = {"n": int(np.mean([masks[s].sum() for s in seeds])), "methods": {}}
+        for m in methods:
+            e = {"mpjpe": mean_std(float(np.mean(sub[m][s]["mpjpe"])) for s in seeds)[0]}
+            if m != BASELINE:
+                e["vs_source_only"] = paired_difference(sub[BASELINE], sub[m], mpjpe, False, n_boot)
+            entry["methods"][m] = e
+        for m, against in PAIRS:
+            if m in methods and against in methods:
+                entry["methods"][m][f"vs_{against}"] = paired_difference(sub[against], sub[m], mpjpe, False, n_boot)
+        out[name] = entry
+    return out
 
 
 def summarize(out, seeds, methods, stage_results: dict, meta: dict, n_boot: int) -> dict:
@@ -120,29 +159,7 @@ def summarize(out, seeds, methods, stage_results: dict, meta: dict, n_boot: int)
             row["per_class"] = {c: mean_std(per_seed[m][s]["per_class"][c]["mpjpe"] for s in seeds)[0]
                                 for c in classes}
         methods_out[m] = row
-
-    groups = {}
     source_classes = meta.get("source_classes", ())
-    first = records[BASELINE][seeds[0]]
-    if _class_groups(first, source_classes):
-        for group, mask in _class_groups(first, source_classes).items():
-            if not mask.any():
-                continue
-            def subset(rec, group=group):
-                return {"mpjpe": rec["mpjpe"][_class_groups(rec, source_classes)[group]]}
-            sub = {m: {s: subset(records[m][s]) for s in seeds} for m in methods}
-            entry = {"classes": [str(c) for c in first["class_names"]
-                                 if (str(c) in source_classes) == (group == "in source repertoire")],
-                     "n": int(len(sub[BASELINE][seeds[0]]["mpjpe"])), "methods": {}}
-            for m in methods:
-                e = {"mpjpe": mean_std(float(np.mean(sub[m][s]["mpjpe"])) for s in seeds)[0]}
-                if m != BASELINE:
-                    e["vs_source_only"] = paired_difference(sub[BASELINE], sub[m], mpjpe, False, n_boot)
-                entry["methods"][m] = e
-            for m, against in PAIRS:
-                if m in methods and against in methods:
-                    entry["methods"][m][f"vs_{against}"] = paired_difference(sub[against], sub[m], mpjpe, False, n_boot)
-            groups[group] = entry
     pairs = {f"{m}_vs_{a}": paired_difference(errors[a], errors[m], mpjpe, False, n_boot)
              for m, a in PAIRS if m in methods and a in methods}
     curves = {}
@@ -151,7 +168,9 @@ def summarize(out, seeds, methods, stage_results: dict, meta: dict, n_boot: int)
                  if x.strip()]
         curves[str(s)] = {"source_test_mpjpe": [x["source_test"]["mpjpe"] for x in lines],
                           "target_mpjpe": [x["target"]["mpjpe"] for x in lines]}
-    return {**meta, "seeds": list(seeds), "methods": methods_out, "pairs": pairs, "class_groups": groups,
+    return {**meta, "seeds": list(seeds), "methods": methods_out, "pairs": pairs,
+            "class_groups": grouped_gains(records, seeds, methods, lambda r: class_groups(r, source_classes), n_boot),
+            "view_groups": grouped_gains(records, seeds, methods, view_groups, n_boot),
             "pretrain_curves": curves}
 
 
@@ -159,6 +178,27 @@ def _fmt_delta(d: dict, base: float) -> str:
     lo, hi = d["ci95"]
     verdict = "" if d["effect"] != "no measurable effect" else " — no measurable effect"
     return f"{d['mean']:+.1f} mm ({100 * d['mean'] / base:+.1f} %) [{lo:+.1f}, {hi:+.1f}]{verdict}"
+
+
+def _group_table(groups: dict, methods: dict, title: str) -> list[str]:
+    if not groups:
+        return []
+    lines = ["", f"Target MPJPE by {title}; gain vs source-only with its 95 % CI:", "",
+             "| group | poses | " + " | ".join(LABELS.get(n, n) for n in methods) + " |", "|---|---:|" + "---:|" * len(methods)]
+    for g, entry in groups.items():
+        cells = []
+        for n in methods:
+            e = entry["methods"][n]
+            d = e.get("vs_source_only")
+            cells.append(f"{e['mpjpe']:.1f}" if d is None else
+                         f"{e['mpjpe']:.1f} ({d['mean']:+.1f} [{d['ci95'][0]:+.1f}, {d['ci95'][1]:+.1f}])")
+        lines.append(f"| {g} | {entry['n']} | " + " | ".join(cells) + " |")
+    for g, entry in groups.items():
+        for m, a in PAIRS:
+            d = entry["methods"].get(m, {}).get(f"vs_{a}")
+            if d:
+                lines.append(f"\n{LABELS.get(m, m)} vs {LABELS.get(a, a)}, {g}: {_fmt_delta(d, entry['methods'][a]['mpjpe'])}.")
+    return lines
 
 
 def summary_table(summary: dict) -> str:
@@ -181,29 +221,17 @@ def summary_table(summary: dict) -> str:
     for key, d in summary.get("pairs", {}).items():
         m, a = key.split("_vs_")
         lines.append(f"{LABELS.get(m, m)} vs {LABELS.get(a, a)}: {_fmt_delta(d, methods[a]['mpjpe'])}.")
-    groups = summary.get("class_groups") or {}
-    if groups:
-        lines += ["", "Target MPJPE by pose class group (gain vs source-only, 95 % CI):", "",
-                  "| group | poses | " + " | ".join(LABELS.get(n, n) for n in methods) + " |",
-                  "|---|---:|" + "---:|" * len(methods)]
-        for g, entry in groups.items():
-            cells = []
-            for n in methods:
-                e = entry["methods"][n]
-                extra = "" if n == BASELINE else f" ({e['vs_source_only']['mean']:+.1f} " \
-                    f"[{e['vs_source_only']['ci95'][0]:+.1f}, {e['vs_source_only']['ci95'][1]:+.1f}])"
-                cells.append(f"{e['mpjpe']:.1f}{extra}")
-            lines.append(f"| {g} ({', '.join(entry['classes'])}) | {entry['n']} | " + " | ".join(cells) + " |")
-        for g, entry in groups.items():
-            for m, a in PAIRS:
-                d = entry["methods"].get(m, {}).get(f"vs_{a}")
-                if d:
-                    lines.append(f"\n{LABELS.get(m, m)} vs {LABELS.get(a, a)}, {g}: "
-                                 f"{_fmt_delta(d, entry['methods'][a]['mpjpe'])}.")
-        classes = list(next(iter(methods.values()))["per_class"])
+    for key, title in (("class_groups", "pose class group"), ("view_groups", "view elevation (body axis toward the "
+                                                                            "camera; > 0 = seen from above)")):
+        lines += _group_table(summary.get(key) or {}, methods, title)
+    classes = list(next(iter(methods.values())).get("per_class", {}))
+    if classes:
+        seen = set()
+        for group in summary.get("class_groups", {}):
+            if group.startswith("in source repertoire"):
+                seen = {c.strip() for c in group[group.index("(") + 1:-1].split(",")}
         lines += ["", "Target MPJPE per pose class (mm, mean over seeds; * = in the source repertoire):", "",
                   "| class | " + " | ".join(LABELS.get(n, n) for n in methods) + " |", "|---|" + "---:|" * len(methods)]
-        seen = set(groups.get("in source repertoire", {}).get("classes", ()))
         for c in classes:
             lines.append(f"| {c}{' *' if c in seen else ''} | " +
                          " | ".join(f"{methods[n]['per_class'][c]:.1f}" for n in methods) + " |")

@@ -9,7 +9,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from posefast.evaluate import evaluate_lifter, per_class_mpjpe, per_pose_metrics, predict, summarize
+from posefast.evaluate import (evaluate_lifter, per_class_mpjpe, per_pose_metrics, predict, summarize,
+                               view_elevation_deg)
 from posefast.methods.base import lifter_spec
 from posefast.train import checkpoint as ckpt
 
@@ -111,6 +112,8 @@ class Trainer:
         if pred is None:
             pred = predict(m.eval_lifter, split["joints_2d_norm"], m.skeleton, cfg.flip_test, cfg.eval_batch_size)
         records = per_pose_metrics(pred, split["joints_3d"])
+        if "Thorax" in m.skeleton.joint_names:
+            records["view_elevation_deg"] = view_elevation_deg(split["joints_3d"], m.skeleton)
         if "pose_class" in split:
             records["pose_class"] = split["pose_class"].cpu().numpy()
         return records
