@@ -248,3 +248,21 @@ def test_compare_summary_schema_and_same_numbers_in_one_or_two_processes(tmp_pat
     assert "| Source only |" in table and "95 % CI" in table and "per pose class" in table
     assert "view elevation" in table
     assert (tmp_path / "one" / "seed1" / "pretrain" / "checkpoint.pt").exists()  # kept for adapting again
+
+
+def test_view_elevation_is_the_body_axis_toward_the_camera():
+    from posefast import H36M16
+    from posefast.evaluate import view_elevation_deg
+    from posefast.train.compare import VIEW_BINS, view_groups
+
+    thorax = H36M16.joint("Thorax")
+    poses = torch.zeros(3, 16, 3, dtype=torch.float64)
+    poses[:, 0] = torch.tensor([0.0, 0.0, 5.0])
+    poses[0, thorax] = torch.tensor([0.0, -0.5, 5.0])  # upright in front of a level camera
+    poses[1, thorax] = torch.tensor([0.0, -0.5, 5.0 - 0.5])  # top 45° nearer the camera: seen from above
+    poses[2, thorax] = torch.tensor([0.0, -0.5 * 3 ** 0.5, 5.5])  # top 30° farther: seen from below
+    got = view_elevation_deg(poses, H36M16)
+    np.testing.assert_allclose(got, [0.0, 45.0, -30.0], atol=1e-9)
+    groups = view_groups({"view_elevation_deg": got})
+    assert len(groups) == len(VIEW_BINS) and sum(int(m.sum()) for m in groups.values()) == 3
+    assert groups["+35° to +90°"].tolist() == [False, True, False]
