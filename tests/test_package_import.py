@@ -31,7 +31,7 @@ def test_missing_extension_messages(tmp_path):
     installed = tmp_path / "site" / "posefast"
     installed.mkdir(parents=True)
     (installed / "_C.cpython-311-x86_64-linux-gnu.so").write_bytes(b"")
-    msg = missing_extension_message(source, search_path=["", str(tmp_path / "site")])
+    msg = missing_extension_message(source, search_path=[str(tmp_path / "clone"), str(tmp_path / "site")])
     assert "shadows" in msg and str(installed) in msg and str(source.resolve()) in msg and "pip install -e" in msg
     msg = missing_extension_message(source, search_path=[str(tmp_path / "elsewhere")])
     assert "not built for the source checkout" in msg and "pip install -e" in msg and "cmake" in msg
