@@ -52,3 +52,27 @@ def test_import_from_an_unbuilt_checkout_says_what_to_do(tmp_path):
     assert res.returncode == 1
     last = res.stderr.strip().splitlines()[-1]
     assert last.startswith("ImportError: ") and str(source) in last and "pip install -e" in last, res.stderr[-2000:]
+
+
+def test_ci_runs_the_readme_setup_block_then_the_entry_points_from_the_root():
+    """The README's set-up installs editable (so its commands work from the repository root) and CI runs that very
+    block, read from README.md, then ``--help`` and an -OO import from the root (the check a clean clone needs)."""
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".ci" / "readme_block.py").is_file():
+        import pytest
+
+        pytest.skip("not a checkout (no .ci/)")
+    spec = importlib.util.spec_from_file_location("readme_block", root / ".ci" / "readme_block.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    readme = (root / "README.md").read_text()
+    setup = module.readme_block(readme, "Set up")
+    assert "pip install torch==2.13.0" in setup and 'pip install -e ".[test,viz]"' in setup
+    assert module.readme_block(readme, "Test") == "pytest"
+    ci = (root / ".ci" / "run").read_text()
+    assert 'readme_block.py README.md "Set up"' in ci and 'eval "$setup"' in ci
+    assert 'readme_block.py README.md "Test"' in ci and "cd \"$(dirname \"$0\")/..\"" in ci
+    for line in ("python -m posefast.train --help", "python -m posefast.evaluate --help", "python -OO -c"):
+        assert line in ci
