@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from posefast.data.keypoint_layouts import LAYOUT_JOINTS, convert_keypoints
+from posefast.data2d.loaders import keypoint_triplets
 from posefast.skeleton import get_skeleton, h36m16_to_h36m17, h36m17_to_h36m16
 
 __all__ = ["BODY25_NAMES", "Detections", "read_detections", "to_skeleton", "fill_missing"]
@@ -64,16 +65,6 @@ class Detections:
     image_size: np.ndarray | None = None
 
 
-def _triplets(values, k: int, where: str) -> np.ndarray:
-    try:
-        arr = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{where}: keypoints must be numbers ({exc})") from None
-    if arr.shape != (3 * k,):
-        raise ValueError(f"{where}: expected {3 * k} numbers (x, y, score for {k} keypoints), got shape {arr.shape}")
-    return arr.reshape(k, 3)
-
-
 def _read_coco(path: Path) -> Detections:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -101,7 +92,7 @@ def _read_coco(path: Path) -> Detections:
         where = f"{path}: entry {i}"
         if not isinstance(entry, dict) or "keypoints" not in entry:
             raise ValueError(f"{where}: expected an object with 'keypoints' (and 'image_id', 'score')")
-        t = _triplets(entry["keypoints"], len(names), where)
+        t = keypoint_triplets(entry["keypoints"], len(names), where)
         pts.append(t[:, :2])
         conf.append((t[:, 2] > 0).astype(np.float64) if flags else t[:, 2])
         ids.append(str(entry.get("image_id", i)))
@@ -135,7 +126,7 @@ def _read_openpose(folder: Path) -> Detections:
             if layout not in (None, this):
                 raise ValueError(f"{file}: person {p} is {this} while earlier files are {layout}")
             layout = this
-            t = _triplets(values, len(values) // 3, f"{file}: person {p}")
+            t = keypoint_triplets(values, len(values) // 3, f"{file}: person {p}")
             pts.append(t[:, :2])
             conf.append(t[:, 2])
             ids.append(file.name)
