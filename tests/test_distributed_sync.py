@@ -30,8 +30,8 @@ def test_sync_buffers_gives_every_rank_rank0s_statistics(tmp_path):
     fd, name = tempfile.mkstemp(dir=tmp_path)
     os.close(fd)
     os.remove(name)
-    # fork: the children start with torch imported (spawn would re-import it, ~10 s on a loaded 2-core machine)
-    mp.start_processes(_rank, args=(2, f"file://{name}", str(tmp_path)), nprocs=2, join=True, start_method="fork")
+    # spawn, not fork: a fork of the test process can inherit locks held by its threads and hang
+    mp.start_processes(_rank, args=(2, f"file://{name}", str(tmp_path)), nprocs=2, join=True, start_method="spawn")
     r0, r1 = (torch.load(tmp_path / f"{r}.pt") for r in (0, 1))
     assert not torch.equal(r0["before"], r1["before"])  # they differed after the last training forward
     for key in r0["after"]:
