@@ -24,7 +24,7 @@ def _h36m_spec(d):
 def _3dhp_spec(d):
     from test_data_mpi3dhp import _poseaug_file
 
-    _poseaug_file(d / "test_3dhp.npz", n_studio=2207, n_outdoor=40)  # the released file's studio boundary
+    _poseaug_file(d / "test_3dhp.npz", n_studio=2201, n_outdoor=728)  # the full test set: TS1-4, then TS5-6
     return f"3dhp:{d / 'test_3dhp.npz'}"
 
 
