@@ -29,11 +29,10 @@ def _3dhp_spec(d):
 
 
 def _3dpw_spec(d):
-    from test_data_pw3d import CAM, _seq
+    from test_data_pw3d import _seq
 
-    (X1, uv1), (X2, uv2) = _seq(200, 0), _seq(150, 1)
-    K = np.array([[CAM[0], 0, CAM[2]], [0, CAM[1], CAM[3]], [0, 0, 1]])
-    np.savez(d / "pw.npz", positions_3d={"a": X1, "b": X2}, positions_2d={"a": uv1, "b": uv2}, intrinsics=K)
+    X, uv = _seq(350, 0)  # the plain-array layout (intrinsics fitted), 1080 x 1920 portrait frames
+    np.savez(d / "pw.npz", positions_3d=X, positions_2d=uv, image_size=np.array([1080, 1920]))
     return f"3dpw:{d / 'pw.npz'}"
 
 
