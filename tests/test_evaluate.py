@@ -24,16 +24,15 @@ def _h36m_spec(d):
 def _3dhp_spec(d):
     from test_data_mpi3dhp import _poseaug_file
 
-    _poseaug_file(d / "test_3dhp.npz", n_studio=2207, n_outdoor=40)  # the released file's studio boundary
+    _poseaug_file(d / "test_3dhp.npz", n_studio=2201, n_outdoor=728)  # the full test set: TS1-4, then TS5-6
     return f"3dhp:{d / 'test_3dhp.npz'}"
 
 
 def _3dpw_spec(d):
-    from test_data_pw3d import CAM, _seq
+    from test_data_pw3d import _seq
 
-    (X1, uv1), (X2, uv2) = _seq(200, 0), _seq(150, 1)
-    K = np.array([[CAM[0], 0, CAM[2]], [0, CAM[1], CAM[3]], [0, 0, 1]])
-    np.savez(d / "pw.npz", positions_3d={"a": X1, "b": X2}, positions_2d={"a": uv1, "b": uv2}, intrinsics=K)
+    X, uv = _seq(350, 0)  # the plain-array layout (intrinsics fitted), 1080 x 1920 portrait frames
+    np.savez(d / "pw.npz", positions_3d=X, positions_2d=uv, image_size=np.array([1080, 1920]))
     return f"3dpw:{d / 'pw.npz'}"
 
 

@@ -34,7 +34,7 @@ import torch
 from .dataset import ImagePoseDataset
 from .keypoints import BODY16_NAMES, LSP14_TO_BODY16
 
-__all__ = ["load_lsp", "load_coco_keypoints"]
+__all__ = ["load_lsp", "load_coco_keypoints", "keypoint_triplets"]
 
 # Body16 keypoints that a loader may build as the midpoint of two annotated ones, marked not visible.
 _DERIVED = {"pelvis": ("left_hip", "right_hip"), "thorax": ("left_shoulder", "right_shoulder")}
@@ -184,6 +184,18 @@ def _dataset(images, kps, vis, names, size, boxes, meta, extras) -> ImagePoseDat
         torch.as_tensor(np.array(vis, dtype=np.float32).reshape(-1, k)), tuple(names), meta, extras)
 
 
+def keypoint_triplets(raw, k: int, where: str) -> np.ndarray:
+    """COCO's flat ``[x1, y1, v1, ..., xk, yk, vk]`` as float64 ``[k, 3]``; else a ValueError starting ``where``."""
+    try:
+        arr = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{where}: 'keypoints' must be numbers ({e})") from None
+    if arr.shape != (3 * k,):
+        raise ValueError(f"{where}: 'keypoints' must hold 3 x {k} numbers (x, y, flag or score), got shape "
+                         f"{arr.shape}")
+    return arr.reshape(k, 3)
+
+
 def _snake(name: str) -> str:
     return "_".join(name.strip().lower().replace("-", " ").split())
 
@@ -287,16 +299,9 @@ def load_coco_keypoints(annotation_file, image_dir, size: int = 64, *, keypoint_
         where = f"annotation {ann_id!r}"
         if ann.get("iscrowd", 0) == 1 or (cat_id is not None and ann.get("category_id", cat_id) != cat_id):
             continue
-        raw = _require(ann, "keypoints", where, path)
-        try:
-            arr = np.asarray(raw, dtype=np.float64)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"{path}: {where}: 'keypoints' must be numbers ({e})") from e
-        if arr.shape != (3 * k_file,):
-            raise ValueError(f"{path}: {where}: 'keypoints' must hold 3 x {k_file} numbers, got shape {arr.shape}")
+        arr = keypoint_triplets(_require(ann, "keypoints", where, path), k_file, f"{path}: {where}")
         if not np.isfinite(arr).all():
             raise ValueError(f"{path}: {where}: 'keypoints' contain NaN or inf")
-        arr = arr.reshape(k_file, 3)
         v = arr[:, 2]
         if not np.isin(v, (0, 1, 2)).all():
             raise ValueError(f"{path}: {where}: visibility flags must be 0, 1 or 2, found {np.unique(v)}")

@@ -105,7 +105,9 @@ def resolve_schedule(cfg) -> dict:
         raise ValueError(f"lr: expected a positive learning rate, got {cfg.lr!r}")
     p = ml.pretrain_epochs
     if isinstance(p, bool) or not isinstance(p, int) or not 0 <= p < out["epochs"]:
-        raise ValueError(f"multilevel.pretrain_epochs: expected an int in [0, epochs={out['epochs']}), got {p!r}")
+        raise ValueError(f"multilevel.pretrain_epochs: expected an int in [0, epochs={out['epochs']}), got {p!r} (the "
+                         f"shared source-only epochs are part of --epochs: e.g. --set multilevel.pretrain_epochs="
+                         f"{max(out['epochs'] - 2, 0)})")
     return out
 
 
