@@ -9,16 +9,51 @@ caused it rather than by a later, unrelated torch call.
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import torch
 
+_EDITABLE = "pip install -e \".[test,viz]\" from the repository root (the README's Set up)"
+_IN_PLACE = "cmake -S . -B build/dev -G Ninja && cmake --build build/dev, then PYTHONPATH=."
+
+
+def _extension_files(folder: Path) -> list[Path]:
+    return sorted(p for pattern in ("_C.*.so", "_C.so", "_C.*.pyd", "_C.pyd") for p in folder.glob(pattern))
+
+
+def missing_extension_message(package_dir, error: str = "", search_path=None) -> str:
+    """What to tell a user whose ``import posefast`` found no loadable ``posefast._C`` in ``package_dir``.
+
+    The common case is a source checkout on ``sys.path`` ahead of the installed package: ``python -m`` and
+    ``python -c`` put the working directory first, so from the repository root ``posefast/`` (the sources, with no
+    extension unless built there) shadows a non-editable ``pip install .``. Then the message says so and names both.
+    """
+    package_dir = Path(package_dir).resolve()
+    built_here = _extension_files(package_dir)
+    if built_here:
+        return (f"posefast's compiled extension {built_here[0]} did not load ({error}); rebuild it for this Python "
+                f"and torch: {_EDITABLE}")
+    installed = []
+    for entry in sys.path if search_path is None else search_path:
+        other = (Path(entry or ".").resolve() / "posefast")
+        if other != package_dir and other.is_dir() and _extension_files(other):
+            installed.append(other)
+    if installed:
+        return (f"posefast was imported from {package_dir}, a folder without the compiled extension, which shadows "
+                f"the installed posefast in {installed[0]} (python puts the folder you run from, "
+                f"{package_dir.parent}, first on sys.path). Run from another folder, or install this checkout in "
+                f"editable mode so that it is the installed package: {_EDITABLE}")
+    if (package_dir.parent / "pyproject.toml").is_file() and (package_dir.parent / "csrc").is_dir():
+        return (f"posefast's compiled extension (posefast._C) is not built for the source checkout {package_dir}: "
+                f"{_EDITABLE} (or build it in place: {_IN_PLACE})")
+    return f"posefast's compiled extension (posefast._C) is missing from {package_dir}: reinstall posefast"
+
+
 try:
     from posefast import _C
-except ImportError as exc:  # pragma: no cover - only when the package was not built
-    raise ImportError(
-        "posefast's compiled extension (posefast._C) is missing: install the package with `pip install .` "
-        "(or build it in place: `cmake -S . -B build/dev && cmake --build build/dev`)"
-    ) from exc
+except ImportError as exc:
+    raise ImportError(missing_extension_message(Path(__file__).parent, str(exc))) from exc
 
 _DTYPE_CODES = {torch.float32: 0, torch.float64: 1}
 

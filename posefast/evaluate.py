@@ -1,8 +1,13 @@
-"""Evaluate a lifting checkpoint: ``python -m posefast.evaluate --checkpoint PATH --data SPEC [--json FILE]``.
+"""Evaluate a checkpoint: ``python -m posefast.evaluate --checkpoint PATH --data SPEC [--json FILE]``.
 
-Metrics (millimetres / percent): MPJPE, P-MPJPE (similarity Procrustes, reflections excluded), PCK@150 mm and AUC
-over 0..150 mm (root-relative, the MPI-INF-3DHP protocol), per-joint MPJPE — all from one pass of
-:func:`posefast.pose_errors`.
+A lifting run's checkpoint (source-only, poseaug, poseda, gpa, lpa) on any spec with 3D labels: MPJPE, P-MPJPE
+(similarity Procrustes, reflections excluded), PCK@150 mm and AUC over 0..150 mm (root-relative, the MPI-INF-3DHP
+protocol), per-joint MPJPE (millimetres / percent), all from one pass of :func:`posefast.pose_errors`. On the
+run's own --source/--target spec it scores the exact split the run scored, so the numbers equal its metrics.json.
+
+A multilevel run's stage checkpoint (RUN/multilevel/checkpoint.pt, RUN/source-only/checkpoint.pt, ...) on 2D
+keypoint data (coco:<annotations.json>, lsp:<dir>, or synthetic): PCK@0.05 over the 12 limb keypoints and per
+keypoint, with the network the run evaluated (the EMA teacher of an adapted variant).
 """
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import sys
 
 import torch
 
+from posefast._cli import DEVICE_CHOICES, UsageError, for_argument, resolve_device, run_cli
 from posefast.methods.data import root_relative
 from posefast.skeleton import Skeleton
 
@@ -62,34 +68,141 @@ def evaluate_lifter(lifter, split: dict, skeleton: Skeleton, flip_test: bool = F
     return summarize(pred, split["joints_3d"], joints=joints)
 
 
-def main(argv=None) -> int:
-    from posefast.data import load
-    from posefast.inference import load_lifter
+@torch.no_grad()
+def per_pose_metrics(pred: torch.Tensor, target_3d: torch.Tensor, unit: str = "m") -> dict:
+    """Per-pose numbers whose means over poses are :func:`summarize`'s: ``mpjpe``, ``p_mpjpe`` (mm), ``pck`` (percent
+    of the pose's joints below 150 mm) and ``auc`` (the pose's mean PCK over 0..150 mm), each a float64 numpy
+    ``[N]`` — what a paired bootstrap over test poses resamples."""
+    from posefast import pose_errors
 
-    parser = argparse.ArgumentParser(prog="python -m posefast.evaluate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", required=True, help="checkpoint.pt of a lifting run (posefast.train)")
-    parser.add_argument("--data", required=True, help="data spec with 3D labels, e.g. synthetic:3dhp or an archive")
-    parser.add_argument("--split", default="test", help="split of the spec to evaluate (default: test)")
-    parser.add_argument("--n", type=int, default=None, help="number of samples for synthetic specs")
-    parser.add_argument("--flip-test", action="store_true", help="average with the mirrored input's prediction")
+    errors = pose_errors(pred, root_relative(target_3d), unit=unit)
+    joint_errors = errors["joint_errors"].to(torch.float64)  # [N, J] mm
+    thresholds = errors["thresholds"].to(joint_errors.device)  # [T] mm, 150 among them
+    hits = (joint_errors.unsqueeze(-1) < thresholds).to(torch.float64)  # strictly below, as pose_errors counts
+    k150 = int(torch.nonzero(thresholds == 150.0)[0, 0])
+    return {"mpjpe": errors["mpjpe"].double().cpu().numpy(), "p_mpjpe": errors["p_mpjpe"].double().cpu().numpy(),
+            "pck": (100.0 * hits[..., k150].mean(-1)).cpu().numpy(), "auc": (100.0 * hits.mean((-1, -2))).cpu().numpy()}
+
+
+def view_elevation_deg(joints_3d: torch.Tensor, skeleton: Skeleton):
+    """Per pose ``[N]`` (float64 numpy, degrees): the elevation of the body axis (pelvis → thorax) toward the camera
+    in the camera frame (x right, y down, z forward) — > 0 when the upper body is nearer the camera than the pelvis,
+    i.e. seen from above (or leaning toward the camera). A viewpoint measure that needs no world frame."""
+    import numpy as np
+
+    axis = joints_3d[..., skeleton.joint("Thorax"), :] - joints_3d[..., 0, :]
+    axis = torch.nn.functional.normalize(axis.double(), dim=-1)
+    return np.degrees(np.arcsin(np.clip((-axis[..., 2]).cpu().numpy(), -1.0, 1.0)))
+
+
+def per_class_mpjpe(mpjpe: "np.ndarray", classes: "np.ndarray", names) -> dict:
+    """``{class name: {"mpjpe": mean mm, "n": poses}}`` for per-pose errors ``[N]`` and class indices ``[N]``
+    (``names[i]`` names class ``i``); classes without test poses are left out."""
+    import numpy as np
+
+    out = {}
+    for i, name in enumerate(names):
+        mask = classes == i
+        if mask.any():
+            out[name] = {"mpjpe": float(np.mean(mpjpe[mask])), "n": int(mask.sum())}
+    return out
+
+
+def _run_split(spec: str, split, cfg: dict):
+    """(role, split) of ``spec`` in the run that ``cfg`` configured, or None; the target wins when the run's source
+    and target are the same spec (its test split is what metrics.json calls ``target``)."""
+    from posefast.methods.data import SPLIT_SALTS
+
+    matches = [(role, s) for role, s in SPLIT_SALTS if cfg.get(role) == spec and s == (split or "test")]
+    return matches[-1] if matches else None
+
+
+def load_eval_data(spec: str, cfg: dict, split: str | None = None, n: int | None = None):
+    """``(PoseDataset, what)`` that ``python -m posefast.evaluate`` scores a lifting run ``cfg`` (its saved config)
+    on.
+
+    The run's own ``--source``/``--target`` spec gives exactly the split that run evaluated (same caps and seed:
+    :func:`posefast.methods.data.load_split`), so the numbers agree with its ``metrics.json``. Any other spec gives
+    its test split where it has one (``synthetic:*`` — ``n`` poses, default the run's ``n_test`` — and ``h36m:``,
+    S9/S11) and the whole file otherwise (archives, ``cmu:``, ``3dhp:``, ``3dpw:``); ``split`` overrides that choice
+    (``train``, ``test`` or ``all``) and ``n`` caps real data (a seeded subset; 0 = everything).
+    """
+    from posefast.methods.data import SPLIT_SALTS, _spec_kind, load_split
+
+    if split not in (None, "train", "test", "all"):
+        raise UsageError(f"--split: expected train, test or all, got {split!r}")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
+        raise UsageError(f"--n: expected a non-negative int, got {n!r}")
+    seed, skeleton = int(cfg.get("seed", 0)), cfg["skeleton"]
+    own = _run_split(spec, split, cfg)
+    if own is not None:
+        role, part = own
+        count = cfg["n_test" if part == "test" else f"n_{role}"] if n is None else n
+        data = load_split(spec, part, count, seed, SPLIT_SALTS[own], skeleton)
+        return data, f"the run's {role} {part} split"
+    kind = _spec_kind(spec)
+    part = split or ("test" if kind in ("synthetic", "h36m") else "all")
+    count = (cfg.get("n_test", 0) if kind == "synthetic" else 0) if n is None else n
+    return load_split(spec, part, count, seed, 0, skeleton), f"{part} split" if part != "all" else "all of it"
+
+
+def report_3d(metrics: dict, data: str, skeleton) -> str:
+    lines = [f"{data} ({metrics['n']} poses): MPJPE {metrics['mpjpe']:.2f} mm  P-MPJPE {metrics['p_mpjpe']:.2f} mm  "
+             f"PCK@150 {metrics['pck']:.2f} %  AUC {metrics['auc']:.2f} %",
+             "per-joint MPJPE (mm): " + ", ".join(f"{n} {v:.1f}" for n, v in zip(skeleton.joint_names,
+                                                                                metrics["per_joint"]))]
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m posefast.evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Errors in the input print one line (exit status 2); POSEFAST_DEBUG=1 shows the traceback.")
+    parser.add_argument("--checkpoint", required=True,
+                        help="checkpoint.pt of a lifting run, or RUN/<variant>/checkpoint.pt of a multilevel run")
+    parser.add_argument("--data", required=True,
+                        help="lifting: a spec with 3D labels (synthetic:3dhp, an archive .npz, h36m:, 3dhp:, 3dpw:, "
+                             "cmu:); multilevel: coco:<annotations.json>, lsp:<dir> or synthetic")
+    parser.add_argument("--split", choices=("train", "test", "all"), default=None,
+                        help="default: the run's own split of its --source/--target, else the test split of a spec "
+                             "that has one (synthetic, h36m) and all of any other file")
+    parser.add_argument("--n", type=int, default=None,
+                        help="poses of a synthetic spec (default: the run's n_test); a cap on real data (0 = all)")
+    parser.add_argument("--flip-test", action=argparse.BooleanOptionalAction, default=None,
+                        help="average with the mirrored input's prediction (default: as the run evaluated its target)")
     parser.add_argument("--json", default=None, help="also write the metrics to this JSON file")
-    parser.add_argument("--device", default="cpu")
-    args = parser.parse_args(argv)
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
+                        help="auto (default: CUDA when available and built), cpu or cuda")
+    return parser
 
-    lifter, skeleton, cfg = load_lifter(args.checkpoint, device=args.device)
-    options = {"split": args.split, "skeleton": skeleton.name, "seed": cfg.get("seed", 0)}
-    if args.n is not None:
-        options["n"] = args.n
-    dataset = load(args.data, **options)
-    if not dataset.has_3d:
-        parser.error(f"--data {args.data!r} has no 3D labels to evaluate against")
-    split = dataset.tensors(device=args.device)
-    metrics = evaluate_lifter(lifter, split, skeleton, flip_test=args.flip_test)
-    print(f"{args.data} ({metrics['n']} poses): MPJPE {metrics['mpjpe']:.2f} mm  P-MPJPE {metrics['p_mpjpe']:.2f} mm  "
-          f"PCK@150 {metrics['pck']:.2f} %  AUC {metrics['auc']:.2f} %")
-    names = skeleton.joint_names
-    print("per-joint MPJPE (mm): " + ", ".join(f"{n} {v:.1f}" for n, v in zip(names, metrics["per_joint"])))
+
+def main(argv=None) -> int:
+    from posefast.inference import load_lifter, read_checkpoint
+
+    args = build_parser().parse_args(argv)
+    device, chosen = resolve_device(args.device)
+    print(f"[posefast] device: {chosen}", file=sys.stderr)
+    state = read_checkpoint(args.checkpoint, device)
+    if "stage" in state:  # a multilevel (2D) run's stage
+        from posefast.methods.multilevel_evaluate import evaluate_checkpoint, report_2d
+
+        if args.flip_test:
+            raise UsageError("--flip-test: the 2D evaluation has no flip test")
+        with for_argument("--data"):
+            metrics = evaluate_checkpoint(state, args.data, args.split, args.n, device)
+        print(report_2d(metrics))
+    else:
+        lifter, skeleton, cfg = load_lifter(args.checkpoint, device, state=state)
+        with for_argument("--data"):
+            dataset, what = load_eval_data(args.data, cfg, args.split, args.n)
+        if not dataset.has_3d:
+            raise UsageError(f"--data {args.data}: has no 3D labels to evaluate against")
+        own = _run_split(args.data, args.split, cfg)
+        flip = args.flip_test if args.flip_test is not None else bool(cfg.get("flip_test")) and (
+            own is None or own[0] == "target")
+        metrics = evaluate_lifter(lifter, dataset.tensors(device=device), skeleton, flip_test=flip)
+        metrics.update({"data": args.data, "split": what, "flip_test": flip, "checkpoint": str(args.checkpoint)})
+        print(report_3d(metrics, f"{args.data}, {what}", skeleton))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(metrics, f, indent=2)
@@ -97,4 +210,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -1,23 +1,52 @@
-"""Inference helpers: load a trained lifter and lift pixel 2D poses to root-relative 3D."""
+"""Inference helpers: read a run's checkpoint, load a trained lifter and lift pixel 2D poses to root-relative 3D."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 
+from posefast._cli import UsageError
 from posefast.models import build_lifter
+from posefast.models.lifting import lifter_width_kwargs
 from posefast.skeleton import get_skeleton
 
+__all__ = ["read_checkpoint", "load_lifter", "lift"]
 
-def load_lifter(checkpoint_path, device="cpu"):
-    """(lifter in eval mode, skeleton, config dict) from a ``posefast.train`` checkpoint."""
-    from posefast.train.checkpoint import load
 
-    state = load(checkpoint_path, device)
+def read_checkpoint(path, device="cpu", flag: str = "--checkpoint") -> dict:
+    """The state dict a ``posefast.train`` run saved (a lifting run's ``checkpoint.pt`` or one of a multilevel
+    run's stages); a missing or foreign file is a :class:`~posefast._cli.UsageError` naming ``flag``."""
+    from posefast.train import checkpoint as ckpt
+
+    path = Path(path)
+    what = "the checkpoint.pt of a posefast.train run"
+    if not path.is_file():
+        raise UsageError(f"{flag} {path}: no such file (expected {what})")
+    try:
+        state = ckpt.load(path, device)
+    except Exception as exc:  # noqa: BLE001 - torch.load raises many types for a file that is not a checkpoint
+        raise UsageError(f"{flag} {path}: not a posefast checkpoint ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(state, dict) or not ({"config", "modules"} <= set(state) or "stage" in state):
+        raise UsageError(f"{flag} {path}: not a posefast checkpoint (expected {what})")
+    return state
+
+
+def load_lifter(checkpoint_path, device="cpu", state: dict | None = None):
+    """(lifter in eval mode, skeleton, config dict) from a ``posefast.train`` lifting checkpoint (``state``: the
+    checkpoint already read by :func:`read_checkpoint`)."""
+    state = read_checkpoint(checkpoint_path, device) if state is None else state
+    if "stage" in state:
+        raise UsageError(f"--checkpoint {checkpoint_path}: holds a multilevel (2D) network, not a 3D lifter; use "
+                         "the checkpoint.pt of a lifting run (source-only, poseaug, poseda, gpa, lpa)")
     cfg = state["config"]
     skeleton = get_skeleton(cfg["skeleton"])
-    kwargs = {"width": cfg["backbone_width"]} if cfg.get("backbone_width") else {}
-    lifter = build_lifter(cfg["backbone"], skeleton, **kwargs).to(device)
-    lifter.load_state_dict(state["modules"]["lifter"])
-    return lifter.eval(), skeleton, cfg
+    lifter = build_lifter(cfg["backbone"], skeleton, **lifter_width_kwargs(cfg["backbone"], cfg["backbone_width"]))
+    try:
+        lifter.load_state_dict(state["modules"]["lifter"])
+    except (KeyError, RuntimeError) as exc:
+        raise UsageError(f"--checkpoint {checkpoint_path}: its lifter does not match a {cfg['backbone']!r} "
+                         f"backbone of width {cfg['backbone_width']} ({exc})") from exc
+    return lifter.to(device).eval(), skeleton, cfg
 
 
 @torch.no_grad()

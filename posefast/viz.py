@@ -64,3 +64,46 @@ def plot_run(method, out_dir: str | Path) -> Path | None:
         groups.update(extra())
     groups["target"] = (None, data.target_train["joints_2d_norm"].cpu().numpy())
     return plot_samples(groups, method.skeleton, Path(out_dir) / "samples.png")
+
+
+def plot_diagnostics(metrics_jsonl: str | Path, path: str | Path) -> Path | None:
+    """Per-epoch ``diagnostics`` of a run's metrics.jsonl (e.g. PoseAug's rotation angles, root depths, hardness
+    ratios and discriminator accuracies): median and 10-90 % range per epoch, the target band shaded where the
+    method has one. Returns the PNG path, or None without matplotlib or diagnostics."""
+    import json
+
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    records = [json.loads(x) for x in Path(metrics_jsonl).read_text().splitlines() if x.strip()]
+    records = [r for r in records if r.get("diagnostics")]
+    if not records:
+        return None
+    names = list(dict.fromkeys(k for r in records for k in r["diagnostics"]))
+    cols = 4
+    rows = (len(names) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        got = [(r["epoch"] + 1, r["diagnostics"][name]) for r in records if name in r["diagnostics"]]
+        epochs = [e for e, _ in got]
+        ax.fill_between(epochs, [d["p10"] for _, d in got], [d["p90"] for _, d in got], alpha=0.3, label="p10-p90")
+        ax.plot(epochs, [d["p50"] for _, d in got], marker="o", ms=3, label="median")
+        band = got[-1][1].get("band")
+        if band:
+            ax.axhspan(band[0], band[1], color="tab:green", alpha=0.12, label="target band")
+        ax.set_title(name, fontsize=8)
+        ax.set_xlabel("epoch", fontsize=7)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=6)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

@@ -211,6 +211,7 @@ def test_stylize_feeds_adain_statistics():
 def _tiny_cfg(out, **ml):
     cfg = TrainConfig()
     cfg.out, cfg.epochs, cfg.batch_size, cfg.progress, cfg.plots = str(out), 3, 4, False, False
+    cfg.seeds, cfg.jobs, cfg.compare.bootstrap = "0", 1, 50
     m = cfg.multilevel
     settings = dict(image_size=32, n_source=8, n_target=8, n_test=8, pretrain_epochs=1, deconv_channels=8,
                     discriminator_widths="4,4", adain_width=0.0625, adain_steps=2, adain_batch_size=2,
@@ -259,11 +260,11 @@ def test_main_multilevel_writes_summary(finished_run):
     for m in saved["methods"].values():
         assert math.isfinite(m["pck"]) and 0 <= m["pck"] <= 100
     assert "| variant |" in (out / "summary.md").read_text()
-    assert (out / "adain.pt").exists()
+    assert (out / "seed0" / "adain.pt").exists()
     for stage in ("pretrain", "source-only", "multilevel"):
-        lines = (out / stage / "metrics.jsonl").read_text().splitlines()
+        lines = (out / "seed0" / stage / "metrics.jsonl").read_text().splitlines()
         assert len(lines) == (1 if stage == "pretrain" else 2)
-        assert (out / stage / "checkpoint.pt").exists()
+        assert (out / "seed0" / stage / "checkpoint.pt").exists()
 
 
 def test_resume_matches_uninterrupted_run(finished_run, tmp_path, monkeypatch):
@@ -287,12 +288,12 @@ def test_resume_matches_uninterrupted_run(finished_run, tmp_path, monkeypatch):
     resumed = mlmod.main_multilevel(cfg, "multilevel")
     assert resumed["methods"] == ref["methods"]
     for stage in ("image+feature", "multilevel"):
-        a = torch.load(ref_out / stage / "checkpoint.pt", weights_only=False)["stage"]
-        b = torch.load(out / stage / "checkpoint.pt", weights_only=False)["stage"]
+        a = torch.load(ref_out / "seed0" / stage / "checkpoint.pt", weights_only=False)["stage"]
+        b = torch.load(out / "seed0" / stage / "checkpoint.pt", weights_only=False)["stage"]
         for key in ("student", "teacher", "discriminator"):
             for k in a[key]:
                 assert torch.equal(a[key][k], b[key][k]), (stage, key, k)
-        lines = (out / stage / "metrics.jsonl").read_text().splitlines()
+        lines = (out / "seed0" / stage / "metrics.jsonl").read_text().splitlines()
         assert [json.loads(x)["epoch"] for x in lines] == [0, 1]
     # resuming with other settings is refused
     cfg.multilevel.weight_im = 0.5
@@ -306,9 +307,9 @@ def test_bad_settings_raise(tmp_path):
     with pytest.raises(ValueError, match="pretrain_epochs"):
         mlmod.resolve_schedule(_tiny_cfg(tmp_path, pretrain_epochs=3))
     cfg = _tiny_cfg(tmp_path, default_epochs=9, default_batch_size=16)
-    assert mlmod.resolve_schedule(cfg)["epochs"] == 3  # top level set explicitly: it wins
-    cfg.epochs, cfg.batch_size = TrainConfig().epochs, TrainConfig().batch_size  # lifting defaults: replaced
-    assert mlmod.resolve_schedule(cfg) == {"epochs": 9, "batch_size": 16, "lr": cfg.lr}
+    assert mlmod.resolve_schedule(cfg) == {"epochs": 9, "batch_size": 16, "lr": cfg.lr}  # the 2D schedule
+    cfg.multilevel.default_epochs = cfg.multilevel.default_batch_size = 0  # none: the top-level values
+    assert mlmod.resolve_schedule(cfg) == {"epochs": 3, "batch_size": 4, "lr": cfg.lr}
 
 
 def test_adain_job_writes_loadable_weights(tmp_path):
@@ -325,3 +326,37 @@ def test_adain_job_writes_loadable_weights(tmp_path):
         load_style_transfer(str(bad))
     with pytest.raises(ValueError, match="adain_weights"):
         mlmod.main_multilevel(_tiny_cfg(tmp_path / "a2", adain_weights=str(bad)), "adain")
+
+
+def test_two_seeds_in_two_processes_give_intervals_and_the_one_process_numbers(tmp_path):
+    """The 2D job on the shared staged shape: two seeds in two worker processes equal the same seeds run one after
+    another in this process; each variant's gain vs source-only and vs the row above carries a t interval."""
+    runs = {}
+    for jobs in (1, 2):
+        cfg = _tiny_cfg(tmp_path / f"jobs{jobs}", variants="source-only,image,multilevel")
+        cfg.seeds, cfg.jobs = "0,1", jobs
+        torch.set_num_threads(1)
+        runs[jobs] = mlmod.main_multilevel(cfg, "multilevel")
+    assert runs[1]["methods"] == runs[2]["methods"]
+    rows = runs[2]["methods"]
+    assert runs[2]["seeds"] == [0, 1] and set(rows["image"]["seeds"]) == {"0", "1"}
+    for name in ("image", "multilevel"):
+        d = rows[name]["vs_source_only"]
+        gains = [rows[name]["seeds"][s]["pck"] - rows["source-only"]["seeds"][s]["pck"] for s in ("0", "1")]
+        assert d["mean"] == pytest.approx(sum(gains) / 2) and d["ci95_kind"] == "t over seeds"
+    assert rows["multilevel"]["vs_previous"]["against"] == "image"
+    assert "gain vs the row above" in (tmp_path / "jobs2" / "summary.md").read_text()
+
+
+def test_pck_records_reproduce_evaluate_pck():
+    from posefast.data2d import make_domain
+    from posefast.methods.multilevel_eval import evaluate_pck, pck_records
+    from posefast.train.stats import pck_of_hits
+
+    torch.manual_seed(0)
+    ml = _tiny_cfg("unused").multilevel
+    net = mlmod.build_pose_net(ml, 16)
+    data = make_domain("target", 12, 32, 3)
+    records = pck_records(net, data, 5)
+    assert records["hits"].shape == records["visible"].shape == (12, 12)
+    assert pck_of_hits(records) == pytest.approx(evaluate_pck(net, data, 5)["pck"], abs=1e-9)

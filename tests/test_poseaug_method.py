@@ -38,3 +38,51 @@ def test_root_depth_floor_bounds_the_augmented_2d(domains):
 def test_zero_floor_reproduces_the_release(domains):
     method = _poseaug(domains, min_root_depth=0.0)
     assert torch.equal(method.depth_floor, torch.zeros(3))
+
+
+def test_rotation_angle_folds_axis_angle_norms_into_0_180():
+    from posefast.methods.diagnostics import rotation_angle_deg
+
+    axis = torch.tensor([0.0, 0.6, 0.8])
+    norms = torch.tensor([0.0, 0.5, torch.pi, 1.5 * torch.pi, 2 * torch.pi + 0.25, torch.pi * 3 ** 0.5])
+    got = rotation_angle_deg(norms[:, None] * axis)
+    expected = torch.rad2deg(torch.tensor([0.0, 0.5, torch.pi, 0.5 * torch.pi, 0.25, 2 * torch.pi - torch.pi * 3 ** 0.5]))
+    torch.testing.assert_close(got, expected)
+
+
+def test_epoch_distributions_summarise_and_round_trip():
+    from posefast.methods.diagnostics import EpochDistributions, real_fake_accuracy
+
+    d = EpochDistributions(per_step=4)
+    d.add("x", torch.arange(10.0), band=(1.0, 2.0))  # only the first 4 values of a step are kept
+    d.add("x", torch.tensor([3.0, float("nan")]))
+    copy = EpochDistributions()
+    copy.load_state_dict(d.state_dict())
+    for summary in (d.summary(), copy.summary()):
+        assert summary["x"]["mean"] == pytest.approx(1.8) and summary["x"]["p50"] == pytest.approx(2.0)
+        assert summary["x"]["band"] == [1.0, 2.0] and summary["x"]["in_band"] == pytest.approx(0.4)
+    assert d.summary() == {}  # a summary starts the next epoch
+    real, fake = real_fake_accuracy(torch.tensor([[0.9, 0.2], [0.6, 0.7]]), torch.tensor([[0.1], [0.8]]))
+    torch.testing.assert_close(real, torch.tensor([0.5, 1.0], dtype=torch.float64))
+    torch.testing.assert_close(fake, torch.tensor([1.0, 0.0], dtype=torch.float64))
+
+
+def test_diagnostics_reach_metrics_jsonl_and_their_plot(tmp_path):
+    import json
+
+    from posefast.train.cli import run_lifting
+
+    cfg = TrainConfig(method="poseaug", backbone_width=64, epochs=2, batch_size=64, progress=False, n_source=256,
+                      n_target=128, n_test=64, out=str(tmp_path / "run"))
+    cfg.poseaug.warmup_epochs = 1
+    run_lifting(cfg, "poseaug")
+    lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    warm, adapt = lines[0]["diagnostics"], lines[1]["diagnostics"]
+    assert "hardness_ba" not in warm and "hardness_ba" in adapt  # the lifter's feedback starts after warm-up
+    assert adapt["hardness_rt"]["band"] == [2.0, 32.0] and 0 <= adapt["hardness_rt"]["in_band"] <= 1
+    for name in ("rt_angle_deg", "root_depth_m", "ba_change", "bl_ratio_abs", "d3d_acc_real", "d2d_acc_fake"):
+        assert name in warm and name in adapt
+    assert 0 <= warm["rt_angle_deg"]["p10"] <= warm["rt_angle_deg"]["p90"] <= 180
+    assert warm["root_depth_m"]["p10"] >= cfg.poseaug.min_root_depth
+    assert 0 <= adapt["dropped"]["mean"] <= 1 and 0 <= adapt["d3d_acc_real"]["mean"] <= 1
+    assert (tmp_path / "run" / "diagnostics.png").exists()

@@ -81,7 +81,7 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
 
 
 @pytest.mark.slow
-def test_torchrun_two_processes_gloo(tmp_path):
+def test_torchrun_two_processes_gloo(tmp_path, capsys):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
            "-m", "posefast.train", "source-only", "--epochs", "1", "--out", str(tmp_path / "ddp"), *TINY]
@@ -90,6 +90,18 @@ def test_torchrun_two_processes_gloo(tmp_path):
     metrics = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
     assert metrics["method"] == "source-only"
     assert all(v == v and v > 0 for k, v in metrics["target"].items() if k in ("mpjpe", "p_mpjpe"))
+    # one answer: only rank 0 prints, and it is what a 1-process evaluation of the saved weights gives
+    results = [json.loads(ln) for ln in out.stdout.splitlines() if ln.startswith('{"method"')]
+    assert len(results) == 1, out.stdout
+    from posefast._cli import run_cli
+    from posefast.evaluate import main as evaluate
+
+    assert run_cli(evaluate, ["--checkpoint", str(tmp_path / "ddp" / "checkpoint.pt"), "--data", "synthetic:3dhp",
+                              "--json", str(tmp_path / "e.json")]) == 0
+    single = json.loads((tmp_path / "e.json").read_text())
+    for key in ("mpjpe", "p_mpjpe", "pck", "auc"):
+        assert single[key] == pytest.approx(metrics["target"][key], rel=1e-6)
+        assert results[0]["target"][key] == round(metrics["target"][key], 2)
 
 
 def test_kernels_and_twins_give_the_same_poseaug_losses():

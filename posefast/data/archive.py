@@ -153,6 +153,9 @@ def load_archive(path: "str | os.PathLike") -> dict[str, object]:
     source = str(path)
     if not path.is_file():
         raise FileNotFoundError(f"{source}: no such pose archive")
+    if not zipfile.is_zipfile(path):  # np.load would try it as a pickle and blame "pickled objects"
+        raise ArchiveError(f"{source}: not a valid .npz file (an .npz is a zip archive of arrays; this file is not "
+                           "a zip archive)")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}

@@ -72,6 +72,9 @@ def load(spec: "str | os.PathLike", **options) -> PoseDataset:
     else:
         path = Path(text)
         if not path.is_file():
+            if not (sep and prefix.isalnum()) and (text.endswith(".npz") or os.sep in text):  # a missing file
+                raise FileNotFoundError(f"spec: {text!r}: no such file (expected a pose archive .npz or one of "
+                                        f"{', '.join(p + ':...' for p in LOADERS)})")
             raise ValueError(f"spec: {text!r} is neither an existing archive file nor one of "
                              f"{', '.join(p + ':...' for p in LOADERS)}")
         ds = _call("archive", _load_archive, path, options)

@@ -34,7 +34,7 @@ import torch
 from .dataset import ImagePoseDataset
 from .keypoints import BODY16_NAMES, LSP14_TO_BODY16
 
-__all__ = ["load_lsp", "load_coco_keypoints"]
+__all__ = ["load_lsp", "load_coco_keypoints", "keypoint_triplets"]
 
 # Body16 keypoints that a loader may build as the midpoint of two annotated ones, marked not visible.
 _DERIVED = {"pelvis": ("left_hip", "right_hip"), "thorax": ("left_shoulder", "right_shoulder")}
@@ -184,6 +184,33 @@ def _dataset(images, kps, vis, names, size, boxes, meta, extras) -> ImagePoseDat
         torch.as_tensor(np.array(vis, dtype=np.float32).reshape(-1, k)), tuple(names), meta, extras)
 
 
+def keypoint_triplets(raw, k: int, where: str) -> np.ndarray:
+    """COCO's flat ``[x1, y1, v1, ..., xk, yk, vk]`` as float64 ``[k, 3]``; else a ValueError starting ``where``."""
+    try:
+        arr = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{where}: 'keypoints' must be numbers ({e})") from None
+    if arr.shape != (3 * k,):
+        raise ValueError(f"{where}: 'keypoints' must hold 3 x {k} numbers (x, y, flag or score), got shape "
+                         f"{arr.shape}")
+    return arr.reshape(k, 3)
+
+
+def _snake(name: str) -> str:
+    return "_".join(name.strip().lower().replace("-", " ").split())
+
+
+def _find_image(file_name, folders: list, where: str) -> str:
+    """The first of ``folder/file_name`` that exists; else an error naming the image and every folder tried."""
+    if not isinstance(file_name, str) or not file_name:
+        raise ValueError(f"{where}: the image's 'file_name' must be a non-empty string, got {file_name!r}")
+    for folder in folders:
+        candidate = os.path.join(folder, file_name)
+        if os.path.isfile(candidate):
+            return candidate
+    raise FileNotFoundError(f"{where}: image {file_name!r} not found in {' or '.join(folders)}")
+
+
 def _require(obj: dict, key: str, where: str, path: str):
     if not isinstance(obj, dict) or key not in obj:
         raise ValueError(f"{path}: {where} has no '{key}' field")
@@ -197,11 +224,13 @@ def load_coco_keypoints(annotation_file, image_dir, size: int = 64, *, keypoint_
 
     Args:
         annotation_file: the JSON file (format in the module docstring).
-        image_dir: folder the images' ``file_name`` are relative to.
+        image_dir: folder the images' ``file_name`` are relative to, or a list of folders tried in order (a file
+            found in none is an error naming it and the folders).
         size, fill: crop side in pixels and the fraction the person box's longer side spans; the box is the
             annotation's ``bbox`` when present, else the box of its labelled keypoints.
-        keypoint_names: the keypoints to return, matched by name against the category's ``keypoints``;
-            ``None`` keeps the file's own list. "pelvis" and "thorax", if absent, are built as hip / shoulder
+        keypoint_names: the keypoints to return, matched by name against the category's ``keypoints``
+            (case, spaces and hyphens aside: ``Left Shoulder`` is ``left_shoulder``); ``None`` keeps the file's own
+            list. "pelvis" and "thorax", if absent, are built as hip / shoulder
             midpoints with visible 0.
         missing: what to do with requested names neither in the file nor derivable: "error" (default) or
             "invisible" (visible 0, coordinates at the crop centre), e.g. Body16's upper_neck and head_top
@@ -237,6 +266,9 @@ def load_coco_keypoints(annotation_file, image_dir, size: int = 64, *, keypoint_
         raise ValueError(f"{path}: the category's 'keypoints' must be a non-empty list of names")
     k_file = len(file_names)
     cat_id = cat.get("id")
+    file_names = [_snake(nm) for nm in file_names]
+    image_dirs = ([os.fspath(image_dir)] if isinstance(image_dir, (str, os.PathLike))
+                  else [os.fspath(d) for d in image_dir])
 
     # Requested keypoint k comes from file keypoint src[k], or is derived / missing (-1).
     names = list(file_names) if keypoint_names is None else list(keypoint_names)
@@ -267,16 +299,9 @@ def load_coco_keypoints(annotation_file, image_dir, size: int = 64, *, keypoint_
         where = f"annotation {ann_id!r}"
         if ann.get("iscrowd", 0) == 1 or (cat_id is not None and ann.get("category_id", cat_id) != cat_id):
             continue
-        raw = _require(ann, "keypoints", where, path)
-        try:
-            arr = np.asarray(raw, dtype=np.float64)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"{path}: {where}: 'keypoints' must be numbers ({e})") from e
-        if arr.shape != (3 * k_file,):
-            raise ValueError(f"{path}: {where}: 'keypoints' must hold 3 x {k_file} numbers, got shape {arr.shape}")
+        arr = keypoint_triplets(_require(ann, "keypoints", where, path), k_file, f"{path}: {where}")
         if not np.isfinite(arr).all():
             raise ValueError(f"{path}: {where}: 'keypoints' contain NaN or inf")
-        arr = arr.reshape(k_file, 3)
         v = arr[:, 2]
         if not np.isin(v, (0, 1, 2)).all():
             raise ValueError(f"{path}: {where}: visibility flags must be 0, 1 or 2, found {np.unique(v)}")
@@ -305,7 +330,7 @@ def load_coco_keypoints(annotation_file, image_dir, size: int = 64, *, keypoint_
         for nm in absent:
             left, top, side = box
             kp[names.index(nm)] = (left + side / 2, top + side / 2)
-        file = os.path.join(os.fspath(image_dir), images_by_id[image_id])
+        file = _find_image(images_by_id[image_id], image_dirs, f"{path}: {where}")
         if file not in cache:
             cache = {file: _open_rgb(file)}  # annotations of one image are usually adjacent
         k_crop, v_crop = _to_crop(kp, kv, box, size)

@@ -7,7 +7,46 @@ import torch.nn.functional as F
 
 from posefast.methods.data import DomainData, root_relative
 from posefast.models import build_lifter
+from posefast.models.lifting import lifter_width_kwargs
 from posefast.train.distributed import DistContext, unwrap
+
+
+# What the lifter's input means: pixels normalised as VideoPose3D's normalize_screen_coordinates (x / w * 2 -
+# [1, h / w]). A checkpoint records it so a lifter is never fine-tuned on inputs of another convention.
+INPUT_NORMALISATION = "screen: x / w * 2 - [1, h / w]"
+
+
+def lifter_spec(cfg) -> dict:
+    """What must agree for one run's lifter weights to start another run (``--init``): the backbone, its
+    constructor arguments (the width as built: ``backbone_width=-1`` and ``512`` are the same SimpleBaseline), the
+    skeleton and the input convention."""
+    return {"backbone": cfg.backbone, "arguments": lifter_width_kwargs(cfg.backbone, cfg.backbone_width),
+            "skeleton": cfg.skeleton, "input": INPUT_NORMALISATION}
+
+
+def check_init_checkpoint(state: dict, cfg, path, lifter: torch.nn.Module) -> None:
+    """Raise a ValueError naming every mismatch between an ``--init`` checkpoint's lifter and this run's
+    ``lifter``: its recorded spec, then (a last guard, e.g. for checkpoints written before the spec was recorded)
+    the names and shapes of the weights."""
+    if "modules" not in state or "lifter" not in state.get("modules", {}):
+        raise ValueError(f"--init: {path} is not a lifting run's checkpoint (it holds no lifter weights)")
+    saved = state.get("lifter_spec") or lifter_spec(_Namespace(state["config"]))
+    wanted = lifter_spec(cfg)
+    bad = [f"{k} {saved.get(k)!r} (this run: {wanted[k]!r})" for k in wanted if saved.get(k) != wanted[k]]
+    theirs, ours = state["modules"]["lifter"], lifter.state_dict()
+    if not bad and {k: tuple(v.shape) for k, v in theirs.items()} != {k: tuple(v.shape) for k, v in ours.items()}:
+        bad = ["weights of other names or shapes"]
+    if bad:
+        raise ValueError(f"--init: {path} holds a different lifter: " + "; ".join(bad) +
+                         ". Start from a checkpoint trained with the same backbone, width, skeleton and input")
+
+
+class _Namespace:
+    """Attribute view of an older checkpoint's config dict (written before ``lifter_spec`` was stored)."""
+
+    def __init__(self, values: dict):
+        self.backbone, self.backbone_width = values.get("backbone"), values.get("backbone_width")
+        self.skeleton = values.get("skeleton")
 
 
 class LiftingMethod:
@@ -24,7 +63,7 @@ class LiftingMethod:
         self.device = dist.device
         self.skeleton = data.skeleton
         torch.manual_seed(cfg.seed)  # same lifter initialisation for every method at the same seed
-        kwargs = {"width": cfg.backbone_width} if cfg.backbone_width else {}
+        kwargs = lifter_width_kwargs(cfg.backbone, cfg.backbone_width)
         self._lifter = build_lifter(cfg.backbone, self.skeleton, **kwargs).to(self.device)
         self.lifter = dist.wrap(self._lifter)
         self.opt_lifter = torch.optim.Adam(self._lifter.parameters(), lr=cfg.lr)
@@ -47,6 +86,17 @@ class LiftingMethod:
 
     def load_extra_state(self, state: dict) -> None:
         pass
+
+    def init_lifter(self, state: dict, path) -> None:
+        """Start from the lifter (weights and batch-norm statistics) of another run's checkpoint ``state`` — the
+        papers' pretrain → adapt protocol. The optimiser and schedule start fresh: every method adapting from the
+        same checkpoint then takes the same lifter steps at the same learning rates."""
+        check_init_checkpoint(state, self.cfg, path, self._lifter)
+        self._lifter.load_state_dict(state["modules"]["lifter"])
+
+    def epoch_diagnostics(self) -> dict:
+        """Numbers describing what the method did this epoch (logged in metrics.jsonl); none by default."""
+        return {}
 
     # -- the loop's hooks -----------------------------------------------------------------------------------------
     def train_split(self, epoch: int) -> dict:

@@ -49,14 +49,18 @@ import json
 import math
 import os
 import time
+from functools import partial
 from pathlib import Path
+
+import numpy as np
 
 import torch
 from tqdm import tqdm
 
-from posefast.data2d import make_domain
+from posefast.data2d import describe_keypoints, image_spec_kind, load_image_spec, make_domain
 from posefast.methods.multilevel_adain import load_style_transfer, stylize, train_style_transfer
-from posefast.methods.multilevel_eval import evaluate_pck, plot_predictions, predict, summary_table
+from posefast.methods.multilevel_eval import (VARIANT_LABELS, evaluate_pck, pck_records, plot_predictions,
+                                              predict)
 from posefast.methods.multilevel_train import LEVELS, Augment, adapt_step, epoch_order, source_step
 from posefast.methods.multilevel_warp import AffineRanges
 from posefast.models import EMATeacher, PatchDiscriminator, PoseResNet
@@ -87,24 +91,23 @@ def variant_levels(variant: str, full_levels: tuple[str, ...]) -> tuple[str, ...
 
 
 def resolve_schedule(cfg) -> dict:
-    """``{"epochs", "batch_size", "lr"}`` of this run. The top-level ``epochs``/``batch_size`` defaults are sized for
-    the lifting methods; while they equal ``TrainConfig``'s defaults, ``multilevel.default_epochs``/
-    ``default_batch_size`` (when non-zero) replace them, so the plain command runs the CPU-sized 2D schedule."""
-    from posefast.train.config import TrainConfig
-
+    """``{"epochs", "batch_size", "lr"}`` of this run: ``multilevel.default_epochs``/``default_batch_size`` when
+    non-zero (the CPU-sized 2D schedule), else the top-level ``epochs``/``batch_size`` (sized for the lifting
+    methods). ``python -m posefast.train multilevel --epochs N`` (or ``epochs`` in ``--config``/``--set``) writes N
+    into ``multilevel.default_epochs`` (:mod:`posefast.methods.multilevel_flags`), so a given value always wins."""
     ml = cfg.multilevel
     out = {"lr": float(cfg.lr)}
-    for key, fallback in (("epochs", ml.default_epochs), ("batch_size", ml.default_batch_size)):
-        value = getattr(cfg, key)
-        lifting_default = TrainConfig.__dataclass_fields__[key].default
-        out[key] = fallback if (value == lifting_default and fallback) else value
+    for key, own in (("epochs", ml.default_epochs), ("batch_size", ml.default_batch_size)):
+        out[key] = own or getattr(cfg, key)
         if isinstance(out[key], bool) or not isinstance(out[key], int) or out[key] < 1:
             raise ValueError(f"{key}: expected a positive int, got {out[key]!r}")
     if not (math.isfinite(out["lr"]) and out["lr"] > 0):
         raise ValueError(f"lr: expected a positive learning rate, got {cfg.lr!r}")
     p = ml.pretrain_epochs
     if isinstance(p, bool) or not isinstance(p, int) or not 0 <= p < out["epochs"]:
-        raise ValueError(f"multilevel.pretrain_epochs: expected an int in [0, epochs={out['epochs']}), got {p!r}")
+        raise ValueError(f"multilevel.pretrain_epochs: expected an int in [0, epochs={out['epochs']}), got {p!r} (the "
+                         f"shared source-only epochs are part of --epochs: e.g. --set multilevel.pretrain_epochs="
+                         f"{max(out['epochs'] - 2, 0)})")
     return out
 
 
@@ -122,27 +125,30 @@ def load_image_domains(ml, seed: int) -> dict:
     """``{"source", "target", "target_test"}`` ImagePoseDatasets of ``ml.image_size`` crops (Body16)."""
     if ml.source != "synthetic":
         raise ValueError(f"multilevel.source: only 'synthetic' is supported as the labelled domain, got {ml.source!r}")
-    size = ml.image_size
     for name in ("n_source", "n_target", "n_test"):
         v = getattr(ml, name)
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"multilevel.{name}: expected a positive int, got {v!r}")
-    source = make_domain("source", ml.n_source, size, seed)
-    if ml.target == "synthetic":
-        target = make_domain("target", ml.n_target, size, seed)
-        test = make_domain("target", ml.n_test, size, seed + 1_000_003)  # disjoint draw, labels for eval only
-    elif ml.target.startswith("lsp:"):
-        from posefast.data2d import load_lsp
+    image_spec_kind(ml.target)  # a bad spec fails before the source is rendered
+    target, test = load_target_splits(ml, seed)
+    return {"source": make_domain("source", ml.n_source, ml.image_size, seed), "target": target, "target_test": test}
 
-        everything = load_lsp(ml.target[4:], size)
-        if ml.n_target + ml.n_test > len(everything):
-            raise ValueError(f"multilevel.target: {ml.target!r} has {len(everything)} crops, fewer than "
-                             f"n_target + n_test = {ml.n_target + ml.n_test}")
-        target = everything.subset(slice(0, ml.n_target))
-        test = everything.subset(slice(len(everything) - ml.n_test, len(everything)))
-    else:
-        raise ValueError(f"multilevel.target: expected 'synthetic' or 'lsp:<LSP root>', got {ml.target!r}")
-    return {"source": source, "target": target, "target_test": test}
+
+def load_target_splits(ml, seed: int, parts=("train", "test")) -> tuple:
+    """The unlabelled target (``train``: ``ml.n_target`` crops) and its labelled test split (``test``: ``ml.n_test``
+    crops) of ``ml.target``: a fresh synthetic draw each, or the first / last crops of an ``lsp:``/``coco:`` file
+    (overlap refused). ``ml`` is the ``multilevel`` config section (or an object with its fields)."""
+    size = ml.image_size
+    if image_spec_kind(ml.target) == "synthetic":
+        draws = {"train": lambda: make_domain("target", ml.n_target, size, seed),
+                 "test": lambda: make_domain("target", ml.n_test, size, seed + 1_000_003)}  # disjoint, eval only
+        return tuple(draws[p]() for p in parts)
+    everything = load_image_spec(ml.target, size)
+    if ml.n_target + ml.n_test > len(everything):
+        raise ValueError(f"multilevel.target: {ml.target!r} has {len(everything)} crops, fewer than "
+                         f"n_target + n_test = {ml.n_target + ml.n_test} (the two splits must not overlap)")
+    splits = {"train": slice(0, ml.n_target), "test": slice(len(everything) - ml.n_test, len(everything))}
+    return tuple(everything.subset(splits[p]) for p in parts)
 
 
 def _widths(text: str) -> tuple[int, ...]:
@@ -292,13 +298,11 @@ def _style_net(cfg, data, out: Path, progress: bool):
 
 
 def _check_device(cfg) -> torch.device:
+    from posefast._cli import UsageError, resolve_device
+
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise RuntimeError("multilevel: multi-process training is not supported; run it in one process")
-    if cfg.device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda: no CUDA device is available")
-    if cfg.device not in ("cpu", "cuda"):
-        raise ValueError(f"--device: expected cpu or cuda, got {cfg.device!r}")
-    return torch.device(cfg.device)
+        raise UsageError("multilevel: multi-process training is not supported; run it in one process")
+    return resolve_device(cfg.device)[0]
 
 
 def _plot(out: Path, data, models: dict, style_net, batch_size: int, residual: bool) -> Path | None:
@@ -319,89 +323,255 @@ def _plot(out: Path, data, models: dict, style_net, batch_size: int, residual: b
     return plot_predictions(out / "predictions.png", rows)
 
 
+def _validate(cfg) -> tuple[dict, tuple, tuple]:
+    """(schedule, variants, full levels) of a multilevel run; every setting checked before any work."""
+    ml = cfg.multilevel
+    schedule = resolve_schedule(cfg)
+    variants = _parse_list(ml.variants, "variants", VARIANTS)
+    full_levels = _parse_list(ml.levels, "levels", LEVELS)
+    if not variants:
+        raise ValueError("multilevel.variants: expected at least one variant")
+    for name in ("n_source", "n_target"):
+        if getattr(ml, name) < schedule["batch_size"]:
+            raise ValueError(f"multilevel.{name}: expected at least batch_size={schedule['batch_size']} crops, "
+                             f"got {getattr(ml, name)}")
+    return schedule, variants, full_levels
+
+
+def _check_image_size(ml) -> None:
+    if isinstance(ml.image_size, bool) or not isinstance(ml.image_size, int) or ml.image_size < 32 \
+            or ml.image_size % 32:
+        raise ValueError(f"multilevel.image_size: expected a positive multiple of 32, got {ml.image_size!r}")
+
+
+_IMAGE_DATA: dict = {}  # per process: the rendered domains of one seed, shared by its stages
+
+
+def _image_data(cfg, seed: int, progress: bool) -> dict:
+    ml = cfg.multilevel
+    key = (json.dumps(dict(vars(ml)), sort_keys=True), seed)
+    if key not in _IMAGE_DATA:
+        _IMAGE_DATA.clear()
+        if progress:
+            tqdm.write(f"[multilevel] seed {seed}: rendering {ml.n_source} source, {ml.n_target} target and "
+                       f"{ml.n_test} test crops ({ml.image_size} px)")
+        ckpt.seed_everything(seed)
+        _IMAGE_DATA[key] = load_image_domains(ml, seed)
+    return _IMAGE_DATA[key]
+
+
+def seed_dir(out, seed: int) -> Path:
+    return Path(out) / f"seed{seed}"
+
+
+def _needs_style(variants, full_levels) -> bool:
+    return any(lv is not None and "image" in lv for lv in (variant_levels(v, full_levels) for v in variants))
+
+
+def _seed_cfg(cfg, seed: int):
+    c = copy.deepcopy(cfg)
+    c.seed = seed
+    return c
+
+
+def pretrain_stage(cfg, out, seed: int) -> dict:
+    """The seed's shared part: its AdaIN (trained here unless weights are given; ``seed<S>/adain.pt``) and
+    ``pretrain_epochs`` source-only epochs (``seed<S>/pretrain``), whose final state every variant starts from
+    (``seed<S>/pretrain/pretrained.pt``)."""
+    cfg = _seed_cfg(cfg, seed)
+    ml, folder, progress = cfg.multilevel, seed_dir(out, seed), cfg.progress
+    schedule, variants, full_levels = _validate(cfg)
+    device = _check_device(cfg)
+    folder.mkdir(parents=True, exist_ok=True)
+    data = _image_data(cfg, seed, progress)
+    if _needs_style(variants, full_levels):
+        _style_net(cfg, data, folder, progress)
+    ckpt.seed_everything(seed)
+    student = build_pose_net(ml, data["source"].num_keypoints).to(device)
+    pre = Stage("pretrain", None, student, schedule["lr"], ml)
+    last = run_stage(pre, ml.pretrain_epochs, data, _augment(ml, student), ml, cfg, schedule, folder / "pretrain", 0,
+                     progress)
+    ckpt.save_atomic({"stage": pre.state_dict(), "settings": _settings(cfg, schedule)},
+                     folder / "pretrain" / "pretrained.pt")
+    return last
+
+
+def _augment(ml, net) -> Augment:
+    ranges = AffineRanges(ml.rotation, ml.scale_min, ml.scale_max, ml.shear, ml.translate)
+    return Augment(ranges, ml.color_jitter, ml.image_size, net.output_stride, ml.sigma)
+
+
+def _seed_style_net(cfg, folder: Path, device):
+    ml = cfg.multilevel
+    return load_style_transfer(ml.adain_weights or str(folder / "adain.pt")).to(device).eval()
+
+
+def _variant_stage(cfg, folder: Path, variant: str, schedule, full_levels, num_keypoints, device) -> Stage:
+    """The stage of ``variant`` starting from the seed's pretrained state (same seed for every variant)."""
+    ml = cfg.multilevel
+    levels = variant_levels(variant, full_levels)
+    style_net = _seed_style_net(cfg, folder, device) if levels is not None and "image" in levels else None
+    pretrained = ckpt.load(folder / "pretrain" / "pretrained.pt")["stage"]
+    ckpt.seed_everything(cfg.seed)
+    net = build_pose_net(ml, num_keypoints).to(device)
+    net.load_state_dict(pretrained["student"])
+    stage = Stage(variant, levels, net, schedule["lr"], ml, style_net)
+    # Adam's load_state_dict keeps the given moment tensors, so every variant needs its own copy
+    stage.optimizer.load_state_dict(copy.deepcopy(pretrained["optimizer"]))
+    return stage
+
+
+def adapt_stage(cfg, out, seed: int, variant: str) -> dict:
+    """``variant`` for ``epochs − pretrain_epochs`` epochs from the seed's pretrained state, into ``seed<S>/<variant>``;
+    also writes the per-crop tallies of its final evaluation (``target_records.npz``) for the paired intervals."""
+    cfg = _seed_cfg(cfg, seed)
+    ml, folder = cfg.multilevel, seed_dir(out, seed)
+    schedule, _, full_levels = _validate(cfg)
+    device = _check_device(cfg)
+    data = _image_data(cfg, seed, cfg.progress)
+    stage = _variant_stage(cfg, folder, variant, schedule, full_levels, data["source"].num_keypoints, device)
+    metrics = run_stage(stage, schedule["epochs"] - ml.pretrain_epochs, data, _augment(ml, stage.student), ml, cfg,
+                        schedule, folder / variant, 2, cfg.progress)
+    records = pck_records(stage.eval_model, data["target_test"], ml.eval_batch_size)
+    np.savez(folder / variant / "target_records.npz", **records)
+    result = {"pck": metrics["target"]["pck"], "per_joint": metrics["target"]["per_joint"]}
+    if "target_student" in metrics:
+        result["pck_student"] = metrics["target_student"]["pck"]
+    return result
+
+
+def _records(out, seed: int, variant: str) -> dict:
+    with np.load(seed_dir(out, seed) / variant / "target_records.npz") as f:
+        return {k: f[k] for k in f.files}
+
+
+def summarize_seeds(out, seeds, variants, results: dict, n_boot: int) -> dict:
+    """``{variant: {"pck": mean, "std": {"pck"}, "seeds": {...}, "per_joint": mean, "vs_source_only": Δ with
+    intervals, "vs_previous": Δ to the row above (each level's contribution)}}``."""
+    from posefast.train.stats import mean_std, paired_difference, pck_of_hits
+
+    records = {v: {s: _records(out, s, v) for s in seeds} for v in variants}
+    rows = {}
+    for i, v in enumerate(variants):
+        per_seed = {str(s): results[s][v] for s in seeds}
+        pck, std = mean_std(r["pck"] for r in per_seed.values())
+        row = {"pck": pck, "std": {"pck": std},
+               "seeds": {k: {key: r[key] for key in ("pck", "pck_student") if key in r} for k, r in per_seed.items()},
+               "per_joint": {j: mean_std(r["per_joint"][j] for r in per_seed.values())[0]
+                             for j in per_seed[str(seeds[0])]["per_joint"]}}
+        if "pck_student" in per_seed[str(seeds[0])]:
+            row["pck_student"] = mean_std(r["pck_student"] for r in per_seed.values())[0]
+        if v != "source-only" and "source-only" in variants:
+            row["vs_source_only"] = paired_difference(records["source-only"], records[v], pck_of_hits, True, n_boot)
+        if i > 0 and variants[i - 1] != "source-only":
+            prev = variants[i - 1]
+            row["vs_previous"] = {"against": prev, **paired_difference(records[prev], records[v], pck_of_hits, True,
+                                                                       n_boot)}
+        rows[v] = row
+    return rows
+
+
+def seeds_table(rows: dict, info: str) -> str:
+    """Markdown: PCK@0.05 mean ± std over seeds, the gain vs source-only and vs the row above, with 95 % CIs."""
+    def gain(d):
+        if d is None:
+            return "—"
+        verdict = " — no measurable effect" if d["effect"] == "no measurable effect" else ""
+        return f"{d['mean']:+.1f} [{d['ci95'][0]:+.1f}, {d['ci95'][1]:+.1f}]{verdict}"
+
+    lines = [f"Target PCK@0.05 (%), {info}", "",
+             "| variant | PCK@0.05 | gain vs source-only, 95 % CI | gain vs the row above, 95 % CI |",
+             "|---|---:|---|---|"]
+    for name, r in rows.items():
+        lines.append(f"| {VARIANT_LABELS.get(name, name)} | {r['pck']:.1f} ± {r['std']['pck']:.1f} | "
+                     f"{gain(r.get('vs_source_only'))} | {gain(r.get('vs_previous'))} |")
+    kind = next((r["vs_source_only"]["ci95_kind"] for r in rows.values() if "vs_source_only" in r), "")
+    lines += ["", f"Gains in PCK points (positive = better), paired per seed; interval: {kind}."]
+    return "\n".join(lines) + "\n"
+
+
+def _progress_line(kind, seed, variant, result) -> None:
+    name = "pretrain (source-only)" if variant is None else variant
+    pck = result.get("target", result).get("pck") if isinstance(result, dict) else None
+    print(f"[multilevel] seed {seed} {name}" + (f": target PCK@0.05 {pck:.1f} %" if pck is not None else ""),
+          flush=True)
+
+
+def _plot_seed(cfg, out, seed: int, variants, full_levels, schedule) -> None:
+    """predictions.png of the first seed, from the stages' checkpoints."""
+    ml, folder = cfg.multilevel, seed_dir(out, seed)
+    cfg = _seed_cfg(cfg, seed)
+    device = _check_device(cfg)
+    data = _image_data(cfg, seed, False)
+    models = {}
+    for v in variants:
+        stage = _variant_stage(cfg, folder, v, schedule, full_levels, data["source"].num_keypoints, device)
+        stage.load_state_dict(ckpt.load(folder / v / "checkpoint.pt")["stage"])
+        models[v] = stage.eval_model
+    style = _seed_style_net(cfg, folder, device) if _needs_style(variants, full_levels) else None
+    _plot(out, data, models, style, ml.eval_batch_size, ml.adain_residual)
+
+
 def main_multilevel(cfg, method: str = "multilevel") -> dict:
     """Entry point of ``python -m posefast.train multilevel|adain``. Returns the summary dict (multilevel) or
-    ``{"adain": path}`` (adain)."""
+    ``{"adain": path}`` (adain, one seed: ``cfg.seed``).
+
+    multilevel runs the staged shape of :mod:`posefast.train.staged` over ``cfg.seeds``: per seed a shared
+    pretraining (:func:`pretrain_stage`), then every variant from it (:func:`adapt_stage`); ``cfg.jobs`` worker
+    processes. The summary holds each variant's PCK mean ± std over seeds, its paired gain vs source-only and vs the
+    variant before it (the contribution of the level it adds), with 95 % intervals."""
     from posefast.train.cli import default_out
+    from posefast.train.staged import parse_seeds, plan_workers, run_staged
 
     if method not in ("multilevel", "adain"):
         raise ValueError(f"method: expected 'multilevel' or 'adain', got {method!r}")
     ml = cfg.multilevel
-    device = _check_device(cfg)
+    _check_device(cfg)
+    _check_image_size(ml)
     cfg.out = cfg.out or default_out(method)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     progress = cfg.progress
-    if method == "multilevel":
-        schedule = resolve_schedule(cfg)
-        variants = _parse_list(ml.variants, "variants", VARIANTS)
-        full_levels = _parse_list(ml.levels, "levels", LEVELS)
-        if not variants:
-            raise ValueError("multilevel.variants: expected at least one variant")
-        for name in ("n_source", "n_target"):
-            if getattr(ml, name) < schedule["batch_size"]:
-                raise ValueError(f"multilevel.{name}: expected at least batch_size={schedule['batch_size']} crops, "
-                                 f"got {getattr(ml, name)}")
-    if isinstance(ml.image_size, bool) or not isinstance(ml.image_size, int) or ml.image_size < 32 \
-            or ml.image_size % 32:
-        raise ValueError(f"multilevel.image_size: expected a positive multiple of 32, got {ml.image_size!r}")
-    ckpt.seed_everything(cfg.seed)
     tic = time.perf_counter()
-    if progress:
-        tqdm.write(f"[{method}] rendering {ml.n_source} source, {ml.n_target} target and {ml.n_test} test crops "
-                   f"({ml.image_size} px)")
-    data = load_image_domains(ml, cfg.seed)
     if method == "adain":
         if ml.adain_weights:
             raise ValueError("multilevel.adain_weights: the adain job trains a decoder from scratch; leave it empty")
+        data = _image_data(cfg, cfg.seed, progress)
         path = out / "adain.pt"
         _style_net(cfg, data, out, progress)
         if progress:
             tqdm.write(f"[adain] decoder written to {path} ({time.perf_counter() - tic:.0f} s)")
         return {"adain": str(path)}
 
+    schedule, variants, full_levels = _validate(cfg)
+    seeds = parse_seeds(cfg.seeds)
+    jobs, threads = plan_workers(cfg.jobs, len(seeds))
+    if cfg.device != "cpu":
+        jobs, threads = 1, None
+    run_cfg = copy.deepcopy(cfg)
+    if jobs > 1:
+        run_cfg.progress = False
     (out / "config.json").write_text(json.dumps({**cfg.to_dict(), "schedule": schedule}, indent=2))
-    if progress:
-        tqdm.write(f"[multilevel] schedule: {schedule['epochs']} epochs ({ml.pretrain_epochs} source-only "
-                   f"pretraining), batch {schedule['batch_size']}, lr {schedule['lr']:g}; variants: "
-                   f"{', '.join(variants)}")
-    levels_of = {v: variant_levels(v, full_levels) for v in variants}
-    needs_style = any(lv is not None and "image" in lv for lv in levels_of.values())
-    style_net = _style_net(cfg, data, out, progress).to(device).eval() if needs_style else None
-
-    num_k = data["source"].num_keypoints
-    ckpt.seed_everything(cfg.seed)
-    student = build_pose_net(ml, num_k).to(device)
-    ranges = AffineRanges(ml.rotation, ml.scale_min, ml.scale_max, ml.shear, ml.translate)
-    aug = Augment(ranges, ml.color_jitter, ml.image_size, student.output_stride, ml.sigma)
-    pre = Stage("pretrain", None, student, schedule["lr"], ml)
-    run_stage(pre, ml.pretrain_epochs, data, aug, ml, cfg, schedule, out / "pretrain", 0, progress)
-    pretrained = copy.deepcopy(pre.state_dict())  # state_dict() aliases live tensors
-
-    results, models = {}, {}
-    adapt_epochs = schedule["epochs"] - ml.pretrain_epochs
-    for i, variant in enumerate(variants):
-        ckpt.seed_everything(cfg.seed)  # same seed for every variant
-        net = build_pose_net(ml, num_k).to(device)
-        net.load_state_dict(pretrained["student"])
-        stage = Stage(variant, levels_of[variant], net, schedule["lr"], ml, style_net)
-        # Adam's load_state_dict keeps the given moment tensors, so every variant needs its own copy
-        stage.optimizer.load_state_dict(copy.deepcopy(pretrained["optimizer"]))
-        metrics = run_stage(stage, adapt_epochs, data, aug, ml, cfg, schedule, out / variant, 2, progress)
-        results[variant] = {"pck": metrics["target"]["pck"], "per_joint": metrics["target"]["per_joint"]}
-        if "target_student" in metrics:
-            results[variant]["pck_student"] = metrics["target_student"]["pck"]
-        models[variant] = stage.eval_model
-
+    print(f"[multilevel] schedule: {schedule['epochs']} epochs ({ml.pretrain_epochs} source-only pretraining), "
+          f"batch {schedule['batch_size']}, lr {schedule['lr']:g}; variants: {', '.join(variants)}; "
+          f"{len(seeds)} seed(s) in {jobs} process(es) × {threads or 'default'} thread(s)", flush=True)
+    if ml.target != "synthetic":
+        note = describe_keypoints(load_target_splits(ml, seeds[0], parts=("train",))[0])
+        if note:
+            print(f"[multilevel] {ml.target}: {note}", flush=True)
+    results = run_staged(partial(pretrain_stage, run_cfg, out), partial(adapt_stage, run_cfg, out), seeds, variants,
+                         jobs, threads, on_done=_progress_line)
+    rows = summarize_seeds(out, seeds, variants, results, cfg.compare.bootstrap)
     info = (f"{ml.source} → {ml.target}, {ml.image_size} px, ResNet-{ml.depth}, {schedule['epochs']} epochs "
-            f"({ml.pretrain_epochs} shared source-only), seed {cfg.seed}")
-    summary = {"source": ml.source, "target": ml.target, "seed": cfg.seed, "schedule": schedule,
-               "pretrain_epochs": ml.pretrain_epochs, "methods": results,
-               "seconds": time.perf_counter() - tic}
-    table = summary_table(results, info)
+            f"({ml.pretrain_epochs} shared source-only), {ml.n_test} target test crops, mean ± std over "
+            f"{len(seeds)} seed(s) {', '.join(map(str, seeds))}")
+    summary = {"source": ml.source, "target": ml.target, "seeds": seeds, "schedule": schedule,
+               "pretrain_epochs": ml.pretrain_epochs, "n_target_test": ml.n_test, "jobs": jobs,
+               "threads_per_job": threads, "methods": rows, "seconds": time.perf_counter() - tic}
+    table = seeds_table(rows, info)
     (out / "summary.md").write_text(table)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     if cfg.plots:
-        _plot(out, data, models, style_net, ml.eval_batch_size, ml.adain_residual)
-    print("\n" + table + f"\nwritten to {out}/summary.md and summary.json")
+        _plot_seed(cfg, out, seeds[0], variants, full_levels, schedule)
+    print("\n" + table + f"\nwritten to {out}/summary.md and summary.json ({summary['seconds']:.0f} s)")
     return summary

@@ -11,7 +11,7 @@ from posefast import decode_heatmaps, pck_2d
 from posefast.data2d import BODY16_EDGES, PCK_EVAL_JOINTS
 from posefast.methods.multilevel_warp import heatmap_to_image, image_to_heatmap
 
-__all__ = ["normalize_images", "predict", "evaluate_pck", "summary_table", "plot_predictions", "VARIANT_LABELS"]
+__all__ = ["normalize_images", "predict", "evaluate_pck", "pck_records", "summary_table", "plot_predictions", "VARIANT_LABELS"]
 
 # The network sees ImageNet-normalised RGB, as the paper's pipeline (so ImageNet backbone weights fit).
 _MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
@@ -68,6 +68,24 @@ def evaluate_pck(model, dataset, batch_size: int = 256, threshold: float = 0.05,
     names = [dataset.keypoint_names[j] for j in idx]
     return {"pck": mean, "per_joint": {n: float(a) * 100 for n, a in zip(names, acc)},
             "count": int(counts.sum())}
+
+
+def pck_records(model, dataset, batch_size: int = 256, threshold: float = 0.05, joints=PCK_EVAL_JOINTS) -> dict:
+    """Per-crop tallies behind :func:`evaluate_pck`: ``{"hits", "visible"}`` float64 numpy ``[N, K']`` over the
+    evaluated ``joints`` (a NaN hit where a distance is not finite), so that ``posefast.train.stats.pck_of_hits`` of
+    them is the reported PCK and a paired bootstrap can resample crops. Each (crop, keypoint) goes through
+    :func:`posefast.pck_2d` as its own keypoint, so the hit rule is the op's, not a copy of it."""
+    if len(dataset) == 0:
+        raise ValueError("dataset: the test split is empty")
+    pred, _ = predict(model, dataset.images, batch_size)
+    size = dataset.images.shape[-1] // model.output_stride
+    gt = image_to_heatmap(dataset.keypoints, model.output_stride)
+    idx = list(joints)
+    n, k = pred.shape[0], len(idx)
+    visible = dataset.visible[:, idx] > 0
+    hits, _ = pck_2d(pred[:, idx].reshape(1, n * k, 2), gt[:, idx].reshape(1, n * k, 2), visible.reshape(1, n * k),
+                     float(size), threshold)
+    return {"hits": hits.reshape(n, k).numpy(), "visible": visible.to(torch.float64).numpy()}
 
 
 def summary_table(results: dict, info: str) -> str:

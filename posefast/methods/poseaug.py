@@ -17,6 +17,7 @@ import torch
 from posefast.methods import register
 from posefast.methods.base import LiftingMethod
 from posefast.methods.data import root_relative
+from posefast.methods.diagnostics import EpochDistributions, real_fake_accuracy, rotation_angle_deg
 from posefast.methods.losses import discriminator_loss, linear_schedule, lsgan, range_loss, rectified_l2
 from posefast.methods.pool import SamplePool
 from posefast.models import PartKCSDiscriminator, PoseAugmentor, PoseDiscriminator2D
@@ -80,6 +81,7 @@ class PoseAug(LiftingMethod):
         self.feedback_weights = weights.to(dev)
         self.feedback_groups = [torch.tensor([skel.joint(n) for n in g], device=dev) for g in _FEEDBACK_GROUPS]
         self._last_aug = None
+        self.diagnostics = EpochDistributions()
 
     # -- checkpointed state ---------------------------------------------------------------------------------------
     def modules(self):
@@ -92,12 +94,24 @@ class PoseAug(LiftingMethod):
         return {**super().schedulers(), "generator": self.sched_g, "discriminators": self.sched_d}
 
     def extra_state(self):
-        return {"pool_3d": self.pool_3d.state_dict(), "pool_2d": self.pool_2d.state_dict(), "step": self.step_count}
+        return {"pool_3d": self.pool_3d.state_dict(), "pool_2d": self.pool_2d.state_dict(), "step": self.step_count,
+                "diagnostics": self.diagnostics.state_dict()}
 
     def load_extra_state(self, state):
         self.pool_3d.load_state_dict(state["pool_3d"])
         self.pool_2d.load_state_dict(state["pool_2d"])
         self.step_count = state["step"]
+        if "diagnostics" in state:
+            self.diagnostics.load_state_dict(state["diagnostics"])
+
+    def epoch_diagnostics(self) -> dict:
+        """What the augmentor produced and how the game went this epoch (metrics.jsonl ``diagnostics``):
+        ``rt_angle_deg`` (the RT rotation), ``root_depth_m``, ``ba_change`` (mean 1 − cos of the bone-angle change,
+        with its target band), ``bl_ratio_abs`` (mean |bone-length ratio|), ``dropped`` (fraction of RT poses out
+        of frame, left out of the lifter's batch), ``hardness_ba`` / ``hardness_rt`` (the lifter's error on
+        augmented / original poses per joint group, with the released target bands; after warm-up), and the
+        discriminators' accuracies on real and pooled fake samples."""
+        return self.diagnostics.summary()
 
     # -- data -------------------------------------------------------------------------------------------------------
     def train_split(self, epoch: int) -> dict:
@@ -125,6 +139,10 @@ class PoseAug(LiftingMethod):
             p.requires_grad_(True)
         beta_ba = linear_schedule(pc.beta_start, pc.beta_end, epoch, self.cfg.epochs)
         beta_rt = pc.beta_rt_center
+        with torch.no_grad():
+            self.diagnostics.add("hardness_ba", err_ba / (base + 1e-8), (beta_ba - pc.beta_width, beta_ba + pc.beta_width))
+            self.diagnostics.add("hardness_rt", err_rt / (base + 1e-8),
+                                 (beta_rt - pc.beta_rt_width, beta_rt + pc.beta_rt_width))
         if pc.feedback == "paper":  # |1 - exp(L(x') - beta L(x))| (paper, Eq. 7)
             loss_ba = (1 - torch.exp(err_ba - beta_ba * base)).abs().mean()
             loss_rt = (1 - torch.exp(err_rt - beta_rt * base)).abs().mean()
@@ -149,6 +167,12 @@ class PoseAug(LiftingMethod):
         ba, bl, rt, uv_rt, cos_change = augment_pipeline(j3d, params["delta"], params["ratio"], params["rotvec"],
                                                          translation, cam, skel)
         uv_ba = project(ba, cam)
+        d = self.diagnostics
+        d.add("rt_angle_deg", rotation_angle_deg(params["rotvec"]))
+        d.add("root_depth_m", translation[..., 2])
+        d.add("ba_change", cos_change.mean(-1), (pc.ba_range_center - pc.ba_range_width,
+                                                 pc.ba_range_center + pc.ba_range_width))
+        d.add("bl_ratio_abs", params["ratio"].abs().mean(-1))
         for d in (self._d3d, self._d2d):
             d.requires_grad_(False)
         adv_3d = lsgan(self.d3d(part_kcs(ba, skel)), True)
@@ -170,8 +194,13 @@ class PoseAug(LiftingMethod):
         losses = {}
         if self.step_count % pc.discriminator_every == 0:
             fake_ba, fake_uv = self.pool_3d(ba), self.pool_2d(uv_rt)
-            loss_d = discriminator_loss(self.d3d(part_kcs(j3d, skel)), self.d3d(part_kcs(fake_ba, skel))) + \
-                discriminator_loss(self.d2d(x2d), self.d2d(fake_uv))
+            real_3d, fake_3d = self.d3d(part_kcs(j3d, skel)), self.d3d(part_kcs(fake_ba, skel))
+            real_2d, fake_2d = self.d2d(x2d), self.d2d(fake_uv)
+            loss_d = discriminator_loss(real_3d, fake_3d) + discriminator_loss(real_2d, fake_2d)
+            for name, (real, fake) in (("d3d", (real_3d, fake_3d)), ("d2d", (real_2d, fake_2d))):
+                acc_real, acc_fake = real_fake_accuracy(real, fake)
+                self.diagnostics.add(f"{name}_acc_real", acc_real)
+                self.diagnostics.add(f"{name}_acc_fake", acc_fake)
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             torch.nn.utils.clip_grad_norm_([*self._d3d.parameters(), *self._d2d.parameters()], pc.grad_clip)
@@ -183,6 +212,7 @@ class PoseAug(LiftingMethod):
         inputs, targets = x2d, root_relative(j3d)
         if not warm:
             keep = (uv_rt.detach().abs() <= 1).all(dim=-1).all(dim=-1) & torch.isfinite(uv_rt.detach()).all(-1).all(-1)
+            self.diagnostics.add("dropped", (~keep).double().mean().reshape(1))
             inputs = torch.cat([inputs, uv_rt.detach()[keep]])
             targets = torch.cat([targets, root_relative(rt.detach()[keep])])
         self._last_aug = (rt.detach()[:64], uv_rt.detach()[:64])

@@ -246,7 +246,8 @@ def p_mpjpe(pred: Tensor, target: Tensor) -> Tensor:
     return _p_mpjpe(pred, target)
 
 
-p_mpjpe.__doc__ += _DEGENERATE_DOC
+if p_mpjpe.__doc__:  # None under python -OO
+    p_mpjpe.__doc__ += _DEGENERATE_DOC
 
 
 # ---- Procrustes alignment --------------------------------------------------------------------------------------
@@ -326,7 +327,8 @@ def procrustes_align(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor, Tens
     return _procrustes_align(pred, target)
 
 
-procrustes_align.__doc__ += _DEGENERATE_DOC
+if procrustes_align.__doc__:  # None under python -OO
+    procrustes_align.__doc__ += _DEGENERATE_DOC
 
 
 # ---- fused evaluation ------------------------------------------------------------------------------------------

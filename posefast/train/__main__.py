@@ -1,5 +1,6 @@
 import sys
 
+from posefast._cli import run_cli
 from posefast.train.cli import main
 
-sys.exit(main())
+sys.exit(run_cli(main))

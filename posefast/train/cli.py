@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
+from posefast._cli import DEVICE_CHOICES, UsageError, resolve_device
 from posefast.train.config import TrainConfig, apply_overrides, load_yaml
 
 LIFTING = ("source-only", "poseaug", "poseda", "gpa", "lpa")
 METHODS = LIFTING + ("multilevel", "adain", "compare")
-COMPARED = ("source-only", "gpa", "poseda", "poseaug")
 
 DESCRIPTION = """\
 Train a pose network with one of posefast's methods.
@@ -23,15 +24,19 @@ METHOD (default: compare)
   gpa, lpa      PoseDA with only one of its two parts (the paper's ablation)
   multilevel    multi-level alignment for 2D pose (Chen et al., ICME 2024) and its ablations; prints PCK@0.05
   adain         train the AdaIN decoder used by multilevel's image level
-  compare       the main job: source-only, GPA, PoseDA and PoseAug with one backbone, seed and budget on
-                SOURCE -> TARGET, one table in OUT/summary.md and OUT/summary.json
+  compare       the main job: per seed (--seeds), source-only pretrains (compare.pretrain_epochs), then
+                source-only, GPA, PoseDA and PoseAug each adapt from that checkpoint (compare.adapt_epochs,
+                compare.adapt_lr; --epochs and --lr set these) on SOURCE -> TARGET; mean +- std over
+                seeds, paired 95 % intervals vs source-only, per-pose-class MPJPE; OUT/summary.md and OUT/summary.json
 
 SPEC (data): synthetic:h36m, synthetic:3dhp, synthetic:3dpw (embedded, no download), h36m:<dir with
   data_3d_h36m.npz + data_2d_h36m_gt.npz>, 3dhp:<test_3dhp.npz or data_3dhp_gt_test.npz>, 3dpw:<npz>,
   cmu:<ASF/AMC+BVH dir>, or a path to a posefast pose archive (.npz).
 
 Run folder (--out): checkpoint.pt (latest, atomic; --resume continues it exactly), metrics.jsonl (per epoch),
-metrics.json (final), plots (with the viz extra). Multi-process: torchrun --nproc_per_node N -m posefast.train ...
+metrics.json (final), plots (with the viz extra). A folder that holds a run needs --resume or --overwrite.
+Multi-process: torchrun --nproc_per_node N -m posefast.train ... (rank 0 prints and writes).
+Errors in the input print one line (exit status 2); POSEFAST_DEBUG=1 shows the traceback.
 """
 
 
@@ -50,7 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="run folder (default runs/<timestamp>)")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    p.add_argument("--device", choices=("cpu", "cuda"), help="device (default cpu)")
+    p.add_argument("--init", metavar="CHECKPOINT", help="start the lifter from a lifting run's checkpoint.pt (the "
+                   "papers' pretrain -> adapt protocol); same backbone, width and skeleton")
+    p.add_argument("--seeds", help="compare/multilevel: comma-separated seeds, one full run each (default 0,1,2)")
+    p.add_argument("--jobs", type=int, help="compare/multilevel: worker processes (default: one per seed, at most "
+                   "one per thread)")
+    p.add_argument("--overwrite", action="store_true", help="delete the run in --out and start again")
+    p.add_argument("--device", choices=DEVICE_CHOICES, help="auto (default: CUDA when torch sees a GPU and posefast "
+                   "was built with CUDA, else CPU), cpu or cuda")
     p.add_argument("--flip-test", action="store_true", help="evaluate the target with the flip test")
     p.add_argument("--no-plots", action="store_true", help="skip the skeleton plots")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -61,16 +73,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args) -> TrainConfig:
     cfg = TrainConfig()
+    given = {}  # top-level settings the user gave (--config, flags, --set): multilevel maps or refuses them
     if args.config:
-        apply_overrides(cfg, load_yaml(args.config), args.config)
+        values = load_yaml(args.config)
+        apply_overrides(cfg, values, args.config)
+        given.update(values)
     direct = {"source": args.source, "target": args.target, "backbone": args.backbone, "epochs": args.epochs,
               "batch_size": args.batch_size, "lr": args.lr, "out": args.out, "seed": args.seed,
-              "device": args.device}
+              "device": args.device, "init": args.init, "seeds": args.seeds, "jobs": args.jobs}
     apply_overrides(cfg, {k: v for k, v in direct.items() if v is not None}, "command line")
+    given.update({k: v for k, v in direct.items() if v is not None})
     for item in args.set:
         key, sep, raw = item.partition("=")
         if not sep:
-            raise SystemExit(f"--set: expected KEY=VALUE, got {item!r}")
+            raise UsageError(f"--set: expected KEY=VALUE, got {item!r}")
         import yaml
 
         value = yaml.safe_load(raw)
@@ -79,12 +95,36 @@ def config_from_args(args) -> TrainConfig:
         for part in reversed(path):
             nested = {part: nested}
         apply_overrides(cfg, nested, "--set")
+        if not path:
+            given[leaf] = value
     cfg.resume = cfg.resume or args.resume
     cfg.flip_test = cfg.flip_test or args.flip_test
     cfg.plots = cfg.plots and not args.no_plots
     cfg.progress = cfg.progress and not args.quiet
     if cfg.epochs < 1 or cfg.batch_size < 1:
-        raise SystemExit("--epochs and --batch-size must be positive")
+        raise UsageError(f"--epochs and --batch-size: expected positive numbers, got {cfg.epochs} and "
+                         f"{cfg.batch_size}")
+    if args.method in ("compare", "multilevel") and args.seed is not None:
+        # the comparison jobs run several seeds: --seed N means that one seed
+        if args.seeds is not None:
+            raise UsageError("--seed and --seeds: give one of them (the comparison jobs take --seeds 0,1,2)")
+        cfg.seeds = str(args.seed)
+    if args.method not in ("compare", "multilevel") and (args.seeds is not None or args.jobs is not None):
+        raise UsageError(f"--seeds/--jobs: only the comparison jobs (compare, multilevel) run several seeds; "
+                         f"{args.method} runs one (--seed N)")
+    if args.method == "compare":  # the generic flags mean the adaptation stage's epochs and learning rate
+        if "epochs" in given:
+            cfg.compare.adapt_epochs = cfg.epochs
+        if "lr" in given:
+            cfg.compare.adapt_lr = cfg.lr
+    if args.method == "compare" and args.init:
+        raise UsageError("--init: compare pretrains its own source-only lifter per seed (compare.pretrain_epochs); "
+                         "use --init with a single method, e.g. python -m posefast.train poseaug --init RUN/checkpoint.pt")
+    if args.method in ("multilevel", "adain"):
+        from posefast.methods.multilevel_flags import apply_generic_settings
+
+        apply_generic_settings(cfg, {k.replace("-", "_"): v for k, v in given.items()}, args.method,
+                               flip_test=args.flip_test)
     return cfg
 
 
@@ -109,24 +149,35 @@ def run_lifting(cfg: TrainConfig, method_name: str, data=None, dist=None) -> dic
     trainer = Trainer(cfg, method, cfg.out or default_out(method_name))
     metrics = trainer.fit()
     if cfg.plots and dist.is_main:
-        from posefast.viz import plot_run
+        from posefast.viz import plot_diagnostics, plot_run
 
         plot_run(method, trainer.out)
+        plot_diagnostics(trainer.metrics_path, trainer.out / "diagnostics.png")
     return metrics
 
 
 def main(argv=None) -> int:
+    from posefast.train.distributed import is_main_process
+    from posefast.train.run_folder import prepare_run_folder
+
     args = build_parser().parse_args(argv)
     cfg = config_from_args(args)
+    device, chosen = resolve_device(cfg.device)
+    cfg.device = str(device)
+    cfg.out = cfg.out or default_out(args.method)
+    prepare_run_folder(cfg.out, cfg.resume, args.overwrite, is_main_process())
+    if is_main_process():
+        print(f"[posefast] device: {chosen}; run folder: {cfg.out}", file=sys.stderr, flush=True)
     if args.method == "compare":
         from posefast.train.compare import run_comparison
 
-        run_comparison(cfg, COMPARED)
+        run_comparison(cfg)
     elif args.method in LIFTING:
         cfg.out = cfg.out or default_out(args.method)
         metrics = run_lifting(cfg, args.method)
         t = metrics["target"]
-        print(json.dumps({"method": args.method, "target": {k: round(t[k], 2) for k in ("mpjpe", "p_mpjpe", "pck", "auc")}}))
+        if is_main_process():
+            print(json.dumps({"method": args.method, "target": {k: round(t[k], 2) for k in ("mpjpe", "p_mpjpe", "pck", "auc")}}))
     elif args.method in ("multilevel", "adain"):
         from posefast.methods.multilevel import main_multilevel
 

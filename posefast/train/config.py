@@ -75,16 +75,16 @@ class MultilevelConfig:
     image_size: int = 64  # paper: 256
     n_source: int = 2000
     n_target: int = 2000
-    n_test: int = 500
+    n_test: int = 2000  # labelled target test crops (the intervals want >= 2,000)
     source: str = "synthetic"  # the labelled 2D domain (posefast.data2d.make_domain 'source')
-    target: str = "synthetic"  # "synthetic" or "lsp:<LSP root>" (first n_target crops train, last n_test test)
+    target: str = "synthetic"  # lsp:<root>, coco:<json>: first n_target crops train, last n_test test
     depth: str = "tiny"  # ResNet depth: tiny, 18, 34, 50, 101 (paper), 152
     deconv_channels: int = 32  # paper: 256
     num_deconv: int = 4  # 4: heatmaps at 1/2 of the input (32x32 here); 3: at 1/4 (paper)
     backbone_weights: str = ""  # local ImageNet weights file for the backbone (torchvision layout); "" = random
     pretrain_epochs: int = 14  # shared source-only epochs (paper: 40 of 70)
-    default_epochs: int = 16  # used instead of the top-level epochs / batch_size while those keep TrainConfig's
-    default_batch_size: int = 32  # (lifting-sized) defaults; 0 = always the top-level value (paper: 70 / 32)
+    default_epochs: int = 16  # the 2D schedule, used instead of the (lifting-sized) top-level epochs / batch_size;
+    default_batch_size: int = 32  # --epochs/--batch-size set them for multilevel; 0 = the top level (paper: 70 / 32)
     variants: str = "source-only,image,image+feature,multilevel"  # rows of the table; also "mean-teacher"
     levels: str = "image,feature,pose"  # levels of the full "multilevel" row
     ema_alpha: float = 0.99  # paper: 0.999 over 15000 steps; ours sees ~120 steps per variant
@@ -115,13 +115,32 @@ class MultilevelConfig:
 
 
 @dataclass
+class CompareConfig:
+    """The main job (``python -m posefast.train``, ``compare``): the papers' pretrain → adapt protocol over seeds.
+
+    Per seed, source-only trains ``pretrain_epochs`` epochs at ``pretrain_lr`` (linear decay) until its source-test
+    error has plateaued; from that checkpoint every method in ``methods`` (source-only included: the fair baseline)
+    trains ``adapt_epochs`` more at ``adapt_lr`` (linear decay) with the same number of lifter steps — PoseAug's
+    release pretrains at 1e-3 (run_baseline.py) and adapts at 1e-4 (run_poseaug.py ``--lr_p``). ``--epochs`` and
+    ``--lr`` given to compare set ``adapt_epochs`` / ``adapt_lr``."""
+
+    methods: str = "source-only,gpa,poseda,poseaug"
+    pretrain_epochs: int = 40
+    pretrain_lr: float = 1e-3
+    adapt_epochs: int = 8
+    adapt_lr: float = 1e-4
+    bootstrap: int = 2000  # resamples of the test set per interval (paired within each seed)
+
+
+@dataclass
 class TrainConfig:
     method: str = "source-only"
     source: str = "synthetic:h36m"
     target: str = "synthetic:3dhp"
     skeleton: str = "h36m16"
     backbone: str = "simple"
-    backbone_width: int = 512  # CPU default; 0 = the backbone's own width (1024 for SimpleBaseline, as the papers)
+    backbone_width: int = -1  # -1: the backbone's CPU width (simple/videopose 512, semgcn 128, stgcn fixed); 0: its
+    # own (1024 for SimpleBaseline/VideoPose, as the papers); N: N channels (models.lifting.lifter_width_kwargs)
     epochs: int = 8
     batch_size: int = 256
     steps_per_epoch: int = 0  # 0 = one pass over the source training split
@@ -129,18 +148,22 @@ class TrainConfig:
     lr_decay: bool = True  # linear decay lr * (1 - e / (epochs + 1)) as PoseAug
     n_source: int = 20000
     n_target: int = 20000
-    n_test: int = 4000
+    n_test: int = 10000  # source and target test poses (the comparison's intervals want >= 10,000)
     seed: int = 0
-    device: str = "cpu"
+    device: str = "auto"  # auto: CUDA when torch sees a GPU and posefast has its CUDA backend (posefast._cli)
     out: str = ""
     resume: bool = False
     flip_test: bool = False
     checkpoint_every: int = 0  # also checkpoint every N steps inside an epoch (0 = at epoch ends only)
+    init: str = ""  # a lifting run's checkpoint.pt to start the lifter from (same backbone, width, skeleton)
+    seeds: str = "0,1,2"  # the comparison jobs (compare, multilevel): one full run per seed, intervals over them
+    jobs: int = 0  # worker processes for the comparison jobs (0 = min(seeds, threads)); threads are shared out
     eval_batch_size: int = 4096
     plots: bool = True
     progress: bool = True
     poseaug: PoseAugConfig = field(default_factory=PoseAugConfig)
     poseda: PoseDAConfig = field(default_factory=PoseDAConfig)
+    compare: CompareConfig = field(default_factory=CompareConfig)
     multilevel: MultilevelConfig = field(default_factory=MultilevelConfig)
 
     def to_dict(self) -> dict:

@@ -1,4 +1,8 @@
-"""torchrun / DistributedDataParallel support: one process per device, the global batch sharded across ranks."""
+"""torchrun / DistributedDataParallel support: one process per device, the global batch sharded across ranks.
+
+One answer per run: only rank 0 prints and writes (:func:`is_main_process`), and :meth:`DistContext.sync_buffers`
+gives every rank rank 0's buffers before an evaluation, so all ranks evaluate (and rank 0 saves) the same model.
+"""
 from __future__ import annotations
 
 import os
@@ -40,13 +44,38 @@ class DistContext:
         if self.enabled:
             dist.barrier()
 
+    @torch.no_grad()
+    def sync_buffers(self, *modules: torch.nn.Module) -> None:
+        """Copy rank 0's buffers (batch-norm running statistics) to every rank.
+
+        DDP keeps parameters equal across ranks, but in training mode each rank updates its own running statistics
+        from its own shard; DDP's broadcast of rank 0's buffers only happens at the start of the next forward, so
+        after an epoch's last step the ranks hold different models. Called before every evaluation (and so before
+        the checkpoint that follows it), it makes the evaluated and saved model rank 0's on every rank — the model
+        a 1-process evaluation of the checkpoint sees.
+        """
+        if not self.enabled:
+            return
+        for module in modules:
+            for buffer in unwrap(module).buffers():
+                dist.broadcast(buffer, src=0)
+
 
 def unwrap(module: torch.nn.Module) -> torch.nn.Module:
     return module.module if isinstance(module, torch.nn.parallel.DistributedDataParallel) else module
 
 
+def is_main_process() -> bool:
+    """True in a single process and on torchrun's rank 0 (readable before the process group exists)."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def init_from_env(device: str) -> DistContext:
-    """Join the process group torchrun describes in the environment (WORLD_SIZE > 1), else a single process."""
+    """Join the process group torchrun describes in the environment (WORLD_SIZE > 1), else a single process.
+    ``device`` is ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (:func:`posefast._cli.resolve_device`)."""
+    from posefast._cli import resolve_device
+
+    device = str(resolve_device(device)[0])
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return DistContext(0, 1, torch.device(device))

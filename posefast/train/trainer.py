@@ -9,7 +9,9 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from posefast.evaluate import evaluate_lifter
+from posefast.evaluate import (evaluate_lifter, per_class_mpjpe, per_pose_metrics, predict, summarize,
+                               view_elevation_deg)
+from posefast.methods.base import lifter_spec
 from posefast.train import checkpoint as ckpt
 
 
@@ -25,6 +27,10 @@ class Trainer:
         out/checkpoint.pt   latest state (atomic), what --resume continues from
         out/metrics.jsonl   one line per epoch: losses, source-test and target metrics, seconds
         out/metrics.json    {"method", "target": {...}, "source_test": {...}} after the last epoch
+        out/target_errors.npz  per-pose target-test numbers of the final lifter (mpjpe, p_mpjpe, pck, auc and
+                            pose_class where the target is labelled): what the comparison's paired intervals resample
+
+    ``cfg.init`` (``--init``) starts the lifter from another run's checkpoint when the run starts fresh.
     """
 
     def __init__(self, cfg, method, out_dir: str | Path):
@@ -41,6 +47,7 @@ class Trainer:
         m = self.method
         return {
             "epoch": epoch, "step": step, "method": m.name, "config": self.cfg.to_dict(),
+            "lifter_spec": lifter_spec(self.cfg),
             "modules": {k: v.state_dict() for k, v in m.modules().items()},
             "optimizers": {k: v.state_dict() for k, v in m.optimizers().items()},
             "schedulers": {k: v.state_dict() for k, v in m.schedulers().items()},
@@ -52,9 +59,17 @@ class Trainer:
             ckpt.save_atomic(self.state_dict(epoch, step), self.checkpoint_path)
         self.dist.barrier()
 
-    def restore(self) -> tuple[int, int]:
+    def start_from_init(self) -> None:
+        """Load ``cfg.init``'s lifter into the method (a fresh run's first step; a resumed run has its own)."""
+        path = Path(self.cfg.init)
+        if not path.is_file():
+            raise FileNotFoundError(f"--init: no checkpoint at {path} (expected a lifting run's checkpoint.pt)")
+        self.method.init_lifter(ckpt.load(path, self.dist.device), path)
+
+    def restore(self) -> tuple[int, int] | None:
+        """The (epoch, step) a resumed run continues from, or None when ``out`` holds no checkpoint yet."""
         if not self.checkpoint_path.exists():
-            return 0, 0
+            return None
         state = ckpt.load(self.checkpoint_path, self.dist.device)
         m = self.method
         if state["method"] != m.name:
@@ -78,16 +93,46 @@ class Trainer:
     # -- the loop -------------------------------------------------------------------------------------------------
     def evaluate(self) -> dict:
         m, cfg = self.method, self.cfg
+        self.dist.sync_buffers(*m.modules().values())  # one model on every rank: the one rank 0 saves
         lifter = m.eval_lifter
         skel = m.skeleton
-        return {
-            "target": evaluate_lifter(lifter, m.data.target_test, skel, cfg.flip_test, cfg.eval_batch_size),
-            "source_test": evaluate_lifter(lifter, m.data.source_test, skel, False, cfg.eval_batch_size),
-        }
+        split = m.data.target_test
+        pred = predict(lifter, split["joints_2d_norm"], skel, cfg.flip_test, cfg.eval_batch_size)
+        target = summarize(pred, split["joints_3d"])
+        if "pose_class" in split:
+            target["per_class"] = per_class_mpjpe(self.target_records(pred)["mpjpe"],
+                                                  split["pose_class"].cpu().numpy(), m.data.target_classes)
+        return {"target": target,
+                "source_test": evaluate_lifter(lifter, m.data.source_test, skel, False, cfg.eval_batch_size)}
+
+    def target_records(self, pred=None) -> dict:
+        """Per-pose target-test numbers of the current lifter (see :func:`posefast.evaluate.per_pose_metrics`)."""
+        m, cfg = self.method, self.cfg
+        split = m.data.target_test
+        if pred is None:
+            pred = predict(m.eval_lifter, split["joints_2d_norm"], m.skeleton, cfg.flip_test, cfg.eval_batch_size)
+        records = per_pose_metrics(pred, split["joints_3d"])
+        if "Thorax" in m.skeleton.joint_names:
+            records["view_elevation_deg"] = view_elevation_deg(split["joints_3d"], m.skeleton)
+        if "pose_class" in split:
+            records["pose_class"] = split["pose_class"].cpu().numpy()
+        return records
+
+    def write_target_records(self) -> None:
+        import numpy as np
+
+        records = self.target_records()
+        classes = np.array(self.method.data.target_classes, dtype=str)
+        tmp = self.out / ".target_errors.tmp.npz"
+        np.savez(tmp, **records, class_names=classes)
+        tmp.replace(self.out / "target_errors.npz")
 
     def fit(self) -> dict:
         cfg, m = self.cfg, self.method
-        start_epoch, start_step = self.restore() if cfg.resume else (0, 0)
+        restored = self.restore() if cfg.resume else None
+        start_epoch, start_step = restored or (0, 0)
+        if restored is None and cfg.init:
+            self.start_from_init()
         if not cfg.resume and self.dist.is_main and self.metrics_path.exists():
             self.metrics_path.unlink()
         metrics = None
@@ -121,6 +166,9 @@ class Trainer:
             metrics = self.evaluate()
             record = {"epoch": epoch, "losses": {k: v / done for k, v in sums.items()},
                       "seconds": time.perf_counter() - tic, **metrics}
+            diagnostics = m.epoch_diagnostics()
+            if diagnostics:
+                record["diagnostics"] = diagnostics
             # The line goes first: a kill before the checkpoint replays this epoch, and restore() drops the line.
             if self.dist.is_main:
                 with open(self.metrics_path, "a") as f:
@@ -132,8 +180,11 @@ class Trainer:
                            f"PCK {t['pck']:.1f} %, AUC {t['auc']:.1f} %; source test MPJPE {s['mpjpe']:.1f} mm")
         if metrics is None:  # resumed a finished run: report the final state again
             metrics = self.evaluate()
-        final = {"method": m.name, "source": m.data.source_spec, "target_spec": m.data.target_spec, **metrics}
+        final = {"method": m.name, "source": m.data.source_spec, "target_spec": m.data.target_spec,
+                 "init": cfg.init or None, "source_classes": list(m.data.source_classes),
+                 "target_classes": list(m.data.target_classes), **metrics}
         if self.dist.is_main:
+            self.write_target_records()
             with open(self.out / "metrics.json", "w") as f:
                 json.dump(final, f, indent=2)
         return final

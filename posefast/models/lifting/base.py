@@ -18,7 +18,13 @@ class Lifter(nn.Module):
 
     BatchNorm note: in training mode torch needs more than one value per channel, so N = 1 only works in
     ``eval()`` mode (torch raises otherwise).
+
+    ``width_argument`` names the constructor argument that a run's ``backbone_width`` sets (None: the architecture
+    has no single width), ``cpu_width`` the value the CPU-sized defaults use (see :func:`lifter_width_kwargs`).
     """
+
+    width_argument: str | None = None
+    cpu_width: int | None = None
 
     def __init__(self, skeleton: Skeleton | str):
         super().__init__()

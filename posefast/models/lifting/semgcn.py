@@ -98,6 +98,8 @@ class SemGCN(Lifter):
     PoseAug trains it with dropout 0 (the default here).
     """
 
+    width_argument, cpu_width = "hidden", 128  # already small: the CPU width is the paper's
+
     def __init__(self, skeleton="h36m16", hidden: int = 128, num_blocks: int = 4, dropout: float = 0.0):
         super().__init__(skeleton)
         hidden = check_positive_int(hidden, "hidden")

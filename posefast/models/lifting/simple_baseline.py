@@ -33,6 +33,8 @@ class SimpleBaseline(Lifter):
     Kaiming-normal init (PoseAug's ``init_weights``). ≈4.29M parameters for h36m16 at the defaults.
     """
 
+    width_argument, cpu_width = "width", 512
+
     def __init__(self, skeleton="h36m16", width: int = 1024, num_stages: int = 2, dropout: float = 0.25):
         super().__init__(skeleton)
         width = check_positive_int(width, "width")

@@ -34,6 +34,8 @@ class _ResidualConvBlock(nn.Module):
 class VideoPose3DSingleFrame(Lifter):
     """Receptive-field-1 VideoPose3D: ``[..., J, 2] -> [..., J, 3]`` (root zero, 3(J−1) outputs predicted)."""
 
+    width_argument, cpu_width = "channels", 512
+
     def __init__(self, skeleton="h36m16", channels: int = 1024, num_blocks: int = 4, dropout: float = 0.25,
                  bn_momentum: float = 0.1):
         super().__init__(skeleton)
