@@ -71,12 +71,15 @@ def run_cli(runs, threads=THREADS, kill=None, timeout=600):
            # How a thread waits changes no result; the race this file guards against still showed (checked).
            "OMP_WAIT_POLICY": "PASSIVE",
            # the posefast this test imports (the source tree in development, the installed package in CI)
-           "PYTHONPATH": os.pathsep.join([str(Path(posefast.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
+           "PYTHONPATH": os.pathsep.join(p for p in (str(Path(posefast.__file__).parents[1]),
+                                                     os.environ.get("PYTHONPATH")) if p)}
     env.pop("POSEFAST_TEST_KILL", None)
     if kill:
         env["POSEFAST_TEST_KILL"] = kill
+    # cwd: the runs' folder, never a checkout (`python -c` puts the working directory first on sys.path)
+    out = Path(runs[0][runs[0].index("--out") + 1])
     return subprocess.run([sys.executable, "-c", RUNNER, json.dumps(runs)], env=env, capture_output=True,
-                          text=True, timeout=timeout, cwd=Path(posefast.__file__).parents[1].parent)
+                          text=True, timeout=timeout, cwd=out.parent)
 
 
 @contextlib.contextmanager
