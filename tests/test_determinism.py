@@ -131,8 +131,9 @@ def test_two_threads_under_load_repeat_every_method_bit_for_bit(quiet_runs, tmp_
 
 
 def test_poseaug_killed_after_warmup_resumes_bit_for_bit(quiet_runs, tmp_path):
-    # PoseAug warms up for 1 epoch. Kill 1: after step 3 of epoch 1 (the augmentor, discriminators and pool are in
-    # play; the last checkpoint is step 2's). Kill 2: after epoch 1's metrics line, before its checkpoint.
+    # Epoch 0 is PoseAug's warm-up. Kill 1: after the 3rd step of epoch 1, where the augmentor's feedback, the
+    # discriminators and the full pool are in play and the last checkpoint is the one after the 2nd step. Kill 2
+    # (in the resumed run): after epoch 1's metrics line is written, before that epoch's checkpoint.
     run = [["poseaug", *SMALL, "--out", str(tmp_path / "poseaug")]]
     first = run_cli(run, kill=f"step:{STEPS_PER_EPOCH + 3}")
     assert first.returncode == -signal.SIGKILL, first.stderr[-3000:]
