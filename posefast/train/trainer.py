@@ -25,7 +25,8 @@ class Trainer:
     """Runs ``method`` for ``cfg.epochs`` epochs and writes the run folder::
 
         out/checkpoint.pt   latest state (atomic), what --resume continues from
-        out/metrics.jsonl   one line per epoch: losses, source-test and target metrics, seconds
+        out/metrics.jsonl   one line per epoch: losses, source-test and target metrics, the method's diagnostics
+                            (bit-identical for the same command, seed and thread count; wall times: timing.jsonl)
         out/metrics.json    {"method", "target": {...}, "source_test": {...}} after the last epoch
         out/target_errors.npz  per-pose target-test numbers of the final lifter (mpjpe, p_mpjpe, pck, auc and
                             pose_class where the target is labelled): what the comparison's paired intervals resample
@@ -167,8 +168,7 @@ class Trainer:
             start_step = 0
             m.end_epoch(epoch)
             metrics = self.evaluate()
-            record = {"epoch": epoch, "losses": {k: v / done for k, v in sums.items()},
-                      "seconds": time.perf_counter() - tic, **metrics}
+            record = {"epoch": epoch, "losses": {k: v / done for k, v in sums.items()}, **metrics}
             diagnostics = m.epoch_diagnostics()
             if diagnostics:
                 record["diagnostics"] = diagnostics
@@ -177,6 +177,8 @@ class Trainer:
                 with open(self.metrics_path, "a") as f:
                     f.write(json.dumps(record) + "\n")
             self.save(epoch + 1, 0)
+            if self.dist.is_main:
+                ckpt.log_epoch_time(self.out, epoch, time.perf_counter() - tic)
             if self.dist.is_main and cfg.progress:
                 t, s = metrics["target"], metrics["source_test"]
                 tqdm.write(f"[{m.name}] epoch {epoch + 1}/{cfg.epochs}: target MPJPE {t['mpjpe']:.1f} mm, "
