@@ -5,7 +5,7 @@ A lifting run's checkpoint (source-only, poseaug, poseda, gpa, lpa) on any spec 
 protocol), per-joint MPJPE (millimetres / percent), all from one pass of :func:`posefast.pose_errors`. On the
 run's own --source/--target spec it scores the exact split the run scored, so the numbers equal its metrics.json.
 
-A multilevel run's stage checkpoint (RUN/multilevel/checkpoint.pt, RUN/source-only/checkpoint.pt, ...) on 2D
+A multilevel run's stage checkpoint (RUN/seed0/multilevel/checkpoint.pt, RUN/seed0/source-only/checkpoint.pt, ...) on 2D
 keypoint data (coco:<annotations.json>, lsp:<dir>, or synthetic): PCK@0.05 over the 12 limb keypoints and per
 keypoint, with the network the run evaluated (the EMA teacher of an adapted variant).
 """

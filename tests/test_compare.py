@@ -238,6 +238,9 @@ def test_compare_summary_schema_and_same_numbers_in_one_or_two_processes(tmp_pat
     assert novel.startswith("not in source repertoire (crouch, exercise,")
     assert a["class_groups"][seen]["n"] + a["class_groups"][novel]["n"] == 384
     assert "vs_gpa" in a["class_groups"][seen]["methods"]["poseda"]
+    assert len(a["classes"]) == 12 and abs(sum(c["n"] for c in a["classes"].values()) - 384) <= 12
+    for name, c in a["classes"].items():  # per-class means over seeds agree with the stages' per_class numbers
+        assert c["methods"]["gpa"]["mpjpe"] == pytest.approx(methods["gpa"]["per_class"][name], rel=1e-6)
     assert sum(g["n"] for g in a["view_groups"].values()) <= 384 and len(a["view_groups"]) >= 3
     for group in a["view_groups"].values():
         d = group["methods"]["poseaug"]["vs_source_only"]
@@ -245,7 +248,7 @@ def test_compare_summary_schema_and_same_numbers_in_one_or_two_processes(tmp_pat
     assert a["epochs"] == 1 and a["lr"] == 1e-4 and a["pretrain_lr"] == 1e-3
     assert len(a["pretrain_curves"]["0"]["source_test_mpjpe"]) == 1
     table = (tmp_path / "one" / "summary.md").read_text()
-    assert "| Source only |" in table and "95 % CI" in table and "per pose class" in table
+    assert "| Source only |" in table and "95 % CI" in table and "by pose class (" in table
     assert "view elevation" in table
     assert (tmp_path / "one" / "seed1" / "pretrain" / "checkpoint.pt").exists()  # kept for adapting again
 

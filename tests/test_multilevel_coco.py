@@ -10,7 +10,7 @@ from PIL import Image
 from posefast.data.keypoint_layouts import LAYOUT_JOINTS
 from posefast.data2d import BODY16_NAMES, make_domain
 
-ML = ["--epochs", "3", "--batch-size", "4", "--no-plots", "--quiet", *[
+ML = ["--epochs", "3", "--batch-size", "4", "--seeds", "0", "--no-plots", "--quiet", *[
     a for kv in ("image_size=32", "n_source=8", "n_target=12", "n_test=8", "pretrain_epochs=1", "deconv_channels=8",
                  "discriminator_widths=4,4", "adain_width=0.0625", "adain_steps=2", "adain_batch_size=2",
                  "ema_alpha=0.9", "variants=source-only,multilevel") for a in ("--set", f"multilevel.{kv}")]]
@@ -72,10 +72,10 @@ def test_coco_target_trains_and_says_which_keypoints_it_lacks(coco_run):
 def test_evaluate_stage_on_its_own_coco_target(coco_run, variant, capsys):
     root, ann, _ = coco_run
     out = root / f"e-{variant}.json"
-    rc, stdout, err = evaluate(["--checkpoint", root / "run" / variant / "checkpoint.pt", "--data", f"coco:{ann}",
+    rc, stdout, err = evaluate(["--checkpoint", root / "run" / "seed0" / variant / "checkpoint.pt", "--data", f"coco:{ann}",
                                 "--json", out], capsys)
     assert rc == 0, err
-    got, run = read_json(out), read_json(root / "run" / variant / "metrics.json")["target"]
+    got, run = read_json(out), read_json(root / "run" / "seed0" / variant / "metrics.json")["target"]
     assert got["n"] == 8 and got["split"] == "the run's target test split"
     assert got["pck"] == pytest.approx(run["pck"], abs=1e-9, nan_ok=True)
     assert set(got["per_joint"]) >= {"left_wrist", "right_ankle"} and "PCK@0.05" in stdout
@@ -85,7 +85,7 @@ def test_evaluate_on_other_coco_and_lsp_data(coco_run, tmp_path, capsys):
     from test_data2d_loaders import write_lsp
 
     root, _, _ = coco_run
-    ckpt = root / "run" / "multilevel" / "checkpoint.pt"
+    ckpt = root / "run" / "seed0" / "multilevel" / "checkpoint.pt"
     other = write_coco(tmp_path / "other", n=5, seed=7, subfolder=".")  # images next to the JSON
     rc, stdout, err = evaluate(["--checkpoint", ckpt, "--data", f"coco:{other}", "--json", tmp_path / "o.json"],
                                capsys)
@@ -108,5 +108,5 @@ def test_coco_errors_are_one_line(coco_run, tmp_path, capsys):
     rc, _, err = train(["multilevel", "--target", f"coco:{ann}", "--out", tmp_path / "r2", *ML,
                         "--set", "multilevel.n_target=15"], capsys)  # 15 + 8 > 20 crops: the splits would overlap
     assert rc == 2 and "must not overlap" in one_error_line(err)
-    rc, _, err = evaluate(["--checkpoint", root / "run" / "multilevel" / "checkpoint.pt", "--data", "coco"], capsys)
+    rc, _, err = evaluate(["--checkpoint", root / "run" / "seed0" / "multilevel" / "checkpoint.pt", "--data", "coco"], capsys)
     assert rc == 2 and "--data" in one_error_line(err)

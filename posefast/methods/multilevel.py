@@ -267,16 +267,17 @@ def run_stage(stage: Stage, epochs: int, data: dict, aug: Augment, ml, cfg, sche
         last = {"target": evaluate_pck(stage.eval_model, data["target_test"], ml.eval_batch_size)}
         if stage.teacher is not None:
             last["target_student"] = evaluate_pck(stage.student, data["target_test"], ml.eval_batch_size)
-        record = {"epoch": epoch, "losses": {k: v / max(steps, 1) for k, v in sums.items()},
-                  "seconds": time.perf_counter() - tic, **last}
+        record = {"epoch": epoch, "losses": {k: v / max(steps, 1) for k, v in sums.items()}, **last}
         with open(metrics_path, "a") as f:  # the line first: a kill before the checkpoint replays this epoch
             f.write(json.dumps(record) + "\n")
         ckpt.save_atomic({"stage": stage.state_dict(), "epoch": epoch + 1, "rng": ckpt.rng_state(),
                           "metrics": last, "settings": settings}, ckpt_path)
+        seconds = time.perf_counter() - tic
+        ckpt.log_epoch_time(out, epoch, seconds)
         if progress:
             extra = (f", student {last['target_student']['pck']:.1f} %" if "target_student" in last else "")
             tqdm.write(f"[{stage.name}] epoch {epoch + 1}/{epochs}: target PCK@0.05 {last['target']['pck']:.1f} %"
-                       f"{extra} ({record['seconds']:.0f} s)")
+                       f"{extra} ({seconds:.0f} s)")
     if last:
         (out / "metrics.json").write_text(json.dumps({"stage": stage.name, "epochs": epochs, **last}, indent=2))
     return last

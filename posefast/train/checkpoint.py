@@ -50,3 +50,12 @@ def save_atomic(obj, path: str | Path) -> None:
 def load(path: str | Path, device: str | torch.device = "cpu") -> dict:
     # weights_only=False: our own checkpoints carry numpy/python RNG states and config dicts.
     return torch.load(Path(path), map_location=device, weights_only=False)
+
+
+def log_epoch_time(folder: str | Path, epoch: int, seconds: float) -> None:
+    """Append an epoch's wall time to ``folder/timing.jsonl``. Kept out of metrics.jsonl, which holds only what a
+    run computes, so that the same command, seed and thread count give a bit-identical metrics.jsonl."""
+    import json
+
+    with open(Path(folder) / "timing.jsonl", "a") as f:
+        f.write(json.dumps({"epoch": epoch, "seconds": seconds}) + "\n")

@@ -102,6 +102,14 @@ def class_groups(records: dict, source_classes) -> dict:
     return {f"in source repertoire ({inside})": is_seen, f"not in source repertoire ({outside})": ~is_seen}
 
 
+def each_class(records: dict) -> dict:
+    """``{class name: mask}`` over the target test poses of a labelled synthetic target (empty for real data)."""
+    names = [str(n) for n in records.get("class_names", ())]
+    if not names or "pose_class" not in records:
+        return {}
+    return {n: records["pose_class"] == i for i, n in enumerate(names)}
+
+
 # Viewpoint bins by the elevation of the body axis (pelvis → thorax) toward the camera: > 0 seen from above.
 VIEW_BINS = ((-90.0, -10.0), (-10.0, 5.0), (5.0, 20.0), (20.0, 35.0), (35.0, 90.0))
 
@@ -171,6 +179,7 @@ def summarize(out, seeds, methods, stage_results: dict, meta: dict, n_boot: int)
     return {**meta, "seeds": list(seeds), "methods": methods_out, "pairs": pairs,
             "class_groups": grouped_gains(records, seeds, methods, lambda r: class_groups(r, source_classes), n_boot),
             "view_groups": grouped_gains(records, seeds, methods, view_groups, n_boot),
+            "classes": grouped_gains(records, seeds, methods, each_class, n_boot),
             "pretrain_curves": curves}
 
 
@@ -224,17 +233,12 @@ def summary_table(summary: dict) -> str:
     for key, title in (("class_groups", "pose class group"), ("view_groups", "view elevation (body axis toward the "
                                                                             "camera; > 0 = seen from above)")):
         lines += _group_table(summary.get(key) or {}, methods, title)
-    classes = list(next(iter(methods.values())).get("per_class", {}))
-    if classes:
-        seen = set()
-        for group in summary.get("class_groups", {}):
-            if group.startswith("in source repertoire"):
-                seen = {c.strip() for c in group[group.index("(") + 1:-1].split(",")}
-        lines += ["", "Target MPJPE per pose class (mm, mean over seeds; * = in the source repertoire):", "",
-                  "| class | " + " | ".join(LABELS.get(n, n) for n in methods) + " |", "|---|" + "---:|" * len(methods)]
-        for c in classes:
-            lines.append(f"| {c}{' *' if c in seen else ''} | " +
-                         " | ".join(f"{methods[n]['per_class'][c]:.1f}" for n in methods) + " |")
+    seen = set()
+    for group in summary.get("class_groups", {}):
+        if group.startswith("in source repertoire"):
+            seen = {c.strip() for c in group[group.index("(") + 1:-1].split(",")}
+    marked = {(f"{c} *" if c in seen else c): e for c, e in (summary.get("classes") or {}).items()}
+    lines += _group_table(marked, methods, "pose class (* = in the source repertoire)")
     curves = summary.get("pretrain_curves", {})
     if curves:
         src = np.array([v["source_test_mpjpe"] for v in curves.values()])

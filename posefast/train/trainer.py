@@ -25,7 +25,8 @@ class Trainer:
     """Runs ``method`` for ``cfg.epochs`` epochs and writes the run folder::
 
         out/checkpoint.pt   latest state (atomic), what --resume continues from
-        out/metrics.jsonl   one line per epoch: losses, source-test and target metrics, seconds
+        out/metrics.jsonl   one line per epoch: losses, source-test and target metrics, the method's diagnostics
+                            (bit-identical for the same command, seed and thread count; wall times: timing.jsonl)
         out/metrics.json    {"method", "target": {...}, "source_test": {...}} after the last epoch
         out/target_errors.npz  per-pose target-test numbers of the final lifter (mpjpe, p_mpjpe, pck, auc and
                             pose_class where the target is labelled): what the comparison's paired intervals resample
@@ -39,6 +40,7 @@ class Trainer:
         self.out = Path(out_dir)
         self.checkpoint_path = self.out / "checkpoint.pt"
         self.metrics_path = self.out / "metrics.jsonl"
+        self.loss_sums: dict[str, float] = {}
         if self.dist.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
 
@@ -52,6 +54,7 @@ class Trainer:
             "optimizers": {k: v.state_dict() for k, v in m.optimizers().items()},
             "schedulers": {k: v.state_dict() for k, v in m.schedulers().items()},
             "extra": m.extra_state(), "rng": ckpt.rng_state(),
+            "loss_sums": dict(self.loss_sums),  # of the epoch so far: a mid-epoch resume logs the same means
         }
 
     def save(self, epoch: int, step: int) -> None:
@@ -79,6 +82,7 @@ class Trainer:
                 obj.load_state_dict(state[group][k])
         m.load_extra_state(state["extra"])
         ckpt.set_rng_state(state["rng"])
+        self.loss_sums = dict(state.get("loss_sums", {}))
         self._truncate_metrics(state["epoch"])
         return state["epoch"], state["step"]
 
@@ -147,7 +151,7 @@ class Trainer:
             steps = next(iter(m.data.source_train.values())).shape[0] // cfg.batch_size
             if cfg.steps_per_epoch:
                 steps = min(steps, cfg.steps_per_epoch) if steps else cfg.steps_per_epoch
-            sums: dict[str, float] = {}
+            sums = self.loss_sums = self.loss_sums if start_step else {}
             bar = tqdm(range(start_step, steps), desc=f"{m.name} epoch {epoch + 1}/{cfg.epochs}", leave=False,
                        disable=not (cfg.progress and self.dist.is_main), dynamic_ncols=True)
             for step in bar:
@@ -160,12 +164,11 @@ class Trainer:
                 bar.set_postfix({k: f"{v:.4g}" for k, v in losses.items()}, refresh=False)
                 if cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < steps:
                     self.save(epoch, step + 1)
-            done = max(steps - start_step, 1)
+            done = max(steps, 1)  # sums hold the whole epoch, resumed or not
             start_step = 0
             m.end_epoch(epoch)
             metrics = self.evaluate()
-            record = {"epoch": epoch, "losses": {k: v / done for k, v in sums.items()},
-                      "seconds": time.perf_counter() - tic, **metrics}
+            record = {"epoch": epoch, "losses": {k: v / done for k, v in sums.items()}, **metrics}
             diagnostics = m.epoch_diagnostics()
             if diagnostics:
                 record["diagnostics"] = diagnostics
@@ -174,6 +177,8 @@ class Trainer:
                 with open(self.metrics_path, "a") as f:
                     f.write(json.dumps(record) + "\n")
             self.save(epoch + 1, 0)
+            if self.dist.is_main:
+                ckpt.log_epoch_time(self.out, epoch, time.perf_counter() - tic)
             if self.dist.is_main and cfg.progress:
                 t, s = metrics["target"], metrics["source_test"]
                 tqdm.write(f"[{m.name}] epoch {epoch + 1}/{cfg.epochs}: target MPJPE {t['mpjpe']:.1f} mm, "
