@@ -499,11 +499,14 @@ def _progress_line(kind, seed, variant, result) -> None:
 
 
 def _plot_seed(cfg, out, seed: int, variants, full_levels, schedule) -> None:
-    """predictions.png of the first seed, from the stages' checkpoints."""
+    """predictions.png of the first seed, from the stages' checkpoints, on a few crops of each domain (rendered
+    anew at their first draws: the whole splits would cost a minute here for six pictures a row)."""
     ml, folder = cfg.multilevel, seed_dir(out, seed)
     cfg = _seed_cfg(cfg, seed)
     device = _check_device(cfg)
-    data = _image_data(cfg, seed, False)
+    few = copy.deepcopy(ml)
+    few.n_source = few.n_target = few.n_test = 6
+    data = _IMAGE_DATA.get((json.dumps(dict(vars(ml)), sort_keys=True), seed)) or load_image_domains(few, seed)
     models = {}
     for v in variants:
         stage = _variant_stage(cfg, folder, v, schedule, full_levels, data["source"].num_keypoints, device)

@@ -93,8 +93,8 @@ def class_groups(records: dict, source_classes) -> dict:
     """``{"in source repertoire (...)": mask, "not in source repertoire (...)": mask}`` over the target test poses of
     a labelled synthetic target (empty for real data)."""
     names = [str(n) for n in records.get("class_names", ())]
-    if not names or "pose_class" not in records:
-        return {}
+    if not names or "pose_class" not in records or not source_classes:
+        return {}  # a source without pose classes (real mocap) has no repertoire to compare with
     seen = np.isin(np.array(names), list(source_classes))
     is_seen = seen[records["pose_class"]]
     inside = ", ".join(n for n, k in zip(names, seen) if k)
