@@ -7,6 +7,7 @@
 
 #include "posefast/common.h"
 #include "posefast/procrustes.h"
+#include "posefast/qcp.h"
 
 namespace posefast {
 
@@ -132,7 +133,9 @@ struct NMpjpeBackward {
   }
 };
 
-// err[n] = P-MPJPE of pose n (mean joint distance after the similarity fit).
+// err[n] = P-MPJPE of pose n (mean joint distance after the similarity fit): the closed-form QCP fit
+// (posefast/qcp.h), the Jacobi fit for the poses it flags. The CPU runs it eight poses at a time
+// (posefast/lanes_metrics.h), the GPU one pose per thread.
 template <typename T>
 struct PMpjpeForward {
   const T* pred;    // [N, J, 3]
@@ -140,9 +143,7 @@ struct PMpjpeForward {
   T* err;           // [N]
   int64_t J;
   PF_HD void operator()(int64_t n) const {
-    const procrustes::PoseView<T> p{pred + n * J * 3, nullptr}, x{target + n * J * 3, nullptr};
-    const procrustes::Similarity f = procrustes::similarity_fit(p, x, J);
-    err[n] = T(procrustes::aligned_mean_error(f, p, x, J));
+    err[n] = T(procrustes::p_mpjpe_one(pred + n * J * 3, target + n * J * 3, static_cast<const int64_t*>(nullptr), J));
   }
 };
 
@@ -167,7 +168,7 @@ struct PMpjpeBackward {
   int64_t J;
   PF_HD void operator()(int64_t n) const {
     const procrustes::PoseView<T> p{pred + n * J * 3, nullptr}, x{target + n * J * 3, nullptr};
-    const procrustes::Similarity f = procrustes::similarity_fit(p, x, J, true);
+    const procrustes::Similarity f = procrustes::similarity_fit(p, x, J);
     const PMpjpeResidualGrad<T> ga{&f, p, x, procrustes::Real(grad_err[n]) / procrustes::Real(J)};
     procrustes::similarity_backward(f, p, x, J, ga, procrustes::Real(0), static_cast<const T*>(nullptr),
                                     Vec3<procrustes::Real>{0, 0, 0}, procrustes::Real(-1), grad_pred + n * J * 3,
@@ -218,7 +219,7 @@ struct ProcrustesAlignBackward {
   int64_t J;
   PF_HD void operator()(int64_t n) const {
     const procrustes::PoseView<T> p{pred + n * J * 3, nullptr}, x{target + n * J * 3, nullptr};
-    const procrustes::Similarity f = procrustes::similarity_fit(p, x, J, true);
+    const procrustes::Similarity f = procrustes::similarity_fit(p, x, J);
     const procrustes::PoseView<T> gt{grad_translation + n * 3, nullptr};
     procrustes::similarity_backward(f, p, x, J, DenseJointGrad<T>{{grad_aligned + n * J * 3, nullptr}},
                                     procrustes::Real(grad_scale[n]), grad_rotation + n * 9, gt[0],
@@ -244,6 +245,11 @@ struct PoseErrorsForward {
   int64_t J, Je, K, root;
   T to_mm;
   PF_HD void operator()(int64_t n) const {
+    joint_errors(n);
+    p_mpjpe[n] = T(procrustes::p_mpjpe_one(pred + n * J * 3, target + n * J * 3, joints, Je) * procrustes::Real(to_mm));
+  }
+  // Everything but the P-MPJPE (which the CPU computes eight poses at a time, posefast/lanes_metrics.h).
+  PF_HD void joint_errors(int64_t n) const {
     const T* p = pred + n * J * 3;
     const T* x = target + n * J * 3;
     const Vec3<T> off = root_offset(p, x, root);
@@ -275,9 +281,6 @@ struct PoseErrorsForward {
       running += h[k];
       h[k] = finite ? running : procrustes::quiet_nan<T>();
     }
-    const procrustes::PoseView<T> pv{p, joints}, xv{x, joints};
-    const procrustes::Similarity f = procrustes::similarity_fit(pv, xv, Je);
-    p_mpjpe[n] = T(procrustes::aligned_mean_error(f, pv, xv, Je) * procrustes::Real(to_mm));
   }
 };
 
