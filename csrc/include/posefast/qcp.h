@@ -25,6 +25,12 @@
 
 #include "posefast/procrustes.h"
 
+#if defined(__CUDACC__)
+#define PF_UNROLL_ALL _Pragma("unroll")
+#else
+#define PF_UNROLL_ALL _Pragma("GCC unroll 16")
+#endif
+
 namespace posefast {
 namespace procrustes {
 
@@ -69,7 +75,7 @@ PF_HD_INLINE QcpFit<Real> qcp_fit(const Mat3<Real>& M, Real gp, Real gx) {
   // (|S| = 1); lambda >= l1 >= 1 / sqrt(3), so the start is within a factor 3 of the root.
   const Real cs = pf_sqrt(gp * gx) * inv_f;
   Real x = cs < Real(1.7320508075688772) ? cs : Real(1.7320508075688772);
-#pragma GCC unroll 16
+PF_UNROLL_ALL
   for (int it = 0; it < kQcpNewtonSteps; ++it) {
     const Real x2 = x * x;
     x -= ((x2 + c2) * x2 + c1 * x + c0) / ((Real(4) * x2 + Real(2) * c2) * x + c1);  // P' > 0 above the root
