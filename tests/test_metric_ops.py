@@ -387,9 +387,9 @@ def test_hypothesis_pose_errors(n, seed, J, subset, root, unit, thresholds, dtyp
 
 
 # ---- the closed-form fit (QCP) on every CPU code path ------------------------------------------------------------
-# The P-MPJPE forward and pose_errors fit every pose with QCP (csrc/include/posefast/qcp.h), eight poses per call in
-# SIMD lanes on the CPU (per instruction set), one pose per call on the GPU ("per_pose", run here on the CPU), and
-# recompute the poses its conditioning test flags with the Jacobi fit. Bounds: float64 within 1e-12 of VideoPose3D's
+# The P-MPJPE forward and pose_errors fit every pose with QCP (csrc/include/posefast/quaternion_fit.h): eight poses
+# per call in SIMD lanes on the CPU (per instruction set), one pose per call on the GPU ("per_pose", run here on the
+# CPU); the poses its conditioning test flags are recomputed with the Jacobi fit. Bounds: float64 within 1e-12 of VideoPose3D's
 # numpy formula (relative to the pose's spread), float32 within 1e-6 relative of the float64 result on the same
 # float32 values.
 CPU_PATHS = cpu_paths()

@@ -7,7 +7,7 @@
 
 #include "posefast/common.h"
 #include "posefast/procrustes.h"
-#include "posefast/qcp.h"
+#include "posefast/p_mpjpe.h"
 
 namespace posefast {
 
@@ -134,7 +134,7 @@ struct NMpjpeBackward {
 };
 
 // err[n] = P-MPJPE of pose n (mean joint distance after the similarity fit): the closed-form QCP fit
-// (posefast/qcp.h), the Jacobi fit for the poses it flags. The CPU runs it eight poses at a time
+// (posefast/quaternion_fit.h), the Jacobi fit for the poses it flags. The CPU runs it eight poses at a time
 // (posefast/lanes_metrics.h), the GPU one pose per thread.
 template <typename T>
 struct PMpjpeForward {

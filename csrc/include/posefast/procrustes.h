@@ -10,8 +10,8 @@
 // The fit here is Horn's quaternion formulation (Horn 1987, "Closed-form solution of absolute orientation using unit
 // quaternions", JOSA A 4): R is the rotation of the unit eigenvector of the largest eigenvalue (l1 + l2 + l3) of
 // the symmetric 4x4 key matrix N(M), so the best *proper* rotation comes out by construction (no reflection fix).
-// The P-MPJPE forward solves it in closed form (posefast/qcp.h) and calls this robust version only for the poses
-// the closed form cannot certify: a cyclic Jacobi eigen-decomposition of N with exact Givens angles, converged to
+// It is solved in closed form (QCP, posefast/quaternion_fit.h) where the closed form can certify its result, and
+// otherwise by a cyclic Jacobi eigen-decomposition of N with exact Givens angles, converged to
 // machine precision. Jacobi is backward stable, so R is as accurate as the problem allows: its error
 // ~ eps l1 / (l2 + l3) is confined to the spin about the first principal axis, which moves the aligned joints by
 // that angle times their distance from that axis, i.e. ~ eps for a near-collinear pose. (The Jacobi
@@ -31,16 +31,8 @@
 #pragma once
 
 #include "posefast/common.h"
+#include "posefast/quaternion_fit.h"
 
-// The small-matrix helpers must inline into the per-pose loop (so S and V live in registers and the Jacobi indices
-// are constants); GCC/Clang otherwise keep symmetric_eigen out of line.
-#if defined(__CUDACC__)
-#define PF_HD_INLINE __host__ __device__ __forceinline__
-#elif defined(__GNUC__)
-#define PF_HD_INLINE inline __attribute__((always_inline))
-#else
-#define PF_HD_INLINE inline
-#endif
 
 namespace posefast {
 namespace procrustes {
@@ -174,39 +166,6 @@ PF_HD Vec3<T> apply_e_pinv(const T* lambda, const Vec3<T>* v, Vec3<T> gamma, T r
   return beta;
 }
 
-// A 3x3 matrix as nine named scalars, row-major names (xy = row x, column y). Not an array: the CPU runs the
-// closed-form fit (posefast/qcp.h) once per SIMD lane inside a loop over poses, and GCC only vectorises that loop
-// when every temporary is a scalar.
-template <typename Real>
-struct Mat3 {
-  Real xx, xy, xz, yx, yy, yz, zx, zy, zz;
-};
-
-// Horn's key matrix N of S (symmetric, trace 0): the unit quaternion q maximising q^T N q rotates the rows p_j of
-// the first pose onto the second's, maximising <R, S> (S_ab = sum_j p_ja x_jb).
-template <typename Real>
-struct HornKey {
-  Real n00, n11, n22, n33, n01, n02, n03, n12, n13, n23;
-};
-template <typename Real>
-PF_HD_INLINE HornKey<Real> horn_key(const Mat3<Real>& S) {
-  return {S.xx + S.yy + S.zz, S.xx - S.yy - S.zz, -S.xx + S.yy - S.zz, -S.xx - S.yy + S.zz,
-          S.yz - S.zy,        S.zx - S.xz,        S.xy - S.yx,         S.xy + S.yx,
-          S.zx + S.xz,        S.yz + S.zy};
-}
-
-// R (row convention: aligned rows p R) of the quaternion (w0; w1, w2, w3), which need not be unit (|w| > 0):
-// the transpose of the column-convention rotation of w / |w|.
-template <typename Real>
-PF_HD_INLINE Mat3<Real> quaternion_rotation(Real w0, Real w1, Real w2, Real w3) {
-  const Real k2 = Real(2) / (w0 * w0 + w1 * w1 + w2 * w2 + w3 * w3);
-  const Real xx = w1 * w1 * k2, yy = w2 * w2 * k2, zz = w3 * w3 * k2;
-  const Real xy = w1 * w2 * k2, xz = w1 * w3 * k2, yz = w2 * w3 * k2;
-  const Real wx = w0 * w1 * k2, wy = w0 * w2 * k2, wz = w0 * w3 * k2;
-  return {Real(1) - yy - zz, xy + wz, xz - wy, xy - wz, Real(1) - xx - zz, yz + wx, xz + wy, yz - wx,
-          Real(1) - xx - yy};
-}
-
 // Everything the metrics and the backward need about the fit of one pose.
 struct Similarity {
   Real R[9];        // row-major rotation, aligned row = s (pred_j - mu_p) R + mu_x
@@ -281,13 +240,18 @@ PF_HD Similarity similarity_fit(PoseView<T> pred, PoseView<T> target, int64_t J)
   const Real ic = Real(1) / c;
   Real Mn[9];
   for (int i = 0; i < 9; ++i) Mn[i] = M[i] * ic;
-  // R: the top eigenvector of Horn's key matrix
-  const HornKey<Real> k = horn_key(Mat3<Real>{Mn[0], Mn[1], Mn[2], Mn[3], Mn[4], Mn[5], Mn[6], Mn[7], Mn[8]});
-  Real Nk[4][4] = {{k.n00, k.n01, k.n02, k.n03}, {k.n01, k.n11, k.n12, k.n13}, {k.n02, k.n12, k.n22, k.n23},
-                   {k.n03, k.n13, k.n23, k.n33}};
-  Real e4[4], Q[4][4];
-  symmetric_eigen<4>(Nk, e4, Q);
-  const Mat3<Real> r = quaternion_rotation(Q[0][0], Q[1][0], Q[2][0], Q[3][0]);
+  // R: the top eigenvector of Horn's key matrix, in closed form where certified, else by Jacobi
+  const Mat3<Real> Ms{Mn[0], Mn[1], Mn[2], Mn[3], Mn[4], Mn[5], Mn[6], Mn[7], Mn[8]};
+  const QcpFit<Real> q = qcp_fit(Ms, n2 * ic, n2x * ic);
+  Mat3<Real> r = q.R;
+  if (!q.ok) {
+    const HornKey<Real> k = horn_key(Ms);
+    Real Nk[4][4] = {{k.n00, k.n01, k.n02, k.n03}, {k.n01, k.n11, k.n12, k.n13}, {k.n02, k.n12, k.n22, k.n23},
+                     {k.n03, k.n13, k.n23, k.n33}};
+    Real e4[4], Q[4][4];
+    symmetric_eigen<4>(Nk, e4, Q);
+    r = quaternion_rotation(Q[0][0], Q[1][0], Q[2][0], Q[3][0]);
+  }
   Real* R = f.R;
   R[0] = r.xx; R[1] = r.xy; R[2] = r.xz; R[3] = r.yx; R[4] = r.yy; R[5] = r.yz; R[6] = r.zx; R[7] = r.zy; R[8] = r.zz;
   // V and the signed singular values (for the backward): K = R^T Mn = V diag(l) V^T, symmetric at the optimum
