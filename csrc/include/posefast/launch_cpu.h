@@ -8,10 +8,6 @@
 #include "posefast/common.h"
 #include "posefast/cpu_isa.h"
 
-#if defined(POSEFAST_WITH_OPENMP)
-#include <omp.h>
-#endif
-
 namespace posefast {
 namespace cpu {
 
@@ -70,20 +66,19 @@ template <class Functor>
 void launch(const Stream& /*stream*/, int64_t n, const Functor& f) {
   if constexpr (LaneKernel<Functor>::enabled) {
     if (isa::lanes_disabled()) return launch_per_item(n, f);
-    // Each thread takes one contiguous range of whole lane blocks (the last range ends at n).
+    // Chunks of 32 lane blocks handed out dynamically: a thread the OS preempts on a shared machine does not hold
+    // up the others (with one static range per thread the slowest thread sets the time).
     constexpr int64_t L = LaneKernel<Functor>::kLanes;
+    constexpr int64_t kChunk = 32 * L;
     const int level = isa::active();
-    const int64_t blocks = (n + L - 1) / L;
+    const int64_t chunks = (n + kChunk - 1) / kChunk;
 #if defined(POSEFAST_WITH_OPENMP)
-#pragma omp parallel if (n > 64)
-    {
-      const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-      const int64_t b0 = blocks * t / nt, b1 = blocks * (t + 1) / nt;
-      if (b1 > b0) run_lanes_at(level, f, b0 * L, b1 * L < n ? b1 * L : n);
-    }
-#else
-    if (blocks) run_lanes_at(level, f, 0, n);
+#pragma omp parallel for schedule(dynamic, 1) if (n > 64)
 #endif
+    for (int64_t c = 0; c < chunks; ++c) {
+      const int64_t b = c * kChunk, e = b + kChunk < n ? b + kChunk : n;
+      run_lanes_at(level, f, b, e);
+    }
   } else {
     launch_per_item(n, f);
   }
