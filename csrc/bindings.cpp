@@ -61,12 +61,14 @@ PYBIND11_MODULE(_C, m) {
     return out;
   }, "Instruction sets this CPU can run the lane kernels with, lowest first.");
   m.def("set_cpu_isa", [](const std::string& name) {
+    int level = name == "auto" || name == "per_pose" ? -1 : -2;
+    for (int l = 0; l <= posefast::isa::kAvx512; ++l)
+      if (name == posefast::isa::name(l)) level = l;
+    if (level == -2)
+      throw std::invalid_argument("posefast.set_cpu_isa: expected 'auto', 'per_pose', 'baseline', 'avx2' or 'avx512', "
+                                  "got '" + name + "'");
+    posefast::isa::force(level);  // refuses a level this CPU lacks, before anything changes
     posefast::isa::lanes_disabled() = name == "per_pose";
-    if (name == "auto" || name == "per_pose") return posefast::isa::force(-1);
-    for (int level = 0; level <= posefast::isa::kAvx512; ++level)
-      if (name == posefast::isa::name(level)) return posefast::isa::force(level);
-    throw std::invalid_argument("posefast.set_cpu_isa: expected 'auto', 'per_pose', 'baseline', 'avx2' or 'avx512', got '" +
-                                name + "'");
   }, "Force the CPU lane kernels' instruction set, or 'per_pose' (one pose per call: the GPU's code path) for tests; "
      "'auto' restores the detected one.");
 

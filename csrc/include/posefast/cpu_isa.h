@@ -31,6 +31,14 @@
 #define POSEFAST_TARGET_AVX512
 #endif
 
+#if defined(__GNUC__) || defined(__clang__)
+#define POSEFAST_NOINLINE __attribute__((noinline))
+#define POSEFAST_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define POSEFAST_NOINLINE
+#define POSEFAST_ALWAYS_INLINE inline
+#endif
+
 namespace posefast {
 namespace isa {
 

@@ -42,18 +42,18 @@ POSEFAST_ALWAYS_INLINE void qcp_block(const Real (*__restrict M)[W], const Real*
   procrustes::QcpEachLane{}(M, gp, gx, R, s, ok);
 }
 template <int W>
-__attribute__((noinline)) void qcp_block(isa::Baseline, const Real (*M)[W], const Real* gp, const Real* gx,
+POSEFAST_NOINLINE void qcp_block(isa::Baseline, const Real (*M)[W], const Real* gp, const Real* gx,
                                          Real (*R)[W], Real* s, Real* ok) {
   qcp_block<W>(M, gp, gx, R, s, ok);
 }
 #if POSEFAST_X86_DISPATCH
 template <int W>
-POSEFAST_TARGET_AVX2 __attribute__((noinline)) void qcp_block(isa::Avx2, const Real (*M)[W], const Real* gp,
+POSEFAST_TARGET_AVX2 POSEFAST_NOINLINE void qcp_block(isa::Avx2, const Real (*M)[W], const Real* gp,
                                                               const Real* gx, Real (*R)[W], Real* s, Real* ok) {
   qcp_block<W>(M, gp, gx, R, s, ok);
 }
 template <int W>
-POSEFAST_TARGET_AVX512 __attribute__((noinline)) void qcp_block(isa::Avx512, const Real (*M)[W], const Real* gp,
+POSEFAST_TARGET_AVX512 POSEFAST_NOINLINE void qcp_block(isa::Avx512, const Real (*M)[W], const Real* gp,
                                                                 const Real* gx, Real (*R)[W], Real* s, Real* ok) {
   qcp_block<W>(M, gp, gx, R, s, ok);
 }
@@ -85,7 +85,7 @@ POSEFAST_ALWAYS_INLINE void load_block_generic(const T* const* rows, const int64
 }
 
 template <typename T>
-__attribute__((noinline)) void load_block(isa::Baseline, const T* const* rows, const int64_t* index, int64_t J,
+POSEFAST_NOINLINE void load_block(isa::Baseline, const T* const* rows, const int64_t* index, int64_t J,
                                           Block& out) {
   load_block_generic(rows, index, J, out);
 }
@@ -131,7 +131,7 @@ POSEFAST_TARGET_AVX2 POSEFAST_ALWAYS_INLINE void load_block_avx(const float* con
 }
 
 template <typename T>
-POSEFAST_TARGET_AVX2 __attribute__((noinline)) void load_block(isa::Avx2, const T* const* rows, const int64_t* index,
+POSEFAST_TARGET_AVX2 POSEFAST_NOINLINE void load_block(isa::Avx2, const T* const* rows, const int64_t* index,
                                                                int64_t J, Block& out) {
   if constexpr (std::is_same<T, float>::value) {
     if (!index) return load_block_avx(rows, J, out);
@@ -139,7 +139,7 @@ POSEFAST_TARGET_AVX2 __attribute__((noinline)) void load_block(isa::Avx2, const 
   load_block_generic(rows, index, J, out);
 }
 template <typename T>
-POSEFAST_TARGET_AVX512 __attribute__((noinline)) void load_block(isa::Avx512, const T* const* rows,
+POSEFAST_TARGET_AVX512 POSEFAST_NOINLINE void load_block(isa::Avx512, const T* const* rows,
                                                                  const int64_t* index, int64_t J, Block& out) {
   if constexpr (std::is_same<T, float>::value) {
     if (!index) return load_block_avx(rows, J, out);

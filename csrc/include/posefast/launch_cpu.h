@@ -19,8 +19,6 @@ struct LaneKernel {
   static constexpr bool enabled = false;
 };
 
-#define POSEFAST_ALWAYS_INLINE inline __attribute__((always_inline))
-
 template <class Isa, class Functor>
 POSEFAST_ALWAYS_INLINE void run_lanes(const Functor& f, int64_t begin, int64_t end) {
   constexpr int64_t L = LaneKernel<Functor>::kLanes;
@@ -29,16 +27,16 @@ POSEFAST_ALWAYS_INLINE void run_lanes(const Functor& f, int64_t begin, int64_t e
 
 // One instantiation per level; the lane kernel's inline code is compiled for that level inside each.
 template <class Functor>
-__attribute__((noinline)) void run_lanes_baseline(const Functor& f, int64_t begin, int64_t end) {
+POSEFAST_NOINLINE void run_lanes_baseline(const Functor& f, int64_t begin, int64_t end) {
   run_lanes<isa::Baseline>(f, begin, end);
 }
 #if POSEFAST_X86_DISPATCH
 template <class Functor>
-POSEFAST_TARGET_AVX2 __attribute__((noinline)) void run_lanes_avx2(const Functor& f, int64_t begin, int64_t end) {
+POSEFAST_TARGET_AVX2 POSEFAST_NOINLINE void run_lanes_avx2(const Functor& f, int64_t begin, int64_t end) {
   run_lanes<isa::Avx2>(f, begin, end);
 }
 template <class Functor>
-POSEFAST_TARGET_AVX512 __attribute__((noinline)) void run_lanes_avx512(const Functor& f, int64_t begin, int64_t end) {
+POSEFAST_TARGET_AVX512 POSEFAST_NOINLINE void run_lanes_avx512(const Functor& f, int64_t begin, int64_t end) {
   run_lanes<isa::Avx512>(f, begin, end);
 }
 #endif
