@@ -71,7 +71,7 @@ void launch(const Stream& /*stream*/, int64_t n, const Functor& f) {
     const int level = isa::active();
     const int64_t chunks = (n + kChunk - 1) / kChunk;
 #if defined(POSEFAST_WITH_OPENMP)
-#pragma omp parallel for schedule(dynamic, 1) if (n > 64)
+#pragma omp parallel for schedule(dynamic, 1) if (chunks > 1)
 #endif
     for (int64_t c = 0; c < chunks; ++c) {
       const int64_t b = c * kChunk, e = b + kChunk < n ? b + kChunk : n;
