@@ -160,6 +160,14 @@ POSEFAST_ALWAYS_INLINE void p_mpjpe_block(const T* pred, const T* target, int64_
     prow[l] = pred + n * J_all * 3;
     xrow[l] = target + n * J_all * 3;
   }
+  // Prefetch the poses two blocks ahead. Once the inputs no longer fit the cache (above ~2e4 float32 poses here)
+  // the hardware prefetcher alone left the lanes waiting on memory: 76 -> 48 ns/pose at 1e5 poses (AVX-512), 100 ->
+  // 79 (AVX2), 1 thread. Integer addresses: the prefetch may point past the last pose (it never faults).
+  const int64_t row_bytes = J_all * 3 * int64_t(sizeof(T)), ahead = (first + 2 * kLanes) * row_bytes;
+  for (int64_t off = 0; off < kLanes * row_bytes; off += 64) {
+    __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(pred) + ahead + off));
+    __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(target) + ahead + off));
+  }
   alignas(64) Block P, X;
   load_block(Isa{}, prow, index, J, P);
   load_block(Isa{}, xrow, index, J, X);
