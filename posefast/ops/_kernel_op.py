@@ -117,7 +117,10 @@ class KernelOp:
         return self._op(*args)
 
     def __getattr__(self, attr):
-        return getattr(self.__dict__["_op"], attr)
+        op = self.__dict__.get("_op")
+        if op is None:  # not constructed yet (copy/pickle probing)
+            raise AttributeError(attr)
+        return getattr(op, attr)
 
 
 def kernel_op(name: str, *, mutates_args=()):
