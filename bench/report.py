@@ -4,7 +4,7 @@
 
 Ratios are ``median(alternative) / median(posefast)`` within one benchmark group (same op, mode, size and device,
 same run), so > 1 means posefast is faster; for training steps ``median(twins) / median(kernels)``. The speed goals
-of issue 9 are checked at the end (CPU, 1e5 poses, float32).
+of issues 9 and 15 are checked first (CPU, float32).
 """
 from __future__ import annotations
 
@@ -16,21 +16,32 @@ from collections import defaultdict
 from pathlib import Path
 
 FAMILIES = ("skeleton", "transforms", "metrics", "heatmap")
-ALTERNATIVES = ("eager", "compile", "numpy", "torch-svd")
+ALTERNATIVES = ("eager", "compile", "numpy", "torch-svd", "full-eager", "full-compile", "floor")
 MODE_ORDER = {"fwd": 0, "fwd+bwd": 1}
 
-# (label, op, mode, alternative, target ratio); CPU, 1e5 poses
+# (label, op, mode, alternative, target ratio, poses); CPU
 GOALS = [
-    ("P-MPJPE vs numpy (VideoPose3D formula)", "p_mpjpe", "fwd", "numpy", 20.0),
-    ("P-MPJPE vs torch.linalg.svd formula", "p_mpjpe", "fwd", "torch-svd", 15.0),
-    ("P-MPJPE vs torch.linalg.svd formula, fwd+bwd (no goal)", "p_mpjpe", "fwd+bwd", "torch-svd", None),
-    ("part-KCS fwd+bwd vs eager twin", "part_kcs", "fwd+bwd", "eager", 5.0),
-    ("part-KCS fwd+bwd vs torch.compile twin", "part_kcs", "fwd+bwd", "compile", 2.0),
-    ("augment pipeline fwd+bwd vs eager twin", "augment_pipeline", "fwd+bwd", "eager", 3.0),
-    ("one-pass pose_errors vs eager twin", "pose_errors", "fwd", "eager", 3.0),
+    ("P-MPJPE fwd vs numpy (VideoPose3D formula)", "p_mpjpe", "fwd", "numpy", 50.0, 100_000),
+    ("P-MPJPE fwd vs torch.linalg.svd formula", "p_mpjpe", "fwd", "torch-svd", 25.0, 100_000),
+    ("P-MPJPE fwd+bwd vs torch.linalg.svd formula (no goal)", "p_mpjpe", "fwd+bwd", "torch-svd", None, 100_000),
+    ("compact part-KCS fwd+bwd vs eager full-layout twin (+ gather)", "part_kcs_compact", "fwd+bwd", "full-eager",
+     10.0, 10_000),
+    ("compact part-KCS fwd+bwd vs eager full-layout twin (+ gather)", "part_kcs_compact", "fwd+bwd", "full-eager",
+     10.0, 100_000),
+    ("compact part-KCS fwd+bwd vs its torch.compile twin", "part_kcs_compact", "fwd+bwd", "compile", 2.0, 10_000),
+    ("compact part-KCS fwd+bwd vs its torch.compile twin", "part_kcs_compact", "fwd+bwd", "compile", 2.0, 100_000),
+    ("compact part-KCS fwd+bwd vs compiled full-layout twin (+ gather)", "part_kcs_compact", "fwd+bwd",
+     "full-compile", 2.0, 10_000),
+    ("compact part-KCS fwd+bwd vs compiled full-layout twin (+ gather)", "part_kcs_compact", "fwd+bwd",
+     "full-compile", 2.0, 100_000),
+    ("part-KCS (full layout) fwd+bwd vs eager twin (issue 9)", "part_kcs", "fwd+bwd", "eager", 5.0, 100_000),
+    ("augment pipeline fwd+bwd vs eager twin (issue 9)", "augment_pipeline", "fwd+bwd", "eager", 3.0, 100_000),
+    ("one-pass pose_errors vs eager twin (issue 9)", "pose_errors", "fwd", "eager", 3.0, 100_000),
 ]
-GOAL_POSES = 100_000
 TRAIN_GOAL = 1.3
+PARITY_POSES = (10_000, 100_000)  # every op at least as fast as its torch.compile twin (or both at the floor)
+OVERHEAD_POSES = (256, 1_024)  # every op at least as fast as its eager twin at training batch sizes
+AT_FLOOR = 1.25  # posefast within 25 % of the measured floor counts as "at the floor"
 
 
 def fmt_time(seconds: float) -> str:
@@ -170,17 +181,21 @@ def training_table(rows: list[dict]) -> list[str]:
     return lines
 
 
+def _index(rows: list[dict]) -> dict:
+    return {(r["op"], r["mode"], r["n"], r["device"], r["impl"]): r for r in rows if r.get("family") in FAMILIES}
+
+
 def goals_table(rows: list[dict]) -> list[str]:
-    lines = ["## Speed goals (CPU, 1e5 poses, float32, ratios within one run)", "",
-             "| goal | measured | target | |", "|---|---:|---:|---|"]
-    index = {(r["op"], r["mode"], r["n"], r["device"], r["impl"]): r for r in rows if r.get("family") in FAMILIES}
-    for label, op, mode, alt, target in GOALS:
-        base = index.get((op, mode, GOAL_POSES, "cpu", "posefast"))
-        other = index.get((op, mode, GOAL_POSES, "cpu", alt))
+    lines = ["## Speed goals (CPU, float32, ratios within one run)", "",
+             "| goal | poses | measured | target | |", "|---|---:|---:|---:|---|"]
+    index = _index(rows)
+    for label, op, mode, alt, target, n in GOALS:
+        base = index.get((op, mode, n, "cpu", "posefast"))
+        other = index.get((op, mode, n, "cpu", alt))
         ratio = other["median"] / base["median"] if base and other else None
         verdict = "not measured in this run" if ratio is None else (
             "" if target is None else ("met" if ratio >= target else "**missed**"))
-        lines.append(f"| {label} | {fmt_ratio(ratio)} | {fmt_ratio(target) if target else '—'} | {verdict} |")
+        lines.append(f"| {label} | {n:,} | {fmt_ratio(ratio)} | {fmt_ratio(target) if target else '—'} | {verdict} |")
     for r in sorted((r for r in rows if r.get("family") == "train" and r.get("device") == "cpu"),
                     key=lambda r: r["group"]):
         if "poseaug_step" not in r["group"]:
@@ -188,7 +203,73 @@ def goals_table(rows: list[dict]) -> list[str]:
         ratio = r["ratio_median"]
         verdict = "met" if ratio >= TRAIN_GOAL else "**missed**"
         label = "PoseAug training step, kernels vs twins (" + r["group"].split("/")[2] + ")"
-        lines.append(f"| {label} | {fmt_ratio(ratio)} | {fmt_ratio(TRAIN_GOAL)} | {verdict} |")
+        lines.append(f"| {label} | — | {fmt_ratio(ratio)} | {fmt_ratio(TRAIN_GOAL)} | {verdict} |")
+    lines.append("")
+    p = index.get(("p_mpjpe", "fwd", 100_000, "cpu", "posefast"))
+    floor = index.get(("p_mpjpe", "fwd", 100_000, "cpu", "floor"))
+    if p and floor:
+        lines += [f"P-MPJPE forward at 1e5 poses: {p['median'] / 1e5 * 1e9:.1f} ns/pose; the read floor (both inputs "
+                  f"read once, the output written) {floor['median'] / 1e5 * 1e9:.1f} ns/pose "
+                  f"({p['median'] / floor['median']:.2g}× the floor).", ""]
+    return lines
+
+
+def parity_tables(rows: list[dict]) -> list[str]:
+    """Every op against its compile twin at 1e4-1e5 poses, and against its eager twin at 256-1024 poses."""
+    index = _index(rows)
+    ops = sorted({(r["op"], r["mode"]) for r in rows if r.get("family") in FAMILIES and r.get("unit") == "poses"},
+                 key=lambda om: (om[0], MODE_ORDER.get(om[1], 9)))
+    lines = ["## No op behind its twins (CPU)", "",
+             "torch.compile twin at 1e4 and 1e5 poses: ratio compile / posefast (>= 1 met; below 1 still met when "
+             f"posefast is within {AT_FLOOR:.3g}× the floor, i.e. both sit at the memory floor). Eager twin at "
+             "256 and 1024 poses (training batches): ratio eager / posefast.", "",
+             "| op | pass | " + " | ".join(f"compile {n:,}" for n in PARITY_POSES) + " | "
+             + " | ".join(f"eager {n:,}" for n in OVERHEAD_POSES) + " |",
+             "|---|---|" + "---:|" * (len(PARITY_POSES) + len(OVERHEAD_POSES))]
+    missed = []
+    for op, mode in ops:
+        cells = []
+        for n, alt in [(n, "compile") for n in PARITY_POSES] + [(n, "eager") for n in OVERHEAD_POSES]:
+            base, other = index.get((op, mode, n, "cpu", "posefast")), index.get((op, mode, n, "cpu", alt))
+            if not base or not other:
+                cells.append("—")
+                continue
+            ratio = other["median"] / base["median"]
+            floor = index.get((op, mode, n, "cpu", "floor"))
+            at_floor = floor is not None and base["median"] <= AT_FLOOR * floor["median"]
+            cell = fmt_ratio(ratio)
+            if ratio < 1 and at_floor:
+                cell += f" (at floor: {base['median'] / floor['median']:.2g}×)"
+            elif ratio < 1:
+                cell = f"**{cell}**"
+                missed.append(f"{op} {mode} {n:,} vs {alt}")
+            cells.append(cell)
+        lines.append(f"| {op} | {mode} | " + " | ".join(cells) + " |")
+    lines += ["", "Behind with posefast off the floor: " + (", ".join(missed) if missed else "none") + ".", ""]
+    return lines
+
+
+def discriminator_table(rows: list[dict]) -> list[str]:
+    disc = [r for r in rows if r.get("family") == "disc"]
+    if not disc:
+        return []
+    lines = ["### PoseAug's discriminator input step: KCS + first layer, fwd+bwd (joints and layer gradients)", "",
+             "| batch | device | posefast (compact op + compact layer) | previous (full op + gather) | PoseAug's path "
+             "(eager KCS + 225-wide layer) | PoseAug's path compiled |", "|---:|---|---:|---:|---:|---:|"]
+    groups = _by_group(disc)
+    for _, impls in sorted(groups.items(), key=lambda kv: (next(iter(kv[1].values()))["n"], kv[0])):
+        info = next(iter(impls.values()))
+        base = impls.get("posefast")
+        cells = []
+        for impl in ("posefast", "previous", "poseaug", "poseaug-compile"):
+            r = impls.get(impl)
+            if r is None:
+                cells.append("n/a")
+            elif impl == "posefast" or base is None:
+                cells.append(fmt_time(r["median"]))
+            else:
+                cells.append(f"{fmt_time(r['median'])} ({fmt_ratio(r['median'] / base['median'])})")
+        lines.append(f"| {info['n']:,} | {info['device']} | " + " | ".join(cells) + " |")
     return lines + [""]
 
 
@@ -206,17 +287,20 @@ def render(data: dict, source: str) -> str:
                   "logical CPUs shared with other work. Absolute times are inflated and noisy; ratios within a group "
                   "are more robust but not exact.", ""]
     elif loads:
+        threads = pb.get("torch_threads", "?")
         lines += [f"> Shared machine: the 1-minute load average, sampled before each benchmark, ranged "
                   f"{loads[0]:.2f}–{loads[-1]:.2f} (median {loads[len(loads) // 2]:.2f}) on {cpus} logical CPUs; the "
-                  "benchmarks ran on one thread.", ""]
+                  f"benchmarks ran on {threads} thread(s).", ""]
     lines += ["Medians; in parentheses the ratio to posefast's median in the same group (> 1: posefast is faster). "
               "posefast = the public op on the kernels (argument checks included); eager = its pure-torch twin "
-              "called directly; compile = that twin under torch.compile (inductor, compiled before timing). "
-              "float32 throughout.", ""]
+              "called directly; compile = that twin under torch.compile (inductor, compiled before timing); "
+              "floor = only the memory traffic (inputs read, outputs and gradients allocated and written, see "
+              "`bench/workloads.py`). float32 throughout.", ""]
     lines += goals_table(rows)
-    lines += ["Where the time goes for the missed goals, and kernel changes measured on a scratch build: "
-              "`bench/NOTES.md`.", ""]
-    lines += ["## Results", ""] + op_tables(rows) + memory_table(rows) + training_table(rows)
+    lines += parity_tables(rows)
+    lines += ["Where the time goes, the floors and the design: `bench/NOTES.md`.", ""]
+    lines += (["## Results", ""] + op_tables(rows) + discriminator_table(rows) + memory_table(rows)
+              + training_table(rows))
     lines += machine_section(data, source)
     return "\n".join(lines)
 

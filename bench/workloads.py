@@ -14,7 +14,13 @@ Implementations compared in each group (see ``bench/NOTES.md`` for why these):
 * ``compile``: that same twin call under ``torch.compile`` (inductor, static shapes, compiled before timing);
 * ``numpy`` (P-MPJPE only): VideoPose3D's formula (Pavllo et al., CVPR 2019, ``common/loss.py``) written here with
   a batched ``np.linalg.svd``;
-* ``torch-svd`` (P-MPJPE only): the same formula in torch with ``torch.linalg.svd`` and its autograd.
+* ``torch-svd`` (P-MPJPE only): the same formula in torch with ``torch.linalg.svd`` and its autograd;
+* ``full-eager`` / ``full-compile`` (compact part-KCS only): the full-layout twin ``[N, P, B, B]`` and the gather of
+  the compact entries from it, eagerly and under torch.compile: how the compact features were obtained before;
+* ``floor``: no computation, only the memory traffic any implementation has: every input read once per pass
+  (``sum``), every output (and, for fwd+bwd, every cotangent read and every gradient) allocated and written once
+  (``empty(...).fill_(0)``), with torch's own vectorised loops on the same threads. A kernel at the floor cannot be
+  beaten by a better loop; a tie with torch.compile there is a tie at the floor.
 """
 from __future__ import annotations
 
@@ -48,8 +54,11 @@ def _env_ints(name: str, default: tuple[int, ...]) -> tuple[int, ...]:
 
 
 FULL = os.environ.get("POSEFAST_BENCH_FULL", "0") == "1"
-#: poses per batch for the 3D ops; the default run is one mid-size point, the full sweep the three of the spec
-POSE_COUNTS = _env_ints("POSEFAST_BENCH_SIZES", (1_000, 10_000, 100_000) if FULL else (10_000,))
+#: poses per batch for the 3D ops; the default run is one mid-size point, the full sweep training batch sizes
+#: (256, 1024: the per-call overhead against the eager twin) and the evaluation sizes of the spec (1e4, 1e5)
+POSE_COUNTS = _env_ints("POSEFAST_BENCH_SIZES", (256, 1_024, 10_000, 100_000) if FULL else (10_000,))
+#: torch.compile rows from this many poses on (the compile goals are at 1e4-1e5; each size is a fresh compile)
+COMPILE_MIN_POSES = _env_ints("POSEFAST_BENCH_COMPILE_MIN_POSES", (10_000,))[0]
 #: images per batch for the 2D ops (16 keypoints, 64x64 heatmaps): a training batch, and an evaluation batch
 IMAGE_BATCHES = _env_ints("POSEFAST_BENCH_IMAGES", (32, 256) if FULL else (32,))
 #: intra-op threads for torch and for posefast's OpenMP loops (1: ratios compare single-core work)
@@ -154,9 +163,9 @@ class OpCase:
     def implementations(self, mode: str) -> list[str]:
         names = ["posefast", "eager", "compile"]
         for name, (_, backend) in self.extra:
-            if mode == "fwd" or backend == "torch":
+            if mode == "fwd" or backend in ("torch", "compile"):
                 names.append(name)
-        return names
+        return names + ["floor"]
 
     def modes(self) -> tuple[str, ...]:
         return MODES if self.grad_inputs is not None else ("fwd",)
@@ -225,6 +234,16 @@ def _cases() -> dict[str, OpCase]:
     thresholds = torch.tensor(posefast.PCK_THRESHOLDS_MM, dtype=f32)
     all_joints = torch.arange(evals.num_joints)
 
+    compact_pairs = torch.tensor(train.compact_kcs_pairs)
+    compact_valid = compact_pairs[..., 0] >= 0
+
+    def full_then_gather(j):  # the full-layout twin, then the compact entries gathered from it (zero padding)
+        full = ref.part_kcs(j, train, True, DEFAULT_EPS)
+        pairs, valid = compact_pairs.to(j.device), compact_valid.to(j.device)
+        parts = torch.arange(train.num_parts, device=j.device)[:, None]
+        picked = full[..., parts, pairs[..., 0].clamp_min(0), pairs[..., 1].clamp_min(0)]
+        return torch.where(valid, picked, torch.zeros_like(picked))
+
     def pose_errors_twin(pred, target):
         return ref.pose_errors_per_pose(pred, target, all_joints.to(pred.device), thresholds.to(pred.device), 0,
                                         1000.0)
@@ -237,6 +256,9 @@ def _cases() -> dict[str, OpCase]:
                (0, 1)),
         OpCase("skeleton", "part_kcs", _cache_inputs(skel_joints), lambda j: posefast.part_kcs(j, train),
                lambda j: ref.part_kcs(j, train, True, DEFAULT_EPS), (0,)),
+        OpCase("skeleton", "part_kcs_compact", _cache_inputs(skel_joints), lambda j: posefast.part_kcs_compact(j, train),
+               lambda j: ref.part_kcs_compact(j, train, True, DEFAULT_EPS), (0,),
+               extra=(("full-eager", (full_then_gather, "torch")), ("full-compile", (full_then_gather, "compile")))),
         OpCase("transforms", "augment_pipeline", _cache_inputs(pipeline),
                lambda *a: posefast.augment_pipeline(*a, train),
                lambda *a: ref.augment_pipeline(*a, train, None, DEFAULT_EPS, DEFAULT_MIN_DEPTH), (0, 1, 2, 3, 4, 5)),
@@ -282,7 +304,10 @@ def case_params(family: str) -> list:
         counts = IMAGE_BATCHES if case.unit == "images" else POSE_COUNTS
         for mode in case.modes():
             for impl in case.implementations(mode):
+                compiled = impl == "compile" or dict(case.extra).get(impl, (None, None))[1] == "compile"
                 for n in counts:
+                    if compiled and case.unit == "poses" and n < COMPILE_MIN_POSES:
+                        continue
                     out.append(pytest.param(case.name, impl, mode, n, id=f"{case.name}-{impl}-{mode}-{n}"))
     return out
 
@@ -310,13 +335,16 @@ def _impl_fn(case: OpCase, impl: str) -> tuple[Callable, str]:
         return case.twin, "torch"
     if impl == "compile":
         return _compiled(case.twin), "torch"
-    return case.extra_fn(impl)
+    fn, backend = case.extra_fn(impl)
+    return (_compiled(fn), "torch") if backend == "compile" else (fn, backend)
 
 
 def make_runner(case: OpCase, impl: str, mode: str, n: int, device: str) -> tuple[Callable, Callable]:
     """``(run, result)``: ``run()`` is what is timed (one forward, or forward + backward of fixed random
     cotangents through every output into every ``grad_inputs`` tensor); ``result()`` runs it once more and returns
     ``(outputs, gradients)`` as float64 CPU tensors for the correctness check."""
+    if impl == "floor":
+        return _floor_runner(case, mode, n, device)
     fn, backend = _impl_fn(case, impl)
     inputs = case.inputs(n, device)
     if backend == "numpy":
@@ -363,6 +391,27 @@ def make_runner(case: OpCase, impl: str, mode: str, n: int, device: str) -> tupl
     return run, result
 
 
+def _floor_runner(case: OpCase, mode: str, n: int, device: str) -> tuple[Callable, Callable]:
+    """The memory-traffic floor of one op (see the module docstring): shapes from posefast's own outputs."""
+    inputs = case.inputs(n, device)
+    out_shapes = [o.shape for o in _as_tuple(case.kernel(*inputs))]
+    passes = 1 if mode == "fwd" else 2  # a backward pass reads the inputs (or what it saved of them) again
+    grad_shapes = [] if mode == "fwd" else [inputs[i].shape for i in case.grad_inputs]
+    cots = [] if mode == "fwd" else [rand(s, 100 + i).to(device=device, dtype=DTYPE) for i, s in enumerate(out_shapes)]
+
+    def run():
+        for _ in range(passes):
+            for t in inputs:
+                t.sum()
+        for c in cots:
+            c.sum()
+        written = [torch.empty(s, dtype=DTYPE, device=device).fill_(0) for s in out_shapes + grad_shapes]
+        sync(device)
+        return written
+
+    return run, lambda: ([], [])
+
+
 def check_against_kernel(case: OpCase, impl: str, got, expected) -> None:
     """The implementations must compute the same thing (float32: agreement to 1e-3 of each tensor's scale)."""
     for kind, a_list, b_list in (("output", got[0], expected[0]), ("gradient", got[1], expected[1])):
@@ -386,12 +435,12 @@ def bench_op(benchmark, op: str, impl: str, mode: str, n: int, device: str) -> N
     posefast's on the same inputs, then hand the timed callable to pytest-benchmark."""
     require_device(device)
     case = cases()[op]
-    if impl == "compile" and not COMPILE:
+    if (impl == "compile" or dict(case.extra).get(impl, (None, None))[1] == "compile") and not COMPILE:
         pytest.skip("POSEFAST_BENCH_COMPILE=0")
     run, result = make_runner(case, impl, mode, n, device)
     got = result()  # the first call compiles (compile time is not timed)
     run()
-    if impl != "posefast":
+    if impl not in ("posefast", "floor"):
         check_against_kernel(case, impl, got, make_runner(case, "posefast", mode, n, device)[1]())
     benchmark.group = group_name(case.family, case.name, mode, n, case.unit, device)
     benchmark.extra_info.update(family=case.family, op=case.name, impl=impl, mode=mode, n=n, unit=case.unit,

@@ -2,6 +2,7 @@
 #include <pybind11/pybind11.h>
 
 #include "posefast/common.h"
+#include "posefast/cpu_isa.h"
 
 #if defined(POSEFAST_WITH_OPENMP)
 #include <omp.h>
@@ -76,6 +77,27 @@ PYBIND11_MODULE(_C, m) {
   m.def("set_cuda_sync", &posefast::cuda::set_sync_after_launch,
         "Wait for every kernel after its launch (POSEFAST_CUDA_SYNC=1) so faults are reported by their own op.");
 #endif
+
+  // Instruction-set level of the CPU lane kernels (posefast/cpu_isa.h): detected once, lowerable for tests.
+  m.def("cpu_isa", []() {
+    return std::string(posefast::isa::lanes_disabled() ? "per_pose" : posefast::isa::name(posefast::isa::active()));
+  }, "Instruction set the CPU lane kernels use now: 'avx512', 'avx2', 'baseline', or 'per_pose' (lane kernels off).");
+  m.def("cpu_isa_levels", []() {
+    py::list out;
+    for (int level = 0; level <= int(posefast::isa::detected()); ++level) out.append(posefast::isa::name(level));
+    return out;
+  }, "Instruction sets this CPU can run the lane kernels with, lowest first.");
+  m.def("set_cpu_isa", [](const std::string& name) {
+    int level = name == "auto" || name == "per_pose" ? -1 : -2;
+    for (int l = 0; l <= posefast::isa::kAvx512; ++l)
+      if (name == posefast::isa::name(l)) level = l;
+    if (level == -2)
+      throw std::invalid_argument("posefast.set_cpu_isa: expected 'auto', 'per_pose', 'baseline', 'avx2' or 'avx512', "
+                                  "got '" + name + "'");
+    posefast::isa::force(level);  // refuses a level this CPU lacks, before anything changes
+    posefast::isa::lanes_disabled() = name == "per_pose";
+  }, "Force the CPU lane kernels' instruction set, or 'per_pose' (one pose per call: the GPU's code path) for tests; "
+     "'auto' restores the detected one.");
 
   bind_skeleton(m);
   bind_metrics(m);

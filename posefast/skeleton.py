@@ -13,7 +13,39 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Skeleton", "H36M17", "H36M16", "get_skeleton", "h36m17_to_h36m16", "h36m16_to_h36m17"]
+__all__ = ["Skeleton", "H36M17", "H36M16", "get_skeleton", "h36m17_to_h36m16", "h36m16_to_h36m17", "compact_kcs_layout"]
+
+
+def compact_kcs_layout(part_masks) -> tuple[np.ndarray, tuple[int, ...]]:
+    """The compact part-KCS layout: the distinct entries of each part's KCS matrix, defined once here for the
+    ``part_kcs_compact`` op, its twin and PoseAug's compact discriminator.
+
+    A part's KCS matrix ``Ψ_p = (U ⊙ m_p)(U ⊙ m_p)ᵀ`` is symmetric and zero outside the part's bones, so its
+    distinct entries are ``<u_i, u_k>`` for the part's bones ``i <= k``. Entry ``d`` of part ``p`` is the pair
+    ``pairs[p, d] = (i, k)``, in this order: the part's bones ascending, row-major upper triangle
+    ``(b0, b0), (b0, b1), ..., (b0, bn), (b1, b1), ...``. Parts have different sizes; each row is padded to the
+    largest with ``(-1, -1)``, an entry that is always 0.
+
+    Args:
+        part_masks: ``[P, B]`` 0/1 membership of the bones in each part.
+
+    Returns:
+        ``(pairs, sizes)``: int64 ``[P, D, 2]`` and the number of real entries of each part.
+    """
+    masks = np.asarray(part_masks)
+    if masks.ndim != 2:
+        raise ValueError(f"part_masks: expected a [P, B] array, got shape {masks.shape}")
+    per_part = []
+    for p in range(masks.shape[0]):
+        bones = np.flatnonzero(masks[p] > 0)
+        if bones.size == 0:
+            raise ValueError(f"part_masks: part {p} selects no bone")
+        per_part.append([(int(i), int(k)) for a, i in enumerate(bones) for k in bones[a:]])
+    width = max(len(e) for e in per_part)
+    pairs = np.full((masks.shape[0], width, 2), -1, dtype=np.int64)
+    for p, entries in enumerate(per_part):
+        pairs[p, :len(entries)] = entries
+    return pairs, tuple(len(e) for e in per_part)
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,6 +78,8 @@ class Skeleton:
     frozen_bone_mask: np.ndarray = field(init=False, repr=False)
     part_names: tuple = field(init=False, repr=False)
     part_masks: np.ndarray = field(init=False, repr=False)
+    compact_kcs_pairs: np.ndarray = field(init=False, repr=False)
+    compact_kcs_sizes: tuple = field(init=False, repr=False)
     flip_permutation: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -68,6 +102,7 @@ class Skeleton:
         masks = np.zeros((len(self.parts), self.num_bones), dtype=np.float64)
         for p, members in enumerate(self.parts.values()):
             masks[p, [bone_of[c] for c in members]] = 1.0
+        pairs, sizes = compact_kcs_layout(masks) if self.parts else (np.zeros((0, 0, 2), dtype=np.int64), ())
         perm = np.arange(self.num_joints)
         perm[list(self.left)] = self.right
         perm[list(self.right)] = self.left
@@ -78,6 +113,8 @@ class Skeleton:
             "frozen_bone_mask": frozen,  # bool [B]: bones whose direction bone-angle augmentation keeps
             "part_names": tuple(self.parts),
             "part_masks": masks,  # float64 [P, B]: 1 where a bone belongs to a KCS body part
+            "compact_kcs_pairs": pairs,  # int64 [P, D, 2]: the compact part-KCS layout (compact_kcs_layout)
+            "compact_kcs_sizes": sizes,  # real entries per part (the rest of a row is padding)
             "flip_permutation": perm,  # int64 [J]: joint order after a left/right flip
         }
         for name, value in tables.items():

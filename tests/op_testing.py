@@ -3,6 +3,8 @@ the benchmarked inputs are the tested ones): pull the same cotangents through ke
 contract, and build the op tests' pose/camera workloads."""
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 
@@ -34,6 +36,26 @@ def compare_with_twin(fn, inputs, rtol=1e-9, atol=1e-9, seed=0):
             assert a is None and b is None or (a if a is not None else b).abs().max() == 0
             continue
         torch.testing.assert_close(a, b, rtol=rtol, atol=atol)
+
+
+def cpu_paths() -> list[str]:
+    """The CPU code paths of the lane kernels (posefast/cpu_isa.h): the per-pose path (the GPU's code, one pose
+    per call) and every instruction set this CPU runs, lowest first."""
+    from posefast import _C
+
+    return ["per_pose", *_C.cpu_isa_levels()]
+
+
+@contextlib.contextmanager
+def cpu_path(name: str):
+    """Run the CPU kernels on one code path of :func:`cpu_paths` inside the block."""
+    from posefast import _C
+
+    _C.set_cpu_isa(name)
+    try:
+        yield
+    finally:
+        _C.set_cpu_isa("auto")
 
 
 def assert_finite(*tensors):

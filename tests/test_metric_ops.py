@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
 import posefast
-from op_testing import assert_finite, compare_with_twin, leaves
+from op_testing import assert_finite, compare_with_twin, cpu_path, cpu_paths, leaves
 from posefast.reference.metrics import _skew as skew
 
 
@@ -384,6 +384,140 @@ def test_hypothesis_pose_errors(n, seed, J, subset, root, unit, thresholds, dtyp
     if dtype == torch.float64:
         ref_curve = np.array([100.0 * (errs < t).mean() for t in ordered])
         np.testing.assert_allclose(out["pck_curve"].numpy(), ref_curve, atol=1e-9)
+
+
+# ---- the closed-form fit (QCP) on every CPU code path ------------------------------------------------------------
+# The P-MPJPE forward and pose_errors fit every pose with QCP (csrc/include/posefast/quaternion_fit.h): eight poses
+# per call in SIMD lanes on the CPU (per instruction set), one pose per call on the GPU ("per_pose", run here on the
+# CPU); the poses its conditioning test flags are recomputed with the Jacobi fit. Bounds: float64 within 1e-12 of VideoPose3D's
+# numpy formula (relative to the pose's spread), float32 within 1e-6 relative of the float64 result on the same
+# float32 values.
+CPU_PATHS = cpu_paths()
+
+
+def spread(x):
+    """RMS distance of each pose's joints from its centroid (numpy)."""
+    return np.sqrt(((x - x.mean(-2, keepdims=True)) ** 2).sum(-1).mean(-1))
+
+
+def assert_p_mpjpe_exact(pred, target, tol=1e-12, f32_floor=0.0):
+    """posefast.p_mpjpe (float64) within tol * spread of the numpy formula (plus the rounding of the coordinates
+    themselves, 64 eps |x|, which no method avoids); float32 within 1e-6 relative of the float64 result on the same
+    float32 values; pose_errors' P-MPJPE (same fit, in mm) likewise."""
+    got = posefast.p_mpjpe(pred, target).numpy()
+    want = np_p_mpjpe(pred.numpy(), target.numpy())
+    magnitude = np.maximum(np.abs(pred.numpy()).max((-1, -2)), np.abs(target.numpy()).max((-1, -2)))
+    bound = tol * spread(target.numpy()) + 64 * np.finfo(np.float64).eps * magnitude
+    bad = ~(np.abs(got - want) <= bound)
+    assert not bad.any(), f"{bad.sum()} poses off, worst |err| {np.abs(got - want)[bad].max():.3g}"
+    p32, x32 = pred.float(), target.float()
+    got32 = posefast.p_mpjpe(p32, x32).double().numpy()
+    want32 = np_p_mpjpe(p32.double().numpy(), x32.double().numpy())
+    floor = (f32_floor + 1e-6 * tol) * spread(x32.double().numpy())
+    np.testing.assert_array_less(np.abs(got32 - want32), 1e-6 * want32 + floor + 1e-30)
+    pm = posefast.pose_errors(pred, target, unit="mm", root=None)["p_mpjpe"].numpy()
+    assert not (np.abs(pm - want) > bound).any()
+
+
+def _near_collinear(n, J, seed, offset):
+    """Poses on a random line plus an off-line component of relative size `offset` (0: exactly collinear)."""
+    g = np.random.default_rng(seed)
+    line = _collinear(n, J, seed)
+    return line + offset * np.abs(line).max() * g.standard_normal((n, J, 3))
+
+
+@pytest.mark.parametrize("path", CPU_PATHS)
+def test_qcp_random_poses_match_numpy(path):
+    # 1003 poses: 125 full blocks of eight and a partial one; noise from none to unrelated poses
+    pred, target = random_pair((1003,), seed=40, noise=0.05)
+    noisy = random_pair((1003,), seed=41, noise=1.0)[0]
+    pred[::3] = noisy[::3]
+    pred[1::7] = target[1::7] * 0.9  # exact similarity copies
+    with cpu_path(path):
+        assert_p_mpjpe_exact(pred, target)
+        # scale and distance from the origin: the fit is relative to the pose's spread
+        assert_p_mpjpe_exact(pred * 1e-3 + 7.0, target * 1e-3 - 3.0)
+        assert_p_mpjpe_exact(pred * 1e3, target * 1e3 + 1e4)
+
+
+@pytest.mark.parametrize("path", CPU_PATHS)
+def test_qcp_degenerate_poses_match_numpy(path):
+    pred, target = random_pair((64,), seed=42, noise=0.05)
+    cases = {
+        "collinear pred": (torch.tensor(_collinear(64, 17, 43)), target),
+        "collinear both": (torch.tensor(_collinear(64, 17, 44)), torch.tensor(_collinear(64, 17, 45))),
+        # an exact similarity copy of a collinear pose: Newton starts on the (double) root and stops there at once,
+        # so only the gap certificate can flag it
+        "collinear copy": (torch.tensor(_collinear(64, 17, 52)),
+                           torch.tensor(1.7 * _collinear(64, 17, 52) @ Rotation.random(random_state=53).as_matrix() + 0.4)),
+        "planar": (pred, torch.cat([target[..., :2], torch.full_like(target[..., :1], 0.7)], -1)),
+        "mirror": (target * torch.tensor([-1.0, 1.0, 1.0], dtype=target.dtype), target),
+    }
+    for offset in (1e-9, 1e-7, 1e-5, 1e-3):  # near-collinear: QCP's quartic loses sqrt(eps) near a double root
+        cases[f"near-collinear {offset}"] = (torch.tensor(_near_collinear(64, 17, 46, offset)), target)
+        cases[f"near-collinear both {offset}"] = (torch.tensor(_near_collinear(64, 17, 47, offset)),
+                                                  torch.tensor(_near_collinear(64, 17, 48, offset)))
+    for sv, reflect in (((1.0, 1.0, 0.5), False), ((1.0, 0.5, 0.5), True), ((1.0, 1.0, 1.0), False),
+                        ((1.0, 1.0, 1.0), True), ((1.0, 0.3, 1e-9), True)):
+        pairs = [_with_singular_values(sv, J=17, seed=k, reflect=reflect) for k in range(16)]
+        cases[f"sv={sv} reflect={reflect}"] = (torch.stack([a for a, _ in pairs]), torch.stack([b for _, b in pairs]))
+    with cpu_path(path):
+        for name, (p, x) in cases.items():
+            try:
+                # rounded to float32, the copy's target is 1e-8 off its line: the spin about the line is then free
+                # up to the rounding, and so is the P-MPJPE (all spins fit equally well in the least-squares sense)
+                assert_p_mpjpe_exact(p, x, f32_floor=1e-7 if name == "collinear copy" else 0.0)
+            except AssertionError as exc:
+                raise AssertionError(f"{name}: {exc}") from None
+
+
+@pytest.mark.parametrize("path", CPU_PATHS)
+def test_qcp_lanes_are_independent(path):
+    # flagged poses (collinear, coincident, NaN) inside blocks of regular ones: each pose gets its own result
+    pred, target = random_pair((37,), seed=49, noise=0.05)
+    pred[3] = torch.tensor(_collinear(1, 17, 50)[0])
+    pred[9] = pred[9, :1]  # coincident joints
+    pred[17, 4, 1] = float("nan")
+    target[26, 2, 0] = float("inf")
+    with cpu_path(path):
+        err = posefast.p_mpjpe(pred, target)
+        one_by_one = torch.cat([posefast.p_mpjpe(pred[i : i + 1], target[i : i + 1]) for i in range(37)])
+    assert torch.isnan(err[17]) and torch.isnan(err[26])
+    finite = torch.isfinite(err)
+    assert finite.sum() == 35
+    torch.testing.assert_close(err[finite], one_by_one[finite], rtol=0, atol=0)
+    regular = [i for i in range(37) if i not in (9, 17, 26)]
+    want = np_p_mpjpe(pred[regular].numpy(), target[regular].numpy())
+    np.testing.assert_allclose(err[regular].numpy(), want, rtol=0, atol=1e-12)
+    x0 = target[9] - target[9].mean(0)  # coincident pred: scale 0, every aligned joint on the target centroid
+    torch.testing.assert_close(err[9], x0.norm(dim=-1).mean(), rtol=0, atol=1e-14)
+
+
+def test_qcp_paths_agree():
+    # every instruction set and the per-pose (GPU) path compute the same numbers up to rounding (FMA contraction)
+    pred, target = random_pair((203,), seed=51, noise=0.1)
+    results = {}
+    for path in CPU_PATHS:
+        with cpu_path(path):
+            results[path] = (posefast.p_mpjpe(pred, target), posefast.p_mpjpe(pred.float(), target.float()))
+    base64, base32 = results["per_pose"]
+    for path, (e64, e32) in results.items():
+        torch.testing.assert_close(e64, base64, rtol=1e-13, atol=0, msg=path)
+        torch.testing.assert_close(e32, base32, rtol=2e-7, atol=0, msg=path)
+
+
+def test_cpu_isa_switch():
+    from posefast import _C
+
+    assert _C.cpu_isa() in ("baseline", "avx2", "avx512") and _C.cpu_isa_levels()[0] == "baseline"
+    with cpu_path("per_pose"):
+        assert _C.cpu_isa() == "per_pose"
+    with pytest.raises(ValueError, match="expected 'auto', 'per_pose', 'baseline', 'avx2' or 'avx512'"):
+        _C.set_cpu_isa("sse9")
+    if "avx512" not in _C.cpu_isa_levels():
+        with pytest.raises(ValueError, match="does not support the avx512"):
+            _C.set_cpu_isa("avx512")
+    assert _C.cpu_isa() == _C.cpu_isa_levels()[-1]
 
 
 # ---- fused evaluation ----------------------------------------------------------------------------------------------

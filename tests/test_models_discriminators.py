@@ -55,6 +55,26 @@ def test_compact_uses_only_distinct_entries():
         assert d.first.weight.grad[p, :n].abs().sum() > 0
 
 
+@pytest.mark.parametrize("skeleton", [H36M16, H36M17])
+def test_compact_discriminator_reads_part_kcs_compact(skeleton):
+    # the compact op's layout is the discriminator's: same scores and gradients as gathering from the full matrices
+    import posefast
+
+    torch.manual_seed(2)
+    d = PartKCSDiscriminator.from_skeleton(skeleton, compact=True).double()
+    joints = torch.randn(4, skeleton.num_joints, 3, dtype=torch.float64, requires_grad=True)
+    compact = posefast.part_kcs_compact(joints, skeleton)
+    assert compact.shape == (4,) + skeleton.compact_kcs_pairs.shape[:2]
+    out_compact = d(compact)
+    out_full = d(posefast.part_kcs(joints, skeleton))
+    torch.testing.assert_close(out_compact, out_full, rtol=1e-12, atol=1e-12)
+    g_compact, = torch.autograd.grad(out_compact.sum(), joints)
+    g_full, = torch.autograd.grad(out_full.sum(), joints)
+    torch.testing.assert_close(g_compact, g_full, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match=r"psi: expected shape \[\.\.\., 5, \d+\] \(compact part KCS\) or"):
+        d(compact[..., :-1])
+
+
 def test_compact_is_not_equivalent_on_asymmetric_input():
     # guards the test above: the mapping only holds under the documented precondition
     torch.manual_seed(1)

@@ -38,6 +38,21 @@ def np_part_kcs(joints, skel, normalize, eps=1e-6):
     return np.stack(parts, axis=-3)
 
 
+def np_part_kcs_compact(joints, skel, normalize, eps=1e-6):
+    """The distinct entries of np_part_kcs, gathered with an independent loop over each part's bones (i <= k)."""
+    full = np_part_kcs(joints, skel, normalize, eps)
+    width = max(len(m) * (len(m) + 1) // 2 for m in skel.parts.values())
+    out = np.zeros(joints.shape[:-2] + (skel.num_parts, width))
+    for p, members in enumerate(skel.parts.values()):
+        bones = sorted(skel.bone(c) for c in members)
+        d = 0
+        for a, i in enumerate(bones):
+            for k in bones[a:]:
+                out[..., p, d] = full[..., p, i, k]
+                d += 1
+    return out
+
+
 def random_joints(shape, skel, seed=0, dtype=torch.float64, device="cpu"):
     g = torch.Generator().manual_seed(seed)
     return torch.randn(*shape, skel.num_joints, 3, generator=g, dtype=dtype).to(device)
@@ -59,6 +74,8 @@ def test_forward_matches_numpy(skel, dtype, tol, device):
     for normalize in (True, False):
         np.testing.assert_allclose(posefast.part_kcs(x, skel, normalize=normalize).double().cpu().numpy(),
                                    np_part_kcs(xn, skel, normalize), rtol=tol, atol=tol * 10)
+        np.testing.assert_allclose(posefast.part_kcs_compact(x, skel, normalize=normalize).double().cpu().numpy(),
+                                   np_part_kcs_compact(xn, skel, normalize), rtol=tol, atol=tol * 10)
 
 
 def test_fk_is_inverse_of_bone_vectors_and_default_root_is_origin():
@@ -81,6 +98,37 @@ def test_part_kcs_layout_matches_poseaug_tables():
         assert k[:, p][:, outside].abs().max() == 0 and k[:, p][:, :, outside].abs().max() == 0
 
 
+def test_compact_layout_is_the_distinct_entries_of_the_full_one():
+    # PoseAug's h36m16 parts: 7, 5, 5, 4, 4 bones -> 28 + 15 + 15 + 10 + 10 = 78 distinct entries, padded to 28
+    assert H36M16.compact_kcs_sizes == (28, 15, 15, 10, 10) and H36M16.compact_kcs_pairs.shape == (5, 28, 2)
+    x = random_joints((3,), H36M16, seed=9)
+    full, compact = posefast.part_kcs(x, H36M16), posefast.part_kcs_compact(x, H36M16)
+    assert compact.shape == (3, 5, 28)
+    for p, n in enumerate(H36M16.compact_kcs_sizes):
+        i, k = (torch.tensor(H36M16.compact_kcs_pairs[p, :n, c]) for c in (0, 1))
+        assert (i <= k).all() and len(set(zip(i.tolist(), k.tolist()))) == n
+        torch.testing.assert_close(compact[:, p, :n], full[:, p, i, k], rtol=0, atol=0)
+        assert (compact[:, p, n:] == 0).all() and (H36M16.compact_kcs_pairs[p, n:] == -1).all()
+        # every non-zero value of the part's matrix is one of its entries
+        assert torch.count_nonzero(full[:, p]) == 3 * (2 * n - int((i == k).sum()))
+
+
+def test_compact_backward_lists_cover_every_entry():
+    from posefast.ops._tables import compact_kcs_by_bone
+
+    for skel in SKELETONS:
+        offsets, items = compact_kcs_by_bone(skel.compact_kcs_pairs, skel.num_bones)
+        assert offsets[0] == 0 and offsets[-1] == len(items) and (np.diff(offsets) >= 0).all()
+        flat = skel.compact_kcs_pairs.reshape(-1, 2)
+        seen = {}
+        for b in range(skel.num_bones):
+            for e, k in items[offsets[b]:offsets[b + 1]]:
+                assert b in flat[e] and k == (flat[e][1] if flat[e][0] == b else flat[e][0])
+                seen[e] = seen.get(e, 0) + 1
+        assert all(seen.get(e, 0) == 2 for e in range(len(flat)) if flat[e][0] >= 0)  # each entry feeds 2 bone slots
+        assert all(e not in seen for e in range(len(flat)) if flat[e][0] < 0)
+
+
 # ---- gradients -------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("skel", SKELETONS, ids=lambda s: s.name)
 def test_gradcheck(skel, device):
@@ -91,6 +139,7 @@ def test_gradcheck(skel, device):
     assert torch.autograd.gradcheck(posefast.kcs, (b,))
     for normalize in (True, False):
         assert torch.autograd.gradcheck(lambda j: posefast.part_kcs(j, skel, normalize=normalize), (x,))
+        assert torch.autograd.gradcheck(lambda j: posefast.part_kcs_compact(j, skel, normalize=normalize), (x,))
 
 
 @pytest.mark.parametrize("skel", SKELETONS, ids=lambda s: s.name)
@@ -99,6 +148,8 @@ def test_same_cotangents_through_kernel_and_twin(skel):
     compare_with_twin(lambda j: posefast.bone_vectors(j, skel), [x])
     compare_with_twin(lambda j: posefast.part_kcs(j, skel), [x])
     compare_with_twin(lambda j: posefast.part_kcs(j, skel, normalize=False), [x])
+    compare_with_twin(lambda j: posefast.part_kcs_compact(j, skel), [x])
+    compare_with_twin(lambda j: posefast.part_kcs_compact(j, skel, normalize=False), [x])
     compare_with_twin(lambda b, r: posefast.forward_kinematics(b, skel, r), [x[:, 1:], x[:, 0]])
     compare_with_twin(posefast.kcs, [x[:, 1:]])
 
@@ -118,13 +169,22 @@ def test_opcheck():
     torch.library.opcheck(ops.kcs, (b,))
     torch.library.opcheck(ops.part_kcs, (x, parents, masks, True, 1e-6))
     torch.library.opcheck(ops.part_kcs_backward, (torch.randn(3, 5, 16, 16, dtype=torch.float64), x.detach(), parents, masks, True, 1e-6))
+    pairs, offsets, items = (table(H36M17, name, x.device) for name in ("compact_pairs", "compact_offsets", "compact_items"))
+    width = H36M17.compact_kcs_pairs.shape[1]
+    for normalize in (True, False):
+        torch.library.opcheck(ops.part_kcs_compact, (x, parents, pairs, offsets, items, width, normalize, 1e-6))
+        torch.library.opcheck(ops.part_kcs_compact_backward, (torch.randn(3, 5, width, dtype=torch.float64), x.detach(),
+                                                              parents, offsets, items, normalize, 1e-6))
+        torch.library.opcheck(ops.part_kcs_compact, (x.detach().float(), parents, pairs, offsets, items, width,
+                                                     normalize, 1e-6))
 
 
 def test_torch_compile_fullgraph():
     def f(j):
         k = posefast.part_kcs(j, H36M16)
         fk = posefast.forward_kinematics(posefast.bone_vectors(j, H36M16), H36M16, j[..., 0, :])
-        return k.square().sum() + posefast.kcs(posefast.bone_vectors(fk, H36M16)).sum()
+        return (k.square().sum() + posefast.kcs(posefast.bone_vectors(fk, H36M16)).sum()
+                + posefast.part_kcs_compact(j, H36M16).exp().sum())
 
     x = random_joints((5,), H36M16, dtype=torch.float32, seed=4).requires_grad_(True)
     compiled = torch.compile(f, fullgraph=True, backend="aot_eager")
@@ -148,6 +208,19 @@ def test_hypothesis_part_kcs(shape, seed, scale, skel, normalize):
     assert out.shape == shape + (skel.num_parts, skel.num_bones, skel.num_bones)
     ref = np_part_kcs(x.numpy(), skel, normalize)
     np.testing.assert_allclose(out.numpy(), ref, rtol=1e-10, atol=1e-10 * max(1.0, scale**2))
+
+
+@given(shape=batch_shapes, seed=st.integers(0, 2**31 - 1), scale=st.sampled_from([1e-3, 1.0, 1e3]),
+       skel=st.sampled_from(SKELETONS), normalize=st.booleans(), dtype=st.sampled_from([torch.float32, torch.float64]))
+def test_hypothesis_part_kcs_compact(shape, seed, scale, skel, normalize, dtype):
+    x = (random_joints(shape, skel, seed=seed) * scale).to(dtype)
+    out = posefast.part_kcs_compact(x, skel, normalize=normalize)
+    assert out.shape == shape + skel.compact_kcs_pairs.shape[:2] and out.dtype == dtype
+    ref = np_part_kcs_compact(x.double().numpy(), skel, normalize)
+    tol = 1e-10 if dtype == torch.float64 else 1e-5
+    np.testing.assert_allclose(out.double().numpy(), ref, rtol=tol, atol=tol * (1.0 if normalize else scale**2))
+    if 0 not in shape and dtype == torch.float64:
+        compare_with_twin(lambda j: posefast.part_kcs_compact(j, skel, normalize=normalize), [x], seed=seed)
 
 
 @given(shape=batch_shapes, seed=st.integers(0, 2**31 - 1), skel=st.sampled_from(SKELETONS))
@@ -180,6 +253,10 @@ def test_zero_length_bones_give_zero_unit_bone_and_finite_gradient():
     (g,) = torch.autograd.grad(out.sum(), x)
     assert_finite(g)
     compare_with_twin(lambda j: posefast.part_kcs(j, H36M17), [x.detach()])
+    compact = posefast.part_kcs_compact(x, H36M17)
+    assert_finite(compact, *torch.autograd.grad(compact.sum(), x))
+    assert compact[1].abs().max() == 0
+    compare_with_twin(lambda j: posefast.part_kcs_compact(j, H36M17), [x.detach()])
 
 
 def test_reflection_keeps_kcs():
@@ -194,6 +271,8 @@ def test_empty_batch_forward_and_backward():
     assert out.shape == (0, 5, 16, 16)
     (g,) = torch.autograd.grad(out.sum(), x)
     assert g.shape == x.shape
+    compact = posefast.part_kcs_compact(x, H36M17)
+    assert compact.shape == (0, 5, 36) and torch.autograd.grad(compact.sum(), x)[0].shape == x.shape
     assert posefast.forward_kinematics(torch.zeros(0, 16, 3), H36M17).shape == (0, 17, 3)
 
 
@@ -202,6 +281,7 @@ def test_non_contiguous_input():
     strided = x.transpose(0, 1).contiguous().transpose(0, 1)  # same values, non-contiguous
     assert not strided.is_contiguous()
     torch.testing.assert_close(posefast.part_kcs(strided, H36M17), posefast.part_kcs(x, H36M17))
+    torch.testing.assert_close(posefast.part_kcs_compact(strided, H36M17), posefast.part_kcs_compact(x, H36M17))
     torch.testing.assert_close(posefast.bone_vectors(x[:, ::1, :][::2], H36M17), posefast.bone_vectors(x[::2].contiguous(), H36M17))
 
 
@@ -217,6 +297,8 @@ def test_bad_joints_are_named(bad, match):
         posefast.bone_vectors(bad, H36M17)
     with pytest.raises((ValueError, TypeError), match=match):
         posefast.part_kcs(bad, "h36m17")
+    with pytest.raises((ValueError, TypeError), match=match):
+        posefast.part_kcs_compact(bad, "h36m17")
 
 
 def test_bad_root_and_skeleton():
@@ -229,6 +311,8 @@ def test_bad_root_and_skeleton():
         posefast.bone_vectors(torch.zeros(17, 3), "coco")
     with pytest.raises(ValueError, match=r"eps: expected a positive length"):
         posefast.part_kcs(torch.zeros(17, 3), H36M17, eps=0.0)
+    with pytest.raises(ValueError, match=r"eps: expected a positive length"):
+        posefast.part_kcs_compact(torch.zeros(17, 3), H36M17, eps=-1.0)
 
 
 def test_cuda_tensor_without_cuda_build_is_a_clear_error():
@@ -247,7 +331,8 @@ def test_cuda_tensor_without_cuda_build_is_a_clear_error():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
 def test_cuda_matches_cpu():
     x = random_joints((64,), H36M17, seed=8, dtype=torch.float32)
-    for fn in (lambda j: posefast.part_kcs(j, H36M17), lambda j: posefast.bone_vectors(j, H36M17)):
+    for fn in (lambda j: posefast.part_kcs(j, H36M17), lambda j: posefast.bone_vectors(j, H36M17),
+               lambda j: posefast.part_kcs_compact(j, H36M17)):
         xc = x.clone().requires_grad_(True)
         xg = x.cuda().requires_grad_(True)
         oc, og = fn(xc), fn(xg)

@@ -25,4 +25,11 @@
                         int64_t J, int64_t P, bool normalize, double eps);                                 \
   /* grad_out [N,P,J-1,J-1], joints [N,J,3], parents [J], masks [P,J-1] -> grad_joints [N,J,3] */          \
   void part_kcs_backward(const Stream&, int dtype, Ptr grad_out, Ptr joints, Ptr parents, Ptr masks,       \
-                         Ptr grad_joints, int64_t N, int64_t J, int64_t P, bool normalize, double eps);
+                         Ptr grad_joints, int64_t N, int64_t J, int64_t P, bool normalize, double eps);     \
+  /* joints [N,J,3], parents [J], pairs [E,2] int64 (-1: padding) -> out [N,E] */                          \
+  void part_kcs_compact_forward(const Stream&, int dtype, Ptr joints, Ptr parents, Ptr pairs, Ptr out,     \
+                                int64_t N, int64_t J, int64_t E, bool normalize, double eps);              \
+  /* grad_out [N,E], joints [N,J,3], parents [J], offsets [J], items [L,2] int64 -> grad_joints [N,J,3] */ \
+  void part_kcs_compact_backward(const Stream&, int dtype, Ptr grad_out, Ptr joints, Ptr parents,          \
+                                 Ptr offsets, Ptr items, Ptr grad_joints, int64_t N, int64_t J, int64_t E,  \
+                                 bool normalize, double eps);

@@ -59,5 +59,23 @@ void part_kcs_backward(const Stream& s, int dtype, Ptr grad_out, Ptr joints, Ptr
                                                           as<T>(grad_joints), J, P, normalize, T(eps)}));
 }
 
+void part_kcs_compact_forward(const Stream& s, int dtype, Ptr joints, Ptr parents, Ptr pairs, Ptr out, int64_t N,
+                              int64_t J, int64_t E, bool normalize, double eps) {
+  POSEFAST_DISPATCH_FLOAT(dtype, T,
+                          launch(s, N, PartKcsCompactForward<T>{as<const T>(joints), as<const int64_t>(parents),
+                                                                as<const int64_t>(pairs), as<T>(out), J, E, normalize,
+                                                                T(eps)}));
+}
+
+void part_kcs_compact_backward(const Stream& s, int dtype, Ptr grad_out, Ptr joints, Ptr parents, Ptr offsets,
+                               Ptr items, Ptr grad_joints, int64_t N, int64_t J, int64_t E, bool normalize,
+                               double eps) {
+  POSEFAST_DISPATCH_FLOAT(dtype, T,
+                          launch(s, N, PartKcsCompactBackward<T>{as<const T>(grad_out), as<const T>(joints),
+                                                                 as<const int64_t>(parents), as<const int64_t>(offsets),
+                                                                 as<const int64_t>(items), as<T>(grad_joints), J, E,
+                                                                 normalize, T(eps)}));
+}
+
 }  // namespace POSEFAST_BACKEND
 }  // namespace posefast

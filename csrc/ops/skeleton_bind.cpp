@@ -12,4 +12,6 @@ void bind_skeleton(pybind11::module_& m) {
   POSEFAST_BIND(m, kcs_backward);
   POSEFAST_BIND(m, part_kcs_forward);
   POSEFAST_BIND(m, part_kcs_backward);
+  POSEFAST_BIND(m, part_kcs_compact_forward);
+  POSEFAST_BIND(m, part_kcs_compact_backward);
 }

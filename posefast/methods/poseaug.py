@@ -3,8 +3,9 @@ CVPR 2021), following the released code where it differs from the paper (noted i
 
 Per step: the augmentor predicts BA/BL/RT parameters from the source pose; the fused ``augment_pipeline`` kernel
 applies them and projects the result; the part-aware KCS discriminator judges the BA pose (through the fused
-``part_kcs`` kernel) and the 2D discriminator the projected RT pose (LSGAN); range losses keep the changes in a band;
-after warm-up the lifter's errors feed back a hardness loss; the lifter learns from real and augmented pairs.
+``part_kcs_compact`` kernel, which writes only the distinct KCS entries the compact first layer reads) and the 2D
+discriminator the projected RT pose (LSGAN); range losses keep the changes in a band; after warm-up the lifter's
+errors feed back a hardness loss; the lifter learns from real and augmented pairs.
 
 Deviation from the release: ``poseaug.min_root_depth`` (2 m) is added to the RT head's root depth, whose released
 form t_z² lets a rotated pose reach the camera plane (2D coordinates ~1e6, a 2D discriminator loss of ~1e12);
@@ -21,7 +22,8 @@ from posefast.methods.diagnostics import EpochDistributions, real_fake_accuracy,
 from posefast.methods.losses import discriminator_loss, linear_schedule, lsgan, range_loss, rectified_l2
 from posefast.methods.pool import SamplePool
 from posefast.models import PartKCSDiscriminator, PoseAugmentor, PoseDiscriminator2D
-from posefast.ops import augment_pipeline, bone_vectors, forward_kinematics, normalize_camera, part_kcs, project
+from posefast.ops import (augment_pipeline, bone_vectors, forward_kinematics, normalize_camera, part_kcs_compact,
+                          project)
 
 # Released feedback loss: per-joint error weights and three joint groups, by joint name so any layout works.
 _FEEDBACK_WEIGHTS = {"RHip": 5, "LHip": 5, "LShoulder": 5, "RShoulder": 5, "RKnee": 2, "LKnee": 2, "LElbow": 2,
@@ -63,7 +65,8 @@ class PoseAug(LiftingMethod):
         pc, skel, dev = cfg.poseaug, self.skeleton, self.device
         self.pc = pc
         self._augmentor = PoseAugmentor(skel, noise_dim=pc.noise_dim).to(dev)
-        # compact: a first layer on the 78 distinct entries of the part KCS, exactly equivalent to the 5 x 225 one
+        # compact: a first layer on the 78 distinct entries of the part KCS, exactly equivalent to the 5 x 225 one; it
+        # reads part_kcs_compact's [N, 5, 28] directly (the full [N, 5, 15, 15] matrices are never formed)
         self._d3d = PartKCSDiscriminator.from_skeleton(skel, compact=True).to(dev)
         self._d2d = PoseDiscriminator2D(skel.num_joints).to(dev)
         self.augmentor, self.d3d, self.d2d = dist.wrap(self._augmentor), dist.wrap(self._d3d), dist.wrap(self._d2d)
@@ -167,15 +170,15 @@ class PoseAug(LiftingMethod):
         ba, bl, rt, uv_rt, cos_change = augment_pipeline(j3d, params["delta"], params["ratio"], params["rotvec"],
                                                          translation, cam, skel)
         uv_ba = project(ba, cam)
-        d = self.diagnostics
-        d.add("rt_angle_deg", rotation_angle_deg(params["rotvec"]))
-        d.add("root_depth_m", translation[..., 2])
-        d.add("ba_change", cos_change.mean(-1), (pc.ba_range_center - pc.ba_range_width,
-                                                 pc.ba_range_center + pc.ba_range_width))
-        d.add("bl_ratio_abs", params["ratio"].abs().mean(-1))
+        diag = self.diagnostics
+        diag.add("rt_angle_deg", rotation_angle_deg(params["rotvec"]))
+        diag.add("root_depth_m", translation[..., 2])
+        diag.add("ba_change", cos_change.mean(-1), (pc.ba_range_center - pc.ba_range_width,
+                                                    pc.ba_range_center + pc.ba_range_width))
+        diag.add("bl_ratio_abs", params["ratio"].abs().mean(-1))
         for d in (self._d3d, self._d2d):
             d.requires_grad_(False)
-        adv_3d = lsgan(self.d3d(part_kcs(ba, skel)), True)
+        adv_3d = lsgan(self.d3d(part_kcs_compact(ba, skel)), True)
         adv_2d = lsgan(self.d2d(uv_rt), True)
         diff = range_loss(cos_change.mean(-1), pc.ba_range_center, pc.ba_range_width) + rectified_l2(params["ratio"], pc.bl_limit)
         loss_g = pc.weight_adv_2d * adv_2d + pc.weight_adv_3d * adv_3d + pc.weight_diff * diff
@@ -194,7 +197,7 @@ class PoseAug(LiftingMethod):
         losses = {}
         if self.step_count % pc.discriminator_every == 0:
             fake_ba, fake_uv = self.pool_3d(ba), self.pool_2d(uv_rt)
-            real_3d, fake_3d = self.d3d(part_kcs(j3d, skel)), self.d3d(part_kcs(fake_ba, skel))
+            real_3d, fake_3d = self.d3d(part_kcs_compact(j3d, skel)), self.d3d(part_kcs_compact(fake_ba, skel))
             real_2d, fake_2d = self.d2d(x2d), self.d2d(fake_uv)
             loss_d = discriminator_loss(real_3d, fake_3d) + discriminator_loss(real_2d, fake_2d)
             for name, (real, fake) in (("d3d", (real_3d, fake_3d)), ("d2d", (real_2d, fake_2d))):

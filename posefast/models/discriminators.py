@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..skeleton import Skeleton, get_skeleton
+from ..skeleton import Skeleton, compact_kcs_layout, get_skeleton
 from ._common import check_positive_int, check_tensor, default_bias_bound, kaiming_linear_init
 
 __all__ = ["PartwiseLinear", "PartKCSDiscriminator", "PoseDiscriminator2D", "AnchorDiscriminator",
@@ -49,20 +49,12 @@ class PartwiseLinear(nn.Module):
 
 
 def _compact_kcs_index(part_masks: np.ndarray):
-    """Per part, the flat indices ``i*B + j`` (i <= j, both bones in the part) of the distinct entries of a
-    symmetric part-KCS matrix, padded with ``B*B`` (an appended zero) to a common length."""
-    P, B = part_masks.shape
-    per_part = []
-    for p in range(P):
-        bones = np.flatnonzero(part_masks[p] > 0)
-        if bones.size == 0:
-            raise ValueError(f"part_masks: part {p} selects no bone")
-        per_part.append([int(i) * B + int(j) for a, i in enumerate(bones) for j in bones[a:]])
-    width = max(len(ix) for ix in per_part)
-    index = torch.full((P, width), B * B, dtype=torch.long)
-    for p, ix in enumerate(per_part):
-        index[p, :len(ix)] = torch.tensor(ix)
-    return index, [len(ix) for ix in per_part]
+    """Per part, the flat indices ``i*B + k`` into ``[B, B]`` of the compact layout's entries
+    (:func:`posefast.skeleton.compact_kcs_layout`), padding pointing at ``B*B`` (an appended zero)."""
+    pairs, sizes = compact_kcs_layout(part_masks)
+    B = np.asarray(part_masks).shape[1]
+    flat = np.where(pairs[..., 0] >= 0, pairs[..., 0] * B + pairs[..., 1], B * B)
+    return torch.as_tensor(flat, dtype=torch.long), list(sizes)
 
 
 class PartKCSDiscriminator(nn.Module):
@@ -74,8 +66,12 @@ class PartKCSDiscriminator(nn.Module):
 
     ``compact=True`` (needs ``part_masks [P, B]``) feeds each path only the distinct entries of its matrix:
     ψ_p is symmetric and zero outside part p's bones, so ``L1 ψ_p`` equals a Linear on the upper-triangle
-    entries within the part (78 numbers per pose for h36m16 instead of 1125). The two forms agree exactly on
-    such inputs once weights are mapped with :meth:`from_full`; compact mode does not verify the precondition.
+    entries within the part (78 numbers per pose for h36m16 instead of 1125), in the layout of
+    :func:`posefast.skeleton.compact_kcs_layout`. A compact discriminator takes either that compact tensor
+    ``[..., P, D]`` (what :func:`posefast.part_kcs_compact` writes: no gather) or the full ``[..., P, B, B]``
+    matrices (it gathers the entries); the trailing shape tells them apart. The two forms agree exactly on
+    symmetric, part-masked inputs once weights are mapped with :meth:`from_full`; compact mode does not verify
+    that precondition.
     """
 
     def __init__(self, num_parts: int, num_bones: int, *, hidden: int = 256, mid: int = 100,
@@ -92,6 +88,9 @@ class PartKCSDiscriminator(nn.Module):
             if masks.shape != (num_parts, num_bones):
                 raise ValueError(f"part_masks: expected shape ({num_parts}, {num_bones}), got {masks.shape}")
             index, fans = _compact_kcs_index(masks)
+            if index.shape[1] == num_bones:  # [..., P, B, B] and a batch of P compact [P, D] would look alike
+                raise ValueError(f"part_masks: the compact width ({index.shape[1]}) equals num_bones; the full and "
+                                 "compact inputs could not be told apart")
             self.register_buffer("gather_index", index, persistent=False)
             self.register_buffer("part_arange", torch.arange(num_parts).unsqueeze(1), persistent=False)
             self.entries_per_part = fans
@@ -135,12 +134,22 @@ class PartKCSDiscriminator(nn.Module):
         return out
 
     def forward(self, psi: torch.Tensor) -> torch.Tensor:
-        """``psi [..., P, B, B]`` (part KCS matrices) -> ``[..., P]`` realism scores (unbounded, LSGAN)."""
-        check_tensor(psi, "psi", (self.num_parts, self.num_bones, self.num_bones))
-        x = psi.flatten(-2)  # [..., P, B*B]
-        if self.compact:
-            x = torch.cat([x, x.new_zeros(*x.shape[:-1], 1)], dim=-1)
-            x = x[..., self.part_arange, self.gather_index]  # [..., P, D]
+        """``psi [..., P, B, B]`` (part KCS matrices), or for a compact discriminator also ``[..., P, D]`` (the
+        compact layout, :func:`posefast.part_kcs_compact`) -> ``[..., P]`` realism scores (unbounded, LSGAN)."""
+        P, B = self.num_parts, self.num_bones
+        D = self.gather_index.shape[1] if self.compact else None
+        if self.compact and isinstance(psi, torch.Tensor) and tuple(psi.shape[-2:]) == (P, D):
+            check_tensor(psi, "psi", (P, D))
+            x = psi  # already compact
+        else:
+            if self.compact and isinstance(psi, torch.Tensor) and tuple(psi.shape[-3:]) != (P, B, B):
+                raise ValueError(f"psi: expected shape [..., {P}, {D}] (compact part KCS) or [..., {P}, {B}, {B}], got "
+                                 f"{tuple(psi.shape)}")
+            check_tensor(psi, "psi", (P, B, B))
+            x = psi.flatten(-2)  # [..., P, B*B]
+            if self.compact:
+                x = torch.cat([x, x.new_zeros(*x.shape[:-1], 1)], dim=-1)
+                x = x[..., self.part_arange, self.gather_index]  # [..., P, D]
         a = F.leaky_relu(self.first(x), _LEAKY_SLOPE)
         b = F.leaky_relu(self.second(a), _LEAKY_SLOPE)
         c = self.third(b) + a

@@ -3,7 +3,7 @@ from posefast.ops._switch import kernels_enabled, use_kernels
 from posefast.ops.heatmap import decode_heatmaps, pck_2d, render_heatmaps, soft_argmax
 from posefast.ops.metrics import (PCK_THRESHOLDS_MM, auc, mpjpe, n_mpjpe, p_mpjpe, pck, pose_errors,
                                   procrustes_align)
-from posefast.ops.skeleton import DEFAULT_EPS, bone_vectors, forward_kinematics, kcs, part_kcs
+from posefast.ops.skeleton import DEFAULT_EPS, bone_vectors, forward_kinematics, kcs, part_kcs, part_kcs_compact
 from posefast.ops.transforms import (
     DEFAULT_DEPTH_RANGE,
     DEFAULT_MIN_DEPTH,
@@ -20,8 +20,8 @@ from posefast.ops.transforms import (
     rotvec_to_rotmat,
 )
 
-__all__ = ["use_kernels", "kernels_enabled", "bone_vectors", "forward_kinematics", "kcs", "part_kcs", "DEFAULT_EPS",
-           "mpjpe", "n_mpjpe", "p_mpjpe", "procrustes_align", "pose_errors", "pck", "auc", "PCK_THRESHOLDS_MM",
+__all__ = ["use_kernels", "kernels_enabled", "bone_vectors", "forward_kinematics", "kcs", "part_kcs", "part_kcs_compact",
+           "DEFAULT_EPS", "mpjpe", "n_mpjpe", "p_mpjpe", "procrustes_align", "pose_errors", "pck", "auc", "PCK_THRESHOLDS_MM",
            "render_heatmaps", "decode_heatmaps", "soft_argmax", "pck_2d",
            "rotvec_to_rotmat", "bone_angle_augment", "bone_length_augment", "rigid_transform", "project",
            "normalize_screen", "denormalize_screen", "normalize_camera", "global_position_align",

@@ -22,6 +22,7 @@ from torch import Tensor
 from posefast import reference
 from posefast._ext import launch
 from posefast.ops._checks import check_batch, check_float, check_like, check_trailing
+from posefast.ops._kernel_op import kernel_op
 from posefast.ops._switch import kernels_enabled
 
 __all__ = ["render_heatmaps", "decode_heatmaps", "soft_argmax", "pck_2d"]
@@ -54,7 +55,7 @@ def _check_heatmaps(heatmaps) -> Tensor:
 
 
 # ---- rendering -------------------------------------------------------------------------------------------------
-@torch.library.custom_op("posefast::render_heatmaps", mutates_args=())
+@kernel_op("posefast::render_heatmaps")
 def _render_heatmaps(keypoints: Tensor, visible: Tensor, height: int, width: int, sigma: float,
                      radius: float) -> Tensor:
     keypoints, visible = keypoints.contiguous(), visible.contiguous()
@@ -104,7 +105,7 @@ def render_heatmaps(keypoints: Tensor, visible: Tensor, size: tuple[int, int], s
 
 
 # ---- decoding --------------------------------------------------------------------------------------------------
-@torch.library.custom_op("posefast::decode_heatmaps", mutates_args=())
+@kernel_op("posefast::decode_heatmaps")
 def _decode_heatmaps(heatmaps: Tensor) -> tuple[Tensor, Tensor]:
     H, W = heatmaps.shape[-2:]
     heatmaps = heatmaps.contiguous()

@@ -22,6 +22,7 @@ from torch import Tensor
 from posefast import reference
 from posefast._ext import launch
 from posefast.ops._checks import check_batch, check_float, check_like, check_points, check_trailing
+from posefast.ops._kernel_op import kernel_op
 from posefast.ops._switch import kernels_enabled
 from posefast.ops._tables import contiguous_batch, new_like
 
@@ -71,7 +72,7 @@ def _pair_backward(name: str, grad: Tensor, pred: Tensor, target: Tensor, *extra
 
 
 # ---- MPJPE -----------------------------------------------------------------------------------------------------
-@torch.library.custom_op("posefast::mpjpe", mutates_args=())
+@kernel_op("posefast::mpjpe")
 def _mpjpe(pred: Tensor, target: Tensor, root: int) -> Tensor:
     pred, target, n, J = _pair_contiguous(pred, target)
     err = pred.new_empty(pred.shape[:-2])
@@ -85,7 +86,7 @@ def _(pred, target, root):
     return pred.new_empty(pred.shape[:-2])
 
 
-@torch.library.custom_op("posefast::mpjpe_backward", mutates_args=())
+@kernel_op("posefast::mpjpe_backward")
 def _mpjpe_backward(grad: Tensor, pred: Tensor, target: Tensor, root: int) -> tuple[Tensor, Tensor]:
     return _pair_backward("mpjpe_backward", grad, pred, target, root)
 
@@ -130,7 +131,7 @@ def mpjpe(pred: Tensor, target: Tensor, root: int | None = None) -> Tensor:
 
 
 # ---- N-MPJPE ---------------------------------------------------------------------------------------------------
-@torch.library.custom_op("posefast::n_mpjpe", mutates_args=())
+@kernel_op("posefast::n_mpjpe")
 def _n_mpjpe(pred: Tensor, target: Tensor) -> Tensor:
     pred, target, n, J = _pair_contiguous(pred, target)
     err = pred.new_empty(pred.shape[:-2])
@@ -144,7 +145,7 @@ def _(pred, target):
     return pred.new_empty(pred.shape[:-2])
 
 
-@torch.library.custom_op("posefast::n_mpjpe_backward", mutates_args=())
+@kernel_op("posefast::n_mpjpe_backward")
 def _n_mpjpe_backward(grad: Tensor, pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     return _pair_backward("n_mpjpe_backward", grad, pred, target)
 
@@ -185,7 +186,7 @@ def n_mpjpe(pred: Tensor, target: Tensor) -> Tensor:
 
 
 # ---- P-MPJPE ---------------------------------------------------------------------------------------------------
-@torch.library.custom_op("posefast::p_mpjpe", mutates_args=())
+@kernel_op("posefast::p_mpjpe")
 def _p_mpjpe(pred: Tensor, target: Tensor) -> Tensor:
     pred, target, n, J = _pair_contiguous(pred, target)
     err = pred.new_empty(pred.shape[:-2])
@@ -199,7 +200,7 @@ def _(pred, target):
     return pred.new_empty(pred.shape[:-2])
 
 
-@torch.library.custom_op("posefast::p_mpjpe_backward", mutates_args=())
+@kernel_op("posefast::p_mpjpe_backward")
 def _p_mpjpe_backward(grad: Tensor, pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     return _pair_backward("p_mpjpe_backward", grad, pred, target)
 
@@ -251,7 +252,7 @@ if p_mpjpe.__doc__:  # None under python -OO
 
 
 # ---- Procrustes alignment --------------------------------------------------------------------------------------
-@torch.library.custom_op("posefast::procrustes_align", mutates_args=())
+@kernel_op("posefast::procrustes_align")
 def _procrustes_align(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     pred, target, n, J = _pair_contiguous(pred, target)
     lead = pred.shape[:-2]
@@ -270,7 +271,7 @@ def _(pred, target):
     return new_like(pred), pred.new_empty(lead), pred.new_empty(lead + (3, 3)), pred.new_empty(lead + (3,))
 
 
-@torch.library.custom_op("posefast::procrustes_align_backward", mutates_args=())
+@kernel_op("posefast::procrustes_align_backward")
 def _procrustes_align_backward(grad_aligned: Tensor, grad_scale: Tensor, grad_rotation: Tensor,
                                grad_translation: Tensor, pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     pred, target, n, J = _pair_contiguous(pred, target)
@@ -332,7 +333,7 @@ if procrustes_align.__doc__:  # None under python -OO
 
 
 # ---- fused evaluation ------------------------------------------------------------------------------------------
-@torch.library.custom_op("posefast::pose_errors", mutates_args=())
+@kernel_op("posefast::pose_errors")
 def _pose_errors(pred: Tensor, target: Tensor, joints: Tensor, thresholds: Tensor, root: int,
                  to_mm: float) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     pred, target, n, J = _pair_contiguous(pred, target)

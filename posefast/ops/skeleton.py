@@ -1,4 +1,4 @@
-"""Skeleton ops: bone vectors, forward kinematics, KCS and fused part-aware KCS.
+"""Skeleton ops: bone vectors, forward kinematics, KCS and fused part-aware KCS (full and compact layouts).
 
 Each op is a ``torch.library`` custom op (so torch.compile and opcheck see through it) with its backward as a
 second custom op. The public functions validate input, then route to the kernel or, under
@@ -14,11 +14,12 @@ from torch import Tensor
 from posefast import reference
 from posefast._ext import launch
 from posefast.ops._checks import check_batch, check_float, check_like, check_points, check_trailing
+from posefast.ops._kernel_op import kernel_op
 from posefast.ops._switch import kernels_enabled
 from posefast.ops._tables import contiguous_batch, new_like, table
 from posefast.skeleton import Skeleton, get_skeleton
 
-__all__ = ["bone_vectors", "forward_kinematics", "kcs", "part_kcs", "DEFAULT_EPS"]
+__all__ = ["bone_vectors", "forward_kinematics", "kcs", "part_kcs", "part_kcs_compact", "DEFAULT_EPS"]
 
 #: Bones shorter than this (input units, i.e. 1 µm for metres) are scaled by 1/eps instead of 1/|b| when
 #: normalised, like ``F.normalize``: a zero-length bone gives a zero unit vector and a finite gradient.
@@ -26,7 +27,7 @@ DEFAULT_EPS = 1e-6
 
 
 # ---- bone vectors ----------------------------------------------------------------------------------------------
-@torch.library.custom_op("posefast::bone_vectors", mutates_args=())
+@kernel_op("posefast::bone_vectors")
 def _bone_vectors(joints: Tensor, parents: Tensor) -> Tensor:
     J = joints.shape[-2]
     joints, n = contiguous_batch(joints, 2)
@@ -41,7 +42,7 @@ def _(joints, parents):
     return joints.new_empty(joints.shape[:-2] + (joints.shape[-2] - 1, 3))
 
 
-@torch.library.custom_op("posefast::bone_vectors_backward", mutates_args=())
+@kernel_op("posefast::bone_vectors_backward")
 def _bone_vectors_backward(grad_bones: Tensor, parents: Tensor) -> Tensor:
     J = grad_bones.shape[-2] + 1
     grad_bones, n = contiguous_batch(grad_bones, 2)
@@ -86,7 +87,7 @@ def bone_vectors(joints: Tensor, skeleton: Skeleton | str) -> Tensor:
 
 
 # ---- forward kinematics ----------------------------------------------------------------------------------------
-@torch.library.custom_op("posefast::forward_kinematics", mutates_args=())
+@kernel_op("posefast::forward_kinematics")
 def _forward_kinematics(bones: Tensor, root: Tensor, parents: Tensor) -> Tensor:
     J = bones.shape[-2] + 1
     bones, n = contiguous_batch(bones, 2)
@@ -102,7 +103,7 @@ def _(bones, root, parents):
     return bones.new_empty(bones.shape[:-2] + (bones.shape[-2] + 1, 3))
 
 
-@torch.library.custom_op("posefast::forward_kinematics_backward", mutates_args=())
+@kernel_op("posefast::forward_kinematics_backward")
 def _forward_kinematics_backward(grad_joints: Tensor, parents: Tensor) -> tuple[Tensor, Tensor]:
     J = grad_joints.shape[-2]
     grad_joints, n = contiguous_batch(grad_joints, 2)
@@ -158,7 +159,7 @@ def forward_kinematics(bones: Tensor, skeleton: Skeleton | str, root: Tensor | N
 
 
 # ---- KCS -------------------------------------------------------------------------------------------------------
-@torch.library.custom_op("posefast::kcs", mutates_args=())
+@kernel_op("posefast::kcs")
 def _kcs(bones: Tensor) -> Tensor:
     B = bones.shape[-2]
     bones, n = contiguous_batch(bones, 2)
@@ -174,7 +175,7 @@ def _(bones):
     return bones.new_empty(bones.shape[:-2] + (B, B))
 
 
-@torch.library.custom_op("posefast::kcs_backward", mutates_args=())
+@kernel_op("posefast::kcs_backward")
 def _kcs_backward(grad_kcs: Tensor, bones: Tensor) -> Tensor:
     B = bones.shape[-2]
     bones, n = contiguous_batch(bones, 2)
@@ -218,7 +219,7 @@ def kcs(bones: Tensor) -> Tensor:
 
 
 # ---- fused part-aware KCS --------------------------------------------------------------------------------------
-@torch.library.custom_op("posefast::part_kcs", mutates_args=())
+@kernel_op("posefast::part_kcs")
 def _part_kcs(joints: Tensor, parents: Tensor, masks: Tensor, normalize: bool, eps: float) -> Tensor:
     J, P = joints.shape[-2], masks.shape[0]
     joints, n = contiguous_batch(joints, 2)
@@ -234,7 +235,7 @@ def _(joints, parents, masks, normalize, eps):
     return joints.new_empty(joints.shape[:-2] + (masks.shape[0], B, B))
 
 
-@torch.library.custom_op("posefast::part_kcs_backward", mutates_args=())
+@kernel_op("posefast::part_kcs_backward")
 def _part_kcs_backward(grad_out: Tensor, joints: Tensor, parents: Tensor, masks: Tensor, normalize: bool,
                        eps: float) -> Tensor:
     J, P = joints.shape[-2], masks.shape[0]
@@ -289,3 +290,89 @@ def part_kcs(joints: Tensor, skeleton: Skeleton | str, normalize: bool = True, e
         return reference.part_kcs(joints, skel, normalize, eps)
     masks = table(skel, "part_masks", joints.device, joints.dtype)
     return _part_kcs(joints, table(skel, "parents", joints.device), masks, bool(normalize), float(eps))
+
+
+# ---- compact part-aware KCS ----------------------------------------------------------------------------------------
+# offsets/items (the per-bone entry lists of the backward) are inputs of the forward op only so that its autograd
+# formula can save them.
+@kernel_op("posefast::part_kcs_compact")
+def _part_kcs_compact(joints: Tensor, parents: Tensor, pairs: Tensor, offsets: Tensor, items: Tensor, width: int,
+                      normalize: bool, eps: float) -> Tensor:
+    J, E = joints.shape[-2], pairs.shape[0]
+    joints, n = contiguous_batch(joints, 2)
+    out = joints.new_empty(joints.shape[:-2] + (E // width, width))
+    if n:
+        launch("part_kcs_compact_forward", joints, joints, parents, pairs, out, n, J, E, normalize, eps)
+    return out
+
+
+@_part_kcs_compact.register_fake
+def _(joints, parents, pairs, offsets, items, width, normalize, eps):
+    return joints.new_empty(joints.shape[:-2] + (pairs.shape[0] // width, width))
+
+
+@kernel_op("posefast::part_kcs_compact_backward")
+def _part_kcs_compact_backward(grad_out: Tensor, joints: Tensor, parents: Tensor, offsets: Tensor, items: Tensor,
+                               normalize: bool, eps: float) -> Tensor:
+    J = joints.shape[-2]
+    E = grad_out.shape[-1] * grad_out.shape[-2]
+    joints, n = contiguous_batch(joints, 2)
+    grad_out = grad_out.contiguous()
+    grad_joints = torch.empty_like(joints)
+    if n:
+        launch("part_kcs_compact_backward", joints, grad_out, joints, parents, offsets, items, grad_joints, n, J, E,
+               normalize, eps)
+    return grad_joints
+
+
+@_part_kcs_compact_backward.register_fake
+def _(grad_out, joints, parents, offsets, items, normalize, eps):
+    return torch.empty_like(joints)
+
+
+def _part_kcs_compact_setup(ctx, inputs, output):
+    joints, parents, pairs, offsets, items, width, normalize, eps = inputs
+    ctx.save_for_backward(joints, parents, offsets, items)
+    ctx.normalize, ctx.eps = normalize, eps
+
+
+def _part_kcs_compact_grad(ctx, grad):
+    joints, parents, offsets, items = ctx.saved_tensors
+    grad_joints = _part_kcs_compact_backward(grad, joints, parents, offsets, items, ctx.normalize, ctx.eps)
+    return grad_joints, None, None, None, None, None, None, None
+
+
+_part_kcs_compact.register_autograd(_part_kcs_compact_grad, setup_context=_part_kcs_compact_setup)
+
+
+def part_kcs_compact(joints: Tensor, skeleton: Skeleton | str, normalize: bool = True,
+                     eps: float = DEFAULT_EPS) -> Tensor:
+    """The distinct entries of :func:`part_kcs`, written directly: ``[..., P, D]`` instead of ``[..., P, B, B]``.
+
+    Each part's KCS matrix is symmetric and zero outside the part's bones, so PoseAug's discriminator needs only
+    ``out[..., p, d] = <u_i, u_k>`` for the pairs ``(i, k) = skeleton.compact_kcs_pairs[p, d]`` (the layout of
+    :func:`posefast.skeleton.compact_kcs_layout`: each part's bones ascending, upper triangle row by row), padded
+    with zeros to the largest part (``D`` = 28 for h36m16: 78 real values instead of 1125 per pose, 140 stored).
+    :class:`~posefast.models.PartKCSDiscriminator` built with ``compact=True`` takes this tensor as it is.
+
+    Args:
+        joints: ``[..., J, 3]``.
+        skeleton: layout or name; its ``parts`` give the P parts.
+        normalize: use unit bone directions (PoseAug) rather than raw bone vectors.
+        eps: length below which a bone is not normalised to unit length (see :data:`DEFAULT_EPS`).
+
+    Returns:
+        ``[..., P, D]``; ``out[..., p, d]`` is 0 for ``d >= skeleton.compact_kcs_sizes[p]``.
+    """
+    skel = get_skeleton(skeleton)
+    check_points(joints, "joints", skel.num_joints, 3, f"{skel.num_joints} joints of {skel.name}")
+    if not eps > 0:
+        raise ValueError(f"eps: expected a positive length, got {eps}")
+    if skel.num_parts == 0:
+        raise ValueError(f"skeleton: {skel.name} defines no KCS parts")
+    if not kernels_enabled():
+        return reference.part_kcs_compact(joints, skel, normalize, eps)
+    dev = joints.device
+    return _part_kcs_compact(joints, table(skel, "parents", dev), table(skel, "compact_pairs", dev),
+                             table(skel, "compact_offsets", dev), table(skel, "compact_items", dev),
+                             skel.compact_kcs_pairs.shape[1], bool(normalize), float(eps))

@@ -19,6 +19,7 @@ from torch import Tensor
 from posefast import reference
 from posefast._ext import launch
 from posefast.ops._checks import check_batch, check_float, check_like, check_points, check_trailing
+from posefast.ops._kernel_op import kernel_op
 from posefast.ops._switch import kernels_enabled
 from posefast.ops._tables import contiguous_batch, new_like, table
 from posefast.ops.skeleton import DEFAULT_EPS
@@ -95,7 +96,7 @@ def _check_rooted(joints, name: str, dim: int) -> Tensor:
 
 
 # ---- rotvec -> rotmat ------------------------------------------------------------------------------------------
-@torch.library.custom_op("posefast::rotvec_to_rotmat", mutates_args=())
+@kernel_op("posefast::rotvec_to_rotmat")
 def _rotvec_to_rotmat(rotvec: Tensor) -> Tensor:
     rotvec, n = contiguous_batch(rotvec, 1)
     out = rotvec.new_empty(rotvec.shape[:-1] + (3, 3))
@@ -109,7 +110,7 @@ def _(rotvec):
     return rotvec.new_empty(rotvec.shape[:-1] + (3, 3))
 
 
-@torch.library.custom_op("posefast::rotvec_to_rotmat_backward", mutates_args=())
+@kernel_op("posefast::rotvec_to_rotmat_backward")
 def _rotvec_to_rotmat_backward(grad_rotmat: Tensor, rotvec: Tensor) -> Tensor:
     rotvec, n = contiguous_batch(rotvec, 1)
     grad_rotmat = grad_rotmat.contiguous()
@@ -158,7 +159,7 @@ def rotvec_to_rotmat(rotvec: Tensor) -> Tensor:
 
 
 # ---- bone-angle augmentation -----------------------------------------------------------------------------------
-@torch.library.custom_op("posefast::bone_angle_augment", mutates_args=())
+@kernel_op("posefast::bone_angle_augment")
 def _bone_angle_augment(joints: Tensor, delta: Tensor, parents: Tensor, frozen: Tensor,
                         eps: float) -> tuple[Tensor, Tensor]:
     J = joints.shape[-2]
@@ -176,7 +177,7 @@ def _(joints, delta, parents, frozen, eps):
     return new_like(joints), joints.new_empty(joints.shape[:-2] + (joints.shape[-2] - 1,))
 
 
-@torch.library.custom_op("posefast::bone_angle_augment_backward", mutates_args=())
+@kernel_op("posefast::bone_angle_augment_backward")
 def _bone_angle_augment_backward(grad_out: Optional[Tensor], grad_cos: Optional[Tensor], joints: Tensor,
                                  delta: Tensor, parents: Tensor, frozen: Tensor,
                                  eps: float) -> tuple[Tensor, Tensor]:
@@ -252,7 +253,7 @@ def bone_angle_augment(joints: Tensor, delta: Tensor, skeleton: Skeleton | str, 
 
 
 # ---- bone-length augmentation ----------------------------------------------------------------------------------
-@torch.library.custom_op("posefast::bone_length_augment", mutates_args=())
+@kernel_op("posefast::bone_length_augment")
 def _bone_length_augment(joints: Tensor, ratio: Tensor, parents: Tensor, groups: Tensor) -> Tensor:
     J, G = joints.shape[-2], ratio.shape[-1]
     joints, n = contiguous_batch(joints, 2)
@@ -268,7 +269,7 @@ def _(joints, ratio, parents, groups):
     return new_like(joints)
 
 
-@torch.library.custom_op("posefast::bone_length_augment_backward", mutates_args=())
+@kernel_op("posefast::bone_length_augment_backward")
 def _bone_length_augment_backward(grad_out: Tensor, joints: Tensor, ratio: Tensor, parents: Tensor,
                                   groups: Tensor) -> tuple[Tensor, Tensor]:
     J, G = joints.shape[-2], ratio.shape[-1]
@@ -332,7 +333,7 @@ def bone_length_augment(joints: Tensor, ratio: Tensor, skeleton: Skeleton | str)
 
 
 # ---- rigid transform -------------------------------------------------------------------------------------------
-@torch.library.custom_op("posefast::rigid_transform", mutates_args=())
+@kernel_op("posefast::rigid_transform")
 def _rigid_transform(joints: Tensor, rotvec: Tensor, translation: Tensor) -> Tensor:
     J = joints.shape[-2]
     joints, n = contiguous_batch(joints, 2)
@@ -347,7 +348,7 @@ def _(joints, rotvec, translation):
     return new_like(joints)
 
 
-@torch.library.custom_op("posefast::rigid_transform_backward", mutates_args=())
+@kernel_op("posefast::rigid_transform_backward")
 def _rigid_transform_backward(grad_out: Tensor, joints: Tensor, rotvec: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     J = joints.shape[-2]
     joints, n = contiguous_batch(joints, 2)
@@ -407,7 +408,7 @@ def rigid_transform(joints: Tensor, rotvec: Tensor, translation: Tensor) -> Tens
 
 
 # ---- projection ------------------------------------------------------------------------------------------------
-@torch.library.custom_op("posefast::project", mutates_args=())
+@kernel_op("posefast::project")
 def _project(points: Tensor, camera: Tensor, min_depth: float) -> Tensor:
     P, C = points.shape[-2], camera.shape[-1]
     points, n = contiguous_batch(points, 2)
@@ -422,7 +423,7 @@ def _(points, camera, min_depth):
     return points.new_empty(points.shape[:-1] + (2,))
 
 
-@torch.library.custom_op("posefast::project_backward", mutates_args=())
+@kernel_op("posefast::project_backward")
 def _project_backward(grad_uv: Tensor, points: Tensor, camera: Tensor, min_depth: float) -> tuple[Tensor, Tensor]:
     P, C = points.shape[-2], camera.shape[-1]
     points, n = contiguous_batch(points, 2)
@@ -539,7 +540,7 @@ def normalize_camera(camera: Tensor, w, h) -> Tensor:
 
 
 # ---- global position alignment ---------------------------------------------------------------------------------
-@torch.library.custom_op("posefast::global_position_align", mutates_args=())
+@kernel_op("posefast::global_position_align")
 def _global_position_align(joints: Tensor, target: Tensor, camera: Tensor, min_scale: float, z_min: float,
                            z_max: float) -> Tensor:
     J = joints.shape[-2]
@@ -556,7 +557,7 @@ def _(joints, target, camera, min_scale, z_min, z_max):
     return new_like(joints)
 
 
-@torch.library.custom_op("posefast::global_position_align_backward", mutates_args=())
+@kernel_op("posefast::global_position_align_backward")
 def _global_position_align_backward(grad_out: Tensor, joints: Tensor, target: Tensor, camera: Tensor,
                                     min_scale: float, z_min: float, z_max: float) -> tuple[Tensor, Tensor, Tensor]:
     J = joints.shape[-2]
@@ -639,7 +640,7 @@ def global_position_align(joints_3d: Tensor, target_2d: Tensor, camera: Tensor,
 
 
 # ---- fused augmentation pipeline -------------------------------------------------------------------------------
-@torch.library.custom_op("posefast::augment_pipeline", mutates_args=())
+@kernel_op("posefast::augment_pipeline")
 def _augment_pipeline(joints: Tensor, delta: Tensor, ratio: Tensor, rotvec: Tensor, translation: Tensor,
                       camera: Tensor, parents: Tensor, frozen: Tensor, groups: Tensor, eps: float,
                       min_depth: float) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
@@ -662,7 +663,7 @@ def _(joints, delta, ratio, rotvec, translation, camera, parents, frozen, groups
             joints.new_empty(joints.shape[:-1] + (2,)), joints.new_empty(joints.shape[:-2] + (J - 1,)))
 
 
-@torch.library.custom_op("posefast::augment_pipeline_backward", mutates_args=())
+@kernel_op("posefast::augment_pipeline_backward")
 def _augment_pipeline_backward(grad_ba: Optional[Tensor], grad_bl: Optional[Tensor], grad_rt: Optional[Tensor],
                                grad_uv: Optional[Tensor], grad_cos: Optional[Tensor], joints: Tensor, delta: Tensor,
                                ratio: Tensor, rotvec: Tensor, camera: Tensor, joints_ba: Tensor, joints_bl: Tensor,

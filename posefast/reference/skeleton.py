@@ -42,3 +42,17 @@ def part_kcs(joints: Tensor, skeleton: Skeleton | str, normalize: bool = True, e
     masks = torch.tensor(skel.part_masks, dtype=joints.dtype, device=joints.device)  # [P, B]
     gram = kcs(bones).unsqueeze(-3)  # [..., 1, B, B]
     return gram * masks[:, :, None] * masks[:, None, :]
+
+
+def part_kcs_compact(joints: Tensor, skeleton: Skeleton | str, normalize: bool = True, eps: float = 1e-6) -> Tensor:
+    """``[..., J, 3] -> [..., P, D]``: the distinct entries ``<u_i, u_k>`` of each part's KCS matrix, in the layout
+    ``skeleton.compact_kcs_pairs`` (zero where a part's row is padding)."""
+    skel = get_skeleton(skeleton)
+    bones = bone_vectors(joints, skel)
+    if normalize:
+        bones = torch.nn.functional.normalize(bones, dim=-1, eps=eps)
+    pairs = torch.tensor(skel.compact_kcs_pairs, device=joints.device)  # [P, D, 2], -1 = padding
+    valid = pairs[..., 0] >= 0
+    index = pairs.clamp_min(0)
+    dots = (bones[..., index[..., 0], :] * bones[..., index[..., 1], :]).sum(-1)  # [..., P, D]
+    return torch.where(valid, dots, torch.zeros_like(dots))

@@ -7,6 +7,7 @@
 
 #include "posefast/common.h"
 #include "posefast/procrustes.h"
+#include "posefast/p_mpjpe.h"
 
 namespace posefast {
 
@@ -56,11 +57,28 @@ struct MpjpeBackward {
     const Vec3<T> off = root_offset(p, x, root);
     const T g = grad_err[n] / T(J);
     Vec3<T> total{0, 0, 0};
+#ifdef __CUDA_ARCH__
     for (int64_t j = 0; j < J; ++j) {
       const Vec3<T> u = g * unit_or_zero(load3(p + j * 3) - load3(x + j * 3) - off);
       store3(gp + j * 3, u);
       total += u;
     }
+#else
+    // CPU: the inverse residual lengths of all joints first, in a loop GCC vectorises (the square roots and
+    // divisions are most of the work), then the scaled directions; the same operations as the GPU branch above.
+    T inv[kMaxJoints];
+    for (int64_t j = 0; j < J; ++j) {
+      const T d0 = p[j * 3] - x[j * 3] - off.x, d1 = p[j * 3 + 1] - x[j * 3 + 1] - off.y;
+      const T d2 = p[j * 3 + 2] - x[j * 3 + 2] - off.z;
+      const T len = pf_sqrt(d0 * d0 + d1 * d1 + d2 * d2);
+      inv[j] = len == T(0) ? T(0) : T(1) / len;
+    }
+    for (int64_t j = 0; j < J; ++j) {
+      const Vec3<T> u = g * (inv[j] * (load3(p + j * 3) - load3(x + j * 3) - off));
+      store3(gp + j * 3, u);
+      total += u;
+    }
+#endif
     if (root >= 0) accumulate3(gp + root * 3, T(-1) * total);
     for (int64_t i = 0; i < J * 3; ++i) gx[i] = -gp[i];
   }
@@ -132,7 +150,9 @@ struct NMpjpeBackward {
   }
 };
 
-// err[n] = P-MPJPE of pose n (mean joint distance after the similarity fit).
+// err[n] = P-MPJPE of pose n (mean joint distance after the similarity fit): the closed-form QCP fit
+// (posefast/quaternion_fit.h), the Jacobi fit for the poses it flags. The CPU runs it eight poses at a time
+// (posefast/lanes_metrics.h), the GPU one pose per thread.
 template <typename T>
 struct PMpjpeForward {
   const T* pred;    // [N, J, 3]
@@ -140,9 +160,7 @@ struct PMpjpeForward {
   T* err;           // [N]
   int64_t J;
   PF_HD void operator()(int64_t n) const {
-    const procrustes::PoseView<T> p{pred + n * J * 3, nullptr}, x{target + n * J * 3, nullptr};
-    const procrustes::Similarity f = procrustes::similarity_fit(p, x, J);
-    err[n] = T(procrustes::aligned_mean_error(f, p, x, J));
+    err[n] = T(procrustes::p_mpjpe_one(pred + n * J * 3, target + n * J * 3, static_cast<const int64_t*>(nullptr), J));
   }
 };
 
@@ -167,7 +185,7 @@ struct PMpjpeBackward {
   int64_t J;
   PF_HD void operator()(int64_t n) const {
     const procrustes::PoseView<T> p{pred + n * J * 3, nullptr}, x{target + n * J * 3, nullptr};
-    const procrustes::Similarity f = procrustes::similarity_fit(p, x, J, true);
+    const procrustes::Similarity f = procrustes::similarity_fit(p, x, J);
     const PMpjpeResidualGrad<T> ga{&f, p, x, procrustes::Real(grad_err[n]) / procrustes::Real(J)};
     procrustes::similarity_backward(f, p, x, J, ga, procrustes::Real(0), static_cast<const T*>(nullptr),
                                     Vec3<procrustes::Real>{0, 0, 0}, procrustes::Real(-1), grad_pred + n * J * 3,
@@ -218,7 +236,7 @@ struct ProcrustesAlignBackward {
   int64_t J;
   PF_HD void operator()(int64_t n) const {
     const procrustes::PoseView<T> p{pred + n * J * 3, nullptr}, x{target + n * J * 3, nullptr};
-    const procrustes::Similarity f = procrustes::similarity_fit(p, x, J, true);
+    const procrustes::Similarity f = procrustes::similarity_fit(p, x, J);
     const procrustes::PoseView<T> gt{grad_translation + n * 3, nullptr};
     procrustes::similarity_backward(f, p, x, J, DenseJointGrad<T>{{grad_aligned + n * J * 3, nullptr}},
                                     procrustes::Real(grad_scale[n]), grad_rotation + n * 9, gt[0],
@@ -244,6 +262,11 @@ struct PoseErrorsForward {
   int64_t J, Je, K, root;
   T to_mm;
   PF_HD void operator()(int64_t n) const {
+    joint_errors(n);
+    p_mpjpe[n] = T(procrustes::p_mpjpe_one(pred + n * J * 3, target + n * J * 3, joints, Je) * procrustes::Real(to_mm));
+  }
+  // Everything but the P-MPJPE (which the CPU computes eight poses at a time, posefast/lanes_metrics.h).
+  PF_HD void joint_errors(int64_t n) const {
     const T* p = pred + n * J * 3;
     const T* x = target + n * J * 3;
     const Vec3<T> off = root_offset(p, x, root);
@@ -275,9 +298,6 @@ struct PoseErrorsForward {
       running += h[k];
       h[k] = finite ? running : procrustes::quiet_nan<T>();
     }
-    const procrustes::PoseView<T> pv{p, joints}, xv{x, joints};
-    const procrustes::Similarity f = procrustes::similarity_fit(pv, xv, Je);
-    p_mpjpe[n] = T(procrustes::aligned_mean_error(f, pv, xv, Je) * procrustes::Real(to_mm));
   }
 };
 

@@ -7,17 +7,18 @@
 // M = U diag(l1, l2, l3) V^T with U, V in SO(3) and signed l3 (sign = sign(det M)), R = U V^T, tr(R^T M) = l1+l2+l3,
 // s = (l1 + l2 + l3) / |P|^2.
 //
-// Why this decomposition (and not a full 3x3 SVD or Horn's 4x4 quaternion eigenproblem): R only needs V and the
-// first two left vectors. V comes from a cyclic Jacobi eigen-decomposition of the 3x3 Gram matrix M^T M (the first
-// stage of McAdams et al. 2011) with exact Givens angles (quadratic convergence: 2-4 sweeps of 3 rotations);
-// u1 = M v1 / |M v1|, u2 = the part of M v2 orthogonal to u1, and u3 = u1 x u2, v3 = v1 x v2 make U and V proper
-// rotations, so the reflection fix of the SVD route (flip the last column when det < 0) happens by construction
-// and l3 = u3^T M v3 carries the sign. Horn's method would diagonalise a 4x4 matrix instead (6 rotations per
-// sweep) and still not give V and the signed singular values the backward needs. The Gram matrix squares the
-// singular values, which costs R a relative error ~ eps (s1/s2)^2 on thin poses; one Newton step on the
-// optimality condition (refine_rotation) restores the conditioning of the problem itself, ~ eps s1 / (l2 + l3).
-// Errors of v1/v2 inside a near-degenerate eigenspace are mirrored by u1/u2 (computed from M v) and cancel in
-// R = U V^T, so repeated singular values need no special case.
+// The fit here is Horn's quaternion formulation (Horn 1987, "Closed-form solution of absolute orientation using unit
+// quaternions", JOSA A 4): R is the rotation of the unit eigenvector of the largest eigenvalue (l1 + l2 + l3) of
+// the symmetric 4x4 key matrix N(M), so the best *proper* rotation comes out by construction (no reflection fix).
+// It is solved in closed form (QCP, posefast/quaternion_fit.h) where the closed form can certify its result, and
+// otherwise by a cyclic Jacobi eigen-decomposition of N with exact Givens angles, converged to
+// machine precision. Jacobi is backward stable, so R is as accurate as the problem allows: its error
+// ~ eps l1 / (l2 + l3) is confined to the spin about the first principal axis, which moves the aligned joints by
+// that angle times their distance from that axis, i.e. ~ eps for a near-collinear pose. (The Jacobi
+// eigen-decomposition of the Gram matrix M^T M used before squared the singular values and could not resolve
+// sigma2, sigma3 < sqrt(eps) sigma1: a pose 1e-9 off a line had its P-MPJPE off by 4e-10 of its size.)
+// The backward needs V and the signed singular values: they are the eigen-decomposition of the symmetric
+// K = R^T M = V diag(l) V^T (3x3 Jacobi, eigenvalues not squared).
 //
 // Backward: with K = R^T M = V diag(l) V^T (symmetric at the optimum), a rotation perturbation dR = R [w]x obeys
 // [w]x K + K [w]x = [E w]x = R^T dM - dM^T R, E = tr(K) I - K = V diag(l2+l3, l1+l3, l1+l2) V^T.
@@ -30,16 +31,8 @@
 #pragma once
 
 #include "posefast/common.h"
+#include "posefast/quaternion_fit.h"
 
-// The small-matrix helpers must inline into the per-pose loop (so S and V live in registers and the Jacobi indices
-// are constants); GCC/Clang otherwise keep symmetric_eigen3 out of line.
-#if defined(__CUDACC__)
-#define PF_HD_INLINE __host__ __device__ __forceinline__
-#elif defined(__GNUC__)
-#define PF_HD_INLINE inline __attribute__((always_inline))
-#else
-#define PF_HD_INLINE inline
-#endif
 
 namespace posefast {
 namespace procrustes {
@@ -94,28 +87,16 @@ PF_HD Vec3<T> row_times_transposed(Vec3<T> v, const T* R) {
   return {R[0] * v.x + R[1] * v.y + R[2] * v.z, R[3] * v.x + R[4] * v.y + R[5] * v.z,
           R[6] * v.x + R[7] * v.y + R[8] * v.z};
 }
-// M v with M row-major.
-template <typename T>
-PF_HD Vec3<T> mat_vec(const T* M, Vec3<T> v) { return row_times_transposed(v, M); }
 
-// A unit vector orthogonal to the unit vector u (cross with the axis u is least aligned with).
-template <typename T>
-PF_HD Vec3<T> any_orthogonal(Vec3<T> u) {
-  const T ax = pf_abs(u.x), ay = pf_abs(u.y), az = pf_abs(u.z);
-  const Vec3<T> e = (ax <= ay && ax <= az) ? Vec3<T>{1, 0, 0} : (ay <= az ? Vec3<T>{0, 1, 0} : Vec3<T>{0, 0, 1});
-  const Vec3<T> w = cross(u, e);
-  return (T(1) / norm(w)) * w;
-}
-
-// One exact Jacobi rotation zeroing S[p][q] of the symmetric 3x3 S; V (columns = eigenvectors) follows.
+// One exact Jacobi rotation zeroing S[p][q] of the symmetric N x N S; V (columns = eigenvectors) follows.
 // With d = S[q][q] - S[p][p], r = sqrt(d^2 + 4 S[p][q]^2) and q = r + |d|, the rotation (smaller angle) has
 // c = sqrt(q / 2r), s = sign(d) 2 S[p][q] / sqrt(2 r q) and tan = s / c = 2 sign(d) S[p][q] / q = 4 sign(d) S[p][q]
-// r / (2 r q): two square roots and one division, the latency chain that dominates the whole fit.
-template <typename T>
-PF_HD_INLINE void jacobi_rotate(T S[3][3], T V[3][3], int p, int q) {
+// r / (2 r q): two square roots and one division.
+template <int N, typename T>
+PF_HD_INLINE void jacobi_rotate(T S[N][N], T V[N][N], int p, int q) {
   const T apq = S[p][q];
-  // S is formed from M / max|M| (trace >= 1): below 1e-18 an off-diagonal is already far under machine precision,
-  // and skipping it keeps d^2 + 4 apq^2 and 2 r h clear of float underflow.
+  // S is formed from M / max|M| (entries O(1)): below 1e-18 an off-diagonal is already far under machine
+  // precision, and skipping it keeps d^2 + 4 apq^2 and 2 r h clear of float underflow.
   if (!(pf_abs(apq) > T(1e-18))) return;
   const T d = S[q][q] - S[p][p];
   const T r = pf_sqrt(d * d + T(4) * apq * apq);
@@ -127,42 +108,43 @@ PF_HD_INLINE void jacobi_rotate(T S[3][3], T V[3][3], int p, int q) {
   S[p][p] -= t_apq;
   S[q][q] += t_apq;
   S[p][q] = S[q][p] = T(0);
-  const int o = 3 - p - q;
-  const T sop = S[o][p], soq = S[o][q];
-  S[o][p] = S[p][o] = c * sop - s * soq;
-  S[o][q] = S[q][o] = s * sop + c * soq;
-  for (int i = 0; i < 3; ++i) {
+  for (int o = 0; o < N; ++o) {
+    if (o == p || o == q) continue;
+    const T sop = S[o][p], soq = S[o][q];
+    S[o][p] = S[p][o] = c * sop - s * soq;
+    S[o][q] = S[q][o] = s * sop + c * soq;
+  }
+  for (int i = 0; i < N; ++i) {
     const T vp = V[i][p], vq = V[i][q];
     V[i][p] = c * vp - s * vq;
     V[i][q] = s * vp + c * vq;
   }
 }
 
-// Eigen-decomposition of the symmetric 3x3 S (overwritten): eigenvalues d sorted descending, V's columns the
+// Eigen-decomposition of the symmetric N x N S (overwritten): eigenvalues d sorted descending, V's columns the
 // matching eigenvectors. Cyclic Jacobi (quadratic convergence), stopped once the off-diagonal mass is below
-// tol (sum of squares, relative to the diagonal's).
-template <typename T>
-PF_HD_INLINE void symmetric_eigen3(T S[3][3], T d[3], T V[3][3], T tol) {
-  for (int i = 0; i < 3; ++i)
-    for (int k = 0; k < 3; ++k) V[i][k] = T(i == k);
-  for (int sweep = 0; sweep < 10; ++sweep) {
-    const T off = S[0][1] * S[0][1] + S[0][2] * S[0][2] + S[1][2] * S[1][2];
-    const T diag = S[0][0] * S[0][0] + S[1][1] * S[1][1] + S[2][2] * S[2][2];
-    if (!(off > tol * diag)) break;  // also stops on NaN
-    jacobi_rotate(S, V, 0, 1);
-    jacobi_rotate(S, V, 0, 2);
-    jacobi_rotate(S, V, 1, 2);
-  }
-  for (int i = 0; i < 3; ++i) d[i] = S[i][i];
-  // three compare-exchanges sort three values
-  const int pairs[3][2] = {{0, 1}, {1, 2}, {0, 1}};
-  for (int k = 0; k < 3; ++k) {
-    const int a = pairs[k][0], b = pairs[k][1];
-    if (d[a] < d[b]) {
-      const T td = d[a]; d[a] = d[b]; d[b] = td;
-      for (int i = 0; i < 3; ++i) { const T tv = V[i][a]; V[i][a] = V[i][b]; V[i][b] = tv; }
+// eps^2 of the diagonal's (sums of squares).
+template <int N, typename T>
+PF_HD_INLINE void symmetric_eigen(T S[N][N], T d[N], T V[N][N]) {
+  for (int i = 0; i < N; ++i)
+    for (int k = 0; k < N; ++k) V[i][k] = T(i == k);
+  const T tol = machine_eps<T>() * machine_eps<T>();
+  for (int sweep = 0; sweep < 16; ++sweep) {
+    T off = 0, diag = 0;
+    for (int i = 0; i < N; ++i) {
+      diag += S[i][i] * S[i][i];
+      for (int k = i + 1; k < N; ++k) off += S[i][k] * S[i][k];
     }
+    if (!(off > tol * diag)) break;  // also stops on NaN
+    for (int p = 0; p < N - 1; ++p)
+      for (int q = p + 1; q < N; ++q) jacobi_rotate<N>(S, V, p, q);
   }
+  for (int i = 0; i < N; ++i) d[i] = S[i][i];
+  for (int a = 1; a < N; ++a)  // insertion sort, descending
+    for (int b = a; b > 0 && d[b - 1] < d[b]; --b) {
+      const T td = d[b]; d[b] = d[b - 1]; d[b - 1] = td;
+      for (int i = 0; i < N; ++i) { const T tv = V[i][b]; V[i][b] = V[i][b - 1]; V[i][b - 1] = tv; }
+    }
 }
 
 // Tikhonov-regularised 1/d (see the header comment).
@@ -184,27 +166,6 @@ PF_HD Vec3<T> apply_e_pinv(const T* lambda, const Vec3<T>* v, Vec3<T> gamma, T r
   return beta;
 }
 
-// One Newton step on the optimality condition "K = R^T M is symmetric": R <- R exp([w]x) with E w = vee(K - K^T).
-// The Gram matrix costs R an error ~ eps (s1/s2)^2 (its eigenvectors see squared singular values); the step
-// brings it to the conditioning of the problem itself, ~ eps s1/(l2+l3), at the price of ~100 flops. The rotation
-// exp([w]x) is formed from the unit quaternion (1, w/2)/|.|, so R stays orthogonal to working precision.
-template <typename T>
-PF_HD void refine_rotation(const T* M, const T* lambda, const Vec3<T>* v, T* R) {
-  T K[9];
-  for (int r = 0; r < 3; ++r)
-    for (int k = 0; k < 3; ++k) K[r * 3 + k] = R[r] * M[k] + R[3 + r] * M[3 + k] + R[6 + r] * M[6 + k];
-  const Vec3<T> w = apply_e_pinv(lambda, v, Vec3<T>{K[7] - K[5], K[2] - K[6], K[3] - K[1]}, pf_sqrt(machine_eps<T>()));
-  const T inv = T(1) / pf_sqrt(T(1) + T(0.25) * dot(w, w));
-  const T qw = inv, qx = T(0.5) * inv * w.x, qy = T(0.5) * inv * w.y, qz = T(0.5) * inv * w.z;
-  const T Q[9] = {T(1) - T(2) * (qy * qy + qz * qz), T(2) * (qx * qy - qw * qz), T(2) * (qx * qz + qw * qy),
-                  T(2) * (qx * qy + qw * qz), T(1) - T(2) * (qx * qx + qz * qz), T(2) * (qy * qz - qw * qx),
-                  T(2) * (qx * qz - qw * qy), T(2) * (qy * qz + qw * qx), T(1) - T(2) * (qx * qx + qy * qy)};
-  T out[9];
-  for (int r = 0; r < 3; ++r)
-    for (int k = 0; k < 3; ++k) out[r * 3 + k] = R[r * 3] * Q[k] + R[r * 3 + 1] * Q[3 + k] + R[r * 3 + 2] * Q[6 + k];
-  for (int i = 0; i < 9; ++i) R[i] = out[i];
-}
-
 // Everything the metrics and the backward need about the fit of one pose.
 struct Similarity {
   Real R[9];        // row-major rotation, aligned row = s (pred_j - mu_p) R + mu_x
@@ -212,7 +173,7 @@ struct Similarity {
   Vec3<Real> mu_p;  // centroid of pred
   Vec3<Real> mu_x;  // centroid of target
   Real lambda[3];   // signed singular values of M = P^T X: l1 >= l2 >= |l3|, sign(l3) = sign(det M)
-  Vec3<Real> v[3];  // right singular vectors of M (a proper rotation): the eigenvectors of K = R^T M
+  Vec3<Real> v[3];  // right singular vectors of M: the eigenvectors of K = R^T M
   Real n2;          // |P|^2
   bool degenerate;  // a pose had all joints coincident (to working precision): R = I, s = 0, constant
 };
@@ -226,11 +187,8 @@ PF_HD bool coincident(Real spread2, Real magnitude2) {
 // Fit pred onto target (J joints). Non-finite input gives NaN everywhere. Degenerate poses: all joints of either
 // pose coincident (see coincident()) or M = 0 -> R = I and s = 0 (every aligned joint at the target centroid);
 // collinear poses -> R is one of the equally optimal rotations (the spin about the line is arbitrary).
-// exact_basis: converge the Jacobi to machine precision, for the backward (its E^+ uses v and lambda). The
-// forward stops at |off-diagonal| <= sqrt(eps) |diagonal| (~15% fewer rotations): refine_rotation's Newton step
-// squares what that leaves in R, and the forward uses v, lambda only inside that step.
 template <typename T>
-PF_HD Similarity similarity_fit(PoseView<T> pred, PoseView<T> target, int64_t J, bool exact_basis = false) {
+PF_HD Similarity similarity_fit(PoseView<T> pred, PoseView<T> target, int64_t J) {
   Similarity f;
   Vec3<Real> mp{0, 0, 0}, mx{0, 0, 0};
   for (int64_t j = 0; j < J; ++j) {
@@ -282,39 +240,32 @@ PF_HD Similarity similarity_fit(PoseView<T> pred, PoseView<T> target, int64_t J,
   const Real ic = Real(1) / c;
   Real Mn[9];
   for (int i = 0; i < 9; ++i) Mn[i] = M[i] * ic;
-  Real S[3][3], d[3], V[3][3];
-  for (int a = 0; a < 3; ++a)
-    for (int b = a; b < 3; ++b)
-      S[a][b] = S[b][a] = Mn[a] * Mn[b] + Mn[3 + a] * Mn[3 + b] + Mn[6 + a] * Mn[6 + b];
-  symmetric_eigen3(S, d, V, exact_basis ? machine_eps<Real>() * machine_eps<Real>() : machine_eps<Real>());
-  const Vec3<Real> v1{V[0][0], V[1][0], V[2][0]}, v2{V[0][1], V[1][1], V[2][1]};
-  const Vec3<Real> v3 = cross(v1, v2);  // right-handed V
-  const Vec3<Real> m1 = mat_vec(Mn, v1), m2 = mat_vec(Mn, v2);
-  const Real n1 = norm(m1);  // >= max |Mn_ab| / sqrt(3) > 0 up to rounding
-  const Vec3<Real> u1 = (Real(1) / n1) * m1;
-  // Gram-Schmidt twice: for (near) rank-1 M, m2 is rounding noise mostly along u1 and one pass leaves w skewed.
-  Vec3<Real> w = m2 - dot(u1, m2) * u1;
-  w -= dot(u1, w) * u1;
-  const Real nw = norm(w);
-  const Vec3<Real> u2 = nw > Real(1e-30) ? (Real(1) / nw) * w : any_orthogonal(u1);  // rank-1 M: any spin is optimal
-  const Vec3<Real> u3 = cross(u1, u2);
-  const Vec3<Real> u[3] = {u1, u2, u3};
-  f.v[0] = v1; f.v[1] = v2; f.v[2] = v3;
+  // R: the top eigenvector of Horn's key matrix, in closed form where certified, else by Jacobi
+  const Mat3<Real> Ms{Mn[0], Mn[1], Mn[2], Mn[3], Mn[4], Mn[5], Mn[6], Mn[7], Mn[8]};
+  const QcpFit<Real> q = qcp_fit(Ms, n2 * ic, n2x * ic);
+  Mat3<Real> r = q.R;
+  if (!q.ok) {
+    const HornKey<Real> k = horn_key(Ms);
+    Real Nk[4][4] = {{k.n00, k.n01, k.n02, k.n03}, {k.n01, k.n11, k.n12, k.n13}, {k.n02, k.n12, k.n22, k.n23},
+                     {k.n03, k.n13, k.n23, k.n33}};
+    Real e4[4], Q[4][4];
+    symmetric_eigen<4>(Nk, e4, Q);
+    r = quaternion_rotation(Q[0][0], Q[1][0], Q[2][0], Q[3][0]);
+  }
   Real* R = f.R;
-  R[0] = u1.x * v1.x + u2.x * v2.x + u3.x * v3.x;
-  R[1] = u1.x * v1.y + u2.x * v2.y + u3.x * v3.y;
-  R[2] = u1.x * v1.z + u2.x * v2.z + u3.x * v3.z;
-  R[3] = u1.y * v1.x + u2.y * v2.x + u3.y * v3.x;
-  R[4] = u1.y * v1.y + u2.y * v2.y + u3.y * v3.y;
-  R[5] = u1.y * v1.z + u2.y * v2.z + u3.y * v3.z;
-  R[6] = u1.z * v1.x + u2.z * v2.x + u3.z * v3.x;
-  R[7] = u1.z * v1.y + u2.z * v2.y + u3.z * v3.y;
-  R[8] = u1.z * v1.z + u2.z * v2.z + u3.z * v3.z;
-  for (int k = 0; k < 3; ++k) f.lambda[k] = dot(u[k], mat_vec(Mn, f.v[k]));  // of Mn; scaled by c below
-  refine_rotation(Mn, f.lambda, f.v, R);
+  R[0] = r.xx; R[1] = r.xy; R[2] = r.xz; R[3] = r.yx; R[4] = r.yy; R[5] = r.yz; R[6] = r.zx; R[7] = r.zy; R[8] = r.zz;
+  // V and the signed singular values (for the backward): K = R^T Mn = V diag(l) V^T, symmetric at the optimum
+  Real K[3][3];
+  for (int a = 0; a < 3; ++a)
+    for (int b = 0; b < 3; ++b) K[a][b] = R[a] * Mn[b] + R[3 + a] * Mn[3 + b] + R[6 + a] * Mn[6 + b];
+  for (int a = 0; a < 3; ++a)
+    for (int b = a + 1; b < 3; ++b) K[a][b] = K[b][a] = Real(0.5) * (K[a][b] + K[b][a]);
+  Real V[3][3];
+  symmetric_eigen<3>(K, f.lambda, V);
+  for (int i = 0; i < 3; ++i) f.v[i] = Vec3<Real>{V[0][i], V[1][i], V[2][i]};
   Real tr = 0;
   for (int i = 0; i < 9; ++i) tr += R[i] * M[i];
-  for (int k = 0; k < 3; ++k) f.lambda[k] *= c;
+  for (int i = 0; i < 3; ++i) f.lambda[i] *= c;
   f.s = tr / n2;  // n2 > 0: not coincident
   return f;
 }

@@ -112,7 +112,25 @@ struct KcsBackward {
   }
 };
 
-// Fused part-aware KCS: joints -> (unit) bones -> one Gram matrix -> P masked copies, per pose, in registers/stack.
+// ---- part-aware KCS ----------------------------------------------------------------------------------------------
+// The unit bones u = bone / max(|bone|, eps) (or the raw bones) enter every part-KCS value as dot(u_i, u_k). The CPU
+// computes them once per pose into a stack array; the GPU branches keep no per-pose arrays (a thread's stack frame
+// stays within 256 bytes for J <= 17 in float and double) and recompute each unit bone where it is needed. The
+// operations on each value are the same in both, so the CPU and GPU branches give the same bits (FMA contraction
+// aside, which nvcc applies by default).
+
+// Bone b of one pose (joint b + 1 minus its parent), unit length when normalize.
+template <typename T>
+PF_HD Vec3<T> kcs_bone(const T* x, const int64_t* parents, int64_t b) {
+  return load3(x + (b + 1) * 3) - load3(x + parents[b + 1] * 3);
+}
+template <typename T>
+PF_HD Vec3<T> kcs_unit(Vec3<T> bone, bool normalize, T eps) {
+  T inv;
+  return normalize ? safe_normalize(bone, eps, &inv) : bone;
+}
+
+// Fused part-aware KCS: joints -> (unit) bones -> Gram matrix -> P masked copies, per pose.
 // out[p][i][k] = m[p][i] m[p][k] <u_i, u_k>, u = bone / max(|bone|, eps) when normalize (else the raw bone).
 template <typename T>
 struct PartKcsForward {
@@ -126,28 +144,20 @@ struct PartKcsForward {
   PF_HD void operator()(int64_t n) const {
     const int64_t B = J - 1;
     const T* x = joints + n * J * 3;
-    Vec3<T> u[kMaxJoints];
-    for (int64_t c = 1; c < J; ++c) {
-      const Vec3<T> b = load3(x + c * 3) - load3(x + parents[c] * 3);
-      T inv;
-      u[c - 1] = normalize ? safe_normalize(b, eps, &inv) : b;
-    }
     T* o = out + n * P * B * B;
 #ifdef __CUDA_ARCH__
-    // GPU: no B x B local array (it would spill to local memory); each Gram entry is formed once and scattered.
     for (int64_t i = 0; i < B; ++i) {
-      for (int64_t k = i; k < B; ++k) {
-        const T gram = dot(u[i], u[k]);
-        for (int64_t p = 0; p < P; ++p) {
-          const T v = masks[p * B + i] * masks[p * B + k] * gram;
-          o[(p * B + i) * B + k] = v;
-          o[(p * B + k) * B + i] = v;
-        }
+      const Vec3<T> ui = kcs_unit(kcs_bone(x, parents, i), normalize, eps);
+      for (int64_t k = 0; k < B; ++k) {
+        const T g = dot(ui, kcs_unit(kcs_bone(x, parents, k), normalize, eps));
+        for (int64_t p = 0; p < P; ++p) o[(p * B + i) * B + k] = masks[p * B + i] * masks[p * B + k] * g;
       }
     }
 #else
-    // CPU: the Gram matrix on the stack, then each part's rows stored contiguously (2x faster than the scatter
-    // above at 1e5 poses, bench/NOTES.md).
+    // CPU: the Gram matrix on the stack, then each part's rows stored contiguously (2x faster than scattering each
+    // value to the P parts at 1e5 poses, bench/NOTES.md).
+    Vec3<T> u[kMaxJoints];
+    for (int64_t b = 0; b < B; ++b) u[b] = kcs_unit(kcs_bone(x, parents, b), normalize, eps);
     T gram[kMaxJoints * kMaxJoints];
     for (int64_t i = 0; i < B; ++i)
       for (int64_t k = i; k < B; ++k) gram[i * B + k] = gram[k * B + i] = dot(u[i], u[k]);
@@ -165,6 +175,7 @@ struct PartKcsForward {
 };
 
 // Backward of the fused op: collapse the P part gradients into one Gram gradient, then Gram -> bones -> joints.
+// d loss / d gram[i][k] (summed over both triangles) = G[i][k] + G[k][i], G[i][k] = sum_p m[p][i] m[p][k] g[p][i][k].
 template <typename T>
 struct PartKcsBackward {
   const T* grad_out;       // [N, P, B, B]
@@ -179,16 +190,32 @@ struct PartKcsBackward {
     const int64_t B = J - 1;
     const T* x = joints + n * J * 3;
     const T* g = grad_out + n * P * B * B;
-    Vec3<T> bone[kMaxJoints], u[kMaxJoints];
-    for (int64_t c = 1; c < J; ++c) {
-      bone[c - 1] = load3(x + c * 3) - load3(x + parents[c] * 3);
-      T inv;
-      u[c - 1] = normalize ? safe_normalize(bone[c - 1], eps, &inv) : bone[c - 1];
-    }
     T* gx = grad_joints + n * J * 3;
     for (int64_t c = 0; c < J; ++c) store3(gx + c * 3, Vec3<T>{0, 0, 0});
-#ifndef __CUDA_ARCH__
+#ifdef __CUDA_ARCH__
+    for (int64_t i = 0; i < B; ++i) {
+      Vec3<T> gu{0, 0, 0};
+      for (int64_t k = 0; k < B; ++k) {
+        T gik = 0, gki = 0;  // G[i][k], G[k][i], parts summed in the CPU's order
+        for (int64_t p = 0; p < P; ++p) {
+          const T mm = masks[p * B + i] * masks[p * B + k];
+          gik += mm * g[(p * B + i) * B + k];
+          gki += masks[p * B + k] * masks[p * B + i] * g[(p * B + k) * B + i];
+        }
+        gu += (gik + gki) * kcs_unit(kcs_bone(x, parents, k), normalize, eps);
+      }
+      const Vec3<T> bone = kcs_bone(x, parents, i);
+      const Vec3<T> gb = normalize ? safe_normalize_backward(bone, gu, eps) : gu;
+      accumulate3(gx + (i + 1) * 3, gb);
+      accumulate3(gx + parents[i + 1] * 3, T(-1) * gb);
+    }
+#else
     // CPU: sum the part gradients into one B x B array reading grad_out in memory order (1.6x at 1e5 poses).
+    Vec3<T> bone[kMaxJoints], u[kMaxJoints];
+    for (int64_t b = 0; b < B; ++b) {
+      bone[b] = kcs_bone(x, parents, b);
+      u[b] = kcs_unit(bone[b], normalize, eps);
+    }
     T G[kMaxJoints * kMaxJoints];
     for (int64_t e = 0; e < B * B; ++e) G[e] = T(0);
     for (int64_t p = 0; p < P; ++p) {
@@ -200,22 +227,88 @@ struct PartKcsBackward {
         for (int64_t k = 0; k < B; ++k) Gi[k] += mi * m[k] * row[k];
       }
     }
-#endif
     for (int64_t i = 0; i < B; ++i) {
       Vec3<T> gu{0, 0, 0};
-      for (int64_t k = 0; k < B; ++k) {
-#ifdef __CUDA_ARCH__
-        T gsym = 0;  // GPU (no local B x B array): d loss / d gram[i][k], summed over parts and (i,k), (k,i)
-        for (int64_t p = 0; p < P; ++p)
-          gsym += masks[p * B + i] * masks[p * B + k] * (g[(p * B + i) * B + k] + g[(p * B + k) * B + i]);
-#else
-        const T gsym = G[i * B + k] + G[k * B + i];
-#endif
-        gu += gsym * u[k];
-      }
+      for (int64_t k = 0; k < B; ++k) gu += (G[i * B + k] + G[k * B + i]) * u[k];
       const Vec3<T> gb = normalize ? safe_normalize_backward(bone[i], gu, eps) : gu;
       accumulate3(gx + (i + 1) * 3, gb);
       accumulate3(gx + parents[i + 1] * 3, T(-1) * gb);
+    }
+#endif
+  }
+};
+
+// Compact part-aware KCS: only the distinct entries of each part's matrix (posefast/skeleton.py,
+// compact_kcs_layout): out[p][d] = <u_i, u_k> for pairs[p][d] = (i, k), 0 for padding (i = -1).
+template <typename T>
+struct PartKcsCompactForward {
+  const T* joints;         // [N, J, 3]
+  const int64_t* parents;  // [J]
+  const int64_t* pairs;    // [E, 2], E = P * D entries (bone pairs, -1 for padding)
+  T* out;                  // [N, E]
+  int64_t J, E;
+  bool normalize;
+  T eps;
+  PF_HD void operator()(int64_t n) const {
+    const T* x = joints + n * J * 3;
+    T* o = out + n * E;
+#ifdef __CUDA_ARCH__
+    for (int64_t e = 0; e < E; ++e) {
+      const int64_t i = pairs[2 * e], k = pairs[2 * e + 1];
+      o[e] = i < 0 ? T(0)
+                   : dot(kcs_unit(kcs_bone(x, parents, i), normalize, eps),
+                         kcs_unit(kcs_bone(x, parents, k), normalize, eps));
+    }
+#else
+    Vec3<T> u[kMaxJoints];
+    for (int64_t b = 0; b < J - 1; ++b) u[b] = kcs_unit(kcs_bone(x, parents, b), normalize, eps);
+    for (int64_t e = 0; e < E; ++e) {
+      const int64_t i = pairs[2 * e], k = pairs[2 * e + 1];
+      o[e] = i < 0 ? T(0) : dot(u[i], u[k]);
+    }
+#endif
+  }
+};
+
+// Backward of the compact op, bone by bone: d loss / d u_b = sum over the entries (e, k) that contain bone b of
+// g[e] u_k (a diagonal entry (b, b) is listed twice: d<u_b, u_b>/du_b = 2 u_b). The lists are CSR tables built by
+// posefast/ops/_tables.py: entries of bone b at items[offsets[b] .. offsets[b + 1]), each (entry index e, bone k).
+template <typename T>
+struct PartKcsCompactBackward {
+  const T* grad_out;       // [N, E]
+  const T* joints;         // [N, J, 3]
+  const int64_t* parents;  // [J]
+  const int64_t* offsets;  // [B + 1]
+  const int64_t* items;    // [L, 2]
+  T* grad_joints;          // [N, J, 3]
+  int64_t J, E;
+  bool normalize;
+  T eps;
+  PF_HD void operator()(int64_t n) const {
+    const int64_t B = J - 1;
+    const T* x = joints + n * J * 3;
+    const T* g = grad_out + n * E;
+    T* gx = grad_joints + n * J * 3;
+    for (int64_t c = 0; c < J; ++c) store3(gx + c * 3, Vec3<T>{0, 0, 0});
+#ifndef __CUDA_ARCH__
+    Vec3<T> u[kMaxJoints];
+    for (int64_t b = 0; b < B; ++b) u[b] = kcs_unit(kcs_bone(x, parents, b), normalize, eps);
+#endif
+    for (int64_t b = 0; b < B; ++b) {
+      Vec3<T> gu{0, 0, 0};
+      for (int64_t t = offsets[b]; t < offsets[b + 1]; ++t) {
+        const int64_t k = items[2 * t + 1];
+#ifdef __CUDA_ARCH__
+        const Vec3<T> uk = kcs_unit(kcs_bone(x, parents, k), normalize, eps);
+#else
+        const Vec3<T> uk = u[k];
+#endif
+        gu += g[items[2 * t]] * uk;
+      }
+      const Vec3<T> bone = kcs_bone(x, parents, b);
+      const Vec3<T> gb = normalize ? safe_normalize_backward(bone, gu, eps) : gu;
+      accumulate3(gx + (b + 1) * 3, gb);
+      accumulate3(gx + parents[b + 1] * 3, T(-1) * gb);
     }
   }
 };
