@@ -35,8 +35,11 @@
 #define PF_HD_INLINE inline
 #endif
 
-#if defined(__CUDACC__)
+// Unroll the fixed Newton loop completely: on the CPU the lane loop around it vectorises only without inner loops.
+#if defined(__CUDA_ARCH__)
 #define PF_UNROLL_ALL _Pragma("unroll")
+#elif defined(__CUDACC__) || !defined(__GNUC__)
+#define PF_UNROLL_ALL
 #else
 #define PF_UNROLL_ALL _Pragma("GCC unroll 16")
 #endif
