@@ -54,6 +54,8 @@ def _op_cases():
     masks = table(SKEL, "part_masks", x.device, F64)
     frozen = table(SKEL, "frozen", x.device, torch.uint8)
     groups = table(SKEL, "bone_groups", x.device)
+    pairs, offsets, items = (table(SKEL, f"compact_{k}", x.device) for k in ("pairs", "offsets", "items"))
+    width = SKEL.compact_kcs_pairs.shape[1]
     pts = x + torch.tensor([0.0, 0.0, 4.0], dtype=F64)
     target = poses((N,), SKEL, 51)
     tgt2d = posefast.project(poses((N,), SKEL, 52, depth=6.0), cam[..., :4])
@@ -73,6 +75,8 @@ def _op_cases():
         ("kcs_backward", (g(N, B, B), bones)),
         ("part_kcs", (req(x), parents, masks, True, 1e-6)),
         ("part_kcs_backward", (g(N, masks.shape[0], B, B), x, parents, masks, False, 1e-6)),
+        ("part_kcs_compact", (req(x), parents, pairs, offsets, items, width, True, 1e-6)),
+        ("part_kcs_compact_backward", (g(N, pairs.shape[0] // width, width), x, parents, offsets, items, False, 1e-6)),
         ("mpjpe", (req(x), req(target), 0)),
         ("mpjpe_backward", (g(N), x, target, -1)),
         ("n_mpjpe", (req(x), req(target))),
@@ -123,6 +127,7 @@ def _every_public_op(x, d, r, rv, t, cam, target, bones, tgt2d, maps, kp, vis, t
         posefast.forward_kinematics(bones[0], SKEL, x[1][:, 0]),
         posefast.kcs(bones[1]),
         posefast.part_kcs(x[2], SKEL, normalize=False),
+        posefast.part_kcs_compact(x[14], SKEL),
         posefast.mpjpe(x[3], target[0], root=0),
         posefast.n_mpjpe(x[4], target[1]),
         posefast.p_mpjpe(x[5], target[2]),
@@ -143,7 +148,7 @@ def _every_public_op(x, d, r, rv, t, cam, target, bones, tgt2d, maps, kp, vis, t
 def _compile_inputs(layout):
     f32 = torch.float32
     lists = {
-        "x": [poses((N,), SKEL, 60 + i, dtype=f32) for i in range(14)],
+        "x": [poses((N,), SKEL, 60 + i, dtype=f32) for i in range(15)],
         "d": [rand((N, B, 3), 80 + i, 0.3, f32) for i in range(2)],
         "r": [rand((N, G), 82 + i, 0.1, f32) for i in range(2)],
         "rv": [rand((N, 3), 84 + i, 1.0, f32) for i in range(3)],

@@ -318,7 +318,7 @@ def _part_kcs_compact_backward(grad_out: Tensor, joints: Tensor, parents: Tensor
     E = grad_out.shape[-1] * grad_out.shape[-2]
     joints, n = contiguous_batch(joints, 2)
     grad_out = grad_out.contiguous()
-    grad_joints = torch.empty_like(joints)
+    grad_joints = new_like(joints)
     if n:
         launch("part_kcs_compact_backward", joints, grad_out, joints, parents, offsets, items, grad_joints, n, J, E,
                normalize, eps)
@@ -327,7 +327,7 @@ def _part_kcs_compact_backward(grad_out: Tensor, joints: Tensor, parents: Tensor
 
 @_part_kcs_compact_backward.register_fake
 def _(grad_out, joints, parents, offsets, items, normalize, eps):
-    return torch.empty_like(joints)
+    return new_like(joints)
 
 
 def _part_kcs_compact_setup(ctx, inputs, output):
