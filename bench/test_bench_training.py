@@ -100,10 +100,11 @@ def _iqr(values) -> float:
 
 # ---- lifting methods ---------------------------------------------------------------------------------------------
 def _lifting(method: str, device: str, **overrides):
-    from posefast.methods import lifting_method, load_domains
-    from posefast.train.checkpoint import seed_everything
-    from posefast.train.config import TrainConfig
-    from posefast.train.distributed import DistContext
+    from posefast.data.domains import load_domains
+    from posefast.methods import lifting_method
+    from posefast.engine.checkpoint import seed_everything
+    from posefast.cli.config import TrainConfig
+    from posefast.engine.distributed import DistContext
 
     cfg = TrainConfig(method=method, n_source=2048, n_target=1024, n_test=256, epochs=2, progress=False,
                       device=device)
@@ -174,14 +175,14 @@ def test_poseda_lpa_steps(benchmark, device):
 def test_multilevel_step(benchmark, device):
     require_device(device)
     try:
-        from posefast.data2d import make_domain
-        from posefast.methods import multilevel as mlmod
-        from posefast.methods.multilevel_adain import build_style_transfer
-        from posefast.methods.multilevel_train import Augment, adapt_step
-        from posefast.methods.multilevel_warp import AffineRanges
+        from posefast.data.image2d import make_domain
+        from posefast.methods.multilevel import job as mlmod
+        from posefast.methods.multilevel.adain import build_style_transfer
+        from posefast.methods.multilevel.train import Augment, adapt_step
+        from posefast.methods.multilevel.warp import AffineRanges
     except ImportError as exc:
         pytest.skip(f"the multi-level 2D method is not importable: {exc}")
-    from posefast.train.config import TrainConfig
+    from posefast.cli.config import TrainConfig
 
     ml = TrainConfig().multilevel
     batch = 32

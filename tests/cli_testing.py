@@ -2,7 +2,7 @@
 through the same error wrapper their ``__main__`` uses (a subprocess per call would cost seconds of imports)."""
 import json
 
-from posefast._cli import run_cli
+from posefast.cli.common import run_cli
 
 # Sizes that train any lifting method in about a second (2 epochs: PoseAug's augmentor joins after its warm-up).
 TINY = ["--epochs", "2", "--set", "n_source=512", "--set", "n_target=512", "--set", "n_test=256", "--batch-size",
@@ -11,7 +11,7 @@ TINY = ["--epochs", "2", "--set", "n_source=512", "--set", "n_target=512", "--se
 
 
 def call(main, argv, capsys):
-    """``(exit status, stdout, stderr)`` of ``main(argv)`` behind :func:`posefast._cli.run_cli`."""
+    """``(exit status, stdout, stderr)`` of ``main(argv)`` behind :func:`posefast.errors.run_cli`."""
     capsys.readouterr()
     rc = run_cli(main, [str(a) for a in argv])
     out, err = capsys.readouterr()
@@ -19,13 +19,13 @@ def call(main, argv, capsys):
 
 
 def train(argv, capsys):
-    from posefast.train.cli import main
+    from posefast.cli.train import main
 
     return call(main, argv, capsys)
 
 
 def evaluate(argv, capsys):
-    from posefast.evaluate import main
+    from posefast.cli.evaluate import main
 
     return call(main, argv, capsys)
 

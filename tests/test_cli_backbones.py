@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from cli_testing import TINY, call, evaluate, read_json, train
 
-from posefast.lift import main as lift_main
+from posefast.cli.lift import main as lift_main
 from posefast.models.lifting import LIFTERS, lifter_width_kwargs
 
 METHODS = ("source-only", "poseaug", "poseda", "gpa", "lpa")

@@ -10,7 +10,9 @@ import torch
 from cli_testing import TINY, evaluate, one_error_line, train
 
 import posefast._ext
-from posefast._cli import UsageError, resolve_device, run_cli
+from posefast.cli.common import run_cli
+from posefast.engine.device import resolve_device
+from posefast.errors import UsageError
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,9 @@
 """Generic ``python -m posefast.train`` settings under multilevel/adain mean what they say or are refused."""
 import pytest
 
-from posefast._cli import UsageError
-from posefast.methods.multilevel import resolve_schedule
-from posefast.train.cli import build_parser, config_from_args
+from posefast.errors import UsageError
+from posefast.methods.multilevel.job import resolve_schedule
+from posefast.cli.train import build_parser, config_from_args
 
 
 def _cfg(*argv):

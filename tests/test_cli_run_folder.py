@@ -2,8 +2,8 @@
 import pytest
 from cli_testing import TINY, one_error_line, train
 
-from posefast._cli import UsageError
-from posefast.train.run_folder import prepare_run_folder, run_files
+from posefast.errors import UsageError
+from posefast.engine.run_folder import prepare_run_folder, run_files
 
 RUN = ["source-only", *TINY, "--epochs", "1"]
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from posefast.train.staged import parse_seeds, plan_workers, run_staged
-from posefast.train.stats import mean_of, mean_std, paired_difference, pck_of_hits, t_quantile_975
+from posefast.engine.staged import parse_seeds, plan_workers, run_staged
+from posefast.evaluation.stats import mean_of, mean_std, paired_difference, pck_of_hits, t_quantile_975
 
 
 # -- statistics -----------------------------------------------------------------------------------------------------
@@ -135,7 +135,7 @@ TINY = {"n_source": 512, "n_target": 512, "n_test": 256, "batch_size": 128, "bac
 
 
 def _cfg(**changes):
-    from posefast.train.config import TrainConfig, apply_overrides
+    from posefast.cli.config import TrainConfig, apply_overrides
 
     cfg = TrainConfig()
     apply_overrides(cfg, {**TINY, **changes}, "test")
@@ -144,7 +144,7 @@ def _cfg(**changes):
 
 @pytest.fixture(scope="module")
 def pretrained(tmp_path_factory):
-    from posefast.train.cli import run_lifting
+    from posefast.cli.train import run_lifting
 
     out = tmp_path_factory.mktemp("pre") / "run"
     run_lifting(_cfg(out=str(out)), "source-only")
@@ -152,9 +152,10 @@ def pretrained(tmp_path_factory):
 
 
 def test_init_starts_every_method_from_the_checkpoints_lifter(pretrained, tmp_path):
-    from posefast.methods import lifting_method, load_domains
-    from posefast.train.distributed import DistContext
-    from posefast.train.trainer import Trainer
+    from posefast.data.domains import load_domains
+    from posefast.methods import lifting_method
+    from posefast.engine.distributed import DistContext
+    from posefast.engine.trainer import Trainer
 
     state = torch.load(pretrained, weights_only=False)
     assert state["lifter_spec"]["arguments"] == {"width": 64}
@@ -169,7 +170,7 @@ def test_init_starts_every_method_from_the_checkpoints_lifter(pretrained, tmp_pa
 
 
 def test_init_refuses_another_lifter_or_a_missing_file(pretrained, tmp_path):
-    from posefast.train.cli import run_lifting
+    from posefast.cli.train import run_lifting
 
     with pytest.raises(ValueError, match=r"--init: .*arguments \{'width': 64\} \(this run: \{'width': 128\}\)"):
         run_lifting(_cfg(init=str(pretrained), backbone_width=128, out=str(tmp_path / "w")), "poseaug")
@@ -183,7 +184,7 @@ def test_init_refuses_another_lifter_or_a_missing_file(pretrained, tmp_path):
 
 
 def test_init_changes_the_result_and_resume_keeps_the_runs_own_lifter(pretrained, tmp_path):
-    from posefast.train.cli import run_lifting
+    from posefast.cli.train import run_lifting
 
     scratch = run_lifting(_cfg(out=str(tmp_path / "scratch")), "source-only")
     adapted = run_lifting(_cfg(init=str(pretrained), out=str(tmp_path / "adapted")), "source-only")
@@ -255,8 +256,8 @@ def test_compare_summary_schema_and_same_numbers_in_one_or_two_processes(tmp_pat
 
 def test_view_elevation_is_the_body_axis_toward_the_camera():
     from posefast import H36M16
-    from posefast.evaluate import view_elevation_deg
-    from posefast.train.compare import VIEW_BINS, view_groups
+    from posefast.evaluation.lifting import view_elevation_deg
+    from posefast.cli.compare import VIEW_BINS, view_groups
 
     thorax = H36M16.joint("Thorax")
     poses = torch.zeros(3, 16, 3, dtype=torch.float64)

@@ -1,9 +1,9 @@
-"""Synthetic source / target domains of posefast.data2d: contents, determinism, labels, a measurable gap."""
+"""Synthetic source / target domains of posefast.data.image2d: contents, determinism, labels, a measurable gap."""
 import numpy as np
 import pytest
 import torch
 
-from posefast.data2d import (BODY16_NAMES, PCK_EVAL_JOINTS, ImagePoseDataset, h36m17_to_body16, make_domain,
+from posefast.data.image2d import (BODY16_NAMES, PCK_EVAL_JOINTS, ImagePoseDataset, h36m17_to_body16, make_domain,
                              rasterize, sample_poses)
 
 N, S = 48, 64

@@ -1,4 +1,4 @@
-"""LSP / LSP-extended / COCO-style loaders of posefast.data2d on fixtures written here, good and corrupted.
+"""LSP / LSP-extended / COCO-style loaders of posefast.data.image2d on fixtures written here, good and corrupted.
 
 Each fixture photo carries a coloured square under every annotated joint, so a correct crop-and-resize puts
 each returned keypoint on a pixel of its joint's colour - a check that does not reuse the loader's geometry.
@@ -14,7 +14,7 @@ PIL = pytest.importorskip("PIL")
 scipy_io = pytest.importorskip("scipy.io")
 from PIL import Image  # noqa: E402
 
-from posefast.data2d import BODY16_NAMES, LSP14_NAMES, load_coco_keypoints, load_lsp  # noqa: E402
+from posefast.data.image2d import BODY16_NAMES, LSP14_NAMES, load_coco_keypoints, load_lsp  # noqa: E402
 
 S = 64
 COCO17 = ["nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",

@@ -1,11 +1,11 @@
-"""Renderer and pose source of posefast.data2d: geometry, z-buffer, visibility rule, determinism, input checks."""
+"""Renderer and pose source of posefast.data.image2d: geometry, z-buffer, visibility rule, determinism, input checks."""
 import numpy as np
 import pytest
 import torch
 
-from posefast.data2d import (BODY16_NAMES, H36M17_TO_BODY16, crop_cameras, place_in_camera, rasterize,
+from posefast.data.image2d import (BODY16_NAMES, H36M17_TO_BODY16, crop_cameras, place_in_camera, rasterize,
                              render_figures, sample_poses)
-from posefast.data2d.render import REGION_NAMES
+from posefast.data.image2d.render import REGION_NAMES
 from posefast.skeleton import H36M17
 
 S = 64
@@ -256,7 +256,7 @@ def test_face_and_toes_point_the_way_the_body_faces():
 
 
 def test_render_figures_per_image_arguments_follow_their_images(monkeypatch):
-    import posefast.data2d.render as render_module
+    import posefast.data.image2d.render as render_module
 
     monkeypatch.setattr(render_module, "_CHUNK_PIXELS", 2 * 32 * 32)  # chunks of 2 images: 5 images -> 3 chunks
     poses, cams = random_scenes(5, 9, size=32)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from posefast.data.cameras import project
-from posefast.data.cmu import (ASF_TO_H36M17, BVH_TO_H36M17, asf_forward_kinematics, bvh_forward_kinematics,
+from posefast.data.pose3d.cmu import (ASF_TO_H36M17, BVH_TO_H36M17, asf_forward_kinematics, bvh_forward_kinematics,
                                load_cmu, load_cmu_sequences, read_amc, read_asf, read_bvh, resample_indices, to_h36m17)
 from posefast.skeleton import H36M17
 

@@ -7,8 +7,8 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from posefast.data import h36m_cameras, load_h36m
-from posefast.data.h36m import H36M32_TO_H36M17, h36m_world_to_camera
-from posefast.data.synthetic import PRESETS, sample_world_poses
+from posefast.data.pose3d.h36m import H36M32_TO_H36M17, h36m_world_to_camera
+from posefast.data.synth3d.synthetic import PRESETS, sample_world_poses
 from posefast.skeleton import h36m17_to_h36m16
 
 SUBJECTS = ("S1", "S9")
@@ -25,7 +25,7 @@ SH_METADATA = {"num_joints": 16, "keypoints_symmetry": [[3, 4, 5, 13, 14, 15], [
 
 def _independent_pixels(world32, subject, view):
     """World (Z up, metres) -> pixels from the raw JSON numbers, scipy rotations and VideoPose3D's distortion."""
-    cal = json.loads(resources.files("posefast.data").joinpath("h36m_cameras.json").read_text())
+    cal = json.loads(resources.files("posefast.data.pose3d").joinpath("h36m_cameras.json").read_text())
     intr, extr = cal["intrinsics"][view], cal["extrinsics"][subject][view]
     w, x, y, z = extr["orientation"]
     cam_to_world = Rotation.from_quat([x, y, z, w])

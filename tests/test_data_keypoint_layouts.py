@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from posefast.data.keypoint_layouts import (LAYOUT_JOINTS, conversion_matrix, conversion_rules, convert_keypoints,
+from posefast.data.pose3d.keypoint_layouts import (LAYOUT_JOINTS, conversion_matrix, conversion_rules, convert_keypoints,
                                             derived_mask, describe_conversion)
 from posefast.skeleton import H36M16, H36M17, h36m17_to_h36m16
 

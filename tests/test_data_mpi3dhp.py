@@ -6,7 +6,7 @@ import pytest
 
 from posefast.data import load, load_3dhp
 from posefast.data.cameras import normalize_screen, project
-from posefast.data.mpi3dhp import (MPI3DHP_TEST_CAMERAS, MPI3DHP_TEST_VALID_FRAMES, POSEAUG_STUDIO_FRAMES,
+from posefast.data.pose3d.mpi3dhp import (MPI3DHP_TEST_CAMERAS, MPI3DHP_TEST_VALID_FRAMES, POSEAUG_STUDIO_FRAMES,
                                    SPIN24_TO_H36M17)
 from posefast.skeleton import H36M17, h36m17_to_h36m16
 

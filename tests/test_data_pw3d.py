@@ -8,7 +8,7 @@ from scipy.spatial.transform import Rotation
 
 from posefast.data import PW3D_EVAL_JOINTS_H36M17, load, load_3dpw
 from posefast.data.cameras import project
-from posefast.data.keypoint_layouts import LAYOUT_JOINTS
+from posefast.data.pose3d.keypoint_layouts import LAYOUT_JOINTS
 from posefast.skeleton import H36M17
 
 K_PORTRAIT = np.array([[1961.9, 0.0, 540.0], [0.0, 1969.2, 960.0], [0.0, 0.0, 1.0]])

@@ -10,7 +10,7 @@ from test_data_mpi3dhp import _test_set, _write_like_poseaug, _write_like_spin
 from test_data_pw3d import _sequence, write_py2_pickle
 
 from posefast.data import load
-from posefast.data.mpi3dhp import MPI3DHP_TEST_VALID_FRAMES
+from posefast.data.pose3d.mpi3dhp import MPI3DHP_TEST_VALID_FRAMES
 
 
 def _pw3d_target(tmp_path):

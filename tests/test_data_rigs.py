@@ -4,7 +4,7 @@ import pytest
 
 from posefast.data import h36m_cameras
 from posefast.data.cameras import quaternion_to_matrix
-from posefast.data.rigs import RIGS, get_rig, render
+from posefast.data.synth3d.rigs import RIGS, get_rig, render
 
 
 def test_h36m_rig_matches_calibration():

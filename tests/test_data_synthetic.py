@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 
 from posefast.data import generate_synthetic
-from posefast.data.body import (ANKLE_HEIGHT, DOF_NAMES, MEAN_BONE_LENGTHS, clip_dofs, dof_limits,
+from posefast.data.synth3d.body import (ANKLE_HEIGHT, DOF_NAMES, MEAN_BONE_LENGTHS, clip_dofs, dof_limits,
                                 limb_elev_plane, pose_from_dofs)
 from posefast.data.cameras import project
-from posefast.data.synthetic import (PRESETS, SyntheticPreset, preset_bodies, preset_statistics,
+from posefast.data.synth3d.synthetic import (PRESETS, SyntheticPreset, preset_bodies, preset_statistics,
                                      sample_world_poses, self_penetrating)
 from posefast.skeleton import H36M17
 

@@ -38,7 +38,8 @@ MULTILEVEL = ["multilevel", "--epochs", "3", "--batch-size", "8", "--seed", "1",
 # written, i.e. after epoch E-1's metrics line.
 RUNNER = r"""
 import json, os, signal, sys
-from posefast.train import cli, trainer
+from posefast.cli import train as cli
+from posefast.engine import trainer
 runs = json.loads(sys.argv[1])
 kind, _, where = os.environ.get("POSEFAST_TEST_KILL", "").partition(":")
 if kind == "step":

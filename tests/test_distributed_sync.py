@@ -7,7 +7,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from posefast.train.distributed import DistContext
+from posefast.engine.distributed import DistContext
 
 
 def _rank(rank: int, world: int, init: str, out: str) -> None:

@@ -8,11 +8,11 @@ import pytest
 from cli_testing import TINY, call
 
 from posefast.data.cameras import project
-from posefast.data.keypoint_layouts import LAYOUT_JOINTS
-from posefast.detections import BODY25_NAMES, Detections, fill_missing, to_skeleton
-from posefast.evaluate import evaluate_lifter, load_eval_data
-from posefast.inference import load_lifter
-from posefast.lift import main as lift_main
+from posefast.data.pose3d.keypoint_layouts import LAYOUT_JOINTS
+from posefast.data.detections import BODY25_NAMES, Detections, fill_missing, to_skeleton
+from posefast.evaluation.lifting import evaluate_lifter, load_eval_data
+from posefast.engine.inference import load_lifter
+from posefast.cli.lift import main as lift_main
 from posefast.skeleton import H36M16
 
 LIMBS = {"right_hip": "RHip", "right_knee": "RKnee", "right_ankle": "RAnkle", "left_hip": "LHip",
@@ -22,8 +22,8 @@ LIMBS = {"right_hip": "RHip", "right_knee": "RKnee", "right_ankle": "RAnkle", "l
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    from posefast._cli import run_cli
-    from posefast.train.cli import main
+    from posefast.cli.common import run_cli
+    from posefast.cli.train import main
 
     out = tmp_path_factory.mktemp("lift") / "run"
     assert run_cli(main, ["source-only", *TINY, "--out", str(out)]) == 0

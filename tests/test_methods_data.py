@@ -4,7 +4,7 @@ import pytest
 
 from posefast.data import save_archive
 from posefast.data.cameras import project
-from posefast.methods.data import HELD_OUT_EVERY, load_domains
+from posefast.data.domains import HELD_OUT_EVERY, load_domains
 
 
 def _archive(path, n_seq=10, per_seq=30, seed=0):
@@ -69,7 +69,7 @@ def _h36m_dir(d):
     """VideoPose3D-layout Human3.6M files for all seven subjects (one short action each)."""
     from test_data_h36m import _independent_pixels, _world32
 
-    from posefast.data.h36m import H36M32_TO_H36M17
+    from posefast.data.pose3d.h36m import H36M32_TO_H36M17
 
     pos3d, pos2d = {}, {}
     for i, s in enumerate(("S1", "S5", "S6", "S7", "S8", "S9", "S11")):

@@ -8,15 +8,15 @@ import pytest
 import torch
 
 from posefast import decode_heatmaps, render_heatmaps
-from posefast.methods import multilevel as mlmod
-from posefast.methods import multilevel_train, multilevel_warp
-from posefast.methods.multilevel_adain import build_style_transfer, stylize
-from posefast.methods.multilevel_losses import (consistency_mse, domain_losses, heatmap_mse,
+from posefast.methods.multilevel import job as mlmod
+from posefast.methods.multilevel import train as multilevel_train, warp as multilevel_warp
+from posefast.methods.multilevel.adain import build_style_transfer, stylize
+from posefast.methods.multilevel.losses import (consistency_mse, domain_losses, heatmap_mse,
                                                 information_maximization, rectified_targets)
-from posefast.methods.multilevel_warp import (AffineRanges, color_jitter, sample_affine, transform_keypoints,
+from posefast.methods.multilevel.warp import (AffineRanges, color_jitter, sample_affine, transform_keypoints,
                                               warp_heatmaps, warp_images)
 from posefast.models import PatchDiscriminator, channel_mean_std
-from posefast.train.config import TrainConfig
+from posefast.cli.config import TrainConfig
 
 RANGES = AffineRanges(rotation=60, scale_min=0.7, scale_max=1.3, shear=10, translate=0.05)
 
@@ -313,7 +313,7 @@ def test_bad_settings_raise(tmp_path):
 
 
 def test_adain_job_writes_loadable_weights(tmp_path):
-    from posefast.methods.multilevel_adain import load_style_transfer
+    from posefast.methods.multilevel.adain import load_style_transfer
 
     out = mlmod.main_multilevel(_tiny_cfg(tmp_path / "adain"), "adain")
     net = load_style_transfer(out["adain"])
@@ -349,9 +349,9 @@ def test_two_seeds_in_two_processes_give_intervals_and_the_one_process_numbers(t
 
 
 def test_pck_records_reproduce_evaluate_pck():
-    from posefast.data2d import make_domain
-    from posefast.methods.multilevel_eval import evaluate_pck, pck_records
-    from posefast.train.stats import pck_of_hits
+    from posefast.data.image2d import make_domain
+    from posefast.methods.multilevel.eval import evaluate_pck, pck_records
+    from posefast.evaluation.stats import pck_of_hits
 
     torch.manual_seed(0)
     ml = _tiny_cfg("unused").multilevel

@@ -1,5 +1,5 @@
 """Users' own 2D data for the 2D method: a COCO keypoint file (real JPEG crops rendered by our renderer) as
-``multilevel --target coco:<json>``, and ``posefast.evaluate`` of the run's stage checkpoints on coco: and lsp: data."""
+``multilevel --target coco:<json>``, and ``posefast.evaluation.lifting`` of the run's stage checkpoints on coco: and lsp: data."""
 import json
 
 import numpy as np
@@ -7,8 +7,8 @@ import pytest
 from cli_testing import evaluate, one_error_line, read_json, train
 from PIL import Image
 
-from posefast.data.keypoint_layouts import LAYOUT_JOINTS
-from posefast.data2d import BODY16_NAMES, make_domain
+from posefast.data.pose3d.keypoint_layouts import LAYOUT_JOINTS
+from posefast.data.image2d import BODY16_NAMES, make_domain
 
 ML = ["--epochs", "3", "--batch-size", "4", "--seeds", "0", "--no-plots", "--quiet", *[
     a for kv in ("image_size=32", "n_source=8", "n_target=12", "n_test=8", "pretrain_epochs=1", "deconv_channels=8",
@@ -48,8 +48,8 @@ def coco_run(tmp_path_factory):
     import contextlib
     import io
 
-    from posefast._cli import run_cli
-    from posefast.train.cli import main
+    from posefast.cli.common import run_cli
+    from posefast.cli.train import main
 
     root = tmp_path_factory.mktemp("coco")
     ann = write_coco(root / "data")

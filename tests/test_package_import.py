@@ -13,7 +13,7 @@ from posefast._ext import missing_extension_message
 
 
 def test_import_under_OO(tmp_path):
-    code = "import posefast, posefast.train.cli, posefast.evaluate, posefast.lift, posefast.methods.multilevel"
+    code = "import posefast, posefast.cli.train, posefast.evaluation.lifting, posefast.cli.lift, posefast.methods.multilevel.job"
     res = subprocess.run([sys.executable, "-OO", "-c", code], capture_output=True, text=True, cwd=tmp_path,
                          timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from posefast.methods import lifting_method
-from posefast.methods.data import load_domains
-from posefast.train.config import TrainConfig
-from posefast.train.distributed import DistContext
+from posefast.data.domains import load_domains
+from posefast.cli.config import TrainConfig
+from posefast.engine.distributed import DistContext
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def test_epoch_distributions_summarise_and_round_trip():
 def test_diagnostics_reach_metrics_jsonl_and_their_plot(tmp_path):
     import json
 
-    from posefast.train.cli import run_lifting
+    from posefast.cli.train import run_lifting
 
     cfg = TrainConfig(method="poseaug", backbone_width=64, epochs=2, batch_size=64, progress=False, n_source=256,
                       n_target=128, n_test=64, out=str(tmp_path / "run"))

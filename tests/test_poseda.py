@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from posefast.methods import lifting_method
-from posefast.methods.data import load_domains, root_relative
+from posefast.data.domains import load_domains, root_relative
 from posefast.methods.poseda import estimate_camera
 from posefast.ops import project
-from posefast.train.config import TrainConfig
-from posefast.train.distributed import DistContext
+from posefast.cli.config import TrainConfig
+from posefast.engine.distributed import DistContext
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +174,7 @@ class _Killed(Exception):
 def test_resume_mid_epoch_matches_uninterrupted_run(domains, tmp_path):
     """A PoseDA run interrupted after its LPA phase, mid-epoch, continues from the checkpoint (generated poses,
     generator/discriminator/lifter state, RNG) to the same final metrics as a run that was never interrupted."""
-    from posefast.train.trainer import Trainer
+    from posefast.engine.trainer import Trainer
 
     def make(out, resume=False):
         m = _method("poseda", domains)

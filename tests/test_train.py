@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from posefast.train.config import TrainConfig, apply_overrides
+from posefast.cli.config import TrainConfig, apply_overrides
 
 TINY = ["--set", "n_source=1536", "--set", "n_target=1024", "--set", "n_test=512", "--batch-size", "128",
         "--set", "backbone_width=128", "--no-plots", "--quiet"]
@@ -93,8 +93,8 @@ def test_torchrun_two_processes_gloo(tmp_path, capsys):
     # one answer: only rank 0 prints, and it is what a 1-process evaluation of the saved weights gives
     results = [json.loads(ln) for ln in out.stdout.splitlines() if ln.startswith('{"method"')]
     assert len(results) == 1, out.stdout
-    from posefast._cli import run_cli
-    from posefast.evaluate import main as evaluate
+    from posefast.cli.common import run_cli
+    from posefast.cli.evaluate import main as evaluate
 
     assert run_cli(evaluate, ["--checkpoint", str(tmp_path / "ddp" / "checkpoint.pt"), "--data", "synthetic:3dhp",
                               "--json", str(tmp_path / "e.json")]) == 0
@@ -106,9 +106,10 @@ def test_torchrun_two_processes_gloo(tmp_path, capsys):
 
 def test_kernels_and_twins_give_the_same_poseaug_losses():
     import posefast
-    from posefast.methods import lifting_method, load_domains
-    from posefast.train.checkpoint import seed_everything
-    from posefast.train.distributed import DistContext
+    from posefast.data.domains import load_domains
+    from posefast.methods import lifting_method
+    from posefast.engine.checkpoint import seed_everything
+    from posefast.engine.distributed import DistContext
 
     cfg = TrainConfig(n_source=512, n_target=256, n_test=128, batch_size=64, backbone_width=64, epochs=2)
     cfg.poseaug.warmup_epochs = 0

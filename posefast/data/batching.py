@@ -9,7 +9,7 @@ from typing import Iterator, Mapping
 
 import torch
 
-from .dataset import PoseDataset
+from posefast.data.pose3d.dataset import PoseDataset
 
 __all__ = ["TensorBatcher", "dataset_batcher", "infinite", "paired_batches"]
 

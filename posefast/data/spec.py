@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .cmu import load_cmu
-from .dataset import PoseDataset
-from .h36m import load_h36m
-from .mpi3dhp import load_3dhp
-from .pw3d import load_3dpw
-from .synthetic import generate_synthetic
+from posefast.data.pose3d.cmu import load_cmu
+from posefast.data.pose3d.dataset import PoseDataset
+from posefast.data.pose3d.h36m import load_h36m
+from posefast.data.pose3d.mpi3dhp import load_3dhp
+from posefast.data.pose3d.pw3d import load_3dpw
+from posefast.data.synth3d.synthetic import generate_synthetic
 
 __all__ = ["load", "LOADERS"]
 

@@ -10,7 +10,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .dataset import PoseDataset
+from posefast.data.pose3d.dataset import PoseDataset
 
 __all__ = ["DomainPair", "make_domains", "split_by_subject", "random_split"]
 

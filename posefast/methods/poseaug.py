@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import torch
 
-from posefast.methods import register
 from posefast.methods.base import LiftingMethod
-from posefast.methods.data import root_relative
+from posefast.data.domains import root_relative
 from posefast.methods.diagnostics import EpochDistributions, real_fake_accuracy, rotation_angle_deg
 from posefast.methods.losses import discriminator_loss, linear_schedule, lsgan, range_loss, rectified_l2
 from posefast.methods.pool import SamplePool
@@ -56,7 +55,6 @@ def swap_bone_lengths(joints_3d: torch.Tensor, templates: torch.Tensor, skeleton
     return forward_kinematics(unit * templates[pick].unsqueeze(-1), skeleton, joints_3d[:, 0])
 
 
-@register("poseaug")
 class PoseAug(LiftingMethod):
     name = "poseaug"
 

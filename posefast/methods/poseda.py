@@ -25,9 +25,8 @@ from __future__ import annotations
 import torch
 from tqdm import tqdm
 
-from posefast.methods import register
 from posefast.methods.base import LiftingMethod
-from posefast.methods.data import root_relative
+from posefast.data.domains import root_relative
 from posefast.methods.losses import discriminator_loss, lsgan, range_loss, rectified_l2
 from posefast.models import AnchorDiscriminator, BAHead, BLHead, bone_lengths
 from posefast.ops import bone_angle_augment, bone_length_augment, global_position_align, normalize_screen, project
@@ -42,7 +41,6 @@ def estimate_camera(image_size: torch.Tensor) -> torch.Tensor:
     return torch.stack([f, f, size[:, 0] / 2, size[:, 1] / 2], dim=-1)
 
 
-@register("poseda")
 class PoseDA(LiftingMethod):
     name = "poseda"
     use_gpa: bool | None = None  # the ablation subclasses fix these
@@ -181,13 +179,11 @@ class PoseDA(LiftingMethod):
         return groups
 
 
-@register("gpa")
 class GPAOnly(PoseDA):
     name = "gpa"
     use_gpa, use_lpa = True, False
 
 
-@register("lpa")
 class LPAOnly(PoseDA):
     name = "lpa"
     use_gpa, use_lpa = False, True

@@ -8,16 +8,16 @@
 - feature_alignment: gradient reversal and the patch discriminator.
 - ema: mean-teacher EMA with a fused multi-tensor update.
 """
-from .adain import (DEFAULT_ENCODER_SEED, Decoder, StyleTransfer, VGGEncoder, adain, adain_content_loss,
+from posefast.models.adain import (DEFAULT_ENCODER_SEED, Decoder, StyleTransfer, VGGEncoder, adain, adain_content_loss,
                     adain_style_loss, channel_mean_std)
-from .augmentor import BAHead, BLHead, GeneratorMLP, PoseAugmentor, RTHead, bone_lengths
-from .discriminators import (AnchorDiscriminator, PartKCSDiscriminator, PartwiseLinear, PoseDiscriminator2D,
+from posefast.models.augmentor import BAHead, BLHead, GeneratorMLP, PoseAugmentor, RTHead, bone_lengths
+from posefast.models.discriminators import (AnchorDiscriminator, PartKCSDiscriminator, PartwiseLinear, PoseDiscriminator2D,
                              anchor_features)
-from .ema import EMATeacher
-from .feature_alignment import GradientReversal, GradientReversalFunction, PatchDiscriminator, grad_reverse
-from .lifting import (LIFTERS, Lifter, SemGCN, SemGraphConv, SimpleBaseline, STGCNSingleFrame,
+from posefast.models.ema import EMATeacher
+from posefast.models.feature_alignment import GradientReversal, GradientReversalFunction, PatchDiscriminator, grad_reverse
+from posefast.models.lifting import (LIFTERS, Lifter, SemGCN, SemGraphConv, SimpleBaseline, STGCNSingleFrame,
                       VideoPose3DSingleFrame, build_lifter)
-from .pose2d import RESNET_CONFIGS, Pose2DOutput, PoseResNet, ResNetBackbone, load_state_dict_file
+from posefast.models.pose2d import RESNET_CONFIGS, Pose2DOutput, PoseResNet, ResNetBackbone, load_state_dict_file
 
 __all__ = [
     # lifting

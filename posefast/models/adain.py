@@ -14,8 +14,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._common import check_tensor
-from .pose2d import load_state_dict_file
+from posefast.models._common import check_tensor
+from posefast.models.pose2d import load_state_dict_file
 
 __all__ = ["VGGEncoder", "Decoder", "StyleTransfer", "adain", "channel_mean_std", "adain_content_loss",
            "adain_style_loss", "DEFAULT_ENCODER_SEED"]

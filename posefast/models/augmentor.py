@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ..skeleton import Skeleton, get_skeleton
-from ._common import check_positive_int, check_tensor, kaiming_linear_init
+from posefast.skeleton import Skeleton, get_skeleton
+from posefast.models._common import check_positive_int, check_tensor, kaiming_linear_init
 
 __all__ = ["GeneratorMLP", "BAHead", "BLHead", "RTHead", "PoseAugmentor", "bone_lengths"]
 

@@ -10,8 +10,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..skeleton import Skeleton, compact_kcs_layout, get_skeleton
-from ._common import check_positive_int, check_tensor, default_bias_bound, kaiming_linear_init
+from posefast.skeleton import Skeleton, compact_kcs_layout, get_skeleton
+from posefast.models._common import check_positive_int, check_tensor, default_bias_bound, kaiming_linear_init
 
 __all__ = ["PartwiseLinear", "PartKCSDiscriminator", "PoseDiscriminator2D", "AnchorDiscriminator",
            "anchor_features"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._common import check_positive_int
+from posefast.models._common import check_positive_int
 
 __all__ = ["GradientReversalFunction", "GradientReversal", "grad_reverse", "PatchDiscriminator"]
 

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from ._common import check_positive_int
+from posefast.models._common import check_positive_int
 
 __all__ = ["ResNetBackbone", "PoseResNet", "Pose2DOutput", "RESNET_CONFIGS", "load_state_dict_file"]
 

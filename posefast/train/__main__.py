@@ -1,6 +1,7 @@
+"""``python -m posefast.train``: the entry point of :mod:`posefast.cli.train`."""
 import sys
 
-from posefast._cli import run_cli
-from posefast.train.cli import main
+from posefast.cli.common import run_cli
+from posefast.cli.train import main
 
 sys.exit(run_cli(main))

@@ -6,11 +6,11 @@ Every lifter maps 2D joints ``[..., J, 2]`` in normalised screen coordinates to 
 """
 from __future__ import annotations
 
-from .base import Lifter
-from .semgcn import SemGCN, SemGraphConv
-from .simple_baseline import SimpleBaseline
-from .stgcn import STGCNSingleFrame
-from .videopose import VideoPose3DSingleFrame
+from posefast.models.lifting.base import Lifter
+from posefast.models.lifting.semgcn import SemGCN, SemGraphConv
+from posefast.models.lifting.simple_baseline import SimpleBaseline
+from posefast.models.lifting.stgcn import STGCNSingleFrame
+from posefast.models.lifting.videopose import VideoPose3DSingleFrame
 
 __all__ = ["Lifter", "SimpleBaseline", "VideoPose3DSingleFrame", "SemGCN", "SemGraphConv", "STGCNSingleFrame",
            "LIFTERS", "build_lifter", "lifter_width_kwargs"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ...skeleton import Skeleton, get_skeleton
+from posefast.skeleton import Skeleton, get_skeleton
 
 __all__ = ["Lifter"]
 

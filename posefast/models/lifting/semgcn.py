@@ -7,9 +7,9 @@ import math
 import torch
 from torch import nn
 
-from ...skeleton import Skeleton
-from .._common import check_positive_int, check_probability
-from .base import Lifter
+from posefast.skeleton import Skeleton
+from posefast.models._common import check_positive_int, check_probability
+from posefast.models.lifting.base import Lifter
 
 __all__ = ["SemGraphConv", "SemGCN", "skeleton_adjacency_mask"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._common import check_positive_int, check_probability, kaiming_linear_init
-from .base import Lifter
+from posefast.models._common import check_positive_int, check_probability, kaiming_linear_init
+from posefast.models.lifting.base import Lifter
 
 __all__ = ["SimpleBaseline"]
 

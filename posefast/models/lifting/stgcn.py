@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...skeleton import Skeleton
-from .._common import check_probability
-from .base import Lifter
+from posefast.skeleton import Skeleton
+from posefast.models._common import check_probability
+from posefast.models.lifting.base import Lifter
 
 __all__ = ["STGCNSingleFrame", "spatial_partition", "body_part_pooling"]
 

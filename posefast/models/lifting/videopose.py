@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._common import check_positive_int, check_probability
-from .base import Lifter
+from posefast.models._common import check_positive_int, check_probability
+from posefast.models.lifting.base import Lifter
 
 __all__ = ["VideoPose3DSingleFrame"]
 

@@ -1,0 +1,320 @@
+"""The main job (``python -m posefast.train``): lifting methods compared on one source → target pair with the
+papers' pretrain → adapt protocol, over several seeds, with paired intervals (:mod:`posefast.engine.staged`,
+:mod:`posefast.evaluation.stats`).
+
+Per seed: source-only trains ``compare.pretrain_epochs`` epochs (lr ``compare.pretrain_lr`` decaying linearly)
+into ``OUT/seed<S>/pretrain``; then every method of ``compare.methods`` — source-only among them, the fair baseline
+that simply trains on — starts from that checkpoint (``--init``) and trains ``compare.adapt_epochs`` more epochs at
+lr ``compare.adapt_lr`` with the same number of lifter steps, into ``OUT/seed<S>/<method>``. ``OUT/summary.{md,json}`` hold the table: mean ±
+std over seeds of target MPJPE, P-MPJPE, PCK@150 and AUC, each method's paired MPJPE difference to source-only with
+its 95 % interval ("no measurable effect" when the interval holds 0), and target MPJPE per pose class where the
+target is labelled (the embedded synthetic domains), split into the classes the source repertoire also has and
+the classes it never shows — where local augmentation (LPA) can and cannot help.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import time
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from posefast.data.domains import load_domains
+from posefast.engine.distributed import init_from_env
+from posefast.engine.run_folder import default_out
+from posefast.engine.staged import parse_seeds, plan_workers, run_staged
+from posefast.methods.registry import BASELINE, LIFTING_METHODS, label
+from posefast.methods.run import run_lifting
+from posefast.evaluation.stats import mean_of, mean_std, paired_difference
+
+KEYS = ("mpjpe", "p_mpjpe", "pck", "auc")
+# Extra paired comparisons reported when both methods ran: (method, against) — LPA's share of PoseDA.
+PAIRS = (("poseda", "gpa"),)
+
+_DOMAINS: dict = {}  # per process: the loaded domains of a seed, shared by its stages
+
+
+def parse_methods(text: str, known) -> list[str]:
+    names = [s.strip() for s in str(text).split(",") if s.strip()]
+    bad = [n for n in names if n not in known]
+    if bad or not names or len(set(names)) != len(names):
+        raise ValueError(f"compare.methods: expected distinct comma-separated names from {sorted(known)}, got {text!r}")
+    if BASELINE not in names:
+        raise ValueError(f"compare.methods: must include {BASELINE!r}, the baseline every method is compared with")
+    return [BASELINE] + [n for n in names if n != BASELINE]
+
+
+def _domains(cfg):
+    key = (cfg.source, cfg.target, cfg.skeleton, cfg.device, cfg.n_source, cfg.n_target, cfg.n_test, cfg.seed)
+    if key not in _DOMAINS:
+        _DOMAINS.clear()  # one seed at a time per process
+        _DOMAINS[key] = load_domains(cfg.source, cfg.target, cfg.skeleton, cfg.device, cfg.n_source, cfg.n_target,
+                                     cfg.n_test, cfg.seed)
+    return _DOMAINS[key]
+
+
+def seed_dir(out, seed: int) -> Path:
+    return Path(out) / f"seed{seed}"
+
+
+def _stage_cfg(cfg, out, seed: int, stage: str):
+    c = copy.deepcopy(cfg)
+    c.seed, c.out = seed, str(seed_dir(out, seed) / stage)
+    return c
+
+
+def pretrain_stage(cfg, out, seed: int) -> dict:
+    """Source-only from scratch for ``compare.pretrain_epochs`` epochs: the checkpoint every method adapts from."""
+    c = _stage_cfg(cfg, out, seed, "pretrain")
+    c.epochs, c.lr, c.init = cfg.compare.pretrain_epochs, cfg.compare.pretrain_lr, ""
+    return run_lifting(c, BASELINE, data=_domains(c))
+
+
+def adapt_stage(cfg, out, seed: int, method: str) -> dict:
+    """``method`` for ``compare.adapt_epochs`` epochs at ``compare.adapt_lr`` from the seed's pretrained lifter."""
+    c = _stage_cfg(cfg, out, seed, method)
+    c.epochs, c.lr = cfg.compare.adapt_epochs, cfg.compare.adapt_lr
+    c.init = str(seed_dir(out, seed) / "pretrain" / "checkpoint.pt")
+    return run_lifting(c, method, data=_domains(c))
+
+
+def load_records(out, seed: int, method: str) -> dict:
+    with np.load(seed_dir(out, seed) / method / "target_errors.npz") as f:
+        return {k: f[k] for k in f.files}
+
+
+def class_groups(records: dict, source_classes) -> dict:
+    """``{"in source repertoire (...)": mask, "not in source repertoire (...)": mask}`` over the target test poses of
+    a labelled synthetic target (empty for real data)."""
+    names = [str(n) for n in records.get("class_names", ())]
+    if not names or "pose_class" not in records or not source_classes:
+        return {}  # a source without pose classes (real mocap) has no repertoire to compare with
+    seen = np.isin(np.array(names), list(source_classes))
+    is_seen = seen[records["pose_class"]]
+    inside = ", ".join(n for n, k in zip(names, seen) if k)
+    outside = ", ".join(n for n, k in zip(names, seen) if not k)
+    return {f"in source repertoire ({inside})": is_seen, f"not in source repertoire ({outside})": ~is_seen}
+
+
+def each_class(records: dict) -> dict:
+    """``{class name: mask}`` over the target test poses of a labelled synthetic target (empty for real data)."""
+    names = [str(n) for n in records.get("class_names", ())]
+    if not names or "pose_class" not in records:
+        return {}
+    return {n: records["pose_class"] == i for i, n in enumerate(names)}
+
+
+# Viewpoint bins by the elevation of the body axis (pelvis → thorax) toward the camera: > 0 seen from above.
+VIEW_BINS = ((-90.0, -10.0), (-10.0, 5.0), (5.0, 20.0), (20.0, 35.0), (35.0, 90.0))
+
+
+def view_groups(records: dict) -> dict:
+    """``{"view elevation a..b°": mask}`` over the target test poses (every target with 3D labels)."""
+    if "view_elevation_deg" not in records:
+        return {}
+    e = records["view_elevation_deg"]
+    return {f"{lo:+.0f}° to {hi:+.0f}°": (e > lo) & (e <= hi) for lo, hi in VIEW_BINS}
+
+
+def grouped_gains(records: dict, seeds, methods, groups_of, n_boot: int) -> dict:
+    """Per group of target test poses (``groups_of(records) -> {name: mask}``, the same poses at every seed of a
+    synthetic target's test draw, so each seed's own masks are used): every method's MPJPE (mean over seeds) and
+    its paired gain vs source-only (and the :data:`PAIRS` gains) on that group, with intervals."""
+    mpjpe = mean_of("mpjpe")
+    out = {}
+    for name in groups_of(records[BASELINE][seeds[0]]):
+        masks = {s: groups_of(records[BASELINE][s])[name] for s in seeds}
+        if any(not m.any() for m in masks.values()):
+            continue  # a seed without poses in this group: nothing to pair
+        sub = {m: {s: {"mpjpe": records[m][s]["mpjpe"][masks[s]]} for s in seeds} for m in methods}
+        entry = {"n": int(np.mean([masks[s].sum() for s in seeds])), "methods": {}}
+        for m in methods:
+            e = {"mpjpe": mean_std(float(np.mean(sub[m][s]["mpjpe"])) for s in seeds)[0]}
+            if m != BASELINE:
+                e["vs_source_only"] = paired_difference(sub[BASELINE], sub[m], mpjpe, False, n_boot)
+            entry["methods"][m] = e
+        for m, against in PAIRS:
+            if m in methods and against in methods:
+                entry["methods"][m][f"vs_{against}"] = paired_difference(sub[against], sub[m], mpjpe, False, n_boot)
+        out[name] = entry
+    return out
+
+
+def summarize(out, seeds, methods, stage_results: dict, meta: dict, n_boot: int) -> dict:
+    """The summary dict of a finished comparison (see the module docstring; its schema is in the README)."""
+    records = {m: {s: load_records(out, s, m) for s in seeds} for m in methods}
+    errors = {m: {s: {"mpjpe": records[m][s]["mpjpe"]} for s in seeds} for m in methods}
+    per_seed = {m: {s: stage_results[s][m]["target"] for s in seeds} for m in methods}
+    methods_out = {}
+    mpjpe = mean_of("mpjpe")
+    for m in methods:
+        row = {}
+        for k in KEYS:
+            row[k], _ = mean_std(per_seed[m][s][k] for s in seeds)
+        row["std"] = {k: mean_std(per_seed[m][s][k] for s in seeds)[1] for k in KEYS}
+        row["seeds"] = {str(s): {k: per_seed[m][s][k] for k in KEYS} for s in seeds}
+        if m != BASELINE:
+            row["vs_source_only"] = paired_difference(errors[BASELINE], errors[m], mpjpe, higher_is_better=False,
+                                                      n_boot=n_boot)
+        classes = per_seed[m][seeds[0]].get("per_class")
+        if classes:
+            row["per_class"] = {c: mean_std(per_seed[m][s]["per_class"][c]["mpjpe"] for s in seeds)[0]
+                                for c in classes}
+        methods_out[m] = row
+    source_classes = meta.get("source_classes", ())
+    pairs = {f"{m}_vs_{a}": paired_difference(errors[a], errors[m], mpjpe, False, n_boot)
+             for m, a in PAIRS if m in methods and a in methods}
+    curves = {}
+    for s in seeds:
+        lines = [json.loads(x) for x in (seed_dir(out, s) / "pretrain" / "metrics.jsonl").read_text().splitlines()
+                 if x.strip()]
+        curves[str(s)] = {"source_test_mpjpe": [x["source_test"]["mpjpe"] for x in lines],
+                          "target_mpjpe": [x["target"]["mpjpe"] for x in lines]}
+    return {**meta, "seeds": list(seeds), "methods": methods_out, "pairs": pairs,
+            "class_groups": grouped_gains(records, seeds, methods, lambda r: class_groups(r, source_classes), n_boot),
+            "view_groups": grouped_gains(records, seeds, methods, view_groups, n_boot),
+            "classes": grouped_gains(records, seeds, methods, each_class, n_boot),
+            "pretrain_curves": curves}
+
+
+def _fmt_delta(d: dict, base: float) -> str:
+    lo, hi = d["ci95"]
+    verdict = "" if d["effect"] != "no measurable effect" else " — no measurable effect"
+    return f"{d['mean']:+.1f} mm ({100 * d['mean'] / base:+.1f} %) [{lo:+.1f}, {hi:+.1f}]{verdict}"
+
+
+def _group_table(groups: dict, methods: dict, title: str) -> list[str]:
+    if not groups:
+        return []
+    lines = ["", f"Target MPJPE by {title}; gain vs source-only with its 95 % CI:", "",
+             "| group | poses | " + " | ".join(label(n) for n in methods) + " |", "|---|---:|" + "---:|" * len(methods)]
+    for g, entry in groups.items():
+        cells = []
+        for n in methods:
+            e = entry["methods"][n]
+            d = e.get("vs_source_only")
+            cells.append(f"{e['mpjpe']:.1f}" if d is None else
+                         f"{e['mpjpe']:.1f} ({d['mean']:+.1f} [{d['ci95'][0]:+.1f}, {d['ci95'][1]:+.1f}])")
+        lines.append(f"| {g} | {entry['n']} | " + " | ".join(cells) + " |")
+    for g, entry in groups.items():
+        for m, a in PAIRS:
+            d = entry["methods"].get(m, {}).get(f"vs_{a}")
+            if d:
+                lines.append(f"\n{label(m)} vs {label(a)}, {g}: {_fmt_delta(d, entry['methods'][a]['mpjpe'])}.")
+    return lines
+
+
+def summary_table(summary: dict) -> str:
+    """Markdown of a comparison summary: main table, pose-class groups, per-class MPJPE, pretraining plateau."""
+    methods = summary["methods"]
+    base = methods[BASELINE]["mpjpe"]
+    seeds = summary["seeds"]
+    kind = next((r["vs_source_only"]["ci95_kind"] for r in methods.values() if "vs_source_only" in r), "")
+    lines = [f"Target metrics, {summary['source']} → {summary['target']}: {summary['backbone']} lifter, source-only "
+             f"pretrained {summary['pretrain_epochs']} epochs, then {summary['epochs']} epochs per method from that "
+             f"checkpoint; mean ± std over {len(seeds)} seed(s) {', '.join(map(str, seeds))}; "
+             f"{summary['n_target_test']} target test poses.", "",
+             "| method | MPJPE (mm) | P-MPJPE (mm) | PCK@150 (%) | AUC (%) | MPJPE gain vs source-only, 95 % CI |",
+             "|---|---:|---:|---:|---:|---|"]
+    for name, m in methods.items():
+        cells = [f"{m[k]:.1f} ± {m['std'][k]:.1f}" for k in KEYS]
+        delta = "—" if name == BASELINE else _fmt_delta(m["vs_source_only"], base)
+        lines.append(f"| {label(name)} | " + " | ".join(cells) + f" | {delta} |")
+    lines += ["", f"Gain = source-only MPJPE − method MPJPE (positive = better), paired per seed; interval: {kind}."]
+    for key, d in summary.get("pairs", {}).items():
+        m, a = key.split("_vs_")
+        lines.append(f"{label(m)} vs {label(a)}: {_fmt_delta(d, methods[a]['mpjpe'])}.")
+    for key, title in (("class_groups", "pose class group"), ("view_groups", "view elevation (body axis toward the "
+                                                                            "camera; > 0 = seen from above)")):
+        lines += _group_table(summary.get(key) or {}, methods, title)
+    seen = set()
+    for group in summary.get("class_groups", {}):
+        if group.startswith("in source repertoire"):
+            seen = {c.strip() for c in group[group.index("(") + 1:-1].split(",")}
+    marked = {(f"{c} *" if c in seen else c): e for c, e in (summary.get("classes") or {}).items()}
+    lines += _group_table(marked, methods, "pose class (* = in the source repertoire)")
+    curves = summary.get("pretrain_curves", {})
+    if curves:
+        src = np.array([v["source_test_mpjpe"] for v in curves.values()])
+        n = src.shape[1]
+        marks = sorted({max(0, round(n * f) - 1) for f in (0.25, 0.5, 0.75, 1.0)})
+        lines += ["", "Pretraining (source-only) source-test MPJPE, mean over seeds: " +
+                  ", ".join(f"epoch {i + 1}: {src[:, i].mean():.1f}" for i in marks) + " mm."]
+    return "\n".join(lines) + "\n"
+
+
+def _progress_line(kind: str, seed: int, variant, result: dict) -> None:
+    name = "pretrain (source-only)" if variant is None else variant
+    t, s = result["target"], result["source_test"]
+    print(f"[compare] seed {seed} {name}: target MPJPE {t['mpjpe']:.1f} mm, source test {s['mpjpe']:.1f} mm",
+          flush=True)
+
+
+def plot_pretrain_curves(summary: dict, path: Path):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
+    for s, c in summary["pretrain_curves"].items():
+        epochs = np.arange(1, len(c["source_test_mpjpe"]) + 1)
+        ax[0].plot(epochs, c["source_test_mpjpe"], label=f"seed {s}")
+        ax[1].plot(epochs, c["target_mpjpe"], label=f"seed {s}")
+    for a, title in zip(ax, ("source test", "target test")):
+        a.set_xlabel("pretraining epoch"), a.set_ylabel("MPJPE (mm)"), a.set_title(f"source-only: {title}")
+        a.grid(alpha=0.3)
+    ax[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def run_comparison(cfg, methods=None) -> dict:
+    """Run the staged comparison of the module docstring; write OUT/summary.{md,json}; return the summary."""
+    names = parse_methods(",".join(methods) if methods else cfg.compare.methods, LIFTING_METHODS)
+    seeds = parse_seeds(cfg.seeds)
+    for key in ("pretrain_epochs", "adapt_epochs"):
+        if getattr(cfg.compare, key) < 1:
+            raise ValueError(f"compare.{key}: expected a positive number of epochs, got {getattr(cfg.compare, key)}")
+    for key in ("pretrain_lr", "adapt_lr"):
+        if not getattr(cfg.compare, key) > 0:
+            raise ValueError(f"compare.{key}: expected a positive learning rate, got {getattr(cfg.compare, key)}")
+    out = Path(cfg.out or default_out("compare"))
+    dist = init_from_env(cfg.device)
+    jobs, threads = plan_workers(cfg.jobs, len(seeds))
+    if dist.enabled or cfg.device != "cpu":
+        jobs, threads = 1, None  # ranks (or one GPU) run the stages one after another
+    run_cfg = copy.deepcopy(cfg)
+    if jobs > 1:
+        run_cfg.progress = False  # one line per finished stage instead of interleaved bars
+    tic = time.perf_counter()
+    if dist.is_main:
+        print(f"[compare] {len(seeds)} seed(s) × (pretrain + {len(names)} methods) in {jobs} process(es) × "
+              f"{threads or 'default'} thread(s); run folder {out}", flush=True)
+    results = run_staged(partial(pretrain_stage, run_cfg, out), partial(adapt_stage, run_cfg, out), seeds, names,
+                         jobs, threads, on_done=_progress_line if dist.is_main else None)
+    if not dist.is_main:
+        return {}
+    first = results[seeds[0]]
+    meta = {"source": cfg.source, "target": cfg.target, "backbone": cfg.backbone, "backbone_width": cfg.backbone_width,
+            "pretrain_epochs": cfg.compare.pretrain_epochs, "pretrain_lr": cfg.compare.pretrain_lr,
+            "epochs": cfg.compare.adapt_epochs, "lr": cfg.compare.adapt_lr, "jobs": jobs,
+            "threads_per_job": threads, "n_target_test": first[BASELINE]["target"]["n"],
+            "source_classes": list(first[BASELINE].get("source_classes", ())), "seconds": None}
+    summary = summarize(out, seeds, names, results, meta, cfg.compare.bootstrap)
+    summary["seconds"] = time.perf_counter() - tic
+    out.mkdir(parents=True, exist_ok=True)
+    table = summary_table(summary)
+    (out / "summary.md").write_text(table)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    if cfg.plots:
+        plot_pretrain_curves(summary, out / "pretrain_curve.png")
+    print("\n" + table + f"\nwritten to {out}/summary.md and summary.json ({summary['seconds']:.0f} s)")
+    return summary
+

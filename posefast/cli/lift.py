@@ -1,0 +1,105 @@
+"""Lift your own 2D detections to 3D with a trained lifter:
+
+    python -m posefast.lift --checkpoint RUN/checkpoint.pt --input FILE --out OUT.npz [--plot OUT.png]
+
+FILE is a COCO-17 keypoint JSON (a detector's results list or an annotation file), a folder of OpenPose JSON files
+(BODY_25 or COCO-18) or an npz ``joints_2d [N, J, 2]`` in the lifter's own layout; the formats, the conversion to the
+lifter's skeleton and the rule that fills missing joints are in :mod:`posefast.data.detections`. The image size comes
+from ``--image-size W H``, or from the input where it holds one (COCO ``images``, the npz's ``image_size``).
+
+OUT.npz holds ``joints_3d [N, J, 3]`` (root-relative, metres, camera orientation: x right, y down, z forward),
+``joints_2d [N, J, 2]`` (the converted and filled pixels the lifter saw), ``confidence [N, J]`` (carried over from
+the detections), ``filled [N, J]`` (True where a joint was missing and placed by the rule), ``image_size [N, 2]``,
+``ids [N]`` and ``scores [N]`` of the input entries, ``source_index [N]`` (each row's entry in the input),
+``skeleton`` and ``joint_names``. Entries with no joint above ``--min-confidence`` are skipped and reported.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+import torch
+
+from posefast.cli.common import run_cli
+from posefast.engine.device import DEVICE_CHOICES, resolve_device
+from posefast.errors import UsageError, for_argument
+from posefast.data.cameras import normalize_screen
+from posefast.data.detections import fill_missing, to_skeleton
+from posefast.data.detections import read_detections
+from posefast.engine.inference import lift
+from posefast.engine.inference import load_lifter
+from posefast.evaluation.plots import plot_samples
+
+__all__ = ["lift_detections", "main"]
+
+
+def lift_detections(lifter, skeleton, detections, image_size=None, min_confidence: float = 0.1,
+                    device="cpu") -> dict:
+    """Convert, fill and lift :class:`~posefast.data.detections.Detections`; returns the arrays OUT.npz holds."""
+    joints, conf = to_skeleton(detections, skeleton)
+    size = detections.image_size if image_size is None else np.broadcast_to(
+        np.asarray(image_size, dtype=np.float64), (len(joints), 2))
+    if size is None:
+        raise UsageError("--image-size: the input holds no image size; give the images' width and height (W H)")
+    if not (np.isfinite(size).all() and (size > 0).all()):
+        raise UsageError("--image-size: expected positive widths and heights")
+    joints, filled, placed = fill_missing(joints, conf, skeleton, min_confidence)
+    keep = np.flatnonzero(placed)
+    if keep.size == 0:
+        raise UsageError(f"--input: no entry has a joint with confidence >= --min-confidence {min_confidence}")
+    pixels = torch.as_tensor(joints[keep], dtype=torch.float32, device=device)
+    wh = torch.as_tensor(size[keep], dtype=torch.float32, device=device)
+    with torch.no_grad():
+        joints_3d = lift(lifter, pixels, None, wh).cpu().numpy()
+    return {"joints_3d": joints_3d.astype(np.float32), "joints_2d": joints[keep].astype(np.float32),
+            "confidence": conf[keep].astype(np.float32), "filled": filled[keep], "image_size": size[keep],
+            "ids": detections.ids[keep], "scores": detections.scores[keep], "source_index": keep.astype(np.int64),
+            "skeleton": np.array(skeleton.name), "joint_names": np.array(skeleton.joint_names)}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m posefast.lift", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="Errors in the input print one line (exit status 2); POSEFAST_DEBUG=1 shows "
+                                       "the traceback.")
+    p.add_argument("--checkpoint", required=True, help="checkpoint.pt of a lifting run (posefast.train)")
+    p.add_argument("--input", required=True, help="COCO keypoint .json, OpenPose folder, or .npz joints_2d")
+    p.add_argument("--out", required=True, help="the .npz to write")
+    p.add_argument("--image-size", type=float, nargs=2, metavar=("W", "H"), help="image width and height in pixels")
+    p.add_argument("--min-confidence", type=float, default=0.1,
+                   help="joints below it are missing and filled by the documented rule (default 0.1)")
+    p.add_argument("--plot", help="also draw a few lifted poses into this PNG (needs matplotlib)")
+    p.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
+                   help="auto (default: CUDA when available and built), cpu or cuda")
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if not args.out.endswith(".npz"):
+        raise UsageError(f"--out: expected a path ending in .npz, got {args.out!r}")
+    device, chosen = resolve_device(args.device)
+    print(f"[posefast] device: {chosen}", file=sys.stderr)
+    lifter, skeleton, _ = load_lifter(args.checkpoint, device)
+    with for_argument("--input"):
+        detections = read_detections(args.input, skeleton)
+    out = lift_detections(lifter, skeleton, detections, args.image_size, args.min_confidence, device)
+    np.savez_compressed(args.out, **out)
+    n_in, n = len(detections.ids), len(out["ids"])
+    filled = out["filled"]
+    print(f"lifted {n} of {n_in} entries ({detections.layout} -> {skeleton.name}) to {args.out}; "
+          f"{int(filled.sum())} joints in {int(filled.any(1).sum())} entries were missing and filled")
+    if n < n_in:
+        skipped = sorted(set(range(n_in)) - set(out["source_index"].tolist()))
+        print(f"skipped {n_in - n} entries with no joint above --min-confidence {args.min_confidence}: "
+              f"{', '.join(str(detections.ids[i]) for i in skipped[:10])}{' ...' if len(skipped) > 10 else ''}")
+    if args.plot:
+        norm = normalize_screen(out["joints_2d"], out["image_size"]).astype(np.float32)
+        if plot_samples({"lifted": (out["joints_3d"], norm)}, skeleton, args.plot) is None:
+            print("--plot: matplotlib is not installed (pip install 'posefast[viz]'); no plot written")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

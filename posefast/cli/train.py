@@ -1,0 +1,156 @@
+"""``python -m posefast.train [METHOD] [options]`` — see ``--help``."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+
+from posefast.engine.device import DEVICE_CHOICES, resolve_device
+from posefast.cli.compare import run_comparison
+from posefast.engine.distributed import is_main_process, shutdown
+from posefast.engine.run_folder import default_out, prepare_run_folder
+from posefast.errors import UsageError
+from posefast.methods.multilevel.flags import apply_generic_settings
+from posefast.methods.multilevel.job import main_multilevel
+from posefast.methods.registry import IMAGE_METHODS, LIFTING_METHODS
+from posefast.methods.run import run_lifting
+from posefast.cli.config import TrainConfig, apply_overrides, load_yaml
+
+COMPARE_HELP = ("the main job: per seed (--seeds), source-only pretrains (compare.pretrain_epochs), then every lifting "
+                "method adapts from that checkpoint (compare.adapt_epochs, compare.adapt_lr; --epochs and --lr set "
+                "these) on SOURCE -> TARGET; mean +- std over seeds, paired 95 % intervals vs source-only, "
+                "per-pose-class MPJPE; OUT/summary.md and OUT/summary.json")
+METHODS = (*LIFTING_METHODS, *IMAGE_METHODS, "compare")
+
+
+def _method_lines() -> str:
+    """METHOD's help, one wrapped entry per method of the registry."""
+    entries = [(n, m.help) for n, m in {**LIFTING_METHODS, **IMAGE_METHODS}.items()] + [("compare", COMPARE_HELP)]
+    return "\n".join(textwrap.fill(text, 118, initial_indent=f"  {name:<13} ", subsequent_indent=" " * 16)
+                     for name, text in entries)
+
+
+DESCRIPTION = f"""\
+Train a pose network with one of posefast's methods.
+
+METHOD (default: compare)
+{_method_lines()}
+
+SPEC (data): synthetic:h36m, synthetic:3dhp, synthetic:3dpw (embedded, no download), h36m:<dir with
+  data_3d_h36m.npz + data_2d_h36m_gt.npz>, 3dhp:<test_3dhp.npz or data_3dhp_gt_test.npz>, 3dpw:<npz>,
+  cmu:<ASF/AMC+BVH dir>, or a path to a posefast pose archive (.npz).
+
+Run folder (--out): checkpoint.pt (latest, atomic; --resume continues it exactly), metrics.jsonl (per epoch),
+metrics.json (final), plots (with the viz extra). A folder that holds a run needs --resume or --overwrite.
+Multi-process: torchrun --nproc_per_node N -m posefast.train ... (rank 0 prints and writes).
+Errors in the input print one line (exit status 2); POSEFAST_DEBUG=1 shows the traceback.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m posefast.train", description=DESCRIPTION,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("method", nargs="?", default="compare", choices=METHODS, metavar="METHOD",
+                   help="one of: " + ", ".join(METHODS))
+    p.add_argument("--config", help="YAML file of settings (e.g. configs/poseaug_paper.yaml); the options below win")
+    p.add_argument("--source", help="source SPEC with 3D labels (default synthetic:h36m)")
+    p.add_argument("--target", help="target SPEC; only its 2D is used for training (default synthetic:3dhp)")
+    p.add_argument("--backbone", help="lifter: simple, videopose, semgcn, stgcn (default simple)")
+    p.add_argument("--epochs", type=int, help="training epochs (default 8)")
+    p.add_argument("--batch-size", type=int, help="global batch size (default 256)")
+    p.add_argument("--lr", type=float, help="lifter learning rate (default 1e-3)")
+    p.add_argument("--out", help="run folder (default runs/<timestamp>)")
+    p.add_argument("--seed", type=int, help="random seed (default 0)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--init", metavar="CHECKPOINT", help="start the lifter from a lifting run's checkpoint.pt (the "
+                   "papers' pretrain -> adapt protocol); same backbone, width and skeleton")
+    p.add_argument("--seeds", help="compare/multilevel: comma-separated seeds, one full run each (default 0,1,2)")
+    p.add_argument("--jobs", type=int, help="compare/multilevel: worker processes (default: one per seed, at most "
+                   "one per thread)")
+    p.add_argument("--overwrite", action="store_true", help="delete the run in --out and start again")
+    p.add_argument("--device", choices=DEVICE_CHOICES, help="auto (default: CUDA when torch sees a GPU and posefast "
+                   "was built with CUDA, else CPU), cpu or cuda")
+    p.add_argument("--flip-test", action="store_true", help="evaluate the target with the flip test")
+    p.add_argument("--no-plots", action="store_true", help="skip the skeleton plots")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any config field, dotted for sections: --set poseaug.feedback=paper --set n_source=5000")
+    return p
+
+
+def config_from_args(args) -> TrainConfig:
+    cfg = TrainConfig()
+    given = {}  # top-level settings the user gave (--config, flags, --set): multilevel maps or refuses them
+    if args.config:
+        values = load_yaml(args.config)
+        apply_overrides(cfg, values, args.config)
+        given.update(values)
+    direct = {"source": args.source, "target": args.target, "backbone": args.backbone, "epochs": args.epochs,
+              "batch_size": args.batch_size, "lr": args.lr, "out": args.out, "seed": args.seed,
+              "device": args.device, "init": args.init, "seeds": args.seeds, "jobs": args.jobs}
+    apply_overrides(cfg, {k: v for k, v in direct.items() if v is not None}, "command line")
+    given.update({k: v for k, v in direct.items() if v is not None})
+    for item in args.set:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise UsageError(f"--set: expected KEY=VALUE, got {item!r}")
+        import yaml
+
+        value = yaml.safe_load(raw)
+        *path, leaf = key.split(".")
+        nested = {leaf: value}
+        for part in reversed(path):
+            nested = {part: nested}
+        apply_overrides(cfg, nested, "--set")
+        if not path:
+            given[leaf] = value
+    cfg.resume = cfg.resume or args.resume
+    cfg.flip_test = cfg.flip_test or args.flip_test
+    cfg.plots = cfg.plots and not args.no_plots
+    cfg.progress = cfg.progress and not args.quiet
+    if cfg.epochs < 1 or cfg.batch_size < 1:
+        raise UsageError(f"--epochs and --batch-size: expected positive numbers, got {cfg.epochs} and "
+                         f"{cfg.batch_size}")
+    if args.method in ("compare", "multilevel") and args.seed is not None:
+        # the comparison jobs run several seeds: --seed N means that one seed
+        if args.seeds is not None:
+            raise UsageError("--seed and --seeds: give one of them (the comparison jobs take --seeds 0,1,2)")
+        cfg.seeds = str(args.seed)
+    if args.method not in ("compare", "multilevel") and (args.seeds is not None or args.jobs is not None):
+        raise UsageError(f"--seeds/--jobs: only the comparison jobs (compare, multilevel) run several seeds; "
+                         f"{args.method} runs one (--seed N)")
+    if args.method == "compare":  # the generic flags mean the adaptation stage's epochs and learning rate
+        if "epochs" in given:
+            cfg.compare.adapt_epochs = cfg.epochs
+        if "lr" in given:
+            cfg.compare.adapt_lr = cfg.lr
+    if args.method == "compare" and args.init:
+        raise UsageError("--init: compare pretrains its own source-only lifter per seed (compare.pretrain_epochs); "
+                         "use --init with a single method, e.g. python -m posefast.train poseaug --init RUN/checkpoint.pt")
+    if args.method in IMAGE_METHODS:
+        apply_generic_settings(cfg, {k.replace("-", "_"): v for k, v in given.items()}, args.method,
+                               flip_test=args.flip_test)
+    return cfg
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    cfg = config_from_args(args)
+    device, chosen = resolve_device(cfg.device)
+    cfg.device = str(device)
+    cfg.out = cfg.out or default_out(args.method)
+    prepare_run_folder(cfg.out, cfg.resume, args.overwrite, is_main_process())
+    if is_main_process():
+        print(f"[posefast] device: {chosen}; run folder: {cfg.out}", file=sys.stderr, flush=True)
+    if args.method == "compare":
+        run_comparison(cfg)
+    elif args.method in LIFTING_METHODS:
+        metrics = run_lifting(cfg, args.method)
+        t = metrics["target"]
+        if is_main_process():
+            print(json.dumps({"method": args.method, "target": {k: round(t[k], 2) for k in ("mpjpe", "p_mpjpe", "pck", "auc")}}))
+    elif args.method in IMAGE_METHODS:
+        main_multilevel(cfg, args.method)
+    shutdown()
+    return 0

@@ -1,0 +1,136 @@
+"""The four splits a domain-adaptation run sees, as tensors on the training device."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from posefast.skeleton import Skeleton, get_skeleton
+from posefast.data.spec import load
+from posefast.data.spec import LOADERS
+from posefast.errors import for_argument
+
+
+@dataclass
+class DomainData:
+    """Each split is a dict of tensors: ``joints_2d_norm`` [N, J, 2] (normalised screen), ``joints_2d`` [N, J, 2]
+    (pixels), ``camera`` [N, 4|9], ``image_size`` [N, 2], and ``joints_3d`` [N, J, 3] (camera frame, metres) where
+    labels may be used. ``target_train`` never carries 3D: an unsupervised target is 2D only."""
+
+    skeleton: Skeleton
+    source_train: dict
+    source_test: dict
+    target_train: dict
+    target_test: dict
+    source_spec: str = ""
+    target_spec: str = ""
+    # Pose-class names of labelled synthetic domains (``sequence = 100 * subject + class index``); the target test
+    # split then carries ``pose_class`` [N]. Empty for real data.
+    source_classes: tuple = ()
+    target_classes: tuple = ()
+
+
+def _tensors(dataset, device) -> dict:
+    return dataset.tensors(device=device, normalized_2d=True)
+
+
+HELD_OUT_EVERY = 5  # specs without a predefined split: every 5th sequence is the source test split
+
+
+def spec_kind(spec: str) -> str:
+    """The loader a spec names (``posefast.data.spec.LOADERS``), or ``archive`` for a file path."""
+    prefix, sep, _ = str(spec).partition(":")
+    return prefix if sep and prefix in LOADERS else "archive"
+
+
+def split_by_sequence(dataset, split: str):
+    """The ``split`` half of a dataset that has no predefined split (CMU mocap, pose archives): every
+    ``HELD_OUT_EVERY``-th sequence (sorted ids; all views of a frame stay together) is ``test``, the rest ``train``,
+    so no motion is seen in both. Without sequence ids the last fifth of the samples is the test split."""
+    if dataset.sequence is not None and np.unique(dataset.sequence).size >= 2:
+        ids = np.unique(dataset.sequence)
+        held = ids[HELD_OUT_EVERY - 1::HELD_OUT_EVERY] if ids.size >= HELD_OUT_EVERY else ids[-1:]
+        is_test = np.isin(dataset.sequence, held)
+    else:
+        is_test = np.arange(len(dataset)) >= len(dataset) - max(1, len(dataset) // HELD_OUT_EVERY)
+    keep = is_test if split == "test" else ~is_test
+    return dataset.subset(np.flatnonzero(keep))
+
+
+def cap(dataset, n: int, seed: int):
+    """At most ``n`` samples (a seeded random subset, in original order); ``n = 0`` keeps everything."""
+    if not n or len(dataset) <= n:
+        return dataset
+    pick = np.sort(np.random.default_rng(seed).choice(len(dataset), size=n, replace=False))
+    return dataset.subset(pick)
+
+
+# The per-split seed salt of load_domains' caps: evaluating a run on its own data reproduces its exact subsets.
+SPLIT_SALTS = {("source", "train"): 1, ("source", "test"): 2, ("target", "train"): 3, ("target", "test"): 4}
+
+
+def load_split(spec: str, split: str, n: int, seed: int, salt: int, skeleton: str | Skeleton, cache=None):
+    """One split of a data spec as :func:`load_domains` sees it (a :class:`~posefast.data.PoseDataset`).
+
+    Synthetic specs generate exactly ``n`` poses of ``split``; CMU and archives are split by sequence
+    (:func:`split_by_sequence`; ``split="all"`` keeps both halves); a 3DHP/3DPW file is one split (both halves are
+    the whole file); Human3.6M has its subject split. Real data is then capped at ``n`` with a subset seeded by
+    ``seed + salt`` (0 = everything). ``cache`` (a dict) keeps a spec that is read whole and split here, so it is
+    read once for both halves.
+    """
+    skel = get_skeleton(skeleton)
+    kind = spec_kind(spec)
+    if kind == "synthetic":
+        if not n:
+            raise ValueError(f"{spec!r}: a synthetic spec needs a pose count (n_source/n_target/n_test > 0)")
+        return load(spec, split=split, skeleton=skel.name, seed=seed, n=n)
+    if kind in ("cmu", "archive"):
+        cache = {} if cache is None else cache
+        if spec not in cache:  # read once, split twice
+            cache[spec] = load(spec, skeleton=skel.name, **({"seed": seed} if kind == "cmu" else {}))
+        whole = cache[spec]
+        return cap(whole if split == "all" else split_by_sequence(whole, split), n, seed + salt)
+    if kind in ("3dhp", "3dpw"):  # one file = one split: its 2D is the unlabelled target, its 3D the test
+        return cap(load(spec, skeleton=skel.name), n, seed + salt)
+    return cap(load(spec, split=split, skeleton=skel.name), n, seed + salt)
+
+
+def load_domains(source: str, target: str, skeleton: str | Skeleton, device, n_source: int, n_target: int,
+                 n_test: int, seed: int) -> DomainData:
+    """Resolve the source and target specs (see :func:`posefast.data.load`) into train/test splits.
+
+    Synthetic specs generate exactly ``n_*`` poses. Real specs load their predefined split (Human3.6M S1/5/6/7/8
+    vs S9/11; a 3DHP/3DPW file is one split and serves both) or, without one (CMU, archives), split by sequence
+    (:func:`split_by_sequence`); ``n_*`` then caps each split with a seeded random subset (0 = everything).
+    A spec that cannot be read is a ``ValueError`` naming ``--source`` or ``--target``.
+    """
+    skel = get_skeleton(skeleton)
+    for name, n in (("n_source", n_source), ("n_target", n_target), ("n_test", n_test)):
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"{name}: expected a non-negative int (0 = all of a real dataset), got {n!r}")
+
+    whole = {}
+
+    def get(role, split, n):
+        spec = source if role == "source" else target
+        with for_argument(f"--{role}"):
+            return load_split(spec, split, n, seed, SPLIT_SALTS[role, split], skel, whole)
+
+    src_train, src_test = get("source", "train", n_source), get("source", "test", n_test)
+    tgt_train, tgt_test = get("target", "train", n_target).without_3d(), get("target", "test", n_test)
+    if not src_train.has_3d:
+        raise ValueError(f"--source {source!r}: a source domain needs 3D labels (joints_3d)")
+    if not tgt_test.has_3d:
+        raise ValueError(f"--target {target!r}: the target test split needs 3D labels to be evaluated")
+    target_test = _tensors(tgt_test, device)
+    target_classes = tuple(tgt_test.meta.get("classes", ()))
+    if target_classes and tgt_test.sequence is not None:
+        target_test["pose_class"] = torch.as_tensor(np.asarray(tgt_test.sequence) % 100, device=device)
+    return DomainData(skel, _tensors(src_train, device), _tensors(src_test, device), _tensors(tgt_train, device),
+                      target_test, source, target, tuple(src_train.meta.get("classes", ())), target_classes)
+
+
+def root_relative(joints_3d: torch.Tensor) -> torch.Tensor:
+    """``[..., J, 3]`` relative to the root joint (index 0 in every layout)."""
+    return joints_3d - joints_3d[..., :1, :]

@@ -1,0 +1,74 @@
+"""``python -m posefast.evaluate`` for a multilevel run: one stage checkpoint (``RUN/<variant>/checkpoint.pt``) on
+2D keypoint data — ``coco:<annotations.json>``, ``lsp:<dir>`` or ``synthetic`` — scored with PCK@0.05 overall and per
+keypoint by :func:`~posefast.methods.multilevel.eval.evaluate_pck`, with the network the run itself evaluated (the
+EMA teacher of an adapted variant, the student of source-only and pretraining)."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import torch
+
+from posefast.data.image2d import NUM_KEYPOINTS, image_spec_kind, load_image_spec, make_domain
+from posefast.methods.multilevel.job import build_pose_net, load_target_splits
+from posefast.methods.multilevel.eval import evaluate_pck
+
+__all__ = ["load_pose_net", "load_eval_images", "evaluate_checkpoint", "report_2d"]
+
+
+def load_pose_net(state: dict, device="cpu"):
+    """The evaluated network of a multilevel stage checkpoint, in eval mode."""
+    ml = SimpleNamespace(**state["settings"]["multilevel"])
+    ml.backbone_weights = ""  # the checkpoint holds every weight; the ImageNet file need not exist here
+    net = build_pose_net(ml, NUM_KEYPOINTS)
+    stage = state["stage"]
+    if stage.get("teacher") is not None:  # EMATeacher's state: the teacher network's under "teacher."
+        weights = {k[len("teacher."):]: v for k, v in stage["teacher"].items() if k.startswith("teacher.")}
+    else:
+        weights = stage["student"]
+    net.load_state_dict(weights)
+    return net.to(device).eval()
+
+
+def load_eval_images(state: dict, spec: str, split: str | None = None, n: int | None = None):
+    """``(ImagePoseDataset, what)`` to score a stage on: the run's own target test split when ``spec`` is its
+    ``multilevel.target`` (so the numbers equal the stage's ``metrics.json``), else every crop of the file (``n``
+    synthetic crops for ``synthetic``). ``split`` (``train``/``test``/``all``) picks the run's split of its own
+    target; ``n`` replaces ``n_test`` (or ``n_target`` for ``train``)."""
+    settings = state["settings"]
+    ml = SimpleNamespace(**settings["multilevel"])
+    seed = int(settings["seed"])
+    kind = image_spec_kind(spec, "--data")
+    if split not in (None, "train", "test", "all"):
+        raise ValueError(f"--split: expected train, test or all, got {split!r}")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ValueError(f"--n: expected a positive int, got {n!r}")
+    own = spec == ml.target
+    if kind == "synthetic" and not own:  # another synthetic draw of the run's test-split size
+        return make_domain("target", n or ml.n_test, ml.image_size, seed + 1_000_003), "synthetic target crops"
+    if own and split != "all":
+        part = split or "test"
+        if n is not None:
+            setattr(ml, "n_test" if part == "test" else "n_target", n)
+        return load_target_splits(ml, seed, (part,))[0], f"the run's target {part} split"
+    data = load_image_spec(spec, ml.image_size, "--data")
+    if n is not None:
+        data = data.subset(slice(0, n))
+    return data, "all of it"
+
+
+def evaluate_checkpoint(state: dict, spec: str, split=None, n=None, device="cpu") -> dict:
+    """PCK@0.05 of a stage checkpoint on ``spec`` (see :func:`load_eval_images`): ``{"pck", "per_joint", "count",
+    "n", "data", "split"}``, PCK in percent."""
+    net = load_pose_net(state, device)
+    data, what = load_eval_images(state, spec, split, n)
+    batch = int(state["settings"]["multilevel"].get("eval_batch_size", 256))
+    with torch.no_grad():
+        metrics = evaluate_pck(net, data, batch)
+    return {**metrics, "n": len(data), "data": spec, "split": what}
+
+
+def report_2d(metrics: dict) -> str:
+    head = (f"{metrics['data']}, {metrics['split']} ({metrics['n']} crops): PCK@0.05 {metrics['pck']:.2f} % "
+            f"over the 12 limb keypoints")
+    joints = ", ".join(f"{k} {v:.1f}" for k, v in metrics["per_joint"].items())
+    return head + "\nper-keypoint PCK@0.05 (%): " + joints

@@ -1,0 +1,579 @@
+"""Multi-level alignment for unsupervised domain-adaptive 2D pose estimation (Chen et al., ICME 2024; code:
+sunshinglight/DAML_PoseEstimation, on top of UDAPE's mean teacher, Kim et al., ECCV 2022) and its ablations.
+
+``python -m posefast.train multilevel`` (:func:`main_multilevel`): a SimpleBaseline heatmap network
+(``PoseResNet``) learns on a labelled source domain and adapts to an unlabelled target domain. It trains
+``pretrain_epochs`` source-only epochs once (the paper: the first 40 of 70), then, from that same state, each
+variant for the remaining ``epochs − pretrain_epochs`` epochs with the same seed and budget:
+
+=================  ===========================================================================================
+``source-only``     more supervised source epochs (ERM)
+``mean-teacher``    (optional row) + UDAPE mean teacher on the target: the base every adapted variant shares
+``image``           mean teacher + AdaIN-stylised source (image level)
+``image+feature``   + GRL patch discriminator on the deconvolution features (feature level)
+``multilevel``      + information maximisation on the target heatmaps (pose level) = the full method
+=================  ===========================================================================================
+
+and reports target PCK@0.05 on a held-out target test split (its labels are used for evaluation only); adapted
+variants are evaluated with the EMA teacher, as the paper's code does, source-only with its network.
+Steps and losses: :mod:`posefast.methods.multilevel.train`; AdaIN (trained here with a fixed random encoder when no
+weights are given, see :mod:`posefast.methods.multilevel.adain`): ``python -m posefast.train adain``.
+
+CPU defaults (``MultilevelConfig``; the paper's values are in ``configs/multilevel_paper.yaml``): 64 px crops of the
+synthetic ``posefast.data.image2d`` domains (2000 source, 2000 target, 500 target test), the ``tiny`` ResNet with four
+32-channel deconvolutions (32×32 heatmaps, σ = 1.5; the paper has three, at 1/4 of the input, which on 64 px crops
+leaves 16×16 maps too coarse for PCK@0.05), batch 32, Adam 1e-3, 16 epochs of which 14 shared source-only,
+EMA α = 0.99 (the paper's 0.999 would hardly move in our ~120 steps per variant), milder affine ranges (±30°,
+scale 0.75–1.25), a narrow patch discriminator (16, 16), and an AdaIN with a fixed random encoder at 1/8 width
+whose decoder trains for 200 steps with an added pixel-identity loss and is applied in residual form (see
+:mod:`posefast.methods.multilevel.adain`) — a much weaker style transfer than the paper's ImageNet VGG.
+Measured with these settings (seed 0, 2 idle cores, 2 min 52 s): target PCK@0.05 source-only 11.9 %, image
+16.5 %, image+feature 15.1 %, multilevel 15.7 % (an earlier run on a loaded machine: 10.1 / 17.1 / 14.7 / 14.9 %;
+with ``--epochs 20``, 5 min 42 s: 8.8 / 15.4 / 15.8 / 16.6 %, the source-only student drifting further from the
+target). The gain comes from the mean teacher (whose BN statistics now include target batches) plus the stylised
+source; the feature and pose levels add at most a point here (a run with the paper's discriminator lr 1e-4 fell to
+10.6 / 11.4 %), and single numbers move by ±1.5 points between epochs on 500 test crops. Torch's OpenMP threads
+spin when the cores are shared: on a busy machine run with ``OMP_WAIT_POLICY=PASSIVE`` (about 10× faster here under
+contention).
+
+Run folder: ``config.json``, ``adain.pt`` (the AdaIN used, when trained here), ``pretrain/`` and one folder per
+variant (``checkpoint.pt`` written atomically at every epoch end, ``metrics.jsonl`` one line per epoch,
+``metrics.json``), ``summary.json`` ``{"methods": {variant: {"pck": %, ...}}}``, ``summary.md`` and
+``predictions.png``. ``--resume`` continues every stage exactly (weights, optimisers, EMA teacher, discriminator,
+RNG states, epoch).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import time
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+import torch
+from tqdm import tqdm
+
+from posefast.data.image2d import describe_keypoints, image_spec_kind, load_image_spec, make_domain
+from posefast.methods.multilevel.adain import load_style_transfer, stylize, train_style_transfer
+from posefast.methods.multilevel.eval import (VARIANT_LABELS, evaluate_pck, pck_records, plot_predictions,
+                                              predict)
+from posefast.methods.multilevel.train import LEVELS, Augment, adapt_step, epoch_order, source_step
+from posefast.methods.multilevel.warp import AffineRanges
+from posefast.models import EMATeacher, PatchDiscriminator, PoseResNet
+from posefast.engine import checkpoint as ckpt
+from posefast.engine.run_folder import default_out
+from posefast.engine.device import resolve_device
+from posefast.engine.staged import parse_seeds, plan_workers, run_staged
+from posefast.errors import UsageError
+from posefast.evaluation.stats import mean_std, paired_difference, pck_of_hits
+
+__all__ = ["main_multilevel", "VARIANTS", "variant_levels", "resolve_schedule", "load_image_domains",
+           "build_pose_net", "run_stage"]
+
+VARIANTS = ("source-only", "mean-teacher", "image", "image+feature", "multilevel")
+
+
+def _parse_list(text: str, name: str, allowed) -> tuple[str, ...]:
+    items = tuple(s.strip() for s in text.split(",") if s.strip())
+    bad = [s for s in items if s not in allowed]
+    if bad or len(set(items)) != len(items):
+        raise ValueError(f"multilevel.{name}: expected distinct comma-separated names from {list(allowed)}, "
+                         f"got {text!r}")
+    return items
+
+
+def variant_levels(variant: str, full_levels: tuple[str, ...]) -> tuple[str, ...] | None:
+    """Levels switched on in ``variant``; None for source-only (no mean teacher either)."""
+    table = {"source-only": None, "mean-teacher": (), "image": ("image",), "image+feature": ("image", "feature"),
+             "multilevel": full_levels}
+    if variant not in table:
+        raise ValueError(f"variant: unknown {variant!r}; expected one of {VARIANTS}")
+    return table[variant]
+
+
+def resolve_schedule(cfg) -> dict:
+    """``{"epochs", "batch_size", "lr"}`` of this run: ``multilevel.default_epochs``/``default_batch_size`` when
+    non-zero (the CPU-sized 2D schedule), else the top-level ``epochs``/``batch_size`` (sized for the lifting
+    methods). ``python -m posefast.train multilevel --epochs N`` (or ``epochs`` in ``--config``/``--set``) writes N
+    into ``multilevel.default_epochs`` (:mod:`posefast.methods.multilevel.flags`), so a given value always wins."""
+    ml = cfg.multilevel
+    out = {"lr": float(cfg.lr)}
+    for key, own in (("epochs", ml.default_epochs), ("batch_size", ml.default_batch_size)):
+        out[key] = own or getattr(cfg, key)
+        if isinstance(out[key], bool) or not isinstance(out[key], int) or out[key] < 1:
+            raise ValueError(f"{key}: expected a positive int, got {out[key]!r}")
+    if not (math.isfinite(out["lr"]) and out["lr"] > 0):
+        raise ValueError(f"lr: expected a positive learning rate, got {cfg.lr!r}")
+    p = ml.pretrain_epochs
+    if isinstance(p, bool) or not isinstance(p, int) or not 0 <= p < out["epochs"]:
+        raise ValueError(f"multilevel.pretrain_epochs: expected an int in [0, epochs={out['epochs']}), got {p!r} (the "
+                         f"shared source-only epochs are part of --epochs: e.g. --set multilevel.pretrain_epochs="
+                         f"{max(out['epochs'] - 2, 0)})")
+    return out
+
+
+def _depth(text: str):
+    return int(text) if str(text).isdigit() else text
+
+
+def build_pose_net(ml, num_keypoints: int) -> PoseResNet:
+    """The student network of the config (ImageNet backbone weights from ``ml.backbone_weights`` when given)."""
+    return PoseResNet(num_keypoints, depth=_depth(ml.depth), deconv_channels=ml.deconv_channels,
+                      num_deconv=ml.num_deconv, backbone_weights=ml.backbone_weights or None)
+
+
+def load_image_domains(ml, seed: int) -> dict:
+    """``{"source", "target", "target_test"}`` ImagePoseDatasets of ``ml.image_size`` crops (Body16)."""
+    if ml.source != "synthetic":
+        raise ValueError(f"multilevel.source: only 'synthetic' is supported as the labelled domain, got {ml.source!r}")
+    for name in ("n_source", "n_target", "n_test"):
+        v = getattr(ml, name)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"multilevel.{name}: expected a positive int, got {v!r}")
+    image_spec_kind(ml.target)  # a bad spec fails before the source is rendered
+    target, test = load_target_splits(ml, seed)
+    return {"source": make_domain("source", ml.n_source, ml.image_size, seed), "target": target, "target_test": test}
+
+
+def load_target_splits(ml, seed: int, parts=("train", "test")) -> tuple:
+    """The unlabelled target (``train``: ``ml.n_target`` crops) and its labelled test split (``test``: ``ml.n_test``
+    crops) of ``ml.target``: a fresh synthetic draw each, or the first / last crops of an ``lsp:``/``coco:`` file
+    (overlap refused). ``ml`` is the ``multilevel`` config section (or an object with its fields)."""
+    size = ml.image_size
+    if image_spec_kind(ml.target) == "synthetic":
+        draws = {"train": lambda: make_domain("target", ml.n_target, size, seed),
+                 "test": lambda: make_domain("target", ml.n_test, size, seed + 1_000_003)}  # disjoint, eval only
+        return tuple(draws[p]() for p in parts)
+    everything = load_image_spec(ml.target, size)
+    if ml.n_target + ml.n_test > len(everything):
+        raise ValueError(f"multilevel.target: {ml.target!r} has {len(everything)} crops, fewer than "
+                         f"n_target + n_test = {ml.n_target + ml.n_test} (the two splits must not overlap)")
+    splits = {"train": slice(0, ml.n_target), "test": slice(len(everything) - ml.n_test, len(everything))}
+    return tuple(everything.subset(splits[p]) for p in parts)
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    parts = [p.strip() for p in str(text).split(",")]
+    if not parts or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise ValueError(f"multilevel.discriminator_widths: expected comma-separated positive ints like "
+                         f"'256,128,128', got {text!r}")
+    return tuple(int(p) for p in parts)
+
+
+class Stage:
+    """The trainable state of one stage (pretraining or a variant) and its checkpoint format."""
+
+    def __init__(self, name: str, levels, student, lr: float, ml, style_net=None):
+        self.name, self.levels, self.student = name, levels, student
+        self.optimizer = torch.optim.Adam(student.parameters(), lr=lr)
+        self.teacher = self.discriminator = self.optimizer_d = None
+        self.style_net = style_net
+        if levels is not None:
+            self.teacher = EMATeacher(student, ml.ema_alpha)
+        if levels is not None and "feature" in levels:
+            widths = _widths(ml.discriminator_widths)
+            self.discriminator = PatchDiscriminator(student.feature_channels, widths).to(_device(student))
+            self.optimizer_d = torch.optim.Adam(self.discriminator.parameters(), lr=ml.lr_discriminator)
+
+    @property
+    def eval_model(self):
+        """The network the paper's code evaluates: the EMA teacher once adapting, else the student."""
+        return self.teacher.teacher if self.teacher is not None else self.student
+
+    def state_dict(self) -> dict:
+        opt = lambda o: None if o is None else o.state_dict()  # noqa: E731
+        return {"student": self.student.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "teacher": opt(self.teacher), "discriminator": opt(self.discriminator),
+                "optimizer_d": opt(self.optimizer_d)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.student.load_state_dict(state["student"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        for key in ("teacher", "discriminator", "optimizer_d"):
+            obj = getattr(self, key)
+            if (obj is None) != (state[key] is None):
+                raise ValueError(f"--resume: checkpoint of stage {self.name!r} does not match its levels ({key})")
+            if obj is not None:
+                obj.load_state_dict(state[key])
+
+
+def _device(module) -> torch.device:
+    return next(module.parameters()).device
+
+
+def _settings(cfg, schedule) -> dict:
+    """What must not change between a run and its resumption."""
+    return {"multilevel": dict(vars(cfg.multilevel)), "seed": cfg.seed, "steps_per_epoch": cfg.steps_per_epoch,
+            **schedule}
+
+
+def _check_settings(saved: dict, current: dict, path) -> None:
+    if saved != current:
+        diff = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
+        raise ValueError(f"--resume: {path} was written with different settings ({', '.join(diff)}); resume with "
+                         f"the same configuration or start a new --out")
+
+
+def _to(batch, device):
+    return tuple(t.to(device) for t in batch)
+
+
+def run_stage(stage: Stage, epochs: int, data: dict, aug: Augment, ml, cfg, schedule: dict, out: Path,
+              stream: int, progress: bool) -> dict:
+    """Train ``stage`` for ``epochs`` epochs (one pass over the source per epoch, capped by
+    ``cfg.steps_per_epoch``), evaluating target PCK and checkpointing after each; resumes from ``out`` when
+    ``cfg.resume``. Returns the last epoch's metrics (``{}`` when ``epochs`` is 0)."""
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path, metrics_path = out / "checkpoint.pt", out / "metrics.jsonl"
+    settings = _settings(cfg, schedule)
+    start, last = 0, {}
+    if cfg.resume and ckpt_path.exists():
+        state = ckpt.load(ckpt_path)
+        _check_settings(state["settings"], settings, ckpt_path)
+        stage.load_state_dict(state["stage"])
+        ckpt.set_rng_state(state["rng"])
+        start, last = state["epoch"], state["metrics"]
+        lines = metrics_path.read_text().splitlines() if metrics_path.exists() else []
+        metrics_path.write_text("".join(ln + "\n" for ln in lines if ln.strip() and json.loads(ln)["epoch"] < start))
+    elif metrics_path.exists():
+        metrics_path.unlink()
+    src, tgt = data["source"], data["target"]
+    bs = schedule["batch_size"]
+    steps = len(src) // bs
+    if cfg.steps_per_epoch:
+        steps = min(steps, cfg.steps_per_epoch)
+    device = _device(stage.student)
+    for epoch in range(start, epochs):
+        tic = time.perf_counter()
+        stage.student.train()
+        order_s = epoch_order(len(src), cfg.seed, stream, epoch)
+        order_t = epoch_order(len(tgt), cfg.seed, stream + 1, epoch)
+        sums: dict[str, float] = {}
+        bar = tqdm(range(steps), desc=f"{stage.name} epoch {epoch + 1}/{epochs}", leave=False, disable=not progress,
+                   dynamic_ncols=True)
+        for step in bar:
+            idx = order_s[step * bs:(step + 1) * bs]
+            batch = _to((src.images[idx], src.keypoints[idx], src.visible[idx]), device)
+            if stage.levels is None:
+                losses = source_step(stage.student, stage.optimizer, aug, batch)
+            else:
+                tidx = order_t[(step * bs) % len(tgt):][:bs]
+                if len(tidx) < bs:  # wrap around the target permutation
+                    tidx = torch.cat([tidx, order_t[:bs - len(tidx)]])
+                losses = adapt_step(stage, aug, ml, batch, tgt.images[tidx].to(device))
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0.0) + v
+            bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items() if k in ("source", "consistency")},
+                            refresh=False)
+        last = {"target": evaluate_pck(stage.eval_model, data["target_test"], ml.eval_batch_size)}
+        if stage.teacher is not None:
+            last["target_student"] = evaluate_pck(stage.student, data["target_test"], ml.eval_batch_size)
+        record = {"epoch": epoch, "losses": {k: v / max(steps, 1) for k, v in sums.items()}, **last}
+        with open(metrics_path, "a") as f:  # the line first: a kill before the checkpoint replays this epoch
+            f.write(json.dumps(record) + "\n")
+        ckpt.save_atomic({"stage": stage.state_dict(), "epoch": epoch + 1, "rng": ckpt.rng_state(),
+                          "metrics": last, "settings": settings}, ckpt_path)
+        seconds = time.perf_counter() - tic
+        ckpt.log_epoch_time(out, epoch, seconds)
+        if progress:
+            extra = (f", student {last['target_student']['pck']:.1f} %" if "target_student" in last else "")
+            tqdm.write(f"[{stage.name}] epoch {epoch + 1}/{epochs}: target PCK@0.05 {last['target']['pck']:.1f} %"
+                       f"{extra} ({seconds:.0f} s)")
+    if last:
+        (out / "metrics.json").write_text(json.dumps({"stage": stage.name, "epochs": epochs, **last}, indent=2))
+    return last
+
+
+def _style_net(cfg, data, out: Path, progress: bool):
+    """The AdaIN network: from ``adain_weights`` when given, else trained here (cached as ``out/adain.pt``)."""
+    ml = cfg.multilevel
+    if ml.adain_weights:
+        return load_style_transfer(ml.adain_weights)
+    path = out / "adain.pt"
+    if cfg.resume and path.exists():
+        return load_style_transfer(str(path))
+    return train_style_transfer(data["source"].images, data["target"].images, path, width_multiplier=ml.adain_width,
+                                steps=ml.adain_steps, batch_size=ml.adain_batch_size, lr=ml.adain_lr,
+                                style_weight=ml.adain_style_weight, identity_weight=ml.adain_identity_weight,
+                                seed=cfg.seed, resume=cfg.resume,
+                                progress=progress)
+
+
+def _check_device(cfg) -> torch.device:
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise UsageError("multilevel: multi-process training is not supported; run it in one process")
+    return resolve_device(cfg.device)[0]
+
+
+def _plot(out: Path, data, models: dict, style_net, batch_size: int, residual: bool) -> Path | None:
+    n = 6
+    src, test = data["source"], data["target_test"]
+    full = models.get("multilevel") or next(iter(models.values()))
+    rows = [{"title": "source (truth; red: last row's net)", "images": src.images[:n], "truth": src.keypoints[:n],
+             "visible": src.visible[:n], "pred": predict(full, src.images[:n], batch_size)[1]}]
+    if style_net is not None:
+        dev = _device(style_net)
+        styled = stylize(style_net, src.images[:n].to(dev), test.images[:n].to(dev), 1.0,
+                         residual=residual)[0].cpu()
+        rows.append({"title": "stylised source (target style)", "images": styled, "truth": src.keypoints[:n],
+                     "visible": src.visible[:n], "pred": predict(full, styled, batch_size)[1]})
+    for name, model in models.items():
+        rows.append({"title": f"target: {name}", "images": test.images[:n], "truth": test.keypoints[:n],
+                     "visible": test.visible[:n], "pred": predict(model, test.images[:n], batch_size)[1]})
+    return plot_predictions(out / "predictions.png", rows)
+
+
+def _validate(cfg) -> tuple[dict, tuple, tuple]:
+    """(schedule, variants, full levels) of a multilevel run; every setting checked before any work."""
+    ml = cfg.multilevel
+    schedule = resolve_schedule(cfg)
+    variants = _parse_list(ml.variants, "variants", VARIANTS)
+    full_levels = _parse_list(ml.levels, "levels", LEVELS)
+    if not variants:
+        raise ValueError("multilevel.variants: expected at least one variant")
+    for name in ("n_source", "n_target"):
+        if getattr(ml, name) < schedule["batch_size"]:
+            raise ValueError(f"multilevel.{name}: expected at least batch_size={schedule['batch_size']} crops, "
+                             f"got {getattr(ml, name)}")
+    return schedule, variants, full_levels
+
+
+def _check_image_size(ml) -> None:
+    if isinstance(ml.image_size, bool) or not isinstance(ml.image_size, int) or ml.image_size < 32 \
+            or ml.image_size % 32:
+        raise ValueError(f"multilevel.image_size: expected a positive multiple of 32, got {ml.image_size!r}")
+
+
+_IMAGE_DATA: dict = {}  # per process: the rendered domains of one seed, shared by its stages
+
+
+def _image_data(cfg, seed: int, progress: bool) -> dict:
+    ml = cfg.multilevel
+    key = (json.dumps(dict(vars(ml)), sort_keys=True), seed)
+    if key not in _IMAGE_DATA:
+        _IMAGE_DATA.clear()
+        if progress:
+            tqdm.write(f"[multilevel] seed {seed}: rendering {ml.n_source} source, {ml.n_target} target and "
+                       f"{ml.n_test} test crops ({ml.image_size} px)")
+        ckpt.seed_everything(seed)
+        _IMAGE_DATA[key] = load_image_domains(ml, seed)
+    return _IMAGE_DATA[key]
+
+
+def seed_dir(out, seed: int) -> Path:
+    return Path(out) / f"seed{seed}"
+
+
+def _needs_style(variants, full_levels) -> bool:
+    return any(lv is not None and "image" in lv for lv in (variant_levels(v, full_levels) for v in variants))
+
+
+def _seed_cfg(cfg, seed: int):
+    c = copy.deepcopy(cfg)
+    c.seed = seed
+    return c
+
+
+def pretrain_stage(cfg, out, seed: int) -> dict:
+    """The seed's shared part: its AdaIN (trained here unless weights are given; ``seed<S>/adain.pt``) and
+    ``pretrain_epochs`` source-only epochs (``seed<S>/pretrain``), whose final state every variant starts from
+    (``seed<S>/pretrain/pretrained.pt``)."""
+    cfg = _seed_cfg(cfg, seed)
+    ml, folder, progress = cfg.multilevel, seed_dir(out, seed), cfg.progress
+    schedule, variants, full_levels = _validate(cfg)
+    device = _check_device(cfg)
+    folder.mkdir(parents=True, exist_ok=True)
+    data = _image_data(cfg, seed, progress)
+    if _needs_style(variants, full_levels):
+        _style_net(cfg, data, folder, progress)
+    ckpt.seed_everything(seed)
+    student = build_pose_net(ml, data["source"].num_keypoints).to(device)
+    pre = Stage("pretrain", None, student, schedule["lr"], ml)
+    last = run_stage(pre, ml.pretrain_epochs, data, _augment(ml, student), ml, cfg, schedule, folder / "pretrain", 0,
+                     progress)
+    ckpt.save_atomic({"stage": pre.state_dict(), "settings": _settings(cfg, schedule)},
+                     folder / "pretrain" / "pretrained.pt")
+    return last
+
+
+def _augment(ml, net) -> Augment:
+    ranges = AffineRanges(ml.rotation, ml.scale_min, ml.scale_max, ml.shear, ml.translate)
+    return Augment(ranges, ml.color_jitter, ml.image_size, net.output_stride, ml.sigma)
+
+
+def _seed_style_net(cfg, folder: Path, device):
+    ml = cfg.multilevel
+    return load_style_transfer(ml.adain_weights or str(folder / "adain.pt")).to(device).eval()
+
+
+def _variant_stage(cfg, folder: Path, variant: str, schedule, full_levels, num_keypoints, device) -> Stage:
+    """The stage of ``variant`` starting from the seed's pretrained state (same seed for every variant)."""
+    ml = cfg.multilevel
+    levels = variant_levels(variant, full_levels)
+    style_net = _seed_style_net(cfg, folder, device) if levels is not None and "image" in levels else None
+    pretrained = ckpt.load(folder / "pretrain" / "pretrained.pt")["stage"]
+    ckpt.seed_everything(cfg.seed)
+    net = build_pose_net(ml, num_keypoints).to(device)
+    net.load_state_dict(pretrained["student"])
+    stage = Stage(variant, levels, net, schedule["lr"], ml, style_net)
+    # Adam's load_state_dict keeps the given moment tensors, so every variant needs its own copy
+    stage.optimizer.load_state_dict(copy.deepcopy(pretrained["optimizer"]))
+    return stage
+
+
+def adapt_stage(cfg, out, seed: int, variant: str) -> dict:
+    """``variant`` for ``epochs − pretrain_epochs`` epochs from the seed's pretrained state, into ``seed<S>/<variant>``;
+    also writes the per-crop tallies of its final evaluation (``target_records.npz``) for the paired intervals."""
+    cfg = _seed_cfg(cfg, seed)
+    ml, folder = cfg.multilevel, seed_dir(out, seed)
+    schedule, _, full_levels = _validate(cfg)
+    device = _check_device(cfg)
+    data = _image_data(cfg, seed, cfg.progress)
+    stage = _variant_stage(cfg, folder, variant, schedule, full_levels, data["source"].num_keypoints, device)
+    metrics = run_stage(stage, schedule["epochs"] - ml.pretrain_epochs, data, _augment(ml, stage.student), ml, cfg,
+                        schedule, folder / variant, 2, cfg.progress)
+    records = pck_records(stage.eval_model, data["target_test"], ml.eval_batch_size)
+    np.savez(folder / variant / "target_records.npz", **records)
+    result = {"pck": metrics["target"]["pck"], "per_joint": metrics["target"]["per_joint"]}
+    if "target_student" in metrics:
+        result["pck_student"] = metrics["target_student"]["pck"]
+    return result
+
+
+def _records(out, seed: int, variant: str) -> dict:
+    with np.load(seed_dir(out, seed) / variant / "target_records.npz") as f:
+        return {k: f[k] for k in f.files}
+
+
+def summarize_seeds(out, seeds, variants, results: dict, n_boot: int) -> dict:
+    """``{variant: {"pck": mean, "std": {"pck"}, "seeds": {...}, "per_joint": mean, "vs_source_only": Δ with
+    intervals, "vs_previous": Δ to the row above (each level's contribution)}}``."""
+    records = {v: {s: _records(out, s, v) for s in seeds} for v in variants}
+    rows = {}
+    for i, v in enumerate(variants):
+        per_seed = {str(s): results[s][v] for s in seeds}
+        pck, std = mean_std(r["pck"] for r in per_seed.values())
+        row = {"pck": pck, "std": {"pck": std},
+               "seeds": {k: {key: r[key] for key in ("pck", "pck_student") if key in r} for k, r in per_seed.items()},
+               "per_joint": {j: mean_std(r["per_joint"][j] for r in per_seed.values())[0]
+                             for j in per_seed[str(seeds[0])]["per_joint"]}}
+        if "pck_student" in per_seed[str(seeds[0])]:
+            row["pck_student"] = mean_std(r["pck_student"] for r in per_seed.values())[0]
+        if v != "source-only" and "source-only" in variants:
+            row["vs_source_only"] = paired_difference(records["source-only"], records[v], pck_of_hits, True, n_boot)
+        if i > 0 and variants[i - 1] != "source-only":
+            prev = variants[i - 1]
+            row["vs_previous"] = {"against": prev, **paired_difference(records[prev], records[v], pck_of_hits, True,
+                                                                       n_boot)}
+        rows[v] = row
+    return rows
+
+
+def seeds_table(rows: dict, info: str) -> str:
+    """Markdown: PCK@0.05 mean ± std over seeds, the gain vs source-only and vs the row above, with 95 % CIs."""
+    def gain(d):
+        if d is None:
+            return "—"
+        verdict = " — no measurable effect" if d["effect"] == "no measurable effect" else ""
+        return f"{d['mean']:+.1f} [{d['ci95'][0]:+.1f}, {d['ci95'][1]:+.1f}]{verdict}"
+
+    lines = [f"Target PCK@0.05 (%), {info}", "",
+             "| variant | PCK@0.05 | gain vs source-only, 95 % CI | gain vs the row above, 95 % CI |",
+             "|---|---:|---|---|"]
+    for name, r in rows.items():
+        lines.append(f"| {VARIANT_LABELS.get(name, name)} | {r['pck']:.1f} ± {r['std']['pck']:.1f} | "
+                     f"{gain(r.get('vs_source_only'))} | {gain(r.get('vs_previous'))} |")
+    kind = next((r["vs_source_only"]["ci95_kind"] for r in rows.values() if "vs_source_only" in r), "")
+    lines += ["", f"Gains in PCK points (positive = better), paired per seed; interval: {kind}."]
+    return "\n".join(lines) + "\n"
+
+
+def _progress_line(kind, seed, variant, result) -> None:
+    name = "pretrain (source-only)" if variant is None else variant
+    pck = result.get("target", result).get("pck") if isinstance(result, dict) else None
+    print(f"[multilevel] seed {seed} {name}" + (f": target PCK@0.05 {pck:.1f} %" if pck is not None else ""),
+          flush=True)
+
+
+def _plot_seed(cfg, out, seed: int, variants, full_levels, schedule) -> None:
+    """predictions.png of the first seed, from the stages' checkpoints, on a few crops of each domain (rendered
+    anew at their first draws: the whole splits would cost a minute here for six pictures a row)."""
+    ml, folder = cfg.multilevel, seed_dir(out, seed)
+    cfg = _seed_cfg(cfg, seed)
+    device = _check_device(cfg)
+    few = copy.deepcopy(ml)
+    few.n_source = few.n_target = few.n_test = 6
+    data = _IMAGE_DATA.get((json.dumps(dict(vars(ml)), sort_keys=True), seed)) or load_image_domains(few, seed)
+    models = {}
+    for v in variants:
+        stage = _variant_stage(cfg, folder, v, schedule, full_levels, data["source"].num_keypoints, device)
+        stage.load_state_dict(ckpt.load(folder / v / "checkpoint.pt")["stage"])
+        models[v] = stage.eval_model
+    style = _seed_style_net(cfg, folder, device) if _needs_style(variants, full_levels) else None
+    _plot(out, data, models, style, ml.eval_batch_size, ml.adain_residual)
+
+
+def main_multilevel(cfg, method: str = "multilevel") -> dict:
+    """Entry point of ``python -m posefast.train multilevel|adain``. Returns the summary dict (multilevel) or
+    ``{"adain": path}`` (adain, one seed: ``cfg.seed``).
+
+    multilevel runs the staged shape of :mod:`posefast.engine.staged` over ``cfg.seeds``: per seed a shared
+    pretraining (:func:`pretrain_stage`), then every variant from it (:func:`adapt_stage`); ``cfg.jobs`` worker
+    processes. The summary holds each variant's PCK mean ± std over seeds, its paired gain vs source-only and vs the
+    variant before it (the contribution of the level it adds), with 95 % intervals."""
+    if method not in ("multilevel", "adain"):
+        raise ValueError(f"method: expected 'multilevel' or 'adain', got {method!r}")
+    ml = cfg.multilevel
+    _check_device(cfg)
+    _check_image_size(ml)
+    cfg.out = cfg.out or default_out(method)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    progress = cfg.progress
+    tic = time.perf_counter()
+    if method == "adain":
+        if ml.adain_weights:
+            raise ValueError("multilevel.adain_weights: the adain job trains a decoder from scratch; leave it empty")
+        data = _image_data(cfg, cfg.seed, progress)
+        path = out / "adain.pt"
+        _style_net(cfg, data, out, progress)
+        if progress:
+            tqdm.write(f"[adain] decoder written to {path} ({time.perf_counter() - tic:.0f} s)")
+        return {"adain": str(path)}
+
+    schedule, variants, full_levels = _validate(cfg)
+    seeds = parse_seeds(cfg.seeds)
+    jobs, threads = plan_workers(cfg.jobs, len(seeds))
+    if cfg.device != "cpu":
+        jobs, threads = 1, None
+    run_cfg = copy.deepcopy(cfg)
+    if jobs > 1:
+        run_cfg.progress = False
+    (out / "config.json").write_text(json.dumps({**cfg.to_dict(), "schedule": schedule}, indent=2))
+    print(f"[multilevel] schedule: {schedule['epochs']} epochs ({ml.pretrain_epochs} source-only pretraining), "
+          f"batch {schedule['batch_size']}, lr {schedule['lr']:g}; variants: {', '.join(variants)}; "
+          f"{len(seeds)} seed(s) in {jobs} process(es) × {threads or 'default'} thread(s)", flush=True)
+    if ml.target != "synthetic":
+        note = describe_keypoints(load_target_splits(ml, seeds[0], parts=("train",))[0])
+        if note:
+            print(f"[multilevel] {ml.target}: {note}", flush=True)
+    results = run_staged(partial(pretrain_stage, run_cfg, out), partial(adapt_stage, run_cfg, out), seeds, variants,
+                         jobs, threads, on_done=_progress_line)
+    rows = summarize_seeds(out, seeds, variants, results, cfg.compare.bootstrap)
+    info = (f"{ml.source} → {ml.target}, {ml.image_size} px, ResNet-{ml.depth}, {schedule['epochs']} epochs "
+            f"({ml.pretrain_epochs} shared source-only), {ml.n_test} target test crops, mean ± std over "
+            f"{len(seeds)} seed(s) {', '.join(map(str, seeds))}")
+    summary = {"source": ml.source, "target": ml.target, "seeds": seeds, "schedule": schedule,
+               "pretrain_epochs": ml.pretrain_epochs, "n_target_test": ml.n_test, "jobs": jobs,
+               "threads_per_job": threads, "methods": rows, "seconds": time.perf_counter() - tic}
+    table = seeds_table(rows, info)
+    (out / "summary.md").write_text(table)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    if cfg.plots:
+        _plot_seed(cfg, out, seeds[0], variants, full_levels, schedule)
+    print("\n" + table + f"\nwritten to {out}/summary.md and summary.json ({summary['seconds']:.0f} s)")
+    return summary
