@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from posefast.geometry import DEFAULT_EPS
 from posefast.skeleton import Skeleton, get_skeleton
 
 
@@ -33,7 +34,7 @@ def kcs(bones: Tensor) -> Tensor:
     return bones @ bones.transpose(-1, -2)
 
 
-def part_kcs(joints: Tensor, skeleton: Skeleton | str, normalize: bool = True, eps: float = 1e-6) -> Tensor:
+def part_kcs(joints: Tensor, skeleton: Skeleton | str, normalize: bool = True, eps: float = DEFAULT_EPS) -> Tensor:
     """``[..., J, 3] -> [..., P, B, B]``: per-part masked Gram matrices of (unit) bones."""
     skel = get_skeleton(skeleton)
     bones = bone_vectors(joints, skel)
@@ -44,7 +45,7 @@ def part_kcs(joints: Tensor, skeleton: Skeleton | str, normalize: bool = True, e
     return gram * masks[:, :, None] * masks[:, None, :]
 
 
-def part_kcs_compact(joints: Tensor, skeleton: Skeleton | str, normalize: bool = True, eps: float = 1e-6) -> Tensor:
+def part_kcs_compact(joints: Tensor, skeleton: Skeleton | str, normalize: bool = True, eps: float = DEFAULT_EPS) -> Tensor:
     """``[..., J, 3] -> [..., P, D]``: the distinct entries ``<u_i, u_k>`` of each part's KCS matrix, in the layout
     ``skeleton.compact_kcs_pairs`` (zero where a part's row is padding)."""
     skel = get_skeleton(skeleton)
