@@ -15,10 +15,11 @@ def as_float(x, name: str) -> Tensor:
     if isinstance(x, Tensor):
         return x if x.is_floating_point() else x.to(torch.float64)
     try:
-        a = np.ascontiguousarray(x, dtype=np.float64)  # torch takes neither negative strides nor read-only memory
+        a = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError):
         raise TypeError(f"{name}: expected a tensor or an array of numbers, got {type(x).__name__}") from None
-    return torch.from_numpy(a if a.flags.writeable else a.copy())
+    # torch takes neither negative strides nor read-only memory (broadcast views); copy() is C-ordered
+    return torch.from_numpy(a if a.flags.c_contiguous and a.flags.writeable else a.copy())
 
 
 def check_last(x: Tensor, name: str, sizes: tuple, what: str, min_dim: int = 1) -> None:
