@@ -13,14 +13,14 @@ from posefast.skeleton import Skeleton, get_skeleton
 
 def bone_vectors(joints: Tensor, skeleton: Skeleton | str) -> Tensor:
     """``[..., J, 3] -> [..., J - 1, 3]``: child minus parent."""
-    skel = get_skeleton(skeleton)
+    skel = get_skeleton(skeleton).require_kinematic()
     parents = torch.tensor(skel.parents[1:], device=joints.device)
     return joints[..., 1:, :] - joints[..., parents, :]
 
 
 def forward_kinematics(bones: Tensor, skeleton: Skeleton | str, root: Tensor | None = None) -> Tensor:
     """``[..., B, 3] -> [..., B + 1, 3]``: accumulate bones from the root down the (topologically sorted) tree."""
-    skel = get_skeleton(skeleton)
+    skel = get_skeleton(skeleton).require_kinematic()
     if root is None:
         root = bones.new_zeros(bones.shape[:-2] + (3,))
     joints = [root]
