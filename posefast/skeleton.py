@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Skeleton", "H36M17", "H36M16", "BODY16", "get_skeleton", "h36m17_to_h36m16", "h36m16_to_h36m17", "compact_kcs_layout"]
+__all__ = ["Skeleton", "H36M17", "H36M16", "BODY16", "get_skeleton", "h36m17_to_h36m16", "h36m16_to_h36m17",
+           "compact_kcs_layout"]
 
 
 def compact_kcs_layout(part_masks) -> tuple[np.ndarray, tuple[int, ...]]:

@@ -133,8 +133,8 @@ def test_dataset_projects_missing_2d_and_round_trips(tmp_path):
     for k, v in ds.as_arrays().items():
         if k != "skeleton":
             np.testing.assert_array_equal(back.as_arrays()[k], v)
-    np.testing.assert_allclose(ds.normalized_2d(), normalize_screen(ds.joints_2d, ds.image_size[:, 0], ds.image_size[:, 1]).numpy(),
-                               atol=1e-6)
+    w, h = ds.image_size[:, 0], ds.image_size[:, 1]
+    np.testing.assert_allclose(ds.normalized_2d(), normalize_screen(ds.joints_2d, w, h).numpy(), atol=1e-6)
 
 
 def test_dataset_subset_subjects_skeleton_concat():

@@ -99,7 +99,8 @@ def test_points_behind_the_camera_raise_or_clamp_as_asked():
 
 def test_project_is_the_reference_twin_and_the_op_agrees():
     X = torch.tensor(np.random.default_rng(6).uniform([-1, -1, 3], [1, 1, 6], (3, 5, 3)))
-    cam = torch.tensor([[1145.0, 1143.8, 512.5, 515.5, -0.207, 0.2478, -0.0031, -0.00098, -0.00142]] * 3, dtype=torch.float64)
+    cam = torch.tensor([[1145.0, 1143.8, 512.5, 515.5, -0.207, 0.2478, -0.0031, -0.00098, -0.00142]] * 3,
+                       dtype=torch.float64)
     assert reference.project is project and reference.normalize_camera is normalize_camera
     torch.testing.assert_close(posefast.project(X, cam), project(X, cam), rtol=1e-12, atol=1e-9)
 

@@ -45,7 +45,8 @@ def part_kcs(joints: Tensor, skeleton: Skeleton | str, normalize: bool = True, e
     return gram * masks[:, :, None] * masks[:, None, :]
 
 
-def part_kcs_compact(joints: Tensor, skeleton: Skeleton | str, normalize: bool = True, eps: float = DEFAULT_EPS) -> Tensor:
+def part_kcs_compact(joints: Tensor, skeleton: Skeleton | str, normalize: bool = True,
+                     eps: float = DEFAULT_EPS) -> Tensor:
     """``[..., J, 3] -> [..., P, D]``: the distinct entries ``<u_i, u_k>`` of each part's KCS matrix, in the layout
     ``skeleton.compact_kcs_pairs`` (zero where a part's row is padding)."""
     skel = get_skeleton(skeleton)

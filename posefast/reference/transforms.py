@@ -76,7 +76,8 @@ def global_position_align(joints_3d: Tensor, target_2d: Tensor, camera: Tensor,
 
 
 def augment_pipeline(joints: Tensor, delta: Tensor, ratio: Tensor, rotvec: Tensor, translation: Tensor,
-                     camera: Tensor, skeleton: Skeleton | str, frozen: Sequence[str] | None = None, eps: float = DEFAULT_EPS,
+                     camera: Tensor, skeleton: Skeleton | str, frozen: Sequence[str] | None = None,
+                     eps: float = DEFAULT_EPS,
                      min_depth: float = DEFAULT_MIN_DEPTH) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     """BA → BL → RT → project, chained: ``(joints_ba, joints_bl, joints_rt, uv_rt, cos_change)``."""
     joints_ba, cos_change = bone_angle_augment(joints, delta, skeleton, frozen, eps)
