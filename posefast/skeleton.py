@@ -1,8 +1,11 @@
 """Joint layouts as data: names, parents, bones, flip pairs, bone groups and KCS body parts.
 
 Bones are *child-indexed*: bone ``b`` joins ``parents[b + 1]`` to joint ``b + 1``, so a layout of J joints has
-B = J - 1 bones and every table below that speaks of bones uses that index. Both layouts are topologically
-ordered (``parents[j] < j``), which is what lets forward kinematics run as a single pass over the joints.
+B = J - 1 bones and every table below that speaks of bones uses that index. The 3D layouts (h36m17, h36m16) are in
+*kinematic order* (root first, ``parents[j] < j``), which is what lets forward kinematics run as a single pass over
+the joints. A 2D keypoint set such as Body16 keeps its dataset's order (MPII's: right ankle first, the pelvis at
+index 6): its tree is still a ``Skeleton`` (names, parents, edges, flip pairs), but not in kinematic order, so it has
+no bone-indexed tables and the kinematic ops refuse it (:meth:`Skeleton.require_kinematic`).
 
 References: Human3.6M's 17-joint convention as used by VideoPose3D (Pavllo et al., CVPR 2019); the 16-joint layout
 and part-aware KCS of PoseAug (Gong et al., CVPR 2021); KCS of Wandt & Rosenhahn (RepNet, CVPR 2019).
@@ -13,7 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Skeleton", "H36M17", "H36M16", "get_skeleton", "h36m17_to_h36m16", "h36m16_to_h36m17", "compact_kcs_layout"]
+__all__ = ["Skeleton", "H36M17", "H36M16", "BODY16", "get_skeleton", "h36m17_to_h36m16", "h36m16_to_h36m17",
+           "compact_kcs_layout"]
 
 
 def compact_kcs_layout(part_masks) -> tuple[np.ndarray, tuple[int, ...]]:
@@ -50,17 +54,21 @@ def compact_kcs_layout(part_masks) -> tuple[np.ndarray, tuple[int, ...]]:
 
 @dataclass(frozen=True, eq=False)
 class Skeleton:
-    """A kinematic tree. Tables are given by joint *names* so the same definition serves every layout.
+    """A tree of joints. Tables are given by joint *names* so the same definition serves every layout.
 
     Attributes:
         name: registry key, e.g. ``"h36m17"``.
         joint_names: J names, index = joint id.
-        parents: J parent ids, ``-1`` for the root (joint 0).
+        parents: J parent ids, ``-1`` for the root (joint 0 in kinematic order; any joint in a keypoint set).
         left / right: joint ids that swap under a left/right flip (same length, paired by position).
         bone_groups: groups of bones (by child-joint name) that share one length ratio in bone-length
-            augmentation (left/right pairs together).
+            augmentation (left/right pairs together); empty for a keypoint set.
         frozen_bones: bones (by child-joint name) whose direction bone-angle augmentation keeps.
         parts: KCS body parts, name -> bones (by child-joint name).
+
+    ``kinematic`` (derived) is True when the root is joint 0 and every parent precedes its child. Only then are the
+    bone-indexed tables (bone groups, frozen bones, parts, compact KCS) defined; a keypoint set must leave them
+    empty, and its ``bones`` are its tree's (parent, child) edges in child order.
     """
 
     name: str
@@ -81,16 +89,31 @@ class Skeleton:
     compact_kcs_pairs: np.ndarray = field(init=False, repr=False)
     compact_kcs_sizes: tuple = field(init=False, repr=False)
     flip_permutation: np.ndarray = field(init=False, repr=False)
+    kinematic: bool = field(init=False, repr=False)
+    root: int = field(init=False, repr=False)
 
     def __post_init__(self):
         if len(self.parents) != len(self.joint_names):
             raise ValueError(f"{self.name}: {len(self.parents)} parents for {len(self.joint_names)} joints")
-        if self.parents[0] != -1 or any(not (0 <= p < j) for j, p in enumerate(self.parents) if j > 0):
-            raise ValueError(f"{self.name}: parents must be topologically ordered with the root first")
+        roots = [j for j, p in enumerate(self.parents) if p == -1]
+        if len(roots) != 1 or any(not (0 <= p < self.num_joints) for p in self.parents if p != -1):
+            raise ValueError(f"{self.name}: parents must name one root (-1) and existing joints, got {self.parents}")
+        for j in range(self.num_joints):  # every joint reaches the root: a tree, no cycle
+            k, steps = j, 0
+            while self.parents[k] != -1 and steps <= self.num_joints:
+                k, steps = self.parents[k], steps + 1
+            if self.parents[k] != -1:
+                raise ValueError(f"{self.name}: parents contain a cycle through joint {j}")
+        kinematic = roots[0] == 0 and all(p < j for j, p in enumerate(self.parents) if j > 0)
+        object.__setattr__(self, "kinematic", kinematic)
+        object.__setattr__(self, "root", roots[0])
         if len(self.left) != len(self.right):
             raise ValueError(f"{self.name}: left and right flip lists differ in length")
         grouped = [b for g in self.bone_groups for b in g]
-        if sorted(grouped) != sorted(self.joint_names[1:]):
+        if not kinematic and (grouped or self.frozen_bones or self.parts):
+            raise ValueError(f"{self.name}: bone_groups, frozen_bones and parts need a layout in kinematic order "
+                             "(root first, parents before children); a keypoint set leaves them empty")
+        if kinematic and sorted(grouped) != sorted(self.joint_names[1:]):
             raise ValueError(f"{self.name}: bone_groups must cover every bone exactly once")
         # Tables are computed once, eagerly: code traced by torch.compile then only reads plain attributes.
         bone_of = {name: j - 1 for j, name in enumerate(self.joint_names) if j > 0}
@@ -108,7 +131,8 @@ class Skeleton:
         perm[list(self.right)] = self.left
         tables = {
             "parents_array": np.asarray(self.parents, dtype=np.int64),  # int64 [J], -1 at the root
-            "bones": tuple((self.parents[j], j) for j in range(1, self.num_joints)),  # (parent, child) per bone
+            # (parent, child) per bone; in kinematic order bone b ends at joint b + 1
+            "bones": tuple((self.parents[j], j) for j in range(self.num_joints) if j != self.root),
             "bone_group_index": group_index,  # int64 [B]: bone-length group of each bone
             "frozen_bone_mask": frozen,  # bool [B]: bones whose direction bone-angle augmentation keeps
             "part_names": tuple(self.parts),
@@ -139,11 +163,21 @@ class Skeleton:
     def num_parts(self) -> int:
         return len(self.parts)
 
+    def require_kinematic(self, name: str = "skeleton") -> "Skeleton":
+        """This layout, if it is in kinematic order (what bone vectors, forward kinematics, KCS and the
+        augmentations need), else a ValueError naming the argument ``name``."""
+        if not self.kinematic:
+            raise ValueError(f"{name}: {self.name} is a keypoint set (root {self.joint_names[self.root]!r} at index "
+                             f"{self.root}, parents not before their children); the kinematic ops need a layout in "
+                             "kinematic order, e.g. h36m17 or h36m16")
+        return self
+
     def joint(self, name: str) -> int:
         return self.joint_names.index(name)
 
     def bone(self, child_name: str) -> int:
         """Bone index of the bone ending at ``child_name``."""
+        self.require_kinematic()
         j = self.joint(child_name)
         if j == 0:
             raise ValueError(f"{self.name}: the root {child_name!r} ends no bone")
@@ -194,11 +228,26 @@ H36M16 = Skeleton(
     },
 )
 
-_REGISTRY = {s.name: s for s in (H36M17, H36M16)}
+# The 2D keypoint set of every image domain (MPII order, UDAPE / TLlib's Body16; see posefast.data.image2d.keypoints):
+# a keypoint set, not in kinematic order (right ankle first, the pelvis is the root at index 6). Its tree is the
+# stick figure drawn for it; it has no bone groups, frozen bones or KCS parts.
+BODY16 = Skeleton(
+    name="body16",
+    joint_names=("right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "pelvis", "thorax",
+                 "upper_neck", "head_top", "right_wrist", "right_elbow", "right_shoulder", "left_shoulder",
+                 "left_elbow", "left_wrist"),
+    parents=(1, 2, 6, 6, 3, 4, -1, 6, 7, 8, 11, 12, 7, 7, 13, 14),
+    left=(3, 4, 5, 13, 14, 15),
+    right=(2, 1, 0, 12, 11, 10),
+    bone_groups=(),
+    frozen_bones=(),
+)
+
+_REGISTRY = {s.name: s for s in (H36M17, H36M16, BODY16)}
 
 
 def get_skeleton(skeleton: "Skeleton | str") -> Skeleton:
-    """Resolve a layout given by object or registry name (``"h36m17"``, ``"h36m16"``)."""
+    """Resolve a layout given by object or registry name (``"h36m17"``, ``"h36m16"``, ``"body16"``)."""
     if isinstance(skeleton, Skeleton):
         return skeleton
     try:

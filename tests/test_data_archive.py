@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from posefast.data import ArchiveError, PoseDataset, load_archive, save_archive
-from posefast.data.cameras import normalize_screen, project
+from posefast.geometry import normalize_screen, project
 
 
 def _arrays(n=5, J=17, seed=0, cam9=False):
@@ -17,7 +17,7 @@ def _arrays(n=5, J=17, seed=0, cam9=False):
         cam = np.concatenate([cam, np.tile(np.float32([-0.2, 0.24, -0.003, -0.001, -0.0014]), (n, 1))], 1)
     return {
         "joints_3d": X,
-        "joints_2d": project(X, cam).astype(np.float32),
+        "joints_2d": project(X, cam).numpy().astype(np.float32),
         "camera": cam,
         "image_size": np.tile(np.int32([1000, 1002]), (n, 1)),
         "skeleton": "h36m17",
@@ -126,14 +126,15 @@ def test_needs_some_joints_and_positive_focal():
 def test_dataset_projects_missing_2d_and_round_trips(tmp_path):
     a = _arrays(cam9=True)
     ds = PoseDataset(joints_3d=a["joints_3d"], camera=a["camera"], image_size=a["image_size"], skeleton="h36m17")
-    np.testing.assert_allclose(ds.joints_2d, project(a["joints_3d"], a["camera"]), atol=1e-3)
+    np.testing.assert_allclose(ds.joints_2d, project(a["joints_3d"], a["camera"]).numpy(), atol=1e-3)
     assert "projected" in ds.meta["joints_2d"]
     path = ds.save(tmp_path / "ds.npz")
     back = PoseDataset.load(path)
     for k, v in ds.as_arrays().items():
         if k != "skeleton":
             np.testing.assert_array_equal(back.as_arrays()[k], v)
-    np.testing.assert_allclose(ds.normalized_2d(), normalize_screen(ds.joints_2d, ds.image_size), atol=1e-6)
+    w, h = ds.image_size[:, 0], ds.image_size[:, 1]
+    np.testing.assert_allclose(ds.normalized_2d(), normalize_screen(ds.joints_2d, w, h).numpy(), atol=1e-6)
 
 
 def test_dataset_subset_subjects_skeleton_concat():

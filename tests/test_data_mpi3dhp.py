@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from posefast.data import load, load_3dhp
-from posefast.data.cameras import normalize_screen, project
+from posefast.geometry import normalize_screen, project
 from posefast.data.pose3d.mpi3dhp import (MPI3DHP_TEST_CAMERAS, MPI3DHP_TEST_VALID_FRAMES, POSEAUG_STUDIO_FRAMES,
                                    SPIN24_TO_H36M17)
 from posefast.skeleton import H36M17, h36m17_to_h36m16
@@ -51,7 +51,7 @@ def _test_set(counts, seed=0, scale=None, invalid_every=0, outside=None):
         annot3 = (rel + root[:, None]) * 1000.0
         s = 1.0 if scale is None else scale[k]
         univ = (rel * s + root[:, None]) * 1000.0
-        annot2 = project(annot3 / 1000.0, CAM[k])
+        annot2 = project(annot3 / 1000.0, CAM[k]).numpy()
         out[k] = dict(annot2=annot2, annot3=annot3, univ_annot3=univ, valid_frame=valid, root=root, scale=s)
     return out
 
@@ -125,7 +125,7 @@ def test_spin_file_gives_exact_sequences_cameras_and_joints(full_test_set):
             np.testing.assert_allclose(got[ours], by_name[theirs], atol=1e-3, err_msg=ours)
         # same size (scale 1): the placed root is the captured one
         np.testing.assert_allclose(ds.joints_3d[sel, 0], seq["root"][valid], atol=1e-4)
-    np.testing.assert_allclose(project(ds.joints_3d, ds.camera), ds.joints_2d, atol=1e-2)
+    np.testing.assert_allclose(project(ds.joints_3d, ds.camera).numpy(), ds.joints_2d, atol=1e-2)
     assert "univ_annot3" in ds.meta["3d"] and "reprojection" in ds.meta["root"]
 
 
@@ -154,7 +154,7 @@ def test_rescaled_3d_is_placed_at_scaled_depth(tmp_path):
     _write_like_spin(tmp_path / "spin.npz", truth)
     ds = load_3dhp(tmp_path / "spin.npz")
     assert len(ds) == 8  # SPIN dropped the TS1 frame that leaves the image
-    np.testing.assert_allclose(project(ds.joints_3d, ds.camera), ds.joints_2d, atol=1e-2)
+    np.testing.assert_allclose(project(ds.joints_3d, ds.camera).numpy(), ds.joints_2d, atol=1e-2)
     for k in counts:
         keep = np.arange(counts[k]) != 2 if k == 1 else np.ones(counts[k], bool)
         root = truth[k]["root"][keep]
@@ -169,8 +169,8 @@ def _poseaug_file(path, n_studio=7, n_outdoor=4, seed=0, zero_joint=None):
     root = rng.uniform([-0.5, -0.3, 3.5], [0.5, 0.3, 5.0], (n, 3))
     cams = np.array([STUDIO] * n_studio + [OUTDOOR] * n_outdoor)
     sizes = np.array([[2048, 2048]] * n_studio + [[1920, 1080]] * n_outdoor)
-    uv = project(rel + root[:, None], cams)
-    xy = normalize_screen(uv, sizes)
+    uv = project(rel + root[:, None], cams).numpy()
+    xy = normalize_screen(uv, sizes[..., 0], sizes[..., 1]).numpy()
     if zero_joint is not None:
         xy[zero_joint] = 0.0  # PoseAug zeroes invisible joints
     np.savez(path, pose3d=rel.astype(np.float32), pose2d=xy.astype(np.float32))
@@ -221,7 +221,7 @@ def _sequence_file(path, units="mm", J=17, valid=False, root_relative=False):
     for k, (name, cam) in enumerate((("TS1", STUDIO), ("TS5", OUTDOOR))):
         rel, root = _poses(6 + k, seed=k, J=J)
         X = rel + root[:, None]
-        truth[name] = (X, project(X, cam))
+        truth[name] = (X, project(X, cam).numpy())
         p3[name] = (rel if root_relative else X) * (1000.0 if units == "mm" else 1.0)
         p2[name] = truth[name][1]
         ok[name] = np.arange(6 + k) % 3 != 0
@@ -240,7 +240,7 @@ def test_sequence_layout(tmp_path):
     ts5 = ds.subset(ds.sequence == 5)
     np.testing.assert_allclose(ts5.joints_3d, truth["TS5"][0], atol=1e-5)
     np.testing.assert_allclose(ts5.joints_2d, truth["TS5"][1], atol=1e-3)
-    np.testing.assert_allclose(project(ts5.joints_3d, ts5.camera), ts5.joints_2d, atol=0.05)
+    np.testing.assert_allclose(project(ts5.joints_3d, ts5.camera).numpy(), ts5.joints_2d, atol=0.05)
     assert {tuple(s) for s in ts5.image_size.tolist()} == {(1920, 1080)}
     h16 = load_3dhp(tmp_path / "data_3dhp_gt_test.npz", skeleton="h36m16")
     np.testing.assert_allclose(h16.joints_3d, h36m17_to_h36m16(ds.joints_3d))

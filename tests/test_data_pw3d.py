@@ -7,7 +7,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from posefast.data import PW3D_EVAL_JOINTS_H36M17, load, load_3dpw
-from posefast.data.cameras import project
+from posefast.geometry import project
 from posefast.data.pose3d.keypoint_layouts import LAYOUT_JOINTS
 from posefast.skeleton import H36M17
 
@@ -66,7 +66,7 @@ def _camera_smpl(n, rng):
 
 def _coco18_detections(X_cam, rng):
     """OpenPose COCO-18 [n, 3, 18] on the projected SMPL joints (limbs), with the face around the head."""
-    px = {j: project(X_cam[:, i], CAM) for i, j in enumerate(SMPL)}
+    px = {j: project(X_cam[:, i], CAM).numpy() for i, j in enumerate(SMPL)}
     face = {"nose": (0, 6), "right_eye": (-4, 0), "left_eye": (4, 0), "right_ear": (-9, 3), "left_ear": (9, 3)}
     pts = []
     for name in COCO18:
@@ -160,7 +160,7 @@ def test_official_test_split_in_camera_frame(pw3d_root):
     for i, t in enumerate(tracks):
         sel = ds.sequence == i
         np.testing.assert_allclose(ds.joints_3d[sel], _h36m_from_smpl(t["X_cam"][t["keep"]]), atol=1e-5)
-        np.testing.assert_allclose(ds.joints_2d[sel], project(ds.joints_3d[sel], CAM), atol=1e-3)
+        np.testing.assert_allclose(ds.joints_2d[sel], project(ds.joints_3d[sel], CAM).numpy(), atol=1e-3)
     assert ds.meta["dropped"] == {"campose_invalid": 4, "no_2d_detection": 4, "behind_camera": 0}
     assert ds.meta["dropped_per_track"]["flat_guitar_01/actor0"]["no_2d_detection"] == 2
     assert {tuple(s) for s in ds.image_size.tolist()} == {(1080, 1920)}
@@ -238,7 +238,7 @@ def test_only_plain_data_is_unpickled(tmp_path):
 def _seq(n, seed):
     rng = np.random.default_rng(seed)
     X = rng.normal(0, 0.3, (n, 17, 3)) + rng.uniform([-0.5, -0.2, 3], [0.5, 0.2, 6], (n, 1, 3))
-    return X, project(X, CAM)
+    return X, project(X, CAM).numpy()
 
 
 def test_eval_joint_list():

@@ -5,7 +5,7 @@ import pytest
 from posefast.data import generate_synthetic
 from posefast.data.synth3d.body import (ANKLE_HEIGHT, DOF_NAMES, MEAN_BONE_LENGTHS, clip_dofs, dof_limits,
                                 limb_elev_plane, pose_from_dofs)
-from posefast.data.cameras import project
+from posefast.geometry import project
 from posefast.data.synth3d.synthetic import (PRESETS, SyntheticPreset, preset_bodies, preset_statistics,
                                      sample_world_poses, self_penetrating)
 from posefast.skeleton import H36M17
@@ -35,7 +35,7 @@ def test_deterministic_per_seed():
 def test_camera_consistency_and_visibility(domains):
     for ds in domains.values():
         assert ds.skeleton.name == "h36m17" and ds.has_3d
-        np.testing.assert_allclose(project(ds.joints_3d, ds.camera), ds.joints_2d, atol=0.05)
+        np.testing.assert_allclose(project(ds.joints_3d, ds.camera).numpy(), ds.joints_2d, atol=0.05)
         assert (ds.joints_3d[..., 2] > 0.3).all()
         assert (ds.joints_2d >= 0).all() and (ds.joints_2d <= ds.image_size[:, None, :]).all()
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from cli_testing import TINY, call
 
-from posefast.data.cameras import project
+from posefast.geometry import normalize_screen, project
 from posefast.data.pose3d.keypoint_layouts import LAYOUT_JOINTS
 from posefast.data.detections import BODY25_NAMES, Detections, fill_missing, to_skeleton
 from posefast.evaluation.lifting import evaluate_lifter, load_eval_data
@@ -41,7 +41,8 @@ def known(run):
     X[:, j("Pelvis")] = 0.5 * (X[:, j("LHip")] + X[:, j("RHip")])
     X[:, j("Thorax")] = 0.5 * (X[:, j("LShoulder")] + X[:, j("RShoulder")])
     X[:, j("Spine")] = 0.5 * (X[:, j("Pelvis")] + X[:, j("Thorax")])
-    return {"joints_3d": X, "joints_2d": project(X, data.camera), "image_size": data.image_size.astype(np.float64)}
+    return {"joints_3d": X, "joints_2d": project(X, data.camera).numpy(),
+            "image_size": data.image_size.astype(np.float64)}
 
 
 def _coco17(uv):
@@ -75,10 +76,8 @@ def test_npz_in_the_lifters_layout_is_exact(run, known, tmp_path, capsys):
     assert not got["filled"].any() and "lifted 256 of 256" in text and (tmp_path / "o.png").stat().st_size > 0
     import torch
 
-    from posefast.data.cameras import normalize_screen
-
-    split = {"joints_2d_norm": torch.as_tensor(normalize_screen(known["joints_2d"], known["image_size"]),
-                                               dtype=torch.float32),
+    size = known["image_size"]
+    split = {"joints_2d_norm": normalize_screen(known["joints_2d"], size[:, 0], size[:, 1]).to(torch.float32),
              "joints_3d": torch.as_tensor(known["joints_3d"], dtype=torch.float32)}
     own = evaluate_lifter(lifter, split, skel)["mpjpe"]  # the lifter's own error on these poses
     assert _mpjpe_mm(got["joints_3d"], known["joints_3d"]) == pytest.approx(own, rel=1e-4)

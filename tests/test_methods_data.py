@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from posefast.data import save_archive
-from posefast.data.cameras import project
+from posefast.geometry import project
 from posefast.data.domains import HELD_OUT_EVERY, load_domains
 
 
@@ -15,7 +15,7 @@ def _archive(path, n_seq=10, per_seq=30, seed=0):
     cam = np.tile(np.float32([1145.0, 1144.0, 512.0, 515.0]), (n, 1))
     X[:, :, 0] += np.repeat(np.arange(n_seq), per_seq)[:, None].astype(np.float32)  # x offset = sequence id
     return save_archive(path, {
-        "joints_3d": X, "joints_2d": project(X, cam).astype(np.float32), "camera": cam,
+        "joints_3d": X, "joints_2d": project(X, cam).numpy().astype(np.float32), "camera": cam,
         "image_size": np.tile(np.int32([1000, 1002]), (n, 1)), "skeleton": "h36m17",
         "subject": np.ones(n, np.int64), "sequence": np.repeat(np.arange(n_seq), per_seq).astype(np.int64),
     })
@@ -45,6 +45,21 @@ def test_target_file_without_splits_serves_both(tmp_path):
     path = _archive(tmp_path / "tgt.npz", n_seq=5)
     d = load_domains("synthetic:h36m", str(path), "h36m16", "cpu", n_source=64, n_target=0, n_test=30, seed=0)
     assert "joints_3d" not in d.target_train and d.target_test["joints_3d"].shape[0] == 30
+
+
+def test_unlabelled_source_or_target_test_is_refused(tmp_path):
+    """The domain pairing rules (moved here from the removed data/splits.py make_domains): a source must carry 3D,
+    the target's 3D is for its test split only, and a target without 3D cannot be evaluated."""
+    path = _archive(tmp_path / "a.npz", n_seq=5)
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files if k != "joints_3d"}
+    unlabelled = save_archive(tmp_path / "two_d.npz", arrays)
+    with pytest.raises(ValueError, match="--source .*needs 3D labels"):
+        load_domains(str(unlabelled), "synthetic:3dhp", "h36m17", "cpu", n_source=0, n_target=16, n_test=16, seed=0)
+    with pytest.raises(ValueError, match="--target .*needs 3D labels"):
+        load_domains("synthetic:h36m", str(unlabelled), "h36m17", "cpu", n_source=16, n_target=0, n_test=16, seed=0)
+    d = load_domains(str(path), "synthetic:3dhp", "h36m17", "cpu", n_source=0, n_target=16, n_test=16, seed=0)
+    assert "joints_3d" in d.source_train and "joints_3d" not in d.target_train and "joints_3d" in d.target_test
 
 
 @pytest.mark.parametrize("kwargs,match", [

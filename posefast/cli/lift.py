@@ -24,7 +24,7 @@ import torch
 from posefast.cli.common import run_cli
 from posefast.engine.device import DEVICE_CHOICES, resolve_device
 from posefast.errors import UsageError, for_argument
-from posefast.data.cameras import normalize_screen
+from posefast.geometry import normalize_screen
 from posefast.data.detections import fill_missing, to_skeleton
 from posefast.data.detections import read_detections
 from posefast.engine.inference import lift
@@ -95,7 +95,8 @@ def main(argv=None) -> int:
         print(f"skipped {n_in - n} entries with no joint above --min-confidence {args.min_confidence}: "
               f"{', '.join(str(detections.ids[i]) for i in skipped[:10])}{' ...' if len(skipped) > 10 else ''}")
     if args.plot:
-        norm = normalize_screen(out["joints_2d"], out["image_size"]).astype(np.float32)
+        size = out["image_size"]
+        norm = normalize_screen(out["joints_2d"], size[..., 0], size[..., 1]).numpy().astype(np.float32)
         if plot_samples({"lifted": (out["joints_3d"], norm)}, skeleton, args.plot) is None:
             print("--plot: matplotlib is not installed (pip install 'posefast[viz]'); no plot written")
     return 0

@@ -45,7 +45,7 @@ def table(skeleton: Skeleton | str, name: str, device: torch.device, dtype: torc
     """``name`` in parents [J] / part_masks [P, B] / bone_groups [B] / frozen [B] / compact_pairs [P * D, 2] /
     compact_offsets [B + 1] / compact_items [L, 2] (the compact part-KCS layout and its per-bone lists) of
     ``skeleton``, on ``device``."""
-    skel = get_skeleton(skeleton)
+    skel = get_skeleton(skeleton).require_kinematic()  # a keypoint set (body16) has no kinematic tables
     key = (skel.name, name, str(device), dtype)
     cached = _CACHE.get(key)
     if cached is None:

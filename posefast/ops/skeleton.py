@@ -13,6 +13,7 @@ from torch import Tensor
 
 from posefast import reference
 from posefast._ext import launch
+from posefast.geometry import DEFAULT_EPS
 from posefast.ops._checks import check_batch, check_float, check_like, check_points, check_trailing
 from posefast.ops._kernel_op import kernel_op
 from posefast.ops._switch import kernels_enabled
@@ -20,10 +21,6 @@ from posefast.ops._tables import contiguous_batch, new_like, table
 from posefast.skeleton import Skeleton, get_skeleton
 
 __all__ = ["bone_vectors", "forward_kinematics", "kcs", "part_kcs", "part_kcs_compact", "DEFAULT_EPS"]
-
-#: Bones shorter than this (input units, i.e. 1 µm for metres) are scaled by 1/eps instead of 1/|b| when
-#: normalised, like ``F.normalize``: a zero-length bone gives a zero unit vector and a finite gradient.
-DEFAULT_EPS = 1e-6
 
 
 # ---- bone vectors ----------------------------------------------------------------------------------------------

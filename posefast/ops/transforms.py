@@ -18,11 +18,11 @@ from torch import Tensor
 
 from posefast import reference
 from posefast._ext import launch
+from posefast.geometry import DEFAULT_DEPTH_RANGE, DEFAULT_EPS, DEFAULT_MIN_DEPTH, DEFAULT_MIN_SCALE
 from posefast.ops._checks import check_batch, check_float, check_like, check_points, check_trailing
 from posefast.ops._kernel_op import kernel_op
 from posefast.ops._switch import kernels_enabled
 from posefast.ops._tables import contiguous_batch, new_like, table
-from posefast.ops.skeleton import DEFAULT_EPS
 from posefast.skeleton import Skeleton, get_skeleton
 
 __all__ = [
@@ -30,17 +30,6 @@ __all__ = [
     "normalize_screen", "denormalize_screen", "normalize_camera", "global_position_align", "augment_pipeline",
     "DEFAULT_MIN_DEPTH", "DEFAULT_DEPTH_RANGE", "DEFAULT_MIN_SCALE",
 ]
-
-#: Depths below this (points' units) are raised to it before dividing: a point at or behind the camera plane
-#: projects far outside the image (or onto the ±1 clamp border of the distortion model), finite, with zero
-#: gradient w.r.t. its depth.
-DEFAULT_MIN_DEPTH = 1e-6
-#: GPA root depth range (joints' units; the default assumes metres: 0.5 m to 50 m). Pass your own for millimetres.
-DEFAULT_DEPTH_RANGE = (0.5, 50.0)
-#: GPA guard for a degenerate target: the 2D scale s is raised to at least this (target_2d's units) before
-#: dividing, so a collapsed 2D box gives a finite depth, which the depth range then clamps.
-DEFAULT_MIN_SCALE = 1e-6
-
 
 def _null(t: Optional[Tensor]):
     """A tensor for the kernel, or 0 (a null pointer: the kernel reads zeros)."""

@@ -7,19 +7,20 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from posefast.geometry import DEFAULT_EPS
 from posefast.skeleton import Skeleton, get_skeleton
 
 
 def bone_vectors(joints: Tensor, skeleton: Skeleton | str) -> Tensor:
     """``[..., J, 3] -> [..., J - 1, 3]``: child minus parent."""
-    skel = get_skeleton(skeleton)
+    skel = get_skeleton(skeleton).require_kinematic()
     parents = torch.tensor(skel.parents[1:], device=joints.device)
     return joints[..., 1:, :] - joints[..., parents, :]
 
 
 def forward_kinematics(bones: Tensor, skeleton: Skeleton | str, root: Tensor | None = None) -> Tensor:
     """``[..., B, 3] -> [..., B + 1, 3]``: accumulate bones from the root down the (topologically sorted) tree."""
-    skel = get_skeleton(skeleton)
+    skel = get_skeleton(skeleton).require_kinematic()
     if root is None:
         root = bones.new_zeros(bones.shape[:-2] + (3,))
     joints = [root]
@@ -33,7 +34,7 @@ def kcs(bones: Tensor) -> Tensor:
     return bones @ bones.transpose(-1, -2)
 
 
-def part_kcs(joints: Tensor, skeleton: Skeleton | str, normalize: bool = True, eps: float = 1e-6) -> Tensor:
+def part_kcs(joints: Tensor, skeleton: Skeleton | str, normalize: bool = True, eps: float = DEFAULT_EPS) -> Tensor:
     """``[..., J, 3] -> [..., P, B, B]``: per-part masked Gram matrices of (unit) bones."""
     skel = get_skeleton(skeleton)
     bones = bone_vectors(joints, skel)
@@ -44,7 +45,8 @@ def part_kcs(joints: Tensor, skeleton: Skeleton | str, normalize: bool = True, e
     return gram * masks[:, :, None] * masks[:, None, :]
 
 
-def part_kcs_compact(joints: Tensor, skeleton: Skeleton | str, normalize: bool = True, eps: float = 1e-6) -> Tensor:
+def part_kcs_compact(joints: Tensor, skeleton: Skeleton | str, normalize: bool = True,
+                     eps: float = DEFAULT_EPS) -> Tensor:
     """``[..., J, 3] -> [..., P, D]``: the distinct entries ``<u_i, u_k>`` of each part's KCS matrix, in the layout
     ``skeleton.compact_kcs_pairs`` (zero where a part's row is padding)."""
     skel = get_skeleton(skeleton)

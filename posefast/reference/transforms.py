@@ -2,6 +2,10 @@
 
 They are the oracle the kernels are tested against and the fallback behind ``posefast.use_kernels(False)``. They
 take already validated arguments (the public ops validate) and resolved defaults.
+
+The camera twins (``project``, ``normalize_screen``, ``denormalize_screen``, ``normalize_camera``) and
+``rotvec_to_rotmat`` are :mod:`posefast.geometry`'s functions, re-exported here: one implementation serves the
+ops' fallback, the tests' oracle and the data loaders. Defaults come from :mod:`posefast.geometry.constants`.
 """
 from __future__ import annotations
 
@@ -11,37 +15,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from posefast.geometry import (DEFAULT_DEPTH_RANGE, DEFAULT_EPS, DEFAULT_MIN_DEPTH, DEFAULT_MIN_SCALE,
+                               RODRIGUES_TAYLOR_BELOW, denormalize_screen, normalize_camera, normalize_screen, project,
+                               rotvec_to_rotmat)
 from posefast.reference.skeleton import bone_vectors, forward_kinematics
 from posefast.skeleton import Skeleton, get_skeleton
 
-# Below this |r|² Rodrigues' coefficients come from their Taylor series (same switch as the kernel).
-RODRIGUES_TAYLOR_BELOW = 0.1
-
-
-def _series(t: Tensor, first: float, ratios: Sequence[float]) -> Tensor:
-    """first · (1 − t/ratios[0] · (1 − t/ratios[1] · (…))): an alternating series by its term ratios."""
-    acc = torch.ones_like(t)
-    for d in reversed(ratios):
-        acc = 1 - t / d * acc
-    return first * acc
-
-
-def rotvec_to_rotmat(rotvec: Tensor) -> Tensor:
-    """``[..., 3] -> [..., 3, 3]``: Rodrigues, R = cos θ·I + (sin θ/θ)·[r]x + ((1 − cos θ)/θ²)·r rᵀ."""
-    t = (rotvec * rotvec).sum(-1)
-    small = t < RODRIGUES_TAYLOR_BELOW
-    t_big = torch.where(small, torch.ones_like(t), t)  # keeps the unused branch (and its gradient) finite
-    theta = t_big.sqrt()
-    a = torch.where(small, _series(t, 1.0, [6, 20, 42, 72, 110, 156]), torch.sin(theta) / theta)
-    b = torch.where(small, _series(t, 0.5, [12, 30, 56, 90, 132, 182]), 2 * torch.sin(theta / 2) ** 2 / t_big)
-    c = torch.where(small, 1 - t * b, torch.cos(theta))
-    x, y, z = rotvec.unbind(-1)
-    zero = torch.zeros_like(x)
-    cross = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], -1).unflatten(-1, (3, 3))
-    eye = torch.eye(3, dtype=rotvec.dtype, device=rotvec.device)
-    outer = rotvec.unsqueeze(-1) * rotvec.unsqueeze(-2)
-    return c[..., None, None] * eye + a[..., None, None] * cross + b[..., None, None] * outer
-
+__all__ = ["rotvec_to_rotmat", "bone_angle_augment", "bone_length_augment", "rigid_transform", "project",
+           "global_position_align", "augment_pipeline", "normalize_screen", "denormalize_screen", "normalize_camera",
+           "RODRIGUES_TAYLOR_BELOW"]
 
 def _frozen_mask(skel: Skeleton, frozen: Sequence[str] | None, device) -> Tensor:
     names = skel.frozen_bones if frozen is None else tuple(frozen)
@@ -52,7 +34,7 @@ def _frozen_mask(skel: Skeleton, frozen: Sequence[str] | None, device) -> Tensor
 
 
 def bone_angle_augment(joints: Tensor, delta: Tensor, skeleton: Skeleton | str, frozen: Sequence[str] | None = None,
-                       eps: float = 1e-6) -> tuple[Tensor, Tensor]:
+                       eps: float = DEFAULT_EPS) -> tuple[Tensor, Tensor]:
     """PoseAug BA: ``([..., J, 3], [..., B, 3]) -> ([..., J, 3], [..., B])``."""
     skel = get_skeleton(skeleton)
     bones = bone_vectors(joints, skel)
@@ -79,22 +61,9 @@ def rigid_transform(joints: Tensor, rotvec: Tensor, translation: Tensor) -> Tens
     return rel @ rotvec_to_rotmat(rotvec).transpose(-1, -2) + translation[..., None, :]
 
 
-def project(points: Tensor, camera: Tensor, min_depth: float = 1e-6) -> Tensor:
-    """VideoPose3D camera model, ``([..., N, 3], [..., 4 or 9]) -> [..., N, 2]``, depth clamped below at min_depth."""
-    cam = camera[..., None, :]
-    xy = points[..., :2] / points[..., 2:].clamp(min=min_depth)
-    if camera.shape[-1] == 9:
-        xy = xy.clamp(-1, 1)
-        r2 = (xy * xy).sum(-1, keepdim=True)
-        k, p = cam[..., 4:7], cam[..., 7:9]
-        radial = 1 + (k * torch.cat([r2, r2**2, r2**3], -1)).sum(-1, keepdim=True)
-        tangential = (p * xy).sum(-1, keepdim=True)
-        xy = xy * (radial + tangential) + p * r2
-    return cam[..., :2] * xy + cam[..., 2:4]
-
-
 def global_position_align(joints_3d: Tensor, target_2d: Tensor, camera: Tensor,
-                          depth_range: tuple[float, float] = (0.5, 50.0), min_scale: float = 1e-6) -> Tensor:
+                          depth_range: tuple[float, float] = DEFAULT_DEPTH_RANGE,
+                          min_scale: float = DEFAULT_MIN_SCALE) -> Tensor:
     """PoseDA GPA: root on the ray of the target's 2D root at depth (fx Δx + fy Δy)/(2 s); ``[..., J, 3]``."""
     fx, fy, cx, cy = camera.unbind(-1)
     extent = joints_3d[..., :2].amax(-2) - joints_3d[..., :2].amin(-2)  # [..., 2]
@@ -107,40 +76,11 @@ def global_position_align(joints_3d: Tensor, target_2d: Tensor, camera: Tensor,
 
 
 def augment_pipeline(joints: Tensor, delta: Tensor, ratio: Tensor, rotvec: Tensor, translation: Tensor,
-                     camera: Tensor, skeleton: Skeleton | str, frozen: Sequence[str] | None = None, eps: float = 1e-6,
-                     min_depth: float = 1e-6) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+                     camera: Tensor, skeleton: Skeleton | str, frozen: Sequence[str] | None = None,
+                     eps: float = DEFAULT_EPS,
+                     min_depth: float = DEFAULT_MIN_DEPTH) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     """BA → BL → RT → project, chained: ``(joints_ba, joints_bl, joints_rt, uv_rt, cos_change)``."""
     joints_ba, cos_change = bone_angle_augment(joints, delta, skeleton, frozen, eps)
     joints_bl = bone_length_augment(joints_ba, ratio, skeleton)
     joints_rt = rigid_transform(joints_bl, rotvec, translation)
     return joints_ba, joints_bl, joints_rt, project(joints_rt, camera, min_depth), cos_change
-
-
-# ---- screen normalisation (VideoPose3D convention): plain elementwise torch, also used by posefast.ops ----------
-def _image_size(w, h, like: Tensor, trailing: int) -> tuple[Tensor, Tensor]:
-    """w, h (numbers or per-pose tensors) as tensors with ``trailing`` singleton dims to broadcast over."""
-    shape = lambda v: v.reshape(v.shape + (1,) * trailing)  # noqa: E731
-    w = torch.as_tensor(w, dtype=like.dtype, device=like.device)
-    h = torch.as_tensor(h, dtype=like.dtype, device=like.device)
-    return shape(w), shape(h)
-
-
-def normalize_screen(uv: Tensor, w, h) -> Tensor:
-    """Pixels → normalised screen, ``[..., N, 2]``: ``uv / w · 2 − [1, h / w]``."""
-    w, h = _image_size(w, h, uv, 2)
-    return uv / w * 2 - torch.cat([torch.ones_like(h), h / w], -1)
-
-
-def denormalize_screen(uv: Tensor, w, h) -> Tensor:
-    """Inverse of :func:`normalize_screen`: ``(uv + [1, h / w]) · w / 2``."""
-    w, h = _image_size(w, h, uv, 2)
-    return (uv + torch.cat([torch.ones_like(h), h / w], -1)) * w / 2
-
-
-def normalize_camera(camera: Tensor, w, h) -> Tensor:
-    """Pixel intrinsics → normalised-screen intrinsics, ``[..., 4 or 9]``: f·2/w, c·2/w − [1, h/w], distortion
-    terms unchanged (they act on x/z, y/z, which the screen normalisation does not touch)."""
-    w, h = _image_size(w, h, camera, 1)
-    f = camera[..., :2] * 2 / w
-    c = camera[..., 2:4] * 2 / w - torch.cat([torch.ones_like(h), h / w], -1)
-    return torch.cat([f, c, camera[..., 4:]], -1)

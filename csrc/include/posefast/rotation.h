@@ -14,7 +14,8 @@ namespace posefast {
 
 // |r|² below which the series are used (θ < 0.316 rad). Seven terms of each series leave a truncation error
 // below 1e-16 relative there, while the closed forms of dA/dt, dB/dt above it lose at most ~1e-14 relative to
-// cancellation (C − A and A/2 − B are ~t/3 and ~t/24 there).
+// cancellation (C − A and A/2 − B are ~t/3 and ~t/24 there). Mirrors posefast.geometry.RODRIGUES_TAYLOR_BELOW
+// (the pure-torch twin's switch); tests/test_geometry.py checks the two are equal.
 constexpr double kRodriguesTaylorBelow = 0.1;
 
 template <typename T>

@@ -215,6 +215,8 @@ PF_HD void rigid_transform_backward_pose(const T* g_out,  // [J, 3]; may alias g
 //   z' = max(z, min_depth); (x, y) = (X, Y) / z'            (clamped to [−1, 1] in the 9-parameter model)
 //   r² = x² + y²; q = 1 + k1 r² + k2 r⁴ + k3 r⁶ + p1 x + p2 y
 //   (x, y) ← (x q + p1 r², y q + p2 r²);   uv = (fx x + cx, fy y + cy)
+// min_depth has no default here: the Python op passes it, posefast.geometry.DEFAULT_MIN_DEPTH unless the caller
+// gives one (so do eps = DEFAULT_EPS, min_scale = DEFAULT_MIN_SCALE and the GPA depth range DEFAULT_DEPTH_RANGE).
 template <typename T>
 PF_HD void project_pose(const T* pts,  // [P, 3]
                         const T* cam,  // [C], C = 4 or 9

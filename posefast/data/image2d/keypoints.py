@@ -1,4 +1,5 @@
-"""The 2D keypoint set shared by every image domain: 16 body keypoints in MPII order ("Body16").
+"""The 2D keypoint set shared by every image domain: 16 body keypoints in MPII order ("Body16", the Skeleton
+``posefast.skeleton.BODY16``, ``get_skeleton("body16")``; the tables below that it holds are views of it).
 
 This is the keypoint set of UDAPE / TLlib's ``Body16KeypointDataset`` (the code the ICME'24 multi-level method builds
 on), so the synthetic domains, LSP and COCO-style data all land in one layout and PCK is averaged over the same 12
@@ -29,29 +30,26 @@ from __future__ import annotations
 
 import numpy as np
 
+from posefast.skeleton import BODY16
+
 __all__ = [
     "BODY16_NAMES", "NUM_KEYPOINTS", "PCK_EVAL_JOINTS", "BODY16_FLIP", "BODY16_EDGES", "H36M17_TO_BODY16",
     "LSP14_NAMES", "LSP14_TO_BODY16", "h36m17_to_body16",
 ]
 
-BODY16_NAMES: tuple[str, ...] = (
-    "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "pelvis", "thorax",
-    "upper_neck", "head_top", "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow",
-    "left_wrist",
-)
-NUM_KEYPOINTS = len(BODY16_NAMES)
+# The names, flip pairs and stick-figure edges are the Body16 Skeleton's (posefast.skeleton.BODY16, registered as
+# "body16"); these module constants are views of it, kept for the code that indexes keypoints by number.
+BODY16_NAMES: tuple[str, ...] = BODY16.joint_names
+NUM_KEYPOINTS = BODY16.num_joints
 
 # Shoulder, elbow, wrist, hip, knee, ankle (both sides): the 12 keypoints PCK is averaged over (TLlib's "all").
 PCK_EVAL_JOINTS: tuple[int, ...] = (12, 13, 11, 14, 10, 15, 2, 3, 1, 4, 0, 5)
 
 # Keypoint order after a horizontal image flip.
-BODY16_FLIP: tuple[int, ...] = (5, 4, 3, 2, 1, 0, 6, 7, 8, 9, 15, 14, 13, 12, 11, 10)
+BODY16_FLIP: tuple[int, ...] = tuple(int(k) for k in BODY16.flip_permutation)
 
-# (a, b) keypoint pairs that a stick figure of Body16 draws (plots, limb-length checks).
-BODY16_EDGES: tuple[tuple[int, int], ...] = (
-    (0, 1), (1, 2), (2, 6), (5, 4), (4, 3), (3, 6), (6, 7), (7, 8), (8, 9),
-    (10, 11), (11, 12), (12, 7), (15, 14), (14, 13), (13, 7),
-)
+# (parent, child) keypoint pairs that a stick figure of Body16 draws (plots, limb-length checks): the tree's edges.
+BODY16_EDGES: tuple[tuple[int, int], ...] = BODY16.bones
 
 # Body16 keypoint k comes from h36m17 joint H36M17_TO_BODY16[k].
 H36M17_TO_BODY16: tuple[int, ...] = (3, 2, 1, 4, 5, 6, 0, 8, 9, 10, 16, 15, 14, 11, 12, 13)

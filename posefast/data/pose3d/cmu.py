@@ -52,7 +52,7 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from posefast.skeleton import H36M17, get_skeleton
-from posefast.data.cameras import rotation_x, rotation_y, rotation_z
+from posefast.geometry import rotation_x, rotation_y, rotation_z
 from posefast.data.pose3d.dataset import PoseDataset
 from posefast.data.synth3d.rigs import FixedRig, get_rig, render
 
@@ -84,7 +84,7 @@ def _euler(angles_rad: np.ndarray, axes: str) -> np.ndarray:
     """[..., k] angles about ``axes`` (e.g. 'xyz'), first axis applied first -> [..., 3, 3]."""
     R = np.broadcast_to(np.eye(3), angles_rad.shape[:-1] + (3, 3)).copy()
     for i, ax in enumerate(axes.lower()):
-        R = _AXIS_ROT[ax](angles_rad[..., i]) @ R
+        R = _AXIS_ROT[ax](angles_rad[..., i]).numpy() @ R
     return R
 
 

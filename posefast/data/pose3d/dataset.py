@@ -8,7 +8,7 @@ import numpy as np
 
 from posefast.skeleton import Skeleton, get_skeleton, h36m16_to_h36m17, h36m17_to_h36m16
 from posefast.data.pose3d.archive import ARCHIVE_KEYS, load_archive, save_archive, validate_arrays
-from posefast.data.cameras import normalize_screen, project
+from posefast.geometry import normalize_screen, project
 
 __all__ = ["PoseDataset"]
 
@@ -67,7 +67,8 @@ class PoseDataset:
                 arrays[key] = _as_int(key, value, np.int64)
         if "joints_2d" not in arrays and "joints_3d" in arrays:
             # a source domain may come without 2D: its 2D is the projection with its own camera
-            arrays["joints_2d"] = project(arrays["joints_3d"], arrays["camera"]).astype(np.float32)
+            arrays["joints_2d"] = project(arrays["joints_3d"], arrays["camera"], behind_camera="raise").numpy() \
+                .astype(np.float32)
             self.meta.setdefault("joints_2d", "projected from joints_3d with camera")
         checked = validate_arrays(arrays, source=self.name)
         self.skeleton: Skeleton = get_skeleton(checked["skeleton"])
@@ -128,7 +129,7 @@ class PoseDataset:
 
     def normalized_2d(self) -> np.ndarray:
         """float32 [N, J, 2]: ``joints_2d`` in normalised screen coordinates (``uv / w * 2 - [1, h / w]``)."""
-        return normalize_screen(self.joints_2d, self.image_size).astype(np.float32)
+        return normalize_screen(self.joints_2d, self.image_size[:, 0], self.image_size[:, 1]).numpy().astype(np.float32)
 
     def __repr__(self) -> str:
         parts = [f"N={len(self)}", self.skeleton.name, "3D+2D" if self.has_3d else "2D only",

@@ -43,7 +43,7 @@ from typing import Iterable
 import numpy as np
 
 from posefast.skeleton import get_skeleton, h36m17_to_h36m16
-from posefast.data.cameras import project, world_to_camera
+from posefast.geometry import project, world_to_camera
 from posefast.data.pose3d.dataset import PoseDataset
 from posefast.data.pose3d.keypoint_layouts import LAYOUT_JOINTS, convert_keypoints, derived_mask, describe_conversion
 
@@ -90,7 +90,7 @@ def h36m_world_to_camera(positions_world, subject: int, view: int) -> np.ndarray
     cams = h36m_cameras(subject)
     if not 0 <= view < len(cams):
         raise ValueError(f"view: expected 0..{len(cams) - 1}, got {view}")
-    return world_to_camera(positions_world, cams[view]["orientation"], cams[view]["translation"])
+    return world_to_camera(positions_world, cams[view]["orientation"], cams[view]["translation"]).numpy()
 
 
 def _subject_id(name: str, source: str) -> int:
@@ -259,7 +259,7 @@ def load_h36m(directory, *, keypoints: "str | None" = None, split: "str | None" 
             seq_names.append(f"{skey}/{action}")
             T = world.shape[0]
             for v, cam in enumerate(cams):
-                j3d = world_to_camera(world, cam["orientation"], cam["translation"])
+                j3d = world_to_camera(world, cam["orientation"], cam["translation"]).numpy()
                 conf = None
                 if views2d is not None:
                     if views2d[v] is None:  # VideoPose3D's generic script leaves None for a missing video
@@ -289,7 +289,7 @@ def load_h36m(directory, *, keypoints: "str | None" = None, split: "str | None" 
                         raise ValueError(f"{path2d}: {skey}/{action} camera {v}: the third channel is not a "
                                          f"confidence in [0, 1] (range {a[..., 2].min():g}..{a[..., 2].max():g})")
                 else:
-                    uv = project(j3d, cam["intrinsics"])
+                    uv = project(j3d, cam["intrinsics"], behind_camera="raise").numpy()
                 if skel.name == "h36m16":
                     j3d = h36m17_to_h36m16(j3d)
                     if views2d is None:

@@ -54,7 +54,7 @@ from pathlib import Path
 import numpy as np
 
 from posefast.skeleton import get_skeleton
-from posefast.data.cameras import solve_root_translation, unnormalize_screen
+from posefast.geometry import denormalize_screen, solve_root_translation
 from posefast.data.pose3d.dataset import PoseDataset
 
 __all__ = ["MPI3DHP_TEST_CAMERAS", "MPI3DHP_SEQUENCE_CAMERA", "MPI3DHP_TEST_VALID_FRAMES", "POSEAUG_STUDIO_FRAMES",
@@ -140,7 +140,7 @@ def _check_units(j3d: np.ndarray, units: str, path: Path) -> np.ndarray:
 def _camera_frame(j3d, uv, cam, weights, path: Path, meta: dict) -> np.ndarray:
     """Camera-frame metres: root-relative poses placed by reprojection, absolute ones checked to face the camera."""
     if np.allclose(j3d[:, 0], 0.0, atol=1e-6):
-        j3d = j3d + solve_root_translation(j3d, uv, cam, weights=weights)[:, None, :]
+        j3d = j3d + solve_root_translation(j3d, uv, cam, weights=weights).numpy()[:, None, :]
         meta["root"] = ("root-relative in the file; placed by least-squares reprojection onto the 2D (a body of "
                         "univ_annot3's universal size, see posefast.data.pose3d.mpi3dhp)")
     else:
@@ -207,7 +207,7 @@ def _load_poseaug(npz, path: Path, studio_frames: "int | None") -> PoseDataset:
         meta["studio_frames"] = f"{int(studio_frames)} (given)"
     cam, size = _camera_arrays(["studio"] * int(studio_frames) + ["outdoor"] * (N - int(studio_frames)))
     visible = ~np.all(xy == 0.0, axis=-1)                  # PoseAug multiplied invisible joints by 0
-    uv = unnormalize_screen(xy, size)
+    uv = denormalize_screen(xy, size[:, 0], size[:, 1]).numpy()
     j3d = _camera_frame(j3d, uv, cam, visible.astype(np.float64), path, meta)
     return PoseDataset(joints_3d=j3d, joints_2d=uv, camera=cam, image_size=size, skeleton="h36m16",
                        confidence=visible.astype(np.float32), subject=seq, sequence=seq, name=f"3dhp:{path}",

@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from posefast.skeleton import get_skeleton
-from posefast.data.cameras import fit_pinhole_intrinsics, project
+from posefast.geometry import fit_pinhole_intrinsics, project
 from posefast.data.pose3d.dataset import PoseDataset
 from posefast.data.pose3d.keypoint_layouts import convert_keypoints
 
@@ -159,7 +159,7 @@ def _tracks_of_sequence(path: Path, skeleton: str, keypoints, image_size) -> lis
         j3d = j3d[keep]
         conf = None
         if keypoints is None:
-            uv = project(j3d, cam)
+            uv = project(j3d, cam, behind_camera="raise").numpy()
         else:
             xyc = np.moveaxis(p2d[keep], 1, 2)  # [n, 18, 3]
             if ((xyc[..., 2] < 0) | (xyc[..., 2] > 1)).any():
@@ -270,8 +270,8 @@ def _load_npz(path: Path, skeleton, split) -> PoseDataset:
         meta["fit_error_px"] = {}
         for s in np.unique(seq):
             sel = seq == s
-            cam[sel] = fit_pinhole_intrinsics(p3[sel], p2[sel])
-            residual = np.linalg.norm(project(p3[sel], cam[sel]) - p2[sel], axis=-1)
+            cam[sel] = fit_pinhole_intrinsics(p3[sel], p2[sel]).numpy()
+            residual = np.linalg.norm(project(p3[sel], cam[sel], behind_camera="raise").numpy() - p2[sel], axis=-1)
             meta["fit_error_px"][int(s)] = float(np.median(residual))
     size = np.asarray(arrays.get("image_size", PW3D_IMAGE_SIZE))
     if size.shape == (2,):

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from posefast.skeleton import H36M17
-from posefast.data.cameras import rotation_x, rotation_y, rotation_z
+from posefast.geometry import rotation_x, rotation_y, rotation_z
 
 __all__ = ["DOF_NAMES", "SIDED_DOFS", "MEAN_BONE_LENGTHS", "REST_DIRECTIONS", "ANKLE_HEIGHT", "dof_limits",
            "clip_dofs", "limb_elev_plane", "local_rotations", "forward_kinematics", "pose_from_dofs",
@@ -129,7 +129,7 @@ def limb_elev_plane(flex, abd):
 
 def _ball(elev, plane, twist):
     e, p, t = np.radians(elev), np.radians(plane), np.radians(twist)
-    return rotation_y(p) @ rotation_x(-e) @ rotation_y(t - p)
+    return rotation_y(p).numpy() @ rotation_x(-e).numpy() @ rotation_y(t - p).numpy()
 
 
 def local_rotations(dofs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -137,20 +137,20 @@ def local_rotations(dofs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray
     n = np.asarray(dofs["pitch"]).shape[0]
     rad = {k: np.radians(np.asarray(v, dtype=np.float64)) for k, v in dofs.items()}
     L = np.broadcast_to(np.eye(3), (n, H36M17.num_bones, 3, 3)).copy()
-    root = rotation_x(rad["pitch"]) @ rotation_z(-rad["roll"])
+    root = rotation_x(rad["pitch"]).numpy() @ rotation_z(-rad["roll"]).numpy()
     half = {k: rad[f"spine_{k}"] / 2 for k in ("flex", "lat", "twist")}
-    spine = rotation_x(half["flex"]) @ rotation_z(-half["lat"]) @ rotation_y(half["twist"])
+    spine = rotation_x(half["flex"]).numpy() @ rotation_z(-half["lat"]).numpy() @ rotation_y(half["twist"]).numpy()
     L[:, H36M17.bone("Spine")] = spine
     L[:, H36M17.bone("Thorax")] = spine
-    L[:, H36M17.bone("Neck")] = rotation_x(rad["neck_flex"]) @ rotation_z(-rad["neck_lat"]) @ \
-        rotation_y(rad["neck_twist"])
+    L[:, H36M17.bone("Neck")] = rotation_x(rad["neck_flex"]).numpy() @ rotation_z(-rad["neck_lat"]).numpy() @ \
+        rotation_y(rad["neck_twist"]).numpy()
     for side, prefix in (("l", "L"), ("r", "R")):
         d = {k: np.asarray(dofs[f"{side}_{k}"], dtype=np.float64) for k in SIDED_DOFS}
-        clav = rotation_y(-np.radians(d["clav_prot"])) @ rotation_z(np.radians(d["clav_elev"]))
+        clav = rotation_y(-np.radians(d["clav_prot"])).numpy() @ rotation_z(np.radians(d["clav_elev"])).numpy()
         arm = _ball(d["sh_elev"], d["sh_plane"], d["sh_twist"])
-        forearm = rotation_x(-np.radians(d["elbow"]))
+        forearm = rotation_x(-np.radians(d["elbow"])).numpy()
         thigh = _ball(d["hip_elev"], d["hip_plane"], d["hip_twist"])
-        shin = rotation_x(np.radians(d["knee"]))
+        shin = rotation_x(np.radians(d["knee"])).numpy()
         for joint, R in (("Shoulder", clav), ("Elbow", arm), ("Wrist", forearm), ("Knee", thigh), ("Ankle", shin)):
             L[:, H36M17.bone(prefix + joint)] = R if side == "l" else _MIRROR @ R @ _MIRROR
     return root, L

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from posefast.data.cameras import in_image, look_at_rotation, project
+from posefast.geometry import in_image, look_at_rotation, project
 from posefast.data.pose3d.h36m import h36m_cameras
 
 __all__ = ["Intrinsics", "CameraSample", "FixedRig", "RandomRig", "RIGS", "get_rig", "render"]
@@ -98,7 +98,7 @@ class FixedRig:
         eye = centre + np.asarray(self.positions)[view] + (rng.normal(0, sigma, (n, 3)) if sigma > 0 else 0.0)
         target = centre + np.asarray(self.target)
         K, size = _stack(self.intrinsics, view)
-        return CameraSample(eye, look_at_rotation(eye, target), K, size, view.astype(np.int64))
+        return CameraSample(eye, look_at_rotation(eye, target).numpy(), K, size, view.astype(np.int64))
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ class RandomRig:
             + np.array([0.0, 1.0, 0.0]) * rng.uniform(-1, 1, (n, 1)) * self.aim_offset[1]
         roll = np.radians(rng.normal(0, self.roll_std_deg, n))
         K, size = _stack(self.intrinsics, kind)
-        return CameraSample(eye, look_at_rotation(eye, target, roll=roll), K, size, kind.astype(np.int64))
+        return CameraSample(eye, look_at_rotation(eye, target, roll=roll).numpy(), K, size, kind.astype(np.int64))
 
 
 def render(joints_world: np.ndarray, cams: CameraSample, margin: float = 0.01, min_depth: float = 0.3):
@@ -146,10 +146,8 @@ def render(joints_world: np.ndarray, cams: CameraSample, margin: float = 0.01, m
     """
     X = np.einsum("nij,nkj->nki", cams.rotation, joints_world - cams.eye[:, None, :])
     front = (X[..., 2] > min_depth).all(-1)
-    Xs = X.copy()
-    Xs[..., 2] = np.maximum(Xs[..., 2], min_depth)
-    uv = project(Xs, cams.intrinsics)
-    ok = front & in_image(uv, cams.image_size, margin)
+    uv = project(X, cams.intrinsics, min_depth=min_depth, behind_camera="clamp").numpy()
+    ok = front & in_image(uv, cams.image_size[:, 0], cams.image_size[:, 1], margin).numpy()
     return X, uv, ok
 
 

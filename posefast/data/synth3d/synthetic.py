@@ -25,7 +25,7 @@ import numpy as np
 
 from posefast.skeleton import H36M17, get_skeleton
 from posefast.data.synth3d.body import ANKLE_HEIGHT, DOF_NAMES, MEAN_BONE_LENGTHS, pose_from_dofs, subject_bone_lengths
-from posefast.data.cameras import rotation_y
+from posefast.geometry import rotation_y
 from posefast.data.pose3d.dataset import PoseDataset
 from posefast.data.synth3d.repertoire import AIRBORNE, POSE_CLASSES, sample_class
 from posefast.data.synth3d.rigs import get_rig, render
@@ -206,7 +206,7 @@ def sample_world_poses(preset, n: int, rng: np.random.Generator, subjects: "np.n
     if todo.size:
         raise RuntimeError(f"preset {p.name}: {todo.size} poses still self-penetrating after {max_rounds} rounds")
     heading = rng.uniform(0, 2 * np.pi, n)
-    world = np.einsum("nij,nkj->nki", rotation_y(heading), joints)
+    world = np.einsum("nij,nkj->nki", rotation_y(heading).numpy(), joints)
     world[..., 1] -= _ground_offset(world, scale)[:, None]
     for name, (lo, hi) in AIRBORNE.items():
         if name in names:
