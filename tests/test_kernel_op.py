@@ -80,7 +80,7 @@ def _cases():
         "n_mpjpe": (posefast.n_mpjpe, [pred, target]),
         "p_mpjpe": (posefast.p_mpjpe, [pred, target]),
         "procrustes_align": (posefast.procrustes_align, [pred, target]),
-        "pose_errors": (lambda a, b: posefast.pose_errors(a, b)["p_mpjpe"], [pred, target]),
+        "pose_errors": (lambda a, b: posefast.pose_errors(a, b).p_mpjpe, [pred, target]),
         "rotvec_to_rotmat": (posefast.rotvec_to_rotmat, [rand((5, 3), 7)]),
         "rigid_transform": (posefast.rigid_transform, [joints16, rand((5, 3), 8), rand((5, 3), 9)]),
         "project": (posefast.project, [poses((5,), H36M16, 10, depth=5.0), cameras((5,), 11)]),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -27,12 +28,36 @@ from posefast.ops._switch import kernels_enabled
 from posefast.ops._tables import contiguous_batch, new_like
 
 __all__ = ["mpjpe", "n_mpjpe", "p_mpjpe", "procrustes_align", "pose_errors", "pck", "auc", "PCK_THRESHOLDS_MM",
-           "UNIT_TO_MM"]
+           "UNIT_TO_MM", "ProcrustesAlignment", "PoseErrors"]
 
 #: The 3DHP PCK curve: 0, 5, ..., 150 mm (31 thresholds, as ``mpii_compute_3d_pck.m`` and PoseAug's compute_AUC).
 PCK_THRESHOLDS_MM = tuple(float(t) for t in range(0, 151, 5))
 #: Input units accepted by :func:`pose_errors`.
 UNIT_TO_MM = {"m": 1000.0, "cm": 10.0, "mm": 1.0}
+
+
+class ProcrustesAlignment(NamedTuple):
+    """:func:`procrustes_align`'s result: ``aligned = scale * pred @ rotation + translation``. A tuple in this order,
+    so ``aligned, scale, rotation, translation = procrustes_align(pred, target)`` still unpacks."""
+
+    aligned: Tensor  #: ``[..., J, 3]`` pred after the fit
+    scale: Tensor  #: ``[...]``
+    rotation: Tensor  #: ``[..., 3, 3]``, row-vector convention (det = +1)
+    translation: Tensor  #: ``[..., 3]``
+
+
+class PoseErrors(NamedTuple):
+    """:func:`pose_errors`'s result, all tensors on the input's device (a NamedTuple, so ``torch.compile`` traces
+    through it with ``fullgraph=True``: nothing here forces a host sync)."""
+
+    mpjpe: Tensor  #: ``[...]`` per-pose MPJPE (mm)
+    p_mpjpe: Tensor  #: ``[...]`` per-pose P-MPJPE (mm)
+    joint_errors: Tensor  #: ``[..., J']`` per-pose per-joint errors (mm)
+    per_joint: Tensor  #: ``[J']`` mean error of each evaluated joint over all poses (mm, float64)
+    thresholds: Tensor  #: ``[T]`` ascending (mm, float64)
+    pck_curve: Tensor  #: ``[T]`` percent of evaluated joints strictly below each threshold (float64)
+    pck: Tensor  #: ``[]`` the curve at ``pck_threshold`` (percent, float64); ``float(errors.pck)`` for a number
+    auc: Tensor  #: ``[]`` mean of the curve (percent, float64; PoseAug's compute_AUC)
 
 
 def _check_pair(pred, target) -> None:
@@ -303,7 +328,7 @@ def _procrustes_align_grad(ctx, g_aligned, g_scale, g_rotation, g_translation):
 _procrustes_align.register_autograd(_procrustes_align_grad, setup_context=_save_pair)
 
 
-def procrustes_align(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def procrustes_align(pred: Tensor, target: Tensor) -> ProcrustesAlignment:
     """Similarity Procrustes alignment of ``pred`` onto ``target`` (VideoPose3D's P-MPJPE fit), differentiable.
 
     Row-vector convention as VideoPose3D: ``aligned = scale * pred @ rotation + translation`` minimises
@@ -322,12 +347,12 @@ def procrustes_align(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor, Tens
         pred, target: ``[..., J, 3]``, same shape, dtype and device.
 
     Returns:
-        ``(aligned [..., J, 3], scale [...], rotation [..., 3, 3], translation [..., 3])``.
+        :class:`ProcrustesAlignment` ``(aligned [..., J, 3], scale [...], rotation [..., 3, 3], translation [..., 3])``.
     """
     _check_pair(pred, target)
     if not kernels_enabled():
-        return reference.procrustes_align(pred, target)
-    return _procrustes_align(pred, target)
+        return ProcrustesAlignment(*reference.procrustes_align(pred, target))
+    return ProcrustesAlignment(*_procrustes_align(pred, target))
 
 
 if procrustes_align.__doc__:  # None under python -OO
@@ -401,7 +426,7 @@ def _threshold_list(thresholds) -> list[float]:
 
 def pose_errors(pred: Tensor, target: Tensor, thresholds: Sequence[float] | Tensor = PCK_THRESHOLDS_MM,
                 joints: Sequence[int] | Tensor | None = None, unit: str = "m", root: int | None = 0,
-                pck_threshold: float = 150.0) -> dict:
+                pck_threshold: float = 150.0) -> PoseErrors:
     """Every 3D evaluation number of a batch in one kernel pass (evaluation only: no autograd, inputs detached).
 
     One read of each pose yields its MPJPE, P-MPJPE, per-joint errors and PCK tallies over all thresholds; the
@@ -420,15 +445,11 @@ def pose_errors(pred: Tensor, target: Tensor, thresholds: Sequence[float] | Tens
         pck_threshold: which threshold ``"pck"`` reports; must be one of ``thresholds``.
 
     Returns:
-        dict with
-            ``"mpjpe"`` ``[...]`` per-pose MPJPE (mm), ``"p_mpjpe"`` ``[...]`` per-pose P-MPJPE (mm),
-            ``"joint_errors"`` ``[..., J']`` per-pose per-joint errors (mm),
-            ``"per_joint"`` ``[J']`` mean error of each evaluated joint over all poses (mm, float64),
-            ``"thresholds"`` ``[T]`` (mm, float64), ``"pck_curve"`` ``[T]`` percent of evaluated joints with error
-            strictly below each threshold (float64), ``"pck"`` float: the curve at ``pck_threshold`` (percent),
-            ``"auc"`` float: mean of the curve (percent; PoseAug's compute_AUC).
-        A pose with a non-finite error makes the aggregates NaN (a NaN never counts as a miss).
-        ``pck``/``auc`` are Python floats (one host sync).
+        :class:`PoseErrors`: per pose ``mpjpe``, ``p_mpjpe`` ``[...]`` and ``joint_errors`` ``[..., J']``; over the
+        batch ``per_joint`` ``[J']``, ``thresholds``/``pck_curve`` ``[T]`` and ``pck``/``auc`` ``[]`` (mm or
+        percent; the batch numbers in float64). A pose with a non-finite error makes the aggregates NaN (a NaN never
+        counts as a miss). Nothing synchronises with the device (``float(errors.pck)`` for a Python number), so
+        ``torch.compile(fullgraph=True)`` traces it whole when ``joints`` is None or a sequence of ints.
     """
     _check_pair(pred, target)
     if pred.numel() == 0:
@@ -454,16 +475,7 @@ def pose_errors(pred: Tensor, target: Tensor, thresholds: Sequence[float] | Tens
     n = mp.numel()
     per_joint = err.reshape(n, Je).to(torch.float64).mean(0)
     curve = hits.reshape(n, len(thr)).sum(0, dtype=torch.float64) * (100.0 / (n * Je))
-    return {
-        "mpjpe": mp,
-        "p_mpjpe": pm,
-        "joint_errors": err,
-        "per_joint": per_joint,
-        "thresholds": torch.tensor(thr, dtype=torch.float64, device=pred.device),
-        "pck_curve": curve,
-        "pck": float(curve[k_pck]),
-        "auc": float(curve.mean()),
-    }
+    return PoseErrors(mp, pm, err, per_joint, thr_t, curve, curve[k_pck], curve.mean())
 
 
 def pck(pred: Tensor, target: Tensor, threshold: float = 150.0, joints: Sequence[int] | Tensor | None = None,
@@ -473,7 +485,7 @@ def pck(pred: Tensor, target: Tensor, threshold: float = 150.0, joints: Sequence
     A thin convenience over :func:`pose_errors` (same arguments); evaluation only.
     """
     return pose_errors(pred, target, thresholds=(threshold,), joints=joints, unit=unit, root=root,
-                       pck_threshold=threshold)["pck"]
+                       pck_threshold=threshold).pck.item()
 
 
 def auc(pred: Tensor, target: Tensor, thresholds: Sequence[float] | Tensor = PCK_THRESHOLDS_MM,
@@ -481,4 +493,4 @@ def auc(pred: Tensor, target: Tensor, thresholds: Sequence[float] | Tensor = PCK
     """3D AUC in percent: the mean PCK over ``thresholds`` (3DHP: 0, 5, ..., 150 mm), via :func:`pose_errors`."""
     thr = _threshold_list(thresholds)
     return pose_errors(pred, target, thresholds=thr, joints=joints, unit=unit, root=root,
-                       pck_threshold=thr[-1])["auc"]
+                       pck_threshold=thr[-1]).auc.item()
