@@ -182,8 +182,8 @@ def test_a_cpu_pointer_never_reaches_a_cuda_kernel():
     x = torch.randn(4, 17, 3, device="cuda")
     bones = torch.empty(4, 16, 3, device="cuda")
     parents = table(H36M17, "parents", torch.device("cpu"))
-    with pytest.raises(ValueError, match=r"kernel argument 1 is a tensor on cpu, but the kernel runs on cuda:0"):
-        launch("bone_vectors_forward", x, x, parents, bones, 4, 17)
+    with pytest.raises(ValueError, match=r"kernel argument parents is a tensor on cpu, but the kernel runs on cuda:0"):
+        launch("bone_vectors_forward", x, joints=x, parents=parents, bones=bones, N=4, J=17)
     torch.cuda.synchronize()  # the context is still usable
     torch.testing.assert_close(posefast.bone_vectors(x, H36M17).cpu(), posefast.bone_vectors(x.cpu(), H36M17))
 

@@ -18,6 +18,8 @@ def all_kernel_ops():
         for value in vars(module).values():
             if isinstance(value, KernelOp):
                 ops[value.name] = value
+                if value.backward_op is not None:  # built from the same description
+                    ops[value.backward_op.name] = value.backward_op
     return ops
 
 

@@ -87,53 +87,43 @@ def _pair_contiguous(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor, int,
     return pred, target.contiguous(), n, J
 
 
-def _pair_backward(name: str, grad: Tensor, pred: Tensor, target: Tensor, *extra) -> tuple[Tensor, Tensor]:
+def _pair_backward(name: str, grad: Tensor, pred: Tensor, target: Tensor, **extra) -> tuple[Tensor, Tensor]:
     pred, target, n, J = _pair_contiguous(pred, target)
     grad = grad.contiguous()
     gp, gx = new_like(pred), new_like(target)
     if n:
-        launch(name, pred, grad, pred, target, gp, gx, n, J, *extra)
+        launch(name, pred, grad_err=grad, pred=pred, target=target, grad_pred=gp, grad_target=gx, N=n, J=J, **extra)
     return gp, gx
 
 
-# ---- MPJPE -----------------------------------------------------------------------------------------------------
-@kernel_op("posefast::mpjpe")
-def _mpjpe(pred: Tensor, target: Tensor, root: int) -> Tensor:
+def _per_pose_error(name: str, pred: Tensor, target: Tensor, **extra) -> Tensor:
     pred, target, n, J = _pair_contiguous(pred, target)
     err = pred.new_empty(pred.shape[:-2])
     if n:
-        launch("mpjpe_forward", pred, pred, target, err, n, J, root)
+        launch(name, pred, pred=pred, target=target, err=err, N=n, J=J, **extra)
     return err
 
 
-@_mpjpe.register_fake
-def _(pred, target, root):
+def _per_pose_fake(pred, target, *extra):
     return pred.new_empty(pred.shape[:-2])
 
 
-@kernel_op("posefast::mpjpe_backward")
-def _mpjpe_backward(grad: Tensor, pred: Tensor, target: Tensor, root: int) -> tuple[Tensor, Tensor]:
-    return _pair_backward("mpjpe_backward", grad, pred, target, root)
-
-
-@_mpjpe_backward.register_fake
-def _(grad, pred, target, root):
+def _pair_fake(grad, pred, target, *extra):
     return new_like(pred), new_like(target)
 
 
-def _mpjpe_setup(ctx, inputs, output):
-    pred, target, root = inputs
-    ctx.save_for_backward(pred, target)
-    ctx.root = root
+# ---- MPJPE -----------------------------------------------------------------------------------------------------
+@kernel_op
+class _mpjpe:
+    name = "posefast::mpjpe"
+    saves, grads = ("pred", "target", "root"), ("pred", "target")
+    fake, backward_fake = _per_pose_fake, _pair_fake
 
+    def forward(pred: Tensor, target: Tensor, root: int) -> Tensor:
+        return _per_pose_error("mpjpe_forward", pred, target, root=root)
 
-def _mpjpe_grad(ctx, grad):
-    pred, target = ctx.saved_tensors
-    gp, gx = _mpjpe_backward(grad, pred, target, ctx.root)
-    return gp, gx, None
-
-
-_mpjpe.register_autograd(_mpjpe_grad, setup_context=_mpjpe_setup)
+    def backward(grad: Tensor, pred: Tensor, target: Tensor, root: int) -> tuple[Tensor, Tensor]:
+        return _pair_backward("mpjpe_backward", grad, pred, target, root=root)
 
 
 def mpjpe(pred: Tensor, target: Tensor, root: int | None = None) -> Tensor:
@@ -156,40 +146,17 @@ def mpjpe(pred: Tensor, target: Tensor, root: int | None = None) -> Tensor:
 
 
 # ---- N-MPJPE ---------------------------------------------------------------------------------------------------
-@kernel_op("posefast::n_mpjpe")
-def _n_mpjpe(pred: Tensor, target: Tensor) -> Tensor:
-    pred, target, n, J = _pair_contiguous(pred, target)
-    err = pred.new_empty(pred.shape[:-2])
-    if n:
-        launch("n_mpjpe_forward", pred, pred, target, err, n, J)
-    return err
+@kernel_op
+class _n_mpjpe:
+    name = "posefast::n_mpjpe"
+    saves, grads = ("pred", "target"), ("pred", "target")
+    fake, backward_fake = _per_pose_fake, _pair_fake
 
+    def forward(pred: Tensor, target: Tensor) -> Tensor:
+        return _per_pose_error("n_mpjpe_forward", pred, target)
 
-@_n_mpjpe.register_fake
-def _(pred, target):
-    return pred.new_empty(pred.shape[:-2])
-
-
-@kernel_op("posefast::n_mpjpe_backward")
-def _n_mpjpe_backward(grad: Tensor, pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
-    return _pair_backward("n_mpjpe_backward", grad, pred, target)
-
-
-@_n_mpjpe_backward.register_fake
-def _(grad, pred, target):
-    return new_like(pred), new_like(target)
-
-
-def _save_pair(ctx, inputs, output):
-    ctx.save_for_backward(inputs[0], inputs[1])
-
-
-def _n_mpjpe_grad(ctx, grad):
-    pred, target = ctx.saved_tensors
-    return _n_mpjpe_backward(grad, pred, target)
-
-
-_n_mpjpe.register_autograd(_n_mpjpe_grad, setup_context=_save_pair)
+    def backward(grad: Tensor, pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+        return _pair_backward("n_mpjpe_backward", grad, pred, target)
 
 
 def n_mpjpe(pred: Tensor, target: Tensor) -> Tensor:
@@ -211,36 +178,17 @@ def n_mpjpe(pred: Tensor, target: Tensor) -> Tensor:
 
 
 # ---- P-MPJPE ---------------------------------------------------------------------------------------------------
-@kernel_op("posefast::p_mpjpe")
-def _p_mpjpe(pred: Tensor, target: Tensor) -> Tensor:
-    pred, target, n, J = _pair_contiguous(pred, target)
-    err = pred.new_empty(pred.shape[:-2])
-    if n:
-        launch("p_mpjpe_forward", pred, pred, target, err, n, J)
-    return err
+@kernel_op
+class _p_mpjpe:
+    name = "posefast::p_mpjpe"
+    saves, grads = ("pred", "target"), ("pred", "target")
+    fake, backward_fake = _per_pose_fake, _pair_fake
 
+    def forward(pred: Tensor, target: Tensor) -> Tensor:
+        return _per_pose_error("p_mpjpe_forward", pred, target)
 
-@_p_mpjpe.register_fake
-def _(pred, target):
-    return pred.new_empty(pred.shape[:-2])
-
-
-@kernel_op("posefast::p_mpjpe_backward")
-def _p_mpjpe_backward(grad: Tensor, pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
-    return _pair_backward("p_mpjpe_backward", grad, pred, target)
-
-
-@_p_mpjpe_backward.register_fake
-def _(grad, pred, target):
-    return new_like(pred), new_like(target)
-
-
-def _p_mpjpe_grad(ctx, grad):
-    pred, target = ctx.saved_tensors
-    return _p_mpjpe_backward(grad, pred, target)
-
-
-_p_mpjpe.register_autograd(_p_mpjpe_grad, setup_context=_save_pair)
+    def backward(grad: Tensor, pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+        return _pair_backward("p_mpjpe_backward", grad, pred, target)
 
 
 _DEGENERATE_DOC = """
@@ -279,53 +227,41 @@ if p_mpjpe.__doc__:  # None under python -OO
 
 
 # ---- Procrustes alignment --------------------------------------------------------------------------------------
-@kernel_op("posefast::procrustes_align")
-def _procrustes_align(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    pred, target, n, J = _pair_contiguous(pred, target)
-    lead = pred.shape[:-2]
-    aligned = new_like(pred)
-    scale = pred.new_empty(lead)
-    rotation = pred.new_empty(lead + (3, 3))
-    translation = pred.new_empty(lead + (3,))
-    if n:
-        launch("procrustes_align_forward", pred, pred, target, aligned, scale, rotation, translation, n, J)
-    return aligned, scale, rotation, translation
+@kernel_op
+class _procrustes_align:
+    name = "posefast::procrustes_align"
+    saves, grads = ("pred", "target"), ("pred", "target")
 
+    def forward(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        pred, target, n, J = _pair_contiguous(pred, target)
+        lead = pred.shape[:-2]
+        aligned = new_like(pred)
+        scale = pred.new_empty(lead)
+        rotation = pred.new_empty(lead + (3, 3))
+        translation = pred.new_empty(lead + (3,))
+        if n:
+            launch("procrustes_align_forward", pred, pred=pred, target=target, aligned=aligned, scale=scale,
+                   rotation=rotation, translation=translation, N=n, J=J)
+        return aligned, scale, rotation, translation
 
-@_procrustes_align.register_fake
-def _(pred, target):
-    lead = pred.shape[:-2]
-    return new_like(pred), pred.new_empty(lead), pred.new_empty(lead + (3, 3)), pred.new_empty(lead + (3,))
+    def fake(pred, target):
+        lead = pred.shape[:-2]
+        return new_like(pred), pred.new_empty(lead), pred.new_empty(lead + (3, 3)), pred.new_empty(lead + (3,))
 
+    # autograd materialises an unused output's gradient as zeros (materialize_grads is on), so none is None here
+    def backward(grad_aligned: Tensor, grad_scale: Tensor, grad_rotation: Tensor, grad_translation: Tensor,
+                 pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+        pred, target, n, J = _pair_contiguous(pred, target)
+        gp, gx = new_like(pred), new_like(target)
+        if n:
+            launch("procrustes_align_backward", pred, grad_aligned=grad_aligned.contiguous(),
+                   grad_scale=grad_scale.contiguous(), grad_rotation=grad_rotation.contiguous(),
+                   grad_translation=grad_translation.contiguous(), pred=pred, target=target, grad_pred=gp,
+                   grad_target=gx, N=n, J=J)
+        return gp, gx
 
-@kernel_op("posefast::procrustes_align_backward")
-def _procrustes_align_backward(grad_aligned: Tensor, grad_scale: Tensor, grad_rotation: Tensor,
-                               grad_translation: Tensor, pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
-    pred, target, n, J = _pair_contiguous(pred, target)
-    gp, gx = new_like(pred), new_like(target)
-    if n:
-        launch("procrustes_align_backward", pred, grad_aligned.contiguous(), grad_scale.contiguous(),
-               grad_rotation.contiguous(), grad_translation.contiguous(), pred, target, gp, gx, n, J)
-    return gp, gx
-
-
-@_procrustes_align_backward.register_fake
-def _(grad_aligned, grad_scale, grad_rotation, grad_translation, pred, target):
-    return new_like(pred), new_like(target)
-
-
-def _procrustes_align_grad(ctx, g_aligned, g_scale, g_rotation, g_translation):
-    pred, target = ctx.saved_tensors
-    lead = pred.shape[:-2]
-    # autograd materialises unused output gradients as zeros; guard anyway so the kernel never reads a None
-    g_aligned = torch.zeros_like(pred) if g_aligned is None else g_aligned
-    g_scale = pred.new_zeros(lead) if g_scale is None else g_scale
-    g_rotation = pred.new_zeros(lead + (3, 3)) if g_rotation is None else g_rotation
-    g_translation = pred.new_zeros(lead + (3,)) if g_translation is None else g_translation
-    return _procrustes_align_backward(g_aligned, g_scale, g_rotation, g_translation, pred, target)
-
-
-_procrustes_align.register_autograd(_procrustes_align_grad, setup_context=_save_pair)
+    def backward_fake(grad_aligned, grad_scale, grad_rotation, grad_translation, pred, target):
+        return new_like(pred), new_like(target)
 
 
 def procrustes_align(pred: Tensor, target: Tensor) -> ProcrustesAlignment:
@@ -360,25 +296,27 @@ if procrustes_align.__doc__:  # None under python -OO
 
 
 # ---- fused evaluation ------------------------------------------------------------------------------------------
-@kernel_op("posefast::pose_errors")
-def _pose_errors(pred: Tensor, target: Tensor, joints: Tensor, thresholds: Tensor, root: int,
-                 to_mm: float) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    pred, target, n, J = _pair_contiguous(pred, target)
-    lead = pred.shape[:-2]
-    Je, K = joints.shape[0], thresholds.shape[0]
-    mp, pm = pred.new_empty(lead), pred.new_empty(lead)
-    err, hits = pred.new_empty(lead + (Je,)), pred.new_empty(lead + (K,))
-    if n:
-        launch("pose_errors_forward", pred, pred, target, joints, thresholds.contiguous(), mp, pm, err, hits, n, J,
-               Je, K, root, to_mm)
-    return mp, pm, err, hits
+@kernel_op
+class _pose_errors:
+    name = "posefast::pose_errors"  # evaluation only: no backward
 
+    def forward(pred: Tensor, target: Tensor, joints: Tensor, thresholds: Tensor, root: int,
+                to_mm: float) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        pred, target, n, J = _pair_contiguous(pred, target)
+        lead = pred.shape[:-2]
+        Je, K = joints.shape[0], thresholds.shape[0]
+        mp, pm = pred.new_empty(lead), pred.new_empty(lead)
+        err, hits = pred.new_empty(lead + (Je,)), pred.new_empty(lead + (K,))
+        if n:
+            launch("pose_errors_forward", pred, pred=pred, target=target, joints=joints,
+                   thresholds=thresholds.contiguous(), mpjpe=mp, p_mpjpe=pm, joint_err=err, hits=hits, N=n, J=J,
+                   Je=Je, K=K, root=root, to_mm=to_mm)
+        return mp, pm, err, hits
 
-@_pose_errors.register_fake
-def _(pred, target, joints, thresholds, root, to_mm):
-    lead = pred.shape[:-2]
-    return (pred.new_empty(lead), pred.new_empty(lead), pred.new_empty(lead + (joints.shape[0],)),
-            pred.new_empty(lead + (thresholds.shape[0],)))
+    def fake(pred, target, joints, thresholds, root, to_mm):
+        lead = pred.shape[:-2]
+        return (pred.new_empty(lead), pred.new_empty(lead), pred.new_empty(lead + (joints.shape[0],)),
+                pred.new_empty(lead + (thresholds.shape[0],)))
 
 
 def _joint_index(joints, num_joints: int, device: torch.device) -> Tensor:
