@@ -176,10 +176,10 @@ def launch(name: str, device_tensor: torch.Tensor, **args) -> None:
             raw[arg] = a
     kernel = getattr(_C, name)
     if device == 0:
-        kernel(device, stream, _DTYPE_CODES[device_tensor.dtype], *raw.values())
+        kernel(device=device, stream=stream, dtype=_DTYPE_CODES[device_tensor.dtype], **raw)
         return
     try:
         with torch.cuda.device(where):  # kernels launch on the tensors' GPU
-            kernel(device, stream, _DTYPE_CODES[device_tensor.dtype], *raw.values())
+            kernel(device=device, stream=stream, dtype=_DTYPE_CODES[device_tensor.dtype], **raw)
     except RuntimeError as exc:
         raise RuntimeError(f"posefast.{name}: {exc}{_cuda_error_hint(str(exc), where)}") from exc
