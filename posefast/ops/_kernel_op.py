@@ -112,7 +112,6 @@ class KernelOp:
     def __init__(self, name: str, fn, fake):
         self.name = name
         self._fn = fn
-        _check_fake(name, fn, fake)
         self._op = torch.library.custom_op(name, mutates_args=())(fn)
         self._op.register_fake(fake)
         self._function = None  # the autograd.Function of the fast path, when the op has a backward
@@ -159,16 +158,15 @@ class _Autograd:
     """The autograd formula of one description: which inputs/outputs to save, how to call the backward op, where
     its results go. Index lists are computed once, so a call does no name lookups."""
 
-    def __init__(self, spec, forward, backward_op: KernelOp):
+    def __init__(self, spec, forward, backward):
         name = spec.name
         params = list(inspect.signature(forward).parameters)
         hints = typing.get_type_hints(forward)
         outputs = tuple(getattr(spec, "outputs", ()))
         n_out = _result_count(forward)
-        if outputs and len(outputs) != n_out:
-            raise TypeError(f"{name}: outputs names {len(outputs)} results, forward returns {n_out}")
+        if outputs and (len(outputs) != n_out or set(outputs) & set(params)):
+            raise TypeError(f"{name}: outputs {outputs} must name the forward's {n_out} results, unlike its inputs")
         saves, grads = tuple(spec.saves), tuple(spec.grads)
-        backward = backward_op._fn
         n_back = len(inspect.signature(backward).parameters)
         if n_back != n_out + len(saves):
             raise TypeError(f"{name}: the backward takes {n_back} arguments, expected {n_out} output gradients + "
@@ -188,7 +186,7 @@ class _Autograd:
         self.other_saves = [i for o, i, t in where if not t]
         self.order = [t for _, _, t in where]  # True: next saved tensor, False: next saved number
         self.materialize = bool(getattr(spec, "materialize_grads", True))
-        self.backward = backward_op
+        self.backward = None  # the backward's KernelOp, once registered
 
     def setup_context(self, ctx, inputs, output):
         outs = output if self.multi_out else (output,)
@@ -224,21 +222,32 @@ class _Autograd:
                     {"forward": staticmethod(forward), "backward": staticmethod(backward)})
 
 
+_BACKWARD_ATTRS = {"backward", "backward_fake", "saves", "grads", "outputs", "materialize_grads"}
+
+
 def kernel_op(spec) -> KernelOp:
     """Class decorator: the custom op, fake impl, backward op, autograd formula and eager fast path of one
-    description (see the module docstring for the attributes it reads)."""
-    body = vars(spec)
+    description (see the module docstring for the attributes it reads). The whole description is checked before
+    anything is registered with torch.library."""
+    body = {k: v for k, v in vars(spec).items() if not (k.startswith("__") and k.endswith("__"))}
     missing = [a for a in ("name", "forward", "fake") if a not in body]
+    allowed = {"name", "forward", "fake"}
     if "backward" in body:
         missing += [a for a in ("backward_fake", "saves", "grads") if a not in body]
-    if missing:
-        raise TypeError(f"kernel_op {spec.__qualname__}: missing {missing}")
-    op = KernelOp(spec.name, body["forward"], body["fake"])
-    op.__doc__ = spec.__doc__ or op.__doc__
+        allowed |= _BACKWARD_ATTRS
+    unknown = sorted(set(body) - allowed)  # a misspelt attribute (or a backward's without one) would be ignored
+    if missing or unknown:
+        raise TypeError(f"kernel_op {spec.__qualname__}: missing {missing}, not understood {unknown}")
+    name, forward = body["name"], body["forward"]
+    _check_fake(name, forward, body["fake"])
+    formula = None
     if "backward" in body:
-        backward_op = KernelOp(spec.name + "_backward", body["backward"], body["backward_fake"])
-        formula = _Autograd(spec, body["forward"], backward_op)
+        _check_fake(name + "_backward", body["backward"], body["backward_fake"])
+        formula = _Autograd(spec, forward, body["backward"])
+    op = KernelOp(name, forward, body["fake"])
+    op.__doc__ = spec.__doc__ or op.__doc__
+    if formula is not None:
+        formula.backward = op.backward_op = KernelOp(name + "_backward", body["backward"], body["backward_fake"])
         op._op.register_autograd(formula.backward_formula, setup_context=formula.setup_context)
-        op._function = formula.eager_function(body["forward"], spec.name.split("::")[-1])
-        op.backward_op = backward_op
+        op._function = formula.eager_function(forward, name.split("::")[-1])
     return op
