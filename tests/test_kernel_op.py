@@ -253,6 +253,23 @@ def test_a_described_op_is_differentiable_on_both_paths(fast):
     assert op.backward_op.name == op.name + "_backward"
 
 
+def _toy_backward_b_first(grad_prod: Optional[torch.Tensor], grad_diff: Optional[torch.Tensor], b: torch.Tensor,
+                          prod: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    grad_a, grad_b = _toy_backward(grad_prod, grad_diff, b, prod, scale)
+    return grad_b, grad_a
+
+
+def test_gradients_land_on_the_inputs_grads_names():
+    # grads listed out of input order: each result goes to the input it names
+    ops = [_toy_op(), _toy_op(grads=("b", "a"), backward=_toy_backward_b_first)]
+    a, b = leaves(rand((3, 3), 34), rand((3, 3), 35) + 3.0)
+    for fast in (True, False):
+        with use_fast_path(fast):
+            want, got = (torch.autograd.grad(op(a, b, 1.5)[0].sum(), (a, b)) for op in ops)
+        for w, g in zip(want, got):
+            torch.testing.assert_close(g, w, rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("materialize", [True, False])
 def test_materialize_grads_passes_an_unused_outputs_gradient_as_none(materialize):
     seen = []

@@ -187,19 +187,30 @@ class _Autograd:
         self.order = [t for _, _, t in where]  # True: next saved tensor, False: next saved number
         self.materialize = bool(getattr(spec, "materialize_grads", True))
         self.backward = None  # the backward's KernelOp, once registered
+        # fast forms of the common cases (each µs counts on the eager path): only tensors saved; the gradients are
+        # those of the leading inputs
+        self.only_tensors = all(self.order)
+        leading = self.grad_positions == list(range(len(grads)))
+        self.trailing_nones = (None,) * (self.n_inputs - len(grads)) if leading else None
 
     def setup_context(self, ctx, inputs, output):
         outs = output if self.multi_out else (output,)
         ctx.save_for_backward(*[(outs if o else inputs)[i] for o, i in self.tensor_saves])
-        ctx.saved_numbers = [inputs[i] for i in self.other_saves]
+        if not self.only_tensors:
+            ctx.saved_numbers = [inputs[i] for i in self.other_saves]
         if not self.materialize:
             ctx.set_materialize_grads(False)  # unused outputs' cotangents reach the backward as None
 
     def backward_formula(self, ctx, *grads):
-        tensors, numbers = iter(ctx.saved_tensors), iter(ctx.saved_numbers)
-        saved = [next(tensors) if is_tensor else next(numbers) for is_tensor in self.order]
+        if self.only_tensors:
+            saved = ctx.saved_tensors
+        else:
+            tensors, numbers = iter(ctx.saved_tensors), iter(ctx.saved_numbers)
+            saved = [next(tensors) if is_tensor else next(numbers) for is_tensor in self.order]
         result = self.backward(*grads, *saved)
         result = result if self.multi_grad else (result,)
+        if self.trailing_nones is not None:
+            return (*result, *self.trailing_nones)
         out = [None] * self.n_inputs
         for position, grad in zip(self.grad_positions, result):
             out[position] = grad
