@@ -2,14 +2,8 @@
 // their parameter names after dtype, in order (tests/test_kernel_bindings.py checks them against the header).
 #include "bind_util.h"
 
-#define POSEFAST_BACKEND cpu
-#include "ops/heatmap.h"
-#undef POSEFAST_BACKEND
-#if defined(POSEFAST_WITH_CUDA)
-#define POSEFAST_BACKEND cuda
-#include "ops/heatmap.h"
-#undef POSEFAST_BACKEND
-#endif
+#define POSEFAST_FAMILY_HEADER "ops/heatmap.h"
+#include "ops/declare_backends.h"
 
 void bind_heatmap(pybind11::module_& m) {
   POSEFAST_BIND(m, render_heatmaps_forward, "keypoints", "visible", "maps", "M", "H", "W", "sigma", "radius");

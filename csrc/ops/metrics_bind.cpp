@@ -2,14 +2,8 @@
 // their parameter names after dtype, in order (tests/test_kernel_bindings.py checks them against the header).
 #include "bind_util.h"
 
-#define POSEFAST_BACKEND cpu
-#include "ops/metrics.h"
-#undef POSEFAST_BACKEND
-#if defined(POSEFAST_WITH_CUDA)
-#define POSEFAST_BACKEND cuda
-#include "ops/metrics.h"
-#undef POSEFAST_BACKEND
-#endif
+#define POSEFAST_FAMILY_HEADER "ops/metrics.h"
+#include "ops/declare_backends.h"
 
 void bind_metrics(pybind11::module_& m) {
   POSEFAST_BIND(m, mpjpe_forward, "pred", "target", "err", "N", "J", "root");

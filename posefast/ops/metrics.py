@@ -146,17 +146,25 @@ def mpjpe(pred: Tensor, target: Tensor, root: int | None = None) -> Tensor:
 
 
 # ---- N-MPJPE ---------------------------------------------------------------------------------------------------
-@kernel_op
-class _n_mpjpe:
-    name = "posefast::n_mpjpe"
-    saves, grads = ("pred", "target"), ("pred", "target")
-    fake, backward_fake = _per_pose_fake, _pair_fake
+def _pair_metric_op(metric: str):
+    """The description shared by N-MPJPE and P-MPJPE: ``(pred, target) -> err [...]``, both inputs differentiable,
+    both saved, kernels ``<metric>_forward`` / ``<metric>_backward``."""
 
-    def forward(pred: Tensor, target: Tensor) -> Tensor:
-        return _per_pose_error("n_mpjpe_forward", pred, target)
+    class description:
+        name = f"posefast::{metric}"
+        saves, grads = ("pred", "target"), ("pred", "target")
+        fake, backward_fake = _per_pose_fake, _pair_fake
 
-    def backward(grad: Tensor, pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
-        return _pair_backward("n_mpjpe_backward", grad, pred, target)
+        def forward(pred: Tensor, target: Tensor) -> Tensor:
+            return _per_pose_error(f"{metric}_forward", pred, target)
+
+        def backward(grad: Tensor, pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+            return _pair_backward(f"{metric}_backward", grad, pred, target)
+
+    return kernel_op(description)
+
+
+_n_mpjpe = _pair_metric_op("n_mpjpe")
 
 
 def n_mpjpe(pred: Tensor, target: Tensor) -> Tensor:
@@ -178,17 +186,7 @@ def n_mpjpe(pred: Tensor, target: Tensor) -> Tensor:
 
 
 # ---- P-MPJPE ---------------------------------------------------------------------------------------------------
-@kernel_op
-class _p_mpjpe:
-    name = "posefast::p_mpjpe"
-    saves, grads = ("pred", "target"), ("pred", "target")
-    fake, backward_fake = _per_pose_fake, _pair_fake
-
-    def forward(pred: Tensor, target: Tensor) -> Tensor:
-        return _per_pose_error("p_mpjpe_forward", pred, target)
-
-    def backward(grad: Tensor, pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
-        return _pair_backward("p_mpjpe_backward", grad, pred, target)
+_p_mpjpe = _pair_metric_op("p_mpjpe")
 
 
 _DEGENERATE_DOC = """
