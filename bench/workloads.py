@@ -314,14 +314,12 @@ def case_params(family: str) -> list:
 
 # ---- timed callables ---------------------------------------------------------------------------------------------
 def _as_tuple(out) -> tuple:
-    if isinstance(out, dict):  # pose_errors: the tensors of its result
-        return tuple(v for v in out.values() if isinstance(v, torch.Tensor))
-    return out if isinstance(out, tuple) else (out,)
+    return out if isinstance(out, tuple) else (out,)  # pose_errors' PoseErrors is a tuple of tensors too
 
 
 def _per_pose_errors(out) -> tuple:
-    """mpjpe, p_mpjpe and joint errors (mm), from the public op's dict or the twin's per-pose tuple."""
-    return (out["mpjpe"], out["p_mpjpe"], out["joint_errors"]) if isinstance(out, dict) else tuple(out[:3])
+    """mpjpe, p_mpjpe and joint errors (mm), from the public op's PoseErrors or the twin's per-pose tuple."""
+    return (out.mpjpe, out.p_mpjpe, out.joint_errors) if hasattr(out, "joint_errors") else tuple(out[:3])
 
 
 def _compiled(fn: Callable) -> Callable:

@@ -140,11 +140,11 @@ def _device_and_stream(device: torch.device, op: str) -> tuple[int, int]:
     raise RuntimeError(f"posefast.{op}: tensors on device {device} are not supported (cpu or cuda)")
 
 
-def _bad_tensor(op: str, index: int, t: torch.Tensor, device: torch.device) -> ValueError:
+def _bad_tensor(op: str, arg: str, t: torch.Tensor, device: torch.device) -> ValueError:
     if t.device != device:
-        return ValueError(f"posefast.{op}: kernel argument {index} is a tensor on {t.device}, but the kernel runs on "
+        return ValueError(f"posefast.{op}: kernel argument {arg} is a tensor on {t.device}, but the kernel runs on "
                           f"{device}; a pointer from another device must never reach a kernel")
-    return ValueError(f"posefast.{op}: kernel argument {index} is not contiguous (shape {list(t.shape)}, stride "
+    return ValueError(f"posefast.{op}: kernel argument {arg} is not contiguous (shape {list(t.shape)}, stride "
                       f"{list(t.stride())}); the kernels read raw row-major memory")
 
 
@@ -156,28 +156,30 @@ def _cuda_error_hint(message: str, device: torch.device) -> str:
             f"rebuild with POSEFAST_CUDA_ARCHS={major}{minor})")
 
 
-def launch(name: str, device_tensor: torch.Tensor, *args) -> None:
+def launch(name: str, device_tensor: torch.Tensor, **args) -> None:
     """Call kernel entry point ``name`` for tensors shaped and placed like ``device_tensor``.
 
-    Tensors in ``args`` become data pointers; each must be contiguous and on ``device_tensor``'s device (ValueError
+    ``args`` are the entry point's parameters by name (``csrc/ops/<family>.h``; the bindings take them only by
+    keyword, so a misspelt, missing or extra name is a TypeError rather than a pointer in the wrong slot). Tensors
+    become data pointers; each must be contiguous and on ``device_tensor``'s device (ValueError naming the argument
     otherwise, before anything runs). Python numbers pass through. The dtype code is taken from ``device_tensor``.
     """
     where = device_tensor.device
     device, stream = _device_and_stream(where, name)
-    raw = []
-    for i, a in enumerate(args):
+    raw = {}
+    for arg, a in args.items():
         if isinstance(a, torch.Tensor):
             if a.device != where or not a.is_contiguous():
-                raise _bad_tensor(name, i, a, where)
-            raw.append(a.data_ptr())
+                raise _bad_tensor(name, arg, a, where)
+            raw[arg] = a.data_ptr()
         else:
-            raw.append(a)
+            raw[arg] = a
     kernel = getattr(_C, name)
     if device == 0:
-        kernel(device, stream, _DTYPE_CODES[device_tensor.dtype], *raw)
+        kernel(device=device, stream=stream, dtype=_DTYPE_CODES[device_tensor.dtype], **raw)
         return
     try:
         with torch.cuda.device(where):  # kernels launch on the tensors' GPU
-            kernel(device, stream, _DTYPE_CODES[device_tensor.dtype], *raw)
+            kernel(device=device, stream=stream, dtype=_DTYPE_CODES[device_tensor.dtype], **raw)
     except RuntimeError as exc:
         raise RuntimeError(f"posefast.{name}: {exc}{_cuda_error_hint(str(exc), where)}") from exc

@@ -58,19 +58,19 @@ def _bone_vectors_args(n=2):
 
 def test_launch_rejects_a_tensor_from_another_device_before_running():
     x, parents, bones = _bone_vectors_args()
-    with pytest.raises(ValueError, match=r"posefast\.bone_vectors_forward: kernel argument 1 is a tensor on meta, "
-                                         r"but the kernel runs on cpu"):
-        _ext.launch("bone_vectors_forward", x, x, parents.to("meta"), bones, 2, 17)
+    with pytest.raises(ValueError, match=r"posefast\.bone_vectors_forward: kernel argument parents is a tensor on "
+                                         r"meta, but the kernel runs on cpu"):
+        _ext.launch("bone_vectors_forward", x, joints=x, parents=parents.to("meta"), bones=bones, N=2, J=17)
     assert (bones == 7.0).all()  # nothing ran
 
 
 def test_launch_rejects_a_non_contiguous_tensor_before_running():
     x, parents, bones = _bone_vectors_args()
     strided = torch.full((2, 16, 6), 7.0)[..., ::2]
-    with pytest.raises(ValueError, match=r"posefast\.bone_vectors_forward: kernel argument 2 is not contiguous"):
-        _ext.launch("bone_vectors_forward", x, x, parents, strided, 2, 17)
+    with pytest.raises(ValueError, match=r"posefast\.bone_vectors_forward: kernel argument bones is not contiguous"):
+        _ext.launch("bone_vectors_forward", x, joints=x, parents=parents, bones=strided, N=2, J=17)
     assert (strided == 7.0).all()
-    _ext.launch("bone_vectors_forward", x, x, parents, bones, 2, 17)
+    _ext.launch("bone_vectors_forward", x, joints=x, parents=parents, bones=bones, N=2, J=17)
     torch.testing.assert_close(bones, x[:, 1:] - x[:, parents[1:]])
 
 
@@ -79,15 +79,15 @@ def test_public_op_with_a_cpu_table_for_a_direct_call_is_an_error_not_a_read():
     x = torch.randn(2, 17, 3, dtype=torch.float64)
     masks = table(H36M17, "part_masks", x.device, x.dtype)
     parents = table(H36M17, "parents", x.device)
-    with pytest.raises(ValueError, match=r"kernel argument 2 is not contiguous"):
+    with pytest.raises(ValueError, match=r"kernel argument masks is not contiguous"):
         torch.ops.posefast.part_kcs(x, parents, masks.t().contiguous().t(), True, 1e-6)
 
 
 def test_cuda_errors_name_the_op_and_hint_at_the_architecture(monkeypatch):
     calls = []
 
-    def failing_kernel(*args):
-        calls.append(args)
+    def failing_kernel(**kwargs):
+        calls.append(kwargs)
         raise RuntimeError("posefast CUDA error in kernel launch: no kernel image is available for execution on "
                            "the device")
 
@@ -99,11 +99,12 @@ def test_cuda_errors_name_the_op_and_hint_at_the_architecture(monkeypatch):
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device: (11, 0))
     x, parents, bones = _bone_vectors_args()
     with pytest.raises(RuntimeError) as info:
-        _ext.launch("bone_vectors_forward", x, x, parents, bones, 2, 17)
+        _ext.launch("bone_vectors_forward", x, joints=x, parents=parents, bones=bones, N=2, J=17)
     msg = str(info.value)
     assert msg.startswith("posefast.bone_vectors_forward: posefast CUDA error in kernel launch: no kernel image")
     assert "machine code for 80-real,90; this GPU is sm_110: rebuild with POSEFAST_CUDA_ARCHS=110" in msg
-    assert calls and calls[0][:3] == (1, 1234, 0)
+    assert calls and calls[0] == {"device": 1, "stream": 1234, "dtype": 0, "joints": x.data_ptr(),
+                                  "parents": parents.data_ptr(), "bones": bones.data_ptr(), "N": 2, "J": 17}
 
 
 @pytest.mark.parametrize("value,expected", [("1", True), ("0", False), ("", False), (None, False)])

@@ -1,6 +1,8 @@
 """The eager fast path of every kernel op (posefast/ops/_kernel_op.py): eager calls skip the torch.library
 dispatcher, traced and transformed calls do not, and both paths compute the same values and gradients."""
 import contextlib
+import itertools
+from typing import Optional
 
 import pytest
 import torch
@@ -18,6 +20,8 @@ def all_kernel_ops():
         for value in vars(module).values():
             if isinstance(value, KernelOp):
                 ops[value.name] = value
+                if value.backward_op is not None:  # built from the same description
+                    ops[value.backward_op.name] = value.backward_op
     return ops
 
 
@@ -80,7 +84,7 @@ def _cases():
         "n_mpjpe": (posefast.n_mpjpe, [pred, target]),
         "p_mpjpe": (posefast.p_mpjpe, [pred, target]),
         "procrustes_align": (posefast.procrustes_align, [pred, target]),
-        "pose_errors": (lambda a, b: posefast.pose_errors(a, b)["p_mpjpe"], [pred, target]),
+        "pose_errors": (lambda a, b: posefast.pose_errors(a, b).p_mpjpe, [pred, target]),
         "rotvec_to_rotmat": (posefast.rotvec_to_rotmat, [rand((5, 3), 7)]),
         "rigid_transform": (posefast.rigid_transform, [joints16, rand((5, 3), 8), rand((5, 3), 9)]),
         "project": (posefast.project, [poses((5,), H36M16, 10, depth=5.0), cameras((5,), 11)]),
@@ -182,3 +186,136 @@ def test_use_fast_path_switch():
     with use_fast_path(False):
         assert not _kernel_op.fast_path_enabled()
     assert _kernel_op.fast_path_enabled()
+
+
+# ---- the registration mechanism: one description per op ----------------------------------------------------------
+def test_every_op_comes_from_one_description():
+    ops = all_kernel_ops()
+    assert ops == {name: op for name, op in _kernel_op.registered_ops().items() if name.startswith("posefast::")}
+    from torch._library.simple_registry import singleton
+
+    forwards = {name: op for name, op in ops.items() if not name.endswith("_backward")}
+    assert len(forwards) == 19
+    for name, op in forwards.items():
+        assert singleton.find(name).fake_impl.kernel is not None, name  # a fake impl, for tracing
+        if op.backward_op is None:  # evaluation only: no formula, no fast-path Function
+            assert name in {"posefast::pose_errors", "posefast::render_heatmaps", "posefast::decode_heatmaps"}
+            assert op._op._backward_fn is None and op._function is None
+            continue
+        backward = op.backward_op
+        assert backward.name == name + "_backward" and ops[backward.name] is backward
+        assert singleton.find(backward.name).fake_impl.kernel is not None, name
+        assert op._op._backward_fn is not None and op._function is not None, name
+        assert backward.backward_op is None and backward._op._backward_fn is None  # no double backward
+
+
+_TOY_OPS = itertools.count()
+
+
+def _toy_op(**overrides):
+    """A pure-torch op declared like the kernel ops: out = a * b * scale (and a - b), saving an input, an output
+    and a number; each call registers a fresh op name in a test namespace."""
+    attrs = dict(
+        name=f"posefast_test::toy{next(_TOY_OPS)}",
+        outputs=("prod", "diff"),
+        saves=("b", "prod", "scale"),
+        grads=("a", "b"),
+        forward=_toy_forward,
+        fake=lambda a, b, scale: (torch.empty_like(a), torch.empty_like(a)),
+        backward=_toy_backward,
+        backward_fake=lambda grad_prod, grad_diff, b, prod, scale: (torch.empty_like(b), torch.empty_like(b)),
+    )
+    attrs.update(overrides)
+    return _kernel_op.kernel_op(type("toy", (), attrs))
+
+
+def _toy_forward(a: torch.Tensor, b: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    return a * b * scale, a - b
+
+
+def _toy_backward(grad_prod: Optional[torch.Tensor], grad_diff: Optional[torch.Tensor], b: torch.Tensor,
+                  prod: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    # d prod / d a = b * scale; d prod / d b = prod / b (a * scale), from the saved output
+    gp = torch.zeros_like(b) if grad_prod is None else grad_prod
+    gd = torch.zeros_like(b) if grad_diff is None else grad_diff
+    return gp * b * scale + gd, gp * prod / b - gd
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast_path", "dispatcher"])
+def test_a_described_op_is_differentiable_on_both_paths(fast):
+    op = _toy_op()
+    a, b = leaves(rand((4, 3), 30), rand((4, 3), 31) + 3.0)
+    with use_fast_path(fast):
+        assert torch.autograd.gradcheck(lambda x, y: op(x, y, 0.5), (a, b))
+        (ga,) = torch.autograd.grad(op(a, b, 0.5)[1].sum(), a)  # only one output used: the other's grad is zeros
+    torch.testing.assert_close(ga, torch.ones_like(a))
+    torch.library.opcheck(op._op, (a, b, 0.5))
+    assert op.backward_op.name == op.name + "_backward"
+
+
+def _toy_backward_b_first(grad_prod: Optional[torch.Tensor], grad_diff: Optional[torch.Tensor], b: torch.Tensor,
+                          prod: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    grad_a, grad_b = _toy_backward(grad_prod, grad_diff, b, prod, scale)
+    return grad_b, grad_a
+
+
+def test_gradients_land_on_the_inputs_grads_names():
+    # grads listed out of input order: each result goes to the input it names
+    ops = [_toy_op(), _toy_op(grads=("b", "a"), backward=_toy_backward_b_first)]
+    a, b = leaves(rand((3, 3), 34), rand((3, 3), 35) + 3.0)
+    for fast in (True, False):
+        with use_fast_path(fast):
+            want, got = (torch.autograd.grad(op(a, b, 1.5)[0].sum(), (a, b)) for op in ops)
+        for w, g in zip(want, got):
+            torch.testing.assert_close(g, w, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("materialize", [True, False])
+def test_materialize_grads_passes_an_unused_outputs_gradient_as_none(materialize):
+    seen = []
+
+    def backward(grad_prod: Optional[torch.Tensor], grad_diff: Optional[torch.Tensor], b: torch.Tensor,
+                 prod: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+        seen.append(grad_prod is None)
+        return _toy_backward(grad_prod, grad_diff, b, prod, scale)
+
+    op = _toy_op(backward=backward, materialize_grads=materialize)
+    a, b = leaves(rand((2, 3), 32), rand((2, 3), 33) + 3.0)
+    for fast in (True, False):
+        with use_fast_path(fast):
+            torch.autograd.grad(op(a, b, 2.0)[1].sum(), (a, b))
+    assert seen == [not materialize] * 2
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"saves": ("b", "prod")}, r"the backward takes 5 arguments, expected 2 output gradients \+ 2 saved values"),
+    ({"grads": ("a",)}, r"the backward returns 2 gradients for grads=\('a',\)"),
+    ({"grads": ("a", "c")}, r"\['c'\] name no input of forward"),
+    ({"saves": ("b", "product", "scale")}, r"\['product'\] name no input of forward"),
+    ({"outputs": ("prod",)}, r"outputs \('prod',\) must name the forward's 2 results"),
+    ({"outputs": ("a", "diff")}, r"outputs \('a', 'diff'\) must name the forward's 2 results, unlike its inputs"),
+    ({"fake": lambda a, scale, b: None}, r"the fake impl takes \('a', 'scale', 'b'\), the implementation"),
+    ({"backward_fake": lambda grad, b, *rest: None}, r"toy\d+_backward: the fake impl takes \('grad', 'b'\) \+ \*args"),
+    ({"materialise_grads": False}, r"not understood \['materialise_grads'\]"),
+    ({"backward_fake": None}, r"missing \['backward_fake'\]"),
+])
+def test_an_inconsistent_description_is_rejected_before_registration(overrides, message):
+    before = set(_kernel_op.registered_ops())
+    attrs = {k: v for k, v in overrides.items() if v is not None}
+    with pytest.raises(TypeError, match=message):
+        if "backward_fake" in overrides and overrides["backward_fake"] is None:  # left out
+            spec = dict(name="posefast_test::no_fake", forward=_toy_forward, fake=lambda a, b, scale: None,
+                        backward=_toy_backward, saves=("b", "prod", "scale"), grads=("a", "b"))
+            _kernel_op.kernel_op(type("toy", (), spec))
+        else:
+            _toy_op(**attrs)
+    assert set(_kernel_op.registered_ops()) == before  # nothing half-registered
+
+
+def test_backward_attributes_without_a_backward_are_rejected():
+    # an evaluation-only op that names what to save has lost its backward somewhere
+    spec = {"name": "posefast_test::no_backward", "forward": _toy_forward, "fake": lambda a, b, scale: None,
+            "saves": ("b",)}
+    with pytest.raises(TypeError, match=r"not understood \['saves'\]"):
+        _kernel_op.kernel_op(type("toy", (), spec))
+    assert "posefast_test::no_backward" not in _kernel_op.registered_ops()

@@ -268,6 +268,54 @@ def test_gradient_with_reflection_is_finite_and_matches_twin():
     compare_with_twin(posefast.procrustes_align, [pred, target], rtol=1e-7, atol=1e-8)
 
 
+def _well_conditioned_pairs(seed, n=6):
+    """Noisy similarity copies (mirror images among them) for the SVD oracle below. Torch's SVD backward divides by
+    s_k^2 - s_l^2, so the oracle's gradient is only trustworthy where M's singular values are well apart and
+    non-zero: each centred pred has orthogonal principal axes of lengths 1 : 0.7 : 0.4 (an anisotropic, body-like
+    spread), so M's singular values sit near 1 : 0.49 : 0.16; the test asserts the gaps of the actual draws."""
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randn(n, 17, 3, generator=g, dtype=torch.float64)
+    q = torch.linalg.qr(a - a.mean(-2, keepdim=True))[0]  # [n, 17, 3] centred orthonormal columns
+    pred = 2.0 * q * torch.tensor([1.0, 0.7, 0.4], dtype=torch.float64) + torch.randn(n, 1, 3, generator=g,
+                                                                                      dtype=torch.float64)
+    rot = torch.linalg.qr(torch.randn(n, 3, 3, generator=g, dtype=torch.float64))[0]
+    rot = rot * torch.sign(torch.linalg.det(rot))[:, None, None]  # proper rotations
+    rot[::3] = rot[::3] @ torch.diag(torch.tensor([1.0, 1.0, -1.0], dtype=torch.float64))  # every third: a mirror
+    target = 1.2 * pred @ rot + torch.randn(n, 1, 3, generator=g, dtype=torch.float64)
+    target = target + 0.02 * torch.randn(target.shape, generator=g, dtype=torch.float64)
+    return pred, target
+
+
+@pytest.mark.parametrize("fn", ["p_mpjpe", "procrustes_align"])
+def test_gradients_match_the_autograd_svd_oracle(fn):
+    # The analytic twin attaches the kernel's own derivative formula, so kernel == twin cannot catch an error in
+    # that formula; reference.*_svd differentiates the SVD fit by autograd alone, an independent check.
+    from posefast.reference import metrics as ref
+
+    pred, target = _well_conditioned_pairs(seed=21)
+    P = pred - pred.mean(-2, keepdim=True)
+    S = torch.linalg.svdvals(P.transpose(-1, -2) @ (target - target.mean(-2, keepdim=True)))
+    gaps = torch.cat([S[:, :-1] - S[:, 1:], S[:, -1:]], -1) / S[:, :1]
+    assert gaps.min() > 0.1  # distinct, non-zero singular values: torch's SVD gradient is well-defined here
+    oracle = {"p_mpjpe": ref.p_mpjpe_svd, "procrustes_align": ref.procrustes_align_svd}[fn]
+    kernel, twin = getattr(posefast, fn), getattr(ref, fn)
+    results = []
+    for impl in (kernel, twin, oracle):
+        p, x = leaves(pred, target)
+        out = impl(p, x)
+        outs = out if isinstance(out, tuple) else (out,)
+        gen = torch.Generator().manual_seed(22)
+        cots = [torch.randn(o.shape, generator=gen, dtype=o.dtype) for o in outs]
+        results.append((outs, torch.autograd.grad(outs, (p, x), cots)))
+    (k_out, k_grad), (t_out, t_grad), (o_out, o_grad) = results
+    for got in (k_out, t_out):
+        for a, b in zip(got, o_out):
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    for got in (k_grad, t_grad):
+        for a, b in zip(got, o_grad):
+            torch.testing.assert_close(a, b, rtol=1e-8, atol=1e-10)
+
+
 @pytest.mark.parametrize("fn", ["mpjpe", "n_mpjpe", "p_mpjpe", "procrustes_align"])
 def test_same_cotangents_through_kernel_and_twin(fn):
     pred, target = random_pair((3, 4), seed=12)
@@ -313,6 +361,37 @@ def test_torch_compile_fullgraph():
     torch.testing.assert_close(out_c, out_e)
     for a, b in zip(g_c, g_e):
         torch.testing.assert_close(a, b)
+
+
+def test_pose_errors_compiles_fullgraph():
+    # PoseErrors is a NamedTuple of tensors and pose_errors syncs nothing, so dynamo traces it without a break
+    # (fullgraph=True raises on one); its fields come out of the graph by name, as in eager
+    def f(a, b):
+        errors = posefast.pose_errors(a, b, thresholds=(0.0, 50.0, 150.0), joints=[0, 2, 5, 9], unit="mm")
+        return errors.p_mpjpe.mean() + errors.mpjpe.mean(), errors
+
+    pred, target = random_pair((6,), seed=19, dtype=torch.float32)
+    torch._dynamo.reset()
+    total_c, out_c = torch.compile(f, fullgraph=True, backend="aot_eager")(pred, target)
+    total_e, out_e = f(pred, target)
+    assert type(out_c) is posefast.PoseErrors and out_c._fields == out_e._fields
+    torch.testing.assert_close(total_c, total_e)
+    for name in out_e._fields:
+        torch.testing.assert_close(getattr(out_c, name), getattr(out_e, name), rtol=0, atol=0, msg=name)
+    assert out_c.pck.shape == () and out_c.pck.dtype == torch.float64
+    assert float(out_c.pck) == posefast.pck(pred, target, threshold=150.0, joints=[0, 2, 5, 9], unit="mm")
+
+
+def test_procrustes_align_result_is_named():
+    pred, target = random_pair((4,), seed=20)
+    fit = posefast.procrustes_align(pred, target)
+    assert isinstance(fit, posefast.ProcrustesAlignment) and isinstance(fit, tuple)
+    aligned, scale, rotation, translation = fit  # unpacks in the documented order
+    assert (fit.aligned is aligned and fit.scale is scale and fit.rotation is rotation
+            and fit.translation is translation)
+    torch.testing.assert_close(fit.aligned, fit.scale[:, None, None] * pred @ fit.rotation + fit.translation[:, None])
+    with posefast.use_kernels(False):
+        assert type(posefast.procrustes_align(pred, target)) is posefast.ProcrustesAlignment
 
 
 # ---- random shapes and values --------------------------------------------------------------------------------------
@@ -370,20 +449,20 @@ def test_hypothesis_pose_errors(n, seed, J, subset, root, unit, thresholds, dtyp
     p_in, x_in = as_np((pred * factor).to(dtype)) / factor, as_np((target * factor).to(dtype)) / factor
     mp, pm, errs, _ = np_pose_errors_loop(p_in, x_in, joints, thresholds, root)
     tol = 1e-9 if dtype == torch.float64 else 1e-3  # mm
-    np.testing.assert_allclose(as_np(out["mpjpe"]), mp, rtol=1e-5, atol=tol)
-    np.testing.assert_allclose(as_np(out["p_mpjpe"]), pm, rtol=1e-5, atol=tol)
-    np.testing.assert_allclose(as_np(out["joint_errors"]), errs, rtol=1e-5, atol=tol)
+    np.testing.assert_allclose(as_np(out.mpjpe), mp, rtol=1e-5, atol=tol)
+    np.testing.assert_allclose(as_np(out.p_mpjpe), pm, rtol=1e-5, atol=tol)
+    np.testing.assert_allclose(as_np(out.joint_errors), errs, rtol=1e-5, atol=tol)
     # the curve comes in ascending threshold order
     ordered = sorted(thresholds)
-    assert out["thresholds"].tolist() == ordered
+    assert out.thresholds.tolist() == ordered
     # PCK from the op's own errors (a float32 error may sit on the other side of a threshold than the float64 one)
-    e = as_np(out["joint_errors"])
+    e = as_np(out.joint_errors)
     curve = np.array([100.0 * (e < t).mean() for t in ordered])
-    np.testing.assert_allclose(out["pck_curve"].numpy(), curve, atol=1e-9)
-    assert out["pck"] == pytest.approx(curve[ordered.index(thresholds[0])]) and out["auc"] == pytest.approx(curve.mean())
+    np.testing.assert_allclose(out.pck_curve.numpy(), curve, atol=1e-9)
+    assert out.pck == pytest.approx(curve[ordered.index(thresholds[0])]) and out.auc == pytest.approx(curve.mean())
     if dtype == torch.float64:
         ref_curve = np.array([100.0 * (errs < t).mean() for t in ordered])
-        np.testing.assert_allclose(out["pck_curve"].numpy(), ref_curve, atol=1e-9)
+        np.testing.assert_allclose(out.pck_curve.numpy(), ref_curve, atol=1e-9)
 
 
 # ---- the closed-form fit (QCP) on every CPU code path ------------------------------------------------------------
@@ -415,7 +494,7 @@ def assert_p_mpjpe_exact(pred, target, tol=1e-12, f32_floor=0.0):
     want32 = np_p_mpjpe(p32.double().numpy(), x32.double().numpy())
     floor = (f32_floor + 1e-6 * tol) * spread(x32.double().numpy())
     np.testing.assert_array_less(np.abs(got32 - want32), 1e-6 * want32 + floor + 1e-30)
-    pm = posefast.pose_errors(pred, target, unit="mm", root=None)["p_mpjpe"].numpy()
+    pm = posefast.pose_errors(pred, target, unit="mm", root=None).p_mpjpe.numpy()
     assert not (np.abs(pm - want) > bound).any()
 
 
@@ -528,21 +607,21 @@ def test_pose_errors_matches_elementwise_reference_on_1e4_poses():
     joints = list(range(17))
     out = posefast.pose_errors(pred, target, unit="m")
     mp, pm, errs, curve = np_pose_errors_loop(pred.numpy(), target.numpy(), joints, posefast.PCK_THRESHOLDS_MM, 0)
-    np.testing.assert_allclose(out["mpjpe"].numpy(), mp, atol=1e-4, rtol=0)
-    np.testing.assert_allclose(out["p_mpjpe"].numpy(), pm, atol=1e-4, rtol=0)
-    np.testing.assert_allclose(out["joint_errors"].numpy(), errs, atol=1e-4, rtol=0)
-    np.testing.assert_allclose(out["per_joint"].numpy(), errs.mean(0), atol=1e-4, rtol=0)
-    np.testing.assert_allclose(out["pck_curve"].numpy(), curve, atol=1e-4, rtol=0)
-    assert abs(out["pck"] - curve[-1]) < 1e-4 and abs(out["auc"] - curve.mean()) < 1e-4
-    assert 0 < out["auc"] < out["pck"] <= 100 and out["pck_curve"][0] == 0  # strict '<': nothing is below 0 mm
+    np.testing.assert_allclose(out.mpjpe.numpy(), mp, atol=1e-4, rtol=0)
+    np.testing.assert_allclose(out.p_mpjpe.numpy(), pm, atol=1e-4, rtol=0)
+    np.testing.assert_allclose(out.joint_errors.numpy(), errs, atol=1e-4, rtol=0)
+    np.testing.assert_allclose(out.per_joint.numpy(), errs.mean(0), atol=1e-4, rtol=0)
+    np.testing.assert_allclose(out.pck_curve.numpy(), curve, atol=1e-4, rtol=0)
+    assert abs(out.pck - curve[-1]) < 1e-4 and abs(out.auc - curve.mean()) < 1e-4
+    assert 0 < out.auc < out.pck <= 100 and out.pck_curve[0] == 0  # strict '<': nothing is below 0 mm
     with posefast.use_kernels(False):
         twin = posefast.pose_errors(pred, target, unit="m")
     for k in ("mpjpe", "p_mpjpe", "per_joint", "pck_curve"):
-        torch.testing.assert_close(twin[k], out[k])
+        torch.testing.assert_close(getattr(twin, k), getattr(out, k))
     # float32 input: same numbers to float32 precision (a few joints may flip at a threshold boundary)
     out32 = posefast.pose_errors(pred.float(), target.float(), unit="m")
-    np.testing.assert_allclose(out32["p_mpjpe"].double().numpy(), pm, rtol=1e-5, atol=1e-3)
-    np.testing.assert_allclose(out32["pck_curve"].numpy(), curve, atol=1e-2)
+    np.testing.assert_allclose(out32.p_mpjpe.double().numpy(), pm, rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(out32.pck_curve.numpy(), curve, atol=1e-2)
 
 
 def test_pose_errors_subset_units_and_root():
@@ -553,23 +632,23 @@ def test_pose_errors_subset_units_and_root():
     for unit, factor in (("m", 1.0), ("cm", 100.0), ("mm", 1000.0)):
         out = posefast.pose_errors(pred * factor, target * factor, thresholds=thr, joints=joints, unit=unit,
                                    root=None, pck_threshold=100.0)
-        np.testing.assert_allclose(out["mpjpe"].numpy(), ref_mp, rtol=1e-10)
-        np.testing.assert_allclose(out["p_mpjpe"].numpy(), ref_pm, rtol=1e-9)
-        np.testing.assert_allclose(out["pck_curve"].numpy(), ref_curve, atol=1e-9)
-        assert out["per_joint"].shape == (14,) and out["joint_errors"].shape == (40, 14)
-        assert out["pck"] == pytest.approx(ref_curve[2]) and out["auc"] == pytest.approx(ref_curve.mean())
+        np.testing.assert_allclose(out.mpjpe.numpy(), ref_mp, rtol=1e-10)
+        np.testing.assert_allclose(out.p_mpjpe.numpy(), ref_pm, rtol=1e-9)
+        np.testing.assert_allclose(out.pck_curve.numpy(), ref_curve, atol=1e-9)
+        assert out.per_joint.shape == (14,) and out.joint_errors.shape == (40, 14)
+        assert out.pck == pytest.approx(ref_curve[2]) and out.auc == pytest.approx(ref_curve.mean())
     # pck / auc conveniences
     assert posefast.pck(pred, target, threshold=100.0, joints=joints, root=None) == pytest.approx(ref_curve[2])
     assert posefast.auc(pred, target, thresholds=thr, joints=joints, root=None) == pytest.approx(ref_curve.mean())
     # batch dims are kept per pose
     out = posefast.pose_errors(pred.reshape(4, 10, 17, 3), target.reshape(4, 10, 17, 3))
-    assert out["mpjpe"].shape == (4, 10) and out["joint_errors"].shape == (4, 10, 17)
+    assert out.mpjpe.shape == (4, 10) and out.joint_errors.shape == (4, 10, 17)
 
 
 def test_pose_errors_is_evaluation_only():
     pred, target = random_pair((3,), seed=17)
     out = posefast.pose_errors(pred.requires_grad_(True), target)
-    assert not out["mpjpe"].requires_grad and not out["p_mpjpe"].requires_grad
+    assert not out.mpjpe.requires_grad and not out.p_mpjpe.requires_grad
 
 
 # ---- NaN never passes ----------------------------------------------------------------------------------------------
@@ -586,8 +665,8 @@ def test_non_finite_input_gives_nan(kernels):
         aligned, scale, rot, trans = posefast.procrustes_align(pred, target)
         assert torch.isnan(scale[:2]).all() and torch.isnan(rot[:2]).all() and torch.isfinite(rot[2]).all()
         out = posefast.pose_errors(pred, target)
-    assert math.isnan(out["pck"]) and math.isnan(out["auc"]) and torch.isnan(out["per_joint"]).any()
-    assert torch.isnan(out["p_mpjpe"][:2]).all() and torch.isfinite(out["p_mpjpe"][2])
+    assert math.isnan(out.pck) and math.isnan(out.auc) and torch.isnan(out.per_joint).any()
+    assert torch.isnan(out.p_mpjpe[:2]).all() and torch.isfinite(out.p_mpjpe[2])
 
 
 # ---- empty batches, layout ------------------------------------------------------------------------------------------
@@ -610,8 +689,8 @@ def test_non_contiguous_input():
     strided = pred.transpose(0, 1).contiguous().transpose(0, 1)
     assert not strided.is_contiguous()
     torch.testing.assert_close(posefast.p_mpjpe(strided, target), posefast.p_mpjpe(pred, target))
-    torch.testing.assert_close(posefast.pose_errors(strided[::2], target[::2])["pck_curve"],
-                               posefast.pose_errors(pred[::2].contiguous(), target[::2].contiguous())["pck_curve"])
+    torch.testing.assert_close(posefast.pose_errors(strided[::2], target[::2]).pck_curve,
+                               posefast.pose_errors(pred[::2].contiguous(), target[::2].contiguous()).pck_curve)
 
 
 # ---- bad input -----------------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@
 namespace posefast {
 namespace POSEFAST_BACKEND {
 
-void render_heatmaps_forward(const Stream& s, int dtype, Ptr keypoints, Ptr visible, Ptr maps, int64_t M, int64_t H,
+void render_heatmaps_forward(const Stream& s, int dtype, In keypoints, In visible, Out maps, int64_t M, int64_t H,
                              int64_t W, double sigma, double radius) {
   POSEFAST_DISPATCH_FLOAT(dtype, T,
                           launch(s, M, RenderHeatmaps<T>{as<const T>(keypoints), as<const uint8_t>(visible),
@@ -14,7 +14,7 @@ void render_heatmaps_forward(const Stream& s, int dtype, Ptr keypoints, Ptr visi
                                                          T(radius)}));
 }
 
-void decode_heatmaps_forward(const Stream& s, int dtype, Ptr maps, Ptr coords, Ptr maxvals, int64_t M, int64_t H,
+void decode_heatmaps_forward(const Stream& s, int dtype, In maps, Out coords, Out maxvals, int64_t M, int64_t H,
                              int64_t W) {
   POSEFAST_DISPATCH_FLOAT(dtype, T,
                           launch(s, M, DecodeHeatmaps<T>{as<const T>(maps), as<T>(coords), as<T>(maxvals), H, W}));

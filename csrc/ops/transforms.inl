@@ -10,27 +10,27 @@ namespace POSEFAST_BACKEND {
 
 using U8 = std::uint8_t;
 
-void rotvec_to_rotmat_forward(const Stream& s, int dtype, Ptr rotvec, Ptr rotmat, int64_t N) {
+void rotvec_to_rotmat_forward(const Stream& s, int dtype, In rotvec, Out rotmat, int64_t N) {
   POSEFAST_DISPATCH_FLOAT(dtype, T, launch(s, N, RotvecToRotmatForward<T>{as<const T>(rotvec), as<T>(rotmat)}));
 }
 
-void rotvec_to_rotmat_backward(const Stream& s, int dtype, Ptr grad_rotmat, Ptr rotvec, Ptr grad_rotvec,
+void rotvec_to_rotmat_backward(const Stream& s, int dtype, In grad_rotmat, In rotvec, Out grad_rotvec,
                                int64_t N) {
   POSEFAST_DISPATCH_FLOAT(dtype, T,
                           launch(s, N, RotvecToRotmatBackward<T>{as<const T>(grad_rotmat), as<const T>(rotvec),
                                                                  as<T>(grad_rotvec)}));
 }
 
-void bone_angle_augment_forward(const Stream& s, int dtype, Ptr joints, Ptr delta, Ptr parents, Ptr frozen,
-                                Ptr out, Ptr cos_change, int64_t N, int64_t J, double eps) {
+void bone_angle_augment_forward(const Stream& s, int dtype, In joints, In delta, In parents, In frozen,
+                                Out out, Out cos_change, int64_t N, int64_t J, double eps) {
   POSEFAST_DISPATCH_FLOAT(dtype, T,
                           launch(s, N, BoneAngleAugmentForward<T>{as<const T>(joints), as<const T>(delta),
                                                                   as<const int64_t>(parents), as<const U8>(frozen),
                                                                   as<T>(out), as<T>(cos_change), J, T(eps)}));
 }
 
-void bone_angle_augment_backward(const Stream& s, int dtype, Ptr grad_out, Ptr grad_cos, Ptr joints, Ptr delta,
-                                 Ptr parents, Ptr frozen, Ptr grad_joints, Ptr grad_delta, int64_t N, int64_t J,
+void bone_angle_augment_backward(const Stream& s, int dtype, InOrNull grad_out, InOrNull grad_cos, In joints, In delta,
+                                 In parents, In frozen, Out grad_joints, Out grad_delta, int64_t N, int64_t J,
                                  double eps) {
   POSEFAST_DISPATCH_FLOAT(dtype, T,
                           launch(s, N, BoneAngleAugmentBackward<T>{as<const T>(grad_out), as<const T>(grad_cos),
@@ -40,16 +40,16 @@ void bone_angle_augment_backward(const Stream& s, int dtype, Ptr grad_out, Ptr g
                                                                    T(eps)}));
 }
 
-void bone_length_augment_forward(const Stream& s, int dtype, Ptr joints, Ptr ratio, Ptr parents, Ptr groups,
-                                 Ptr out, int64_t N, int64_t J, int64_t G) {
+void bone_length_augment_forward(const Stream& s, int dtype, In joints, In ratio, In parents, In groups,
+                                 Out out, int64_t N, int64_t J, int64_t G) {
   POSEFAST_DISPATCH_FLOAT(dtype, T,
                           launch(s, N, BoneLengthAugmentForward<T>{as<const T>(joints), as<const T>(ratio),
                                                                    as<const int64_t>(parents),
                                                                    as<const int64_t>(groups), as<T>(out), J, G}));
 }
 
-void bone_length_augment_backward(const Stream& s, int dtype, Ptr grad_out, Ptr joints, Ptr ratio, Ptr parents,
-                                  Ptr groups, Ptr grad_joints, Ptr grad_ratio, int64_t N, int64_t J, int64_t G) {
+void bone_length_augment_backward(const Stream& s, int dtype, In grad_out, In joints, In ratio, In parents,
+                                  In groups, Out grad_joints, Out grad_ratio, int64_t N, int64_t J, int64_t G) {
   POSEFAST_DISPATCH_FLOAT(dtype, T,
                           launch(s, N, BoneLengthAugmentBackward<T>{as<const T>(grad_out), as<const T>(joints),
                                                                     as<const T>(ratio), as<const int64_t>(parents),
@@ -57,37 +57,37 @@ void bone_length_augment_backward(const Stream& s, int dtype, Ptr grad_out, Ptr 
                                                                     as<T>(grad_ratio), J, G}));
 }
 
-void rigid_transform_forward(const Stream& s, int dtype, Ptr joints, Ptr rotvec, Ptr translation, Ptr out,
+void rigid_transform_forward(const Stream& s, int dtype, In joints, In rotvec, In translation, Out out,
                              int64_t N, int64_t J) {
   POSEFAST_DISPATCH_FLOAT(dtype, T,
                           launch(s, N, RigidTransformForward<T>{as<const T>(joints), as<const T>(rotvec),
                                                                 as<const T>(translation), as<T>(out), J}));
 }
 
-void rigid_transform_backward(const Stream& s, int dtype, Ptr grad_out, Ptr joints, Ptr rotvec, Ptr grad_joints,
-                              Ptr grad_rotvec, Ptr grad_translation, int64_t N, int64_t J) {
+void rigid_transform_backward(const Stream& s, int dtype, In grad_out, In joints, In rotvec, Out grad_joints,
+                              Out grad_rotvec, Out grad_translation, int64_t N, int64_t J) {
   POSEFAST_DISPATCH_FLOAT(dtype, T,
                           launch(s, N, RigidTransformBackward<T>{as<const T>(grad_out), as<const T>(joints),
                                                                  as<const T>(rotvec), as<T>(grad_joints),
                                                                  as<T>(grad_rotvec), as<T>(grad_translation), J}));
 }
 
-void project_forward(const Stream& s, int dtype, Ptr points, Ptr camera, Ptr uv, int64_t N, int64_t P, int64_t C,
+void project_forward(const Stream& s, int dtype, In points, In camera, Out uv, int64_t N, int64_t P, int64_t C,
                      double min_depth) {
   POSEFAST_DISPATCH_FLOAT(dtype, T,
                           launch(s, N, ProjectForward<T>{as<const T>(points), as<const T>(camera), as<T>(uv), P, C,
                                                          T(min_depth)}));
 }
 
-void project_backward(const Stream& s, int dtype, Ptr grad_uv, Ptr points, Ptr camera, Ptr grad_points,
-                      Ptr grad_camera, int64_t N, int64_t P, int64_t C, double min_depth) {
+void project_backward(const Stream& s, int dtype, In grad_uv, In points, In camera, Out grad_points,
+                      Out grad_camera, int64_t N, int64_t P, int64_t C, double min_depth) {
   POSEFAST_DISPATCH_FLOAT(dtype, T,
                           launch(s, N, ProjectBackward<T>{as<const T>(grad_uv), as<const T>(points),
                                                           as<const T>(camera), as<T>(grad_points),
                                                           as<T>(grad_camera), P, C, T(min_depth)}));
 }
 
-void global_position_align_forward(const Stream& s, int dtype, Ptr joints, Ptr target, Ptr camera, Ptr out,
+void global_position_align_forward(const Stream& s, int dtype, In joints, In target, In camera, Out out,
                                    int64_t N, int64_t J, double min_scale, double z_min, double z_max) {
   POSEFAST_DISPATCH_FLOAT(dtype, T,
                           launch(s, N, GlobalPositionAlignForward<T>{as<const T>(joints), as<const T>(target),
@@ -95,8 +95,8 @@ void global_position_align_forward(const Stream& s, int dtype, Ptr joints, Ptr t
                                                                      T(min_scale), T(z_min), T(z_max)}));
 }
 
-void global_position_align_backward(const Stream& s, int dtype, Ptr grad_out, Ptr joints, Ptr target, Ptr camera,
-                                    Ptr grad_joints, Ptr grad_target, Ptr grad_camera, int64_t N, int64_t J,
+void global_position_align_backward(const Stream& s, int dtype, In grad_out, In joints, In target, In camera,
+                                    Out grad_joints, Out grad_target, Out grad_camera, int64_t N, int64_t J,
                                     double min_scale, double z_min, double z_max) {
   POSEFAST_DISPATCH_FLOAT(dtype, T,
                           launch(s, N, GlobalPositionAlignBackward<T>{as<const T>(grad_out), as<const T>(joints),
@@ -106,9 +106,9 @@ void global_position_align_backward(const Stream& s, int dtype, Ptr grad_out, Pt
                                                                       T(z_max)}));
 }
 
-void augment_pipeline_forward(const Stream& s, int dtype, Ptr joints, Ptr delta, Ptr ratio, Ptr rotvec,
-                              Ptr translation, Ptr camera, Ptr parents, Ptr frozen, Ptr groups, Ptr joints_ba,
-                              Ptr joints_bl, Ptr joints_rt, Ptr uv_rt, Ptr cos_change, int64_t N, int64_t J,
+void augment_pipeline_forward(const Stream& s, int dtype, In joints, In delta, In ratio, In rotvec,
+                              In translation, In camera, In parents, In frozen, In groups, Out joints_ba,
+                              Out joints_bl, Out joints_rt, Out uv_rt, Out cos_change, int64_t N, int64_t J,
                               int64_t G, int64_t C, double eps, double min_depth) {
   POSEFAST_DISPATCH_FLOAT(dtype, T,
                           launch(s, N, AugmentPipelineForward<T>{
@@ -120,12 +120,12 @@ void augment_pipeline_forward(const Stream& s, int dtype, Ptr joints, Ptr delta,
                                            T(min_depth)}));
 }
 
-void augment_pipeline_backward(const Stream& s, int dtype, Ptr grad_ba, Ptr grad_bl, Ptr grad_rt, Ptr grad_uv,
-                               Ptr grad_cos, Ptr joints, Ptr delta, Ptr ratio, Ptr rotvec, Ptr camera, Ptr joints_ba,
-                               Ptr joints_bl, Ptr joints_rt, Ptr parents, Ptr frozen, Ptr groups, Ptr grad_joints,
-                               Ptr grad_delta, Ptr grad_ratio, Ptr grad_rotvec, Ptr grad_translation,
-                               Ptr grad_camera, int64_t N, int64_t J, int64_t G, int64_t C, double eps,
-                               double min_depth) {
+void augment_pipeline_backward(const Stream& s, int dtype, InOrNull grad_ba, InOrNull grad_bl, InOrNull grad_rt,
+                               InOrNull grad_uv, InOrNull grad_cos, In joints, In delta, In ratio, In rotvec,
+                               In camera, In joints_ba, In joints_bl, In joints_rt, In parents, In frozen, In groups,
+                               Out grad_joints, Out grad_delta, Out grad_ratio, Out grad_rotvec,
+                               Out grad_translation, Out grad_camera, int64_t N, int64_t J, int64_t G, int64_t C,
+                               double eps, double min_depth) {
   POSEFAST_DISPATCH_FLOAT(dtype, T,
                           launch(s, N, AugmentPipelineBackward<T>{
                                            as<const T>(grad_ba), as<const T>(grad_bl), as<const T>(grad_rt),

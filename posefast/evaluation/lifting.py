@@ -40,11 +40,11 @@ def summarize(pred: torch.Tensor, target_3d: torch.Tensor, unit: str = "m", join
     """Scalar metrics of root-relative predictions against camera-frame (or root-relative) targets."""
     errors = pose_errors(pred, root_relative(target_3d), unit=unit, joints=joints)
     return {
-        "mpjpe": float(errors["mpjpe"].mean()),
-        "p_mpjpe": float(errors["p_mpjpe"].mean()),
-        "pck": float(errors["pck"]),
-        "auc": float(errors["auc"]),
-        "per_joint": [float(v) for v in errors["per_joint"]],
+        "mpjpe": float(errors.mpjpe.mean()),
+        "p_mpjpe": float(errors.p_mpjpe.mean()),
+        "pck": float(errors.pck),
+        "auc": float(errors.auc),
+        "per_joint": [float(v) for v in errors.per_joint],
         "n": int(pred.shape[0]),
     }
 
@@ -62,11 +62,11 @@ def per_pose_metrics(pred: torch.Tensor, target_3d: torch.Tensor, unit: str = "m
     of the pose's joints below 150 mm) and ``auc`` (the pose's mean PCK over 0..150 mm), each a float64 numpy
     ``[N]`` — what a paired bootstrap over test poses resamples."""
     errors = pose_errors(pred, root_relative(target_3d), unit=unit)
-    joint_errors = errors["joint_errors"].to(torch.float64)  # [N, J] mm
-    thresholds = errors["thresholds"].to(joint_errors.device)  # [T] mm, 150 among them
+    joint_errors = errors.joint_errors.to(torch.float64)  # [N, J] mm
+    thresholds = errors.thresholds.to(joint_errors.device)  # [T] mm, 150 among them
     hits = (joint_errors.unsqueeze(-1) < thresholds).to(torch.float64)  # strictly below, as pose_errors counts
     k150 = int(torch.nonzero(thresholds == 150.0)[0, 0])
-    return {"mpjpe": errors["mpjpe"].double().cpu().numpy(), "p_mpjpe": errors["p_mpjpe"].double().cpu().numpy(),
+    return {"mpjpe": errors.mpjpe.double().cpu().numpy(), "p_mpjpe": errors.p_mpjpe.double().cpu().numpy(),
             "pck": (100.0 * hits[..., k150].mean(-1)).cpu().numpy(), "auc": (100.0 * hits.mean((-1, -2))).cpu().numpy()}
 
 

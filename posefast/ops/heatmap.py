@@ -55,20 +55,21 @@ def _check_heatmaps(heatmaps) -> Tensor:
 
 
 # ---- rendering -------------------------------------------------------------------------------------------------
-@kernel_op("posefast::render_heatmaps")
-def _render_heatmaps(keypoints: Tensor, visible: Tensor, height: int, width: int, sigma: float,
-                     radius: float) -> Tensor:
-    keypoints, visible = keypoints.contiguous(), visible.contiguous()
-    maps = keypoints.new_empty(keypoints.shape[:-1] + (height, width))
-    m = visible.numel()
-    if m:
-        launch("render_heatmaps_forward", keypoints, keypoints, visible, maps, m, height, width, sigma, radius)
-    return maps
+@kernel_op
+class _render_heatmaps:
+    name = "posefast::render_heatmaps"  # target construction only: no backward
 
+    def forward(keypoints: Tensor, visible: Tensor, height: int, width: int, sigma: float, radius: float) -> Tensor:
+        keypoints, visible = keypoints.contiguous(), visible.contiguous()
+        maps = keypoints.new_empty(keypoints.shape[:-1] + (height, width))
+        m = visible.numel()
+        if m:
+            launch("render_heatmaps_forward", keypoints, keypoints=keypoints, visible=visible, maps=maps, M=m,
+                   H=height, W=width, sigma=sigma, radius=radius)
+        return maps
 
-@_render_heatmaps.register_fake
-def _(keypoints, visible, height, width, sigma, radius):
-    return keypoints.new_empty(keypoints.shape[:-1] + (height, width))
+    def fake(keypoints, visible, height, width, sigma, radius):
+        return keypoints.new_empty(keypoints.shape[:-1] + (height, width))
 
 
 def render_heatmaps(keypoints: Tensor, visible: Tensor, size: tuple[int, int], sigma: float,
@@ -105,22 +106,23 @@ def render_heatmaps(keypoints: Tensor, visible: Tensor, size: tuple[int, int], s
 
 
 # ---- decoding --------------------------------------------------------------------------------------------------
-@kernel_op("posefast::decode_heatmaps")
-def _decode_heatmaps(heatmaps: Tensor) -> tuple[Tensor, Tensor]:
-    H, W = heatmaps.shape[-2:]
-    heatmaps = heatmaps.contiguous()
-    lead = heatmaps.shape[:-2]
-    coords, maxvals = heatmaps.new_empty(lead + (2,)), heatmaps.new_empty(lead)
-    m = maxvals.numel()
-    if m:
-        launch("decode_heatmaps_forward", heatmaps, heatmaps, coords, maxvals, m, H, W)
-    return coords, maxvals
+@kernel_op
+class _decode_heatmaps:
+    name = "posefast::decode_heatmaps"  # evaluation only: no backward
 
+    def forward(heatmaps: Tensor) -> tuple[Tensor, Tensor]:
+        H, W = heatmaps.shape[-2:]
+        heatmaps = heatmaps.contiguous()
+        lead = heatmaps.shape[:-2]
+        coords, maxvals = heatmaps.new_empty(lead + (2,)), heatmaps.new_empty(lead)
+        m = maxvals.numel()
+        if m:
+            launch("decode_heatmaps_forward", heatmaps, maps=heatmaps, coords=coords, maxvals=maxvals, M=m, H=H, W=W)
+        return coords, maxvals
 
-@_decode_heatmaps.register_fake
-def _(heatmaps):
-    lead = heatmaps.shape[:-2]
-    return heatmaps.new_empty(lead + (2,)), heatmaps.new_empty(lead)
+    def fake(heatmaps):
+        lead = heatmaps.shape[:-2]
+        return heatmaps.new_empty(lead + (2,)), heatmaps.new_empty(lead)
 
 
 def decode_heatmaps(heatmaps: Tensor) -> tuple[Tensor, Tensor]:

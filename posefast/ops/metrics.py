@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -27,12 +28,36 @@ from posefast.ops._switch import kernels_enabled
 from posefast.ops._tables import contiguous_batch, new_like
 
 __all__ = ["mpjpe", "n_mpjpe", "p_mpjpe", "procrustes_align", "pose_errors", "pck", "auc", "PCK_THRESHOLDS_MM",
-           "UNIT_TO_MM"]
+           "UNIT_TO_MM", "ProcrustesAlignment", "PoseErrors"]
 
 #: The 3DHP PCK curve: 0, 5, ..., 150 mm (31 thresholds, as ``mpii_compute_3d_pck.m`` and PoseAug's compute_AUC).
 PCK_THRESHOLDS_MM = tuple(float(t) for t in range(0, 151, 5))
 #: Input units accepted by :func:`pose_errors`.
 UNIT_TO_MM = {"m": 1000.0, "cm": 10.0, "mm": 1.0}
+
+
+class ProcrustesAlignment(NamedTuple):
+    """:func:`procrustes_align`'s result: ``aligned = scale * pred @ rotation + translation``. A tuple in this order,
+    so ``aligned, scale, rotation, translation = procrustes_align(pred, target)`` still unpacks."""
+
+    aligned: Tensor  #: ``[..., J, 3]`` pred after the fit
+    scale: Tensor  #: ``[...]``
+    rotation: Tensor  #: ``[..., 3, 3]``, row-vector convention (det = +1)
+    translation: Tensor  #: ``[..., 3]``
+
+
+class PoseErrors(NamedTuple):
+    """:func:`pose_errors`'s result, all tensors on the input's device (a NamedTuple, so ``torch.compile`` traces
+    through it with ``fullgraph=True``: nothing here forces a host sync)."""
+
+    mpjpe: Tensor  #: ``[...]`` per-pose MPJPE (mm)
+    p_mpjpe: Tensor  #: ``[...]`` per-pose P-MPJPE (mm)
+    joint_errors: Tensor  #: ``[..., J']`` per-pose per-joint errors (mm)
+    per_joint: Tensor  #: ``[J']`` mean error of each evaluated joint over all poses (mm, float64)
+    thresholds: Tensor  #: ``[T]`` ascending (mm, float64)
+    pck_curve: Tensor  #: ``[T]`` percent of evaluated joints strictly below each threshold (float64)
+    pck: Tensor  #: ``[]`` the curve at ``pck_threshold`` (percent, float64); ``float(errors.pck)`` for a number
+    auc: Tensor  #: ``[]`` mean of the curve (percent, float64; PoseAug's compute_AUC)
 
 
 def _check_pair(pred, target) -> None:
@@ -62,53 +87,43 @@ def _pair_contiguous(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor, int,
     return pred, target.contiguous(), n, J
 
 
-def _pair_backward(name: str, grad: Tensor, pred: Tensor, target: Tensor, *extra) -> tuple[Tensor, Tensor]:
+def _pair_backward(name: str, grad: Tensor, pred: Tensor, target: Tensor, **extra) -> tuple[Tensor, Tensor]:
     pred, target, n, J = _pair_contiguous(pred, target)
     grad = grad.contiguous()
     gp, gx = new_like(pred), new_like(target)
     if n:
-        launch(name, pred, grad, pred, target, gp, gx, n, J, *extra)
+        launch(name, pred, grad_err=grad, pred=pred, target=target, grad_pred=gp, grad_target=gx, N=n, J=J, **extra)
     return gp, gx
 
 
-# ---- MPJPE -----------------------------------------------------------------------------------------------------
-@kernel_op("posefast::mpjpe")
-def _mpjpe(pred: Tensor, target: Tensor, root: int) -> Tensor:
+def _per_pose_error(name: str, pred: Tensor, target: Tensor, **extra) -> Tensor:
     pred, target, n, J = _pair_contiguous(pred, target)
     err = pred.new_empty(pred.shape[:-2])
     if n:
-        launch("mpjpe_forward", pred, pred, target, err, n, J, root)
+        launch(name, pred, pred=pred, target=target, err=err, N=n, J=J, **extra)
     return err
 
 
-@_mpjpe.register_fake
-def _(pred, target, root):
+def _per_pose_fake(pred, target, *extra):
     return pred.new_empty(pred.shape[:-2])
 
 
-@kernel_op("posefast::mpjpe_backward")
-def _mpjpe_backward(grad: Tensor, pred: Tensor, target: Tensor, root: int) -> tuple[Tensor, Tensor]:
-    return _pair_backward("mpjpe_backward", grad, pred, target, root)
-
-
-@_mpjpe_backward.register_fake
-def _(grad, pred, target, root):
+def _pair_fake(grad, pred, target, *extra):
     return new_like(pred), new_like(target)
 
 
-def _mpjpe_setup(ctx, inputs, output):
-    pred, target, root = inputs
-    ctx.save_for_backward(pred, target)
-    ctx.root = root
+# ---- MPJPE -----------------------------------------------------------------------------------------------------
+@kernel_op
+class _mpjpe:
+    name = "posefast::mpjpe"
+    saves, grads = ("pred", "target", "root"), ("pred", "target")
+    fake, backward_fake = _per_pose_fake, _pair_fake
 
+    def forward(pred: Tensor, target: Tensor, root: int) -> Tensor:
+        return _per_pose_error("mpjpe_forward", pred, target, root=root)
 
-def _mpjpe_grad(ctx, grad):
-    pred, target = ctx.saved_tensors
-    gp, gx = _mpjpe_backward(grad, pred, target, ctx.root)
-    return gp, gx, None
-
-
-_mpjpe.register_autograd(_mpjpe_grad, setup_context=_mpjpe_setup)
+    def backward(grad: Tensor, pred: Tensor, target: Tensor, root: int) -> tuple[Tensor, Tensor]:
+        return _pair_backward("mpjpe_backward", grad, pred, target, root=root)
 
 
 def mpjpe(pred: Tensor, target: Tensor, root: int | None = None) -> Tensor:
@@ -131,40 +146,25 @@ def mpjpe(pred: Tensor, target: Tensor, root: int | None = None) -> Tensor:
 
 
 # ---- N-MPJPE ---------------------------------------------------------------------------------------------------
-@kernel_op("posefast::n_mpjpe")
-def _n_mpjpe(pred: Tensor, target: Tensor) -> Tensor:
-    pred, target, n, J = _pair_contiguous(pred, target)
-    err = pred.new_empty(pred.shape[:-2])
-    if n:
-        launch("n_mpjpe_forward", pred, pred, target, err, n, J)
-    return err
+def _pair_metric_op(metric: str):
+    """The description shared by N-MPJPE and P-MPJPE: ``(pred, target) -> err [...]``, both inputs differentiable,
+    both saved, kernels ``<metric>_forward`` / ``<metric>_backward``."""
+
+    class description:
+        name = f"posefast::{metric}"
+        saves, grads = ("pred", "target"), ("pred", "target")
+        fake, backward_fake = _per_pose_fake, _pair_fake
+
+        def forward(pred: Tensor, target: Tensor) -> Tensor:
+            return _per_pose_error(f"{metric}_forward", pred, target)
+
+        def backward(grad: Tensor, pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+            return _pair_backward(f"{metric}_backward", grad, pred, target)
+
+    return kernel_op(description)
 
 
-@_n_mpjpe.register_fake
-def _(pred, target):
-    return pred.new_empty(pred.shape[:-2])
-
-
-@kernel_op("posefast::n_mpjpe_backward")
-def _n_mpjpe_backward(grad: Tensor, pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
-    return _pair_backward("n_mpjpe_backward", grad, pred, target)
-
-
-@_n_mpjpe_backward.register_fake
-def _(grad, pred, target):
-    return new_like(pred), new_like(target)
-
-
-def _save_pair(ctx, inputs, output):
-    ctx.save_for_backward(inputs[0], inputs[1])
-
-
-def _n_mpjpe_grad(ctx, grad):
-    pred, target = ctx.saved_tensors
-    return _n_mpjpe_backward(grad, pred, target)
-
-
-_n_mpjpe.register_autograd(_n_mpjpe_grad, setup_context=_save_pair)
+_n_mpjpe = _pair_metric_op("n_mpjpe")
 
 
 def n_mpjpe(pred: Tensor, target: Tensor) -> Tensor:
@@ -186,36 +186,7 @@ def n_mpjpe(pred: Tensor, target: Tensor) -> Tensor:
 
 
 # ---- P-MPJPE ---------------------------------------------------------------------------------------------------
-@kernel_op("posefast::p_mpjpe")
-def _p_mpjpe(pred: Tensor, target: Tensor) -> Tensor:
-    pred, target, n, J = _pair_contiguous(pred, target)
-    err = pred.new_empty(pred.shape[:-2])
-    if n:
-        launch("p_mpjpe_forward", pred, pred, target, err, n, J)
-    return err
-
-
-@_p_mpjpe.register_fake
-def _(pred, target):
-    return pred.new_empty(pred.shape[:-2])
-
-
-@kernel_op("posefast::p_mpjpe_backward")
-def _p_mpjpe_backward(grad: Tensor, pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
-    return _pair_backward("p_mpjpe_backward", grad, pred, target)
-
-
-@_p_mpjpe_backward.register_fake
-def _(grad, pred, target):
-    return new_like(pred), new_like(target)
-
-
-def _p_mpjpe_grad(ctx, grad):
-    pred, target = ctx.saved_tensors
-    return _p_mpjpe_backward(grad, pred, target)
-
-
-_p_mpjpe.register_autograd(_p_mpjpe_grad, setup_context=_save_pair)
+_p_mpjpe = _pair_metric_op("p_mpjpe")
 
 
 _DEGENERATE_DOC = """
@@ -254,56 +225,44 @@ if p_mpjpe.__doc__:  # None under python -OO
 
 
 # ---- Procrustes alignment --------------------------------------------------------------------------------------
-@kernel_op("posefast::procrustes_align")
-def _procrustes_align(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    pred, target, n, J = _pair_contiguous(pred, target)
-    lead = pred.shape[:-2]
-    aligned = new_like(pred)
-    scale = pred.new_empty(lead)
-    rotation = pred.new_empty(lead + (3, 3))
-    translation = pred.new_empty(lead + (3,))
-    if n:
-        launch("procrustes_align_forward", pred, pred, target, aligned, scale, rotation, translation, n, J)
-    return aligned, scale, rotation, translation
+@kernel_op
+class _procrustes_align:
+    name = "posefast::procrustes_align"
+    saves, grads = ("pred", "target"), ("pred", "target")
+
+    def forward(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        pred, target, n, J = _pair_contiguous(pred, target)
+        lead = pred.shape[:-2]
+        aligned = new_like(pred)
+        scale = pred.new_empty(lead)
+        rotation = pred.new_empty(lead + (3, 3))
+        translation = pred.new_empty(lead + (3,))
+        if n:
+            launch("procrustes_align_forward", pred, pred=pred, target=target, aligned=aligned, scale=scale,
+                   rotation=rotation, translation=translation, N=n, J=J)
+        return aligned, scale, rotation, translation
+
+    def fake(pred, target):
+        lead = pred.shape[:-2]
+        return new_like(pred), pred.new_empty(lead), pred.new_empty(lead + (3, 3)), pred.new_empty(lead + (3,))
+
+    # autograd materialises an unused output's gradient as zeros (materialize_grads is on), so none is None here
+    def backward(grad_aligned: Tensor, grad_scale: Tensor, grad_rotation: Tensor, grad_translation: Tensor,
+                 pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+        pred, target, n, J = _pair_contiguous(pred, target)
+        gp, gx = new_like(pred), new_like(target)
+        if n:
+            launch("procrustes_align_backward", pred, grad_aligned=grad_aligned.contiguous(),
+                   grad_scale=grad_scale.contiguous(), grad_rotation=grad_rotation.contiguous(),
+                   grad_translation=grad_translation.contiguous(), pred=pred, target=target, grad_pred=gp,
+                   grad_target=gx, N=n, J=J)
+        return gp, gx
+
+    def backward_fake(grad_aligned, grad_scale, grad_rotation, grad_translation, pred, target):
+        return new_like(pred), new_like(target)
 
 
-@_procrustes_align.register_fake
-def _(pred, target):
-    lead = pred.shape[:-2]
-    return new_like(pred), pred.new_empty(lead), pred.new_empty(lead + (3, 3)), pred.new_empty(lead + (3,))
-
-
-@kernel_op("posefast::procrustes_align_backward")
-def _procrustes_align_backward(grad_aligned: Tensor, grad_scale: Tensor, grad_rotation: Tensor,
-                               grad_translation: Tensor, pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
-    pred, target, n, J = _pair_contiguous(pred, target)
-    gp, gx = new_like(pred), new_like(target)
-    if n:
-        launch("procrustes_align_backward", pred, grad_aligned.contiguous(), grad_scale.contiguous(),
-               grad_rotation.contiguous(), grad_translation.contiguous(), pred, target, gp, gx, n, J)
-    return gp, gx
-
-
-@_procrustes_align_backward.register_fake
-def _(grad_aligned, grad_scale, grad_rotation, grad_translation, pred, target):
-    return new_like(pred), new_like(target)
-
-
-def _procrustes_align_grad(ctx, g_aligned, g_scale, g_rotation, g_translation):
-    pred, target = ctx.saved_tensors
-    lead = pred.shape[:-2]
-    # autograd materialises unused output gradients as zeros; guard anyway so the kernel never reads a None
-    g_aligned = torch.zeros_like(pred) if g_aligned is None else g_aligned
-    g_scale = pred.new_zeros(lead) if g_scale is None else g_scale
-    g_rotation = pred.new_zeros(lead + (3, 3)) if g_rotation is None else g_rotation
-    g_translation = pred.new_zeros(lead + (3,)) if g_translation is None else g_translation
-    return _procrustes_align_backward(g_aligned, g_scale, g_rotation, g_translation, pred, target)
-
-
-_procrustes_align.register_autograd(_procrustes_align_grad, setup_context=_save_pair)
-
-
-def procrustes_align(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def procrustes_align(pred: Tensor, target: Tensor) -> ProcrustesAlignment:
     """Similarity Procrustes alignment of ``pred`` onto ``target`` (VideoPose3D's P-MPJPE fit), differentiable.
 
     Row-vector convention as VideoPose3D: ``aligned = scale * pred @ rotation + translation`` minimises
@@ -322,12 +281,12 @@ def procrustes_align(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor, Tens
         pred, target: ``[..., J, 3]``, same shape, dtype and device.
 
     Returns:
-        ``(aligned [..., J, 3], scale [...], rotation [..., 3, 3], translation [..., 3])``.
+        :class:`ProcrustesAlignment` ``(aligned [..., J, 3], scale [...], rotation [..., 3, 3], translation [..., 3])``.
     """
     _check_pair(pred, target)
     if not kernels_enabled():
-        return reference.procrustes_align(pred, target)
-    return _procrustes_align(pred, target)
+        return ProcrustesAlignment(*reference.procrustes_align(pred, target))
+    return ProcrustesAlignment(*_procrustes_align(pred, target))
 
 
 if procrustes_align.__doc__:  # None under python -OO
@@ -335,25 +294,27 @@ if procrustes_align.__doc__:  # None under python -OO
 
 
 # ---- fused evaluation ------------------------------------------------------------------------------------------
-@kernel_op("posefast::pose_errors")
-def _pose_errors(pred: Tensor, target: Tensor, joints: Tensor, thresholds: Tensor, root: int,
-                 to_mm: float) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    pred, target, n, J = _pair_contiguous(pred, target)
-    lead = pred.shape[:-2]
-    Je, K = joints.shape[0], thresholds.shape[0]
-    mp, pm = pred.new_empty(lead), pred.new_empty(lead)
-    err, hits = pred.new_empty(lead + (Je,)), pred.new_empty(lead + (K,))
-    if n:
-        launch("pose_errors_forward", pred, pred, target, joints, thresholds.contiguous(), mp, pm, err, hits, n, J,
-               Je, K, root, to_mm)
-    return mp, pm, err, hits
+@kernel_op
+class _pose_errors:
+    name = "posefast::pose_errors"  # evaluation only: no backward
 
+    def forward(pred: Tensor, target: Tensor, joints: Tensor, thresholds: Tensor, root: int,
+                to_mm: float) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        pred, target, n, J = _pair_contiguous(pred, target)
+        lead = pred.shape[:-2]
+        Je, K = joints.shape[0], thresholds.shape[0]
+        mp, pm = pred.new_empty(lead), pred.new_empty(lead)
+        err, hits = pred.new_empty(lead + (Je,)), pred.new_empty(lead + (K,))
+        if n:
+            launch("pose_errors_forward", pred, pred=pred, target=target, joints=joints,
+                   thresholds=thresholds.contiguous(), mpjpe=mp, p_mpjpe=pm, joint_err=err, hits=hits, N=n, J=J,
+                   Je=Je, K=K, root=root, to_mm=to_mm)
+        return mp, pm, err, hits
 
-@_pose_errors.register_fake
-def _(pred, target, joints, thresholds, root, to_mm):
-    lead = pred.shape[:-2]
-    return (pred.new_empty(lead), pred.new_empty(lead), pred.new_empty(lead + (joints.shape[0],)),
-            pred.new_empty(lead + (thresholds.shape[0],)))
+    def fake(pred, target, joints, thresholds, root, to_mm):
+        lead = pred.shape[:-2]
+        return (pred.new_empty(lead), pred.new_empty(lead), pred.new_empty(lead + (joints.shape[0],)),
+                pred.new_empty(lead + (thresholds.shape[0],)))
 
 
 def _joint_index(joints, num_joints: int, device: torch.device) -> Tensor:
@@ -401,7 +362,7 @@ def _threshold_list(thresholds) -> list[float]:
 
 def pose_errors(pred: Tensor, target: Tensor, thresholds: Sequence[float] | Tensor = PCK_THRESHOLDS_MM,
                 joints: Sequence[int] | Tensor | None = None, unit: str = "m", root: int | None = 0,
-                pck_threshold: float = 150.0) -> dict:
+                pck_threshold: float = 150.0) -> PoseErrors:
     """Every 3D evaluation number of a batch in one kernel pass (evaluation only: no autograd, inputs detached).
 
     One read of each pose yields its MPJPE, P-MPJPE, per-joint errors and PCK tallies over all thresholds; the
@@ -420,15 +381,11 @@ def pose_errors(pred: Tensor, target: Tensor, thresholds: Sequence[float] | Tens
         pck_threshold: which threshold ``"pck"`` reports; must be one of ``thresholds``.
 
     Returns:
-        dict with
-            ``"mpjpe"`` ``[...]`` per-pose MPJPE (mm), ``"p_mpjpe"`` ``[...]`` per-pose P-MPJPE (mm),
-            ``"joint_errors"`` ``[..., J']`` per-pose per-joint errors (mm),
-            ``"per_joint"`` ``[J']`` mean error of each evaluated joint over all poses (mm, float64),
-            ``"thresholds"`` ``[T]`` (mm, float64), ``"pck_curve"`` ``[T]`` percent of evaluated joints with error
-            strictly below each threshold (float64), ``"pck"`` float: the curve at ``pck_threshold`` (percent),
-            ``"auc"`` float: mean of the curve (percent; PoseAug's compute_AUC).
-        A pose with a non-finite error makes the aggregates NaN (a NaN never counts as a miss).
-        ``pck``/``auc`` are Python floats (one host sync).
+        :class:`PoseErrors`: per pose ``mpjpe``, ``p_mpjpe`` ``[...]`` and ``joint_errors`` ``[..., J']``; over the
+        batch ``per_joint`` ``[J']``, ``thresholds``/``pck_curve`` ``[T]`` and ``pck``/``auc`` ``[]`` (mm or
+        percent; the batch numbers in float64). A pose with a non-finite error makes the aggregates NaN (a NaN never
+        counts as a miss). Nothing synchronises with the device (``float(errors.pck)`` for a Python number), so
+        ``torch.compile(fullgraph=True)`` traces it whole when ``joints`` is None or a sequence of ints.
     """
     _check_pair(pred, target)
     if pred.numel() == 0:
@@ -454,16 +411,7 @@ def pose_errors(pred: Tensor, target: Tensor, thresholds: Sequence[float] | Tens
     n = mp.numel()
     per_joint = err.reshape(n, Je).to(torch.float64).mean(0)
     curve = hits.reshape(n, len(thr)).sum(0, dtype=torch.float64) * (100.0 / (n * Je))
-    return {
-        "mpjpe": mp,
-        "p_mpjpe": pm,
-        "joint_errors": err,
-        "per_joint": per_joint,
-        "thresholds": torch.tensor(thr, dtype=torch.float64, device=pred.device),
-        "pck_curve": curve,
-        "pck": float(curve[k_pck]),
-        "auc": float(curve.mean()),
-    }
+    return PoseErrors(mp, pm, err, per_joint, thr_t, curve, curve[k_pck], curve.mean())
 
 
 def pck(pred: Tensor, target: Tensor, threshold: float = 150.0, joints: Sequence[int] | Tensor | None = None,
@@ -473,7 +421,7 @@ def pck(pred: Tensor, target: Tensor, threshold: float = 150.0, joints: Sequence
     A thin convenience over :func:`pose_errors` (same arguments); evaluation only.
     """
     return pose_errors(pred, target, thresholds=(threshold,), joints=joints, unit=unit, root=root,
-                       pck_threshold=threshold)["pck"]
+                       pck_threshold=threshold).pck.item()
 
 
 def auc(pred: Tensor, target: Tensor, thresholds: Sequence[float] | Tensor = PCK_THRESHOLDS_MM,
@@ -481,4 +429,4 @@ def auc(pred: Tensor, target: Tensor, thresholds: Sequence[float] | Tensor = PCK
     """3D AUC in percent: the mean PCK over ``thresholds`` (3DHP: 0, 5, ..., 150 mm), via :func:`pose_errors`."""
     thr = _threshold_list(thresholds)
     return pose_errors(pred, target, thresholds=thr, joints=joints, unit=unit, root=root,
-                       pck_threshold=thr[-1])["auc"]
+                       pck_threshold=thr[-1]).auc.item()

@@ -24,46 +24,33 @@ __all__ = ["bone_vectors", "forward_kinematics", "kcs", "part_kcs", "part_kcs_co
 
 
 # ---- bone vectors ----------------------------------------------------------------------------------------------
-@kernel_op("posefast::bone_vectors")
-def _bone_vectors(joints: Tensor, parents: Tensor) -> Tensor:
-    J = joints.shape[-2]
-    joints, n = contiguous_batch(joints, 2)
-    bones = joints.new_empty(joints.shape[:-2] + (J - 1, 3))
-    if n:
-        launch("bone_vectors_forward", joints, joints, parents, bones, n, J)
-    return bones
+@kernel_op
+class _bone_vectors:
+    name = "posefast::bone_vectors"
+    saves, grads = ("parents",), ("joints",)
 
+    def forward(joints: Tensor, parents: Tensor) -> Tensor:
+        J = joints.shape[-2]
+        joints, n = contiguous_batch(joints, 2)
+        bones = joints.new_empty(joints.shape[:-2] + (J - 1, 3))
+        if n:
+            launch("bone_vectors_forward", joints, joints=joints, parents=parents, bones=bones, N=n, J=J)
+        return bones
 
-@_bone_vectors.register_fake
-def _(joints, parents):
-    return joints.new_empty(joints.shape[:-2] + (joints.shape[-2] - 1, 3))
+    def fake(joints, parents):
+        return joints.new_empty(joints.shape[:-2] + (joints.shape[-2] - 1, 3))
 
+    def backward(grad_bones: Tensor, parents: Tensor) -> Tensor:
+        J = grad_bones.shape[-2] + 1
+        grad_bones, n = contiguous_batch(grad_bones, 2)
+        grad_joints = grad_bones.new_empty(grad_bones.shape[:-2] + (J, 3))
+        if n:
+            launch("bone_vectors_backward", grad_bones, grad_bones=grad_bones, parents=parents,
+                   grad_joints=grad_joints, N=n, J=J)
+        return grad_joints
 
-@kernel_op("posefast::bone_vectors_backward")
-def _bone_vectors_backward(grad_bones: Tensor, parents: Tensor) -> Tensor:
-    J = grad_bones.shape[-2] + 1
-    grad_bones, n = contiguous_batch(grad_bones, 2)
-    grad_joints = grad_bones.new_empty(grad_bones.shape[:-2] + (J, 3))
-    if n:
-        launch("bone_vectors_backward", grad_bones, grad_bones, parents, grad_joints, n, J)
-    return grad_joints
-
-
-@_bone_vectors_backward.register_fake
-def _(grad_bones, parents):
-    return grad_bones.new_empty(grad_bones.shape[:-2] + (grad_bones.shape[-2] + 1, 3))
-
-
-def _bone_vectors_setup(ctx, inputs, output):
-    ctx.save_for_backward(inputs[1])
-
-
-def _bone_vectors_grad(ctx, grad):
-    (parents,) = ctx.saved_tensors
-    return _bone_vectors_backward(grad, parents), None
-
-
-_bone_vectors.register_autograd(_bone_vectors_grad, setup_context=_bone_vectors_setup)
+    def backward_fake(grad_bones, parents):
+        return grad_bones.new_empty(grad_bones.shape[:-2] + (grad_bones.shape[-2] + 1, 3))
 
 
 def bone_vectors(joints: Tensor, skeleton: Skeleton | str) -> Tensor:
@@ -84,50 +71,37 @@ def bone_vectors(joints: Tensor, skeleton: Skeleton | str) -> Tensor:
 
 
 # ---- forward kinematics ----------------------------------------------------------------------------------------
-@kernel_op("posefast::forward_kinematics")
-def _forward_kinematics(bones: Tensor, root: Tensor, parents: Tensor) -> Tensor:
-    J = bones.shape[-2] + 1
-    bones, n = contiguous_batch(bones, 2)
-    root = root.contiguous()
-    joints = bones.new_empty(bones.shape[:-2] + (J, 3))
-    if n:
-        launch("forward_kinematics_forward", bones, bones, root, parents, joints, n, J)
-    return joints
+@kernel_op
+class _forward_kinematics:
+    name = "posefast::forward_kinematics"
+    saves, grads = ("parents",), ("bones", "root")
 
+    def forward(bones: Tensor, root: Tensor, parents: Tensor) -> Tensor:
+        J = bones.shape[-2] + 1
+        bones, n = contiguous_batch(bones, 2)
+        root = root.contiguous()
+        joints = bones.new_empty(bones.shape[:-2] + (J, 3))
+        if n:
+            launch("forward_kinematics_forward", bones, bones=bones, root=root, parents=parents, joints=joints, N=n,
+                   J=J)
+        return joints
 
-@_forward_kinematics.register_fake
-def _(bones, root, parents):
-    return bones.new_empty(bones.shape[:-2] + (bones.shape[-2] + 1, 3))
+    def fake(bones, root, parents):
+        return bones.new_empty(bones.shape[:-2] + (bones.shape[-2] + 1, 3))
 
+    def backward(grad_joints: Tensor, parents: Tensor) -> tuple[Tensor, Tensor]:
+        J = grad_joints.shape[-2]
+        grad_joints, n = contiguous_batch(grad_joints, 2)
+        grad_bones = grad_joints.new_empty(grad_joints.shape[:-2] + (J - 1, 3))
+        grad_root = grad_joints.new_empty(grad_joints.shape[:-2] + (3,))
+        if n:
+            launch("forward_kinematics_backward", grad_joints, grad_joints=grad_joints, parents=parents,
+                   grad_bones=grad_bones, grad_root=grad_root, N=n, J=J)
+        return grad_bones, grad_root
 
-@kernel_op("posefast::forward_kinematics_backward")
-def _forward_kinematics_backward(grad_joints: Tensor, parents: Tensor) -> tuple[Tensor, Tensor]:
-    J = grad_joints.shape[-2]
-    grad_joints, n = contiguous_batch(grad_joints, 2)
-    grad_bones = grad_joints.new_empty(grad_joints.shape[:-2] + (J - 1, 3))
-    grad_root = grad_joints.new_empty(grad_joints.shape[:-2] + (3,))
-    if n:
-        launch("forward_kinematics_backward", grad_joints, grad_joints, parents, grad_bones, grad_root, n, J)
-    return grad_bones, grad_root
-
-
-@_forward_kinematics_backward.register_fake
-def _(grad_joints, parents):
-    lead = grad_joints.shape[:-2]
-    return grad_joints.new_empty(lead + (grad_joints.shape[-2] - 1, 3)), grad_joints.new_empty(lead + (3,))
-
-
-def _forward_kinematics_setup(ctx, inputs, output):
-    ctx.save_for_backward(inputs[2])
-
-
-def _forward_kinematics_grad(ctx, grad):
-    (parents,) = ctx.saved_tensors
-    grad_bones, grad_root = _forward_kinematics_backward(grad, parents)
-    return grad_bones, grad_root, None
-
-
-_forward_kinematics.register_autograd(_forward_kinematics_grad, setup_context=_forward_kinematics_setup)
+    def backward_fake(grad_joints, parents):
+        lead = grad_joints.shape[:-2]
+        return grad_joints.new_empty(lead + (grad_joints.shape[-2] - 1, 3)), grad_joints.new_empty(lead + (3,))
 
 
 def forward_kinematics(bones: Tensor, skeleton: Skeleton | str, root: Tensor | None = None) -> Tensor:
@@ -156,48 +130,34 @@ def forward_kinematics(bones: Tensor, skeleton: Skeleton | str, root: Tensor | N
 
 
 # ---- KCS -------------------------------------------------------------------------------------------------------
-@kernel_op("posefast::kcs")
-def _kcs(bones: Tensor) -> Tensor:
-    B = bones.shape[-2]
-    bones, n = contiguous_batch(bones, 2)
-    out = bones.new_empty(bones.shape[:-2] + (B, B))
-    if n:
-        launch("kcs_forward", bones, bones, out, n, B)
-    return out
+@kernel_op
+class _kcs:
+    name = "posefast::kcs"
+    saves, grads = ("bones",), ("bones",)
 
+    def forward(bones: Tensor) -> Tensor:
+        B = bones.shape[-2]
+        bones, n = contiguous_batch(bones, 2)
+        out = bones.new_empty(bones.shape[:-2] + (B, B))
+        if n:
+            launch("kcs_forward", bones, bones=bones, kcs=out, N=n, B=B)
+        return out
 
-@_kcs.register_fake
-def _(bones):
-    B = bones.shape[-2]
-    return bones.new_empty(bones.shape[:-2] + (B, B))
+    def fake(bones):
+        B = bones.shape[-2]
+        return bones.new_empty(bones.shape[:-2] + (B, B))
 
+    def backward(grad_kcs: Tensor, bones: Tensor) -> Tensor:
+        B = bones.shape[-2]
+        bones, n = contiguous_batch(bones, 2)
+        grad_kcs = grad_kcs.contiguous()
+        grad_bones = new_like(bones)
+        if n:
+            launch("kcs_backward", bones, grad_kcs=grad_kcs, bones=bones, grad_bones=grad_bones, N=n, B=B)
+        return grad_bones
 
-@kernel_op("posefast::kcs_backward")
-def _kcs_backward(grad_kcs: Tensor, bones: Tensor) -> Tensor:
-    B = bones.shape[-2]
-    bones, n = contiguous_batch(bones, 2)
-    grad_kcs = grad_kcs.contiguous()
-    grad_bones = new_like(bones)
-    if n:
-        launch("kcs_backward", bones, grad_kcs, bones, grad_bones, n, B)
-    return grad_bones
-
-
-@_kcs_backward.register_fake
-def _(grad_kcs, bones):
-    return new_like(bones)
-
-
-def _kcs_setup(ctx, inputs, output):
-    ctx.save_for_backward(inputs[0])
-
-
-def _kcs_grad(ctx, grad):
-    (bones,) = ctx.saved_tensors
-    return _kcs_backward(grad, bones)
-
-
-_kcs.register_autograd(_kcs_grad, setup_context=_kcs_setup)
+    def backward_fake(grad_kcs, bones):
+        return new_like(bones)
 
 
 def kcs(bones: Tensor) -> Tensor:
@@ -216,51 +176,37 @@ def kcs(bones: Tensor) -> Tensor:
 
 
 # ---- fused part-aware KCS --------------------------------------------------------------------------------------
-@kernel_op("posefast::part_kcs")
-def _part_kcs(joints: Tensor, parents: Tensor, masks: Tensor, normalize: bool, eps: float) -> Tensor:
-    J, P = joints.shape[-2], masks.shape[0]
-    joints, n = contiguous_batch(joints, 2)
-    out = joints.new_empty(joints.shape[:-2] + (P, J - 1, J - 1))
-    if n:
-        launch("part_kcs_forward", joints, joints, parents, masks, out, n, J, P, normalize, eps)
-    return out
+@kernel_op
+class _part_kcs:
+    name = "posefast::part_kcs"
+    saves, grads = ("joints", "parents", "masks", "normalize", "eps"), ("joints",)
 
+    def forward(joints: Tensor, parents: Tensor, masks: Tensor, normalize: bool, eps: float) -> Tensor:
+        J, P = joints.shape[-2], masks.shape[0]
+        joints, n = contiguous_batch(joints, 2)
+        out = joints.new_empty(joints.shape[:-2] + (P, J - 1, J - 1))
+        if n:
+            launch("part_kcs_forward", joints, joints=joints, parents=parents, masks=masks, out=out, N=n, J=J, P=P,
+                   normalize=normalize, eps=eps)
+        return out
 
-@_part_kcs.register_fake
-def _(joints, parents, masks, normalize, eps):
-    B = joints.shape[-2] - 1
-    return joints.new_empty(joints.shape[:-2] + (masks.shape[0], B, B))
+    def fake(joints, parents, masks, normalize, eps):
+        B = joints.shape[-2] - 1
+        return joints.new_empty(joints.shape[:-2] + (masks.shape[0], B, B))
 
+    def backward(grad_out: Tensor, joints: Tensor, parents: Tensor, masks: Tensor, normalize: bool,
+                 eps: float) -> Tensor:
+        J, P = joints.shape[-2], masks.shape[0]
+        joints, n = contiguous_batch(joints, 2)
+        grad_out = grad_out.contiguous()
+        grad_joints = new_like(joints)
+        if n:
+            launch("part_kcs_backward", joints, grad_out=grad_out, joints=joints, parents=parents, masks=masks,
+                   grad_joints=grad_joints, N=n, J=J, P=P, normalize=normalize, eps=eps)
+        return grad_joints
 
-@kernel_op("posefast::part_kcs_backward")
-def _part_kcs_backward(grad_out: Tensor, joints: Tensor, parents: Tensor, masks: Tensor, normalize: bool,
-                       eps: float) -> Tensor:
-    J, P = joints.shape[-2], masks.shape[0]
-    joints, n = contiguous_batch(joints, 2)
-    grad_out = grad_out.contiguous()
-    grad_joints = new_like(joints)
-    if n:
-        launch("part_kcs_backward", joints, grad_out, joints, parents, masks, grad_joints, n, J, P, normalize, eps)
-    return grad_joints
-
-
-@_part_kcs_backward.register_fake
-def _(grad_out, joints, parents, masks, normalize, eps):
-    return new_like(joints)
-
-
-def _part_kcs_setup(ctx, inputs, output):
-    joints, parents, masks, normalize, eps = inputs
-    ctx.save_for_backward(joints, parents, masks)
-    ctx.normalize, ctx.eps = normalize, eps
-
-
-def _part_kcs_grad(ctx, grad):
-    joints, parents, masks = ctx.saved_tensors
-    return _part_kcs_backward(grad, joints, parents, masks, ctx.normalize, ctx.eps), None, None, None, None
-
-
-_part_kcs.register_autograd(_part_kcs_grad, setup_context=_part_kcs_setup)
+    def backward_fake(grad_out, joints, parents, masks, normalize, eps):
+        return new_like(joints)
 
 
 def part_kcs(joints: Tensor, skeleton: Skeleton | str, normalize: bool = True, eps: float = DEFAULT_EPS) -> Tensor:
@@ -292,54 +238,39 @@ def part_kcs(joints: Tensor, skeleton: Skeleton | str, normalize: bool = True, e
 # ---- compact part-aware KCS ----------------------------------------------------------------------------------------
 # offsets/items (the per-bone entry lists of the backward) are inputs of the forward op only so that its autograd
 # formula can save them.
-@kernel_op("posefast::part_kcs_compact")
-def _part_kcs_compact(joints: Tensor, parents: Tensor, pairs: Tensor, offsets: Tensor, items: Tensor, width: int,
-                      normalize: bool, eps: float) -> Tensor:
-    J, E = joints.shape[-2], pairs.shape[0]
-    joints, n = contiguous_batch(joints, 2)
-    out = joints.new_empty(joints.shape[:-2] + (E // width, width))
-    if n:
-        launch("part_kcs_compact_forward", joints, joints, parents, pairs, out, n, J, E, normalize, eps)
-    return out
+@kernel_op
+class _part_kcs_compact:
+    name = "posefast::part_kcs_compact"
+    saves = ("joints", "parents", "offsets", "items", "normalize", "eps")
+    grads = ("joints",)
 
+    def forward(joints: Tensor, parents: Tensor, pairs: Tensor, offsets: Tensor, items: Tensor, width: int,
+                normalize: bool, eps: float) -> Tensor:
+        J, E = joints.shape[-2], pairs.shape[0]
+        joints, n = contiguous_batch(joints, 2)
+        out = joints.new_empty(joints.shape[:-2] + (E // width, width))
+        if n:
+            launch("part_kcs_compact_forward", joints, joints=joints, parents=parents, pairs=pairs, out=out, N=n,
+                   J=J, E=E, normalize=normalize, eps=eps)
+        return out
 
-@_part_kcs_compact.register_fake
-def _(joints, parents, pairs, offsets, items, width, normalize, eps):
-    return joints.new_empty(joints.shape[:-2] + (pairs.shape[0] // width, width))
+    def fake(joints, parents, pairs, offsets, items, width, normalize, eps):
+        return joints.new_empty(joints.shape[:-2] + (pairs.shape[0] // width, width))
 
+    def backward(grad_out: Tensor, joints: Tensor, parents: Tensor, offsets: Tensor, items: Tensor, normalize: bool,
+                 eps: float) -> Tensor:
+        J = joints.shape[-2]
+        E = grad_out.shape[-1] * grad_out.shape[-2]
+        joints, n = contiguous_batch(joints, 2)
+        grad_out = grad_out.contiguous()
+        grad_joints = new_like(joints)
+        if n:
+            launch("part_kcs_compact_backward", joints, grad_out=grad_out, joints=joints, parents=parents,
+                   offsets=offsets, items=items, grad_joints=grad_joints, N=n, J=J, E=E, normalize=normalize, eps=eps)
+        return grad_joints
 
-@kernel_op("posefast::part_kcs_compact_backward")
-def _part_kcs_compact_backward(grad_out: Tensor, joints: Tensor, parents: Tensor, offsets: Tensor, items: Tensor,
-                               normalize: bool, eps: float) -> Tensor:
-    J = joints.shape[-2]
-    E = grad_out.shape[-1] * grad_out.shape[-2]
-    joints, n = contiguous_batch(joints, 2)
-    grad_out = grad_out.contiguous()
-    grad_joints = new_like(joints)
-    if n:
-        launch("part_kcs_compact_backward", joints, grad_out, joints, parents, offsets, items, grad_joints, n, J, E,
-               normalize, eps)
-    return grad_joints
-
-
-@_part_kcs_compact_backward.register_fake
-def _(grad_out, joints, parents, offsets, items, normalize, eps):
-    return new_like(joints)
-
-
-def _part_kcs_compact_setup(ctx, inputs, output):
-    joints, parents, pairs, offsets, items, width, normalize, eps = inputs
-    ctx.save_for_backward(joints, parents, offsets, items)
-    ctx.normalize, ctx.eps = normalize, eps
-
-
-def _part_kcs_compact_grad(ctx, grad):
-    joints, parents, offsets, items = ctx.saved_tensors
-    grad_joints = _part_kcs_compact_backward(grad, joints, parents, offsets, items, ctx.normalize, ctx.eps)
-    return grad_joints, None, None, None, None, None, None, None
-
-
-_part_kcs_compact.register_autograd(_part_kcs_compact_grad, setup_context=_part_kcs_compact_setup)
+    def backward_fake(grad_out, joints, parents, offsets, items, normalize, eps):
+        return new_like(joints)
 
 
 def part_kcs_compact(joints: Tensor, skeleton: Skeleton | str, normalize: bool = True,

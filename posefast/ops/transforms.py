@@ -85,45 +85,31 @@ def _check_rooted(joints, name: str, dim: int) -> Tensor:
 
 
 # ---- rotvec -> rotmat ------------------------------------------------------------------------------------------
-@kernel_op("posefast::rotvec_to_rotmat")
-def _rotvec_to_rotmat(rotvec: Tensor) -> Tensor:
-    rotvec, n = contiguous_batch(rotvec, 1)
-    out = rotvec.new_empty(rotvec.shape[:-1] + (3, 3))
-    if n:
-        launch("rotvec_to_rotmat_forward", rotvec, rotvec, out, n)
-    return out
+@kernel_op
+class _rotvec_to_rotmat:
+    name = "posefast::rotvec_to_rotmat"
+    saves, grads = ("rotvec",), ("rotvec",)
 
+    def forward(rotvec: Tensor) -> Tensor:
+        rotvec, n = contiguous_batch(rotvec, 1)
+        out = rotvec.new_empty(rotvec.shape[:-1] + (3, 3))
+        if n:
+            launch("rotvec_to_rotmat_forward", rotvec, rotvec=rotvec, rotmat=out, N=n)
+        return out
 
-@_rotvec_to_rotmat.register_fake
-def _(rotvec):
-    return rotvec.new_empty(rotvec.shape[:-1] + (3, 3))
+    def fake(rotvec):
+        return rotvec.new_empty(rotvec.shape[:-1] + (3, 3))
 
+    def backward(grad_rotmat: Tensor, rotvec: Tensor) -> Tensor:
+        rotvec, n = contiguous_batch(rotvec, 1)
+        grad_rotmat = grad_rotmat.contiguous()
+        grad = new_like(rotvec)
+        if n:
+            launch("rotvec_to_rotmat_backward", rotvec, grad_rotmat=grad_rotmat, rotvec=rotvec, grad_rotvec=grad, N=n)
+        return grad
 
-@kernel_op("posefast::rotvec_to_rotmat_backward")
-def _rotvec_to_rotmat_backward(grad_rotmat: Tensor, rotvec: Tensor) -> Tensor:
-    rotvec, n = contiguous_batch(rotvec, 1)
-    grad_rotmat = grad_rotmat.contiguous()
-    grad = new_like(rotvec)
-    if n:
-        launch("rotvec_to_rotmat_backward", rotvec, grad_rotmat, rotvec, grad, n)
-    return grad
-
-
-@_rotvec_to_rotmat_backward.register_fake
-def _(grad_rotmat, rotvec):
-    return new_like(rotvec)
-
-
-def _rotvec_to_rotmat_setup(ctx, inputs, output):
-    ctx.save_for_backward(inputs[0])
-
-
-def _rotvec_to_rotmat_grad(ctx, grad):
-    (rotvec,) = ctx.saved_tensors
-    return _rotvec_to_rotmat_backward(grad, rotvec)
-
-
-_rotvec_to_rotmat.register_autograd(_rotvec_to_rotmat_grad, setup_context=_rotvec_to_rotmat_setup)
+    def backward_fake(grad_rotmat, rotvec):
+        return new_like(rotvec)
 
 
 def rotvec_to_rotmat(rotvec: Tensor) -> Tensor:
@@ -148,58 +134,40 @@ def rotvec_to_rotmat(rotvec: Tensor) -> Tensor:
 
 
 # ---- bone-angle augmentation -----------------------------------------------------------------------------------
-@kernel_op("posefast::bone_angle_augment")
-def _bone_angle_augment(joints: Tensor, delta: Tensor, parents: Tensor, frozen: Tensor,
-                        eps: float) -> tuple[Tensor, Tensor]:
-    J = joints.shape[-2]
-    joints, n = contiguous_batch(joints, 2)
-    delta = delta.contiguous()
-    out = new_like(joints)
-    cos_change = joints.new_empty(joints.shape[:-2] + (J - 1,))
-    if n:
-        launch("bone_angle_augment_forward", joints, joints, delta, parents, frozen, out, cos_change, n, J, eps)
-    return out, cos_change
+@kernel_op
+class _bone_angle_augment:
+    name = "posefast::bone_angle_augment"
+    saves, grads = ("joints", "delta", "parents", "frozen", "eps"), ("joints", "delta")
+    materialize_grads = False  # an unused output's cotangent reaches the kernel as a null pointer
 
+    def forward(joints: Tensor, delta: Tensor, parents: Tensor, frozen: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+        J = joints.shape[-2]
+        joints, n = contiguous_batch(joints, 2)
+        delta = delta.contiguous()
+        out = new_like(joints)
+        cos_change = joints.new_empty(joints.shape[:-2] + (J - 1,))
+        if n:
+            launch("bone_angle_augment_forward", joints, joints=joints, delta=delta, parents=parents, frozen=frozen,
+                   out=out, cos_change=cos_change, N=n, J=J, eps=eps)
+        return out, cos_change
 
-@_bone_angle_augment.register_fake
-def _(joints, delta, parents, frozen, eps):
-    return new_like(joints), joints.new_empty(joints.shape[:-2] + (joints.shape[-2] - 1,))
+    def fake(joints, delta, parents, frozen, eps):
+        return new_like(joints), joints.new_empty(joints.shape[:-2] + (joints.shape[-2] - 1,))
 
+    def backward(grad_out: Optional[Tensor], grad_cos: Optional[Tensor], joints: Tensor, delta: Tensor,
+                 parents: Tensor, frozen: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+        J = joints.shape[-2]
+        joints, n = contiguous_batch(joints, 2)
+        delta = delta.contiguous()
+        grad_joints, grad_delta = new_like(joints), new_like(delta)
+        if n:
+            launch("bone_angle_augment_backward", joints, grad_out=_null(grad_out), grad_cos=_null(grad_cos),
+                   joints=joints, delta=delta, parents=parents, frozen=frozen, grad_joints=grad_joints,
+                   grad_delta=grad_delta, N=n, J=J, eps=eps)
+        return grad_joints, grad_delta
 
-@kernel_op("posefast::bone_angle_augment_backward")
-def _bone_angle_augment_backward(grad_out: Optional[Tensor], grad_cos: Optional[Tensor], joints: Tensor,
-                                 delta: Tensor, parents: Tensor, frozen: Tensor,
-                                 eps: float) -> tuple[Tensor, Tensor]:
-    J = joints.shape[-2]
-    joints, n = contiguous_batch(joints, 2)
-    delta = delta.contiguous()
-    grad_joints, grad_delta = new_like(joints), new_like(delta)
-    if n:
-        launch("bone_angle_augment_backward", joints, _null(grad_out), _null(grad_cos), joints, delta, parents,
-               frozen, grad_joints, grad_delta, n, J, eps)
-    return grad_joints, grad_delta
-
-
-@_bone_angle_augment_backward.register_fake
-def _(grad_out, grad_cos, joints, delta, parents, frozen, eps):
-    return new_like(joints), new_like(delta)
-
-
-def _bone_angle_augment_setup(ctx, inputs, output):
-    joints, delta, parents, frozen, eps = inputs
-    ctx.save_for_backward(joints, delta, parents, frozen)
-    ctx.eps = eps
-    ctx.set_materialize_grads(False)  # an unused output's cotangent reaches the kernel as a null pointer
-
-
-def _bone_angle_augment_grad(ctx, grad_out, grad_cos):
-    joints, delta, parents, frozen = ctx.saved_tensors
-    grad_joints, grad_delta = _bone_angle_augment_backward(grad_out, grad_cos, joints, delta, parents, frozen,
-                                                           ctx.eps)
-    return grad_joints, grad_delta, None, None, None
-
-
-_bone_angle_augment.register_autograd(_bone_angle_augment_grad, setup_context=_bone_angle_augment_setup)
+    def backward_fake(grad_out, grad_cos, joints, delta, parents, frozen, eps):
+        return new_like(joints), new_like(delta)
 
 
 def _check_ba_inputs(joints, delta, skel: Skeleton, eps) -> float:
@@ -242,52 +210,38 @@ def bone_angle_augment(joints: Tensor, delta: Tensor, skeleton: Skeleton | str, 
 
 
 # ---- bone-length augmentation ----------------------------------------------------------------------------------
-@kernel_op("posefast::bone_length_augment")
-def _bone_length_augment(joints: Tensor, ratio: Tensor, parents: Tensor, groups: Tensor) -> Tensor:
-    J, G = joints.shape[-2], ratio.shape[-1]
-    joints, n = contiguous_batch(joints, 2)
-    ratio = ratio.contiguous()
-    out = new_like(joints)
-    if n:
-        launch("bone_length_augment_forward", joints, joints, ratio, parents, groups, out, n, J, G)
-    return out
+@kernel_op
+class _bone_length_augment:
+    name = "posefast::bone_length_augment"
+    saves, grads = ("joints", "ratio", "parents", "groups"), ("joints", "ratio")
 
+    def forward(joints: Tensor, ratio: Tensor, parents: Tensor, groups: Tensor) -> Tensor:
+        J, G = joints.shape[-2], ratio.shape[-1]
+        joints, n = contiguous_batch(joints, 2)
+        ratio = ratio.contiguous()
+        out = new_like(joints)
+        if n:
+            launch("bone_length_augment_forward", joints, joints=joints, ratio=ratio, parents=parents, groups=groups,
+                   out=out, N=n, J=J, G=G)
+        return out
 
-@_bone_length_augment.register_fake
-def _(joints, ratio, parents, groups):
-    return new_like(joints)
+    def fake(joints, ratio, parents, groups):
+        return new_like(joints)
 
+    def backward(grad_out: Tensor, joints: Tensor, ratio: Tensor, parents: Tensor,
+                 groups: Tensor) -> tuple[Tensor, Tensor]:
+        J, G = joints.shape[-2], ratio.shape[-1]
+        joints, n = contiguous_batch(joints, 2)
+        ratio = ratio.contiguous()
+        grad_out = grad_out.contiguous()
+        grad_joints, grad_ratio = new_like(joints), new_like(ratio)
+        if n:
+            launch("bone_length_augment_backward", joints, grad_out=grad_out, joints=joints, ratio=ratio,
+                   parents=parents, groups=groups, grad_joints=grad_joints, grad_ratio=grad_ratio, N=n, J=J, G=G)
+        return grad_joints, grad_ratio
 
-@kernel_op("posefast::bone_length_augment_backward")
-def _bone_length_augment_backward(grad_out: Tensor, joints: Tensor, ratio: Tensor, parents: Tensor,
-                                  groups: Tensor) -> tuple[Tensor, Tensor]:
-    J, G = joints.shape[-2], ratio.shape[-1]
-    joints, n = contiguous_batch(joints, 2)
-    ratio = ratio.contiguous()
-    grad_out = grad_out.contiguous()
-    grad_joints, grad_ratio = new_like(joints), new_like(ratio)
-    if n:
-        launch("bone_length_augment_backward", joints, grad_out, joints, ratio, parents, groups, grad_joints,
-               grad_ratio, n, J, G)
-    return grad_joints, grad_ratio
-
-
-@_bone_length_augment_backward.register_fake
-def _(grad_out, joints, ratio, parents, groups):
-    return new_like(joints), new_like(ratio)
-
-
-def _bone_length_augment_setup(ctx, inputs, output):
-    ctx.save_for_backward(*inputs)
-
-
-def _bone_length_augment_grad(ctx, grad):
-    joints, ratio, parents, groups = ctx.saved_tensors
-    grad_joints, grad_ratio = _bone_length_augment_backward(grad, joints, ratio, parents, groups)
-    return grad_joints, grad_ratio, None, None
-
-
-_bone_length_augment.register_autograd(_bone_length_augment_grad, setup_context=_bone_length_augment_setup)
+    def backward_fake(grad_out, joints, ratio, parents, groups):
+        return new_like(joints), new_like(ratio)
 
 
 def _check_bl_inputs(joints, ratio, skel: Skeleton) -> None:
@@ -322,48 +276,35 @@ def bone_length_augment(joints: Tensor, ratio: Tensor, skeleton: Skeleton | str)
 
 
 # ---- rigid transform -------------------------------------------------------------------------------------------
-@kernel_op("posefast::rigid_transform")
-def _rigid_transform(joints: Tensor, rotvec: Tensor, translation: Tensor) -> Tensor:
-    J = joints.shape[-2]
-    joints, n = contiguous_batch(joints, 2)
-    out = new_like(joints)
-    if n:
-        launch("rigid_transform_forward", joints, joints, rotvec.contiguous(), translation.contiguous(), out, n, J)
-    return out
+@kernel_op
+class _rigid_transform:
+    name = "posefast::rigid_transform"
+    saves, grads = ("joints", "rotvec"), ("joints", "rotvec", "translation")
 
+    def forward(joints: Tensor, rotvec: Tensor, translation: Tensor) -> Tensor:
+        J = joints.shape[-2]
+        joints, n = contiguous_batch(joints, 2)
+        out = new_like(joints)
+        if n:
+            launch("rigid_transform_forward", joints, joints=joints, rotvec=rotvec.contiguous(),
+                   translation=translation.contiguous(), out=out, N=n, J=J)
+        return out
 
-@_rigid_transform.register_fake
-def _(joints, rotvec, translation):
-    return new_like(joints)
+    def fake(joints, rotvec, translation):
+        return new_like(joints)
 
+    def backward(grad_out: Tensor, joints: Tensor, rotvec: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        J = joints.shape[-2]
+        joints, n = contiguous_batch(joints, 2)
+        rotvec = rotvec.contiguous()
+        grad_joints, grad_rotvec, grad_translation = new_like(joints), new_like(rotvec), new_like(rotvec)
+        if n:
+            launch("rigid_transform_backward", joints, grad_out=grad_out.contiguous(), joints=joints, rotvec=rotvec,
+                   grad_joints=grad_joints, grad_rotvec=grad_rotvec, grad_translation=grad_translation, N=n, J=J)
+        return grad_joints, grad_rotvec, grad_translation
 
-@kernel_op("posefast::rigid_transform_backward")
-def _rigid_transform_backward(grad_out: Tensor, joints: Tensor, rotvec: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    J = joints.shape[-2]
-    joints, n = contiguous_batch(joints, 2)
-    rotvec = rotvec.contiguous()
-    grad_joints, grad_rotvec, grad_translation = new_like(joints), new_like(rotvec), new_like(rotvec)
-    if n:
-        launch("rigid_transform_backward", joints, grad_out.contiguous(), joints, rotvec, grad_joints, grad_rotvec,
-               grad_translation, n, J)
-    return grad_joints, grad_rotvec, grad_translation
-
-
-@_rigid_transform_backward.register_fake
-def _(grad_out, joints, rotvec):
-    return new_like(joints), new_like(rotvec), new_like(rotvec)
-
-
-def _rigid_transform_setup(ctx, inputs, output):
-    ctx.save_for_backward(inputs[0], inputs[1])
-
-
-def _rigid_transform_grad(ctx, grad):
-    joints, rotvec = ctx.saved_tensors
-    return _rigid_transform_backward(grad, joints, rotvec)
-
-
-_rigid_transform.register_autograd(_rigid_transform_grad, setup_context=_rigid_transform_setup)
+    def backward_fake(grad_out, joints, rotvec):
+        return new_like(joints), new_like(rotvec), new_like(rotvec)
 
 
 def _check_rt_inputs(joints, rotvec, translation) -> None:
@@ -397,50 +338,35 @@ def rigid_transform(joints: Tensor, rotvec: Tensor, translation: Tensor) -> Tens
 
 
 # ---- projection ------------------------------------------------------------------------------------------------
-@kernel_op("posefast::project")
-def _project(points: Tensor, camera: Tensor, min_depth: float) -> Tensor:
-    P, C = points.shape[-2], camera.shape[-1]
-    points, n = contiguous_batch(points, 2)
-    uv = points.new_empty(points.shape[:-1] + (2,))
-    if n:
-        launch("project_forward", points, points, camera.contiguous(), uv, n, P, C, min_depth)
-    return uv
+@kernel_op
+class _project:
+    name = "posefast::project"
+    saves, grads = ("points", "camera", "min_depth"), ("points", "camera")
 
+    def forward(points: Tensor, camera: Tensor, min_depth: float) -> Tensor:
+        P, C = points.shape[-2], camera.shape[-1]
+        points, n = contiguous_batch(points, 2)
+        uv = points.new_empty(points.shape[:-1] + (2,))
+        if n:
+            launch("project_forward", points, points=points, camera=camera.contiguous(), uv=uv, N=n, P=P, C=C,
+                   min_depth=min_depth)
+        return uv
 
-@_project.register_fake
-def _(points, camera, min_depth):
-    return points.new_empty(points.shape[:-1] + (2,))
+    def fake(points, camera, min_depth):
+        return points.new_empty(points.shape[:-1] + (2,))
 
+    def backward(grad_uv: Tensor, points: Tensor, camera: Tensor, min_depth: float) -> tuple[Tensor, Tensor]:
+        P, C = points.shape[-2], camera.shape[-1]
+        points, n = contiguous_batch(points, 2)
+        camera = camera.contiguous()
+        grad_points, grad_camera = new_like(points), new_like(camera)
+        if n:
+            launch("project_backward", points, grad_uv=grad_uv.contiguous(), points=points, camera=camera,
+                   grad_points=grad_points, grad_camera=grad_camera, N=n, P=P, C=C, min_depth=min_depth)
+        return grad_points, grad_camera
 
-@kernel_op("posefast::project_backward")
-def _project_backward(grad_uv: Tensor, points: Tensor, camera: Tensor, min_depth: float) -> tuple[Tensor, Tensor]:
-    P, C = points.shape[-2], camera.shape[-1]
-    points, n = contiguous_batch(points, 2)
-    camera = camera.contiguous()
-    grad_points, grad_camera = new_like(points), new_like(camera)
-    if n:
-        launch("project_backward", points, grad_uv.contiguous(), points, camera, grad_points, grad_camera, n, P, C,
-               min_depth)
-    return grad_points, grad_camera
-
-
-@_project_backward.register_fake
-def _(grad_uv, points, camera, min_depth):
-    return new_like(points), new_like(camera)
-
-
-def _project_setup(ctx, inputs, output):
-    ctx.save_for_backward(inputs[0], inputs[1])
-    ctx.min_depth = inputs[2]
-
-
-def _project_grad(ctx, grad):
-    points, camera = ctx.saved_tensors
-    grad_points, grad_camera = _project_backward(grad, points, camera, ctx.min_depth)
-    return grad_points, grad_camera, None
-
-
-_project.register_autograd(_project_grad, setup_context=_project_setup)
+    def backward_fake(grad_uv, points, camera, min_depth):
+        return new_like(points), new_like(camera)
 
 
 def project(points: Tensor, camera: Tensor, min_depth: float = DEFAULT_MIN_DEPTH) -> Tensor:
@@ -529,52 +455,39 @@ def normalize_camera(camera: Tensor, w, h) -> Tensor:
 
 
 # ---- global position alignment ---------------------------------------------------------------------------------
-@kernel_op("posefast::global_position_align")
-def _global_position_align(joints: Tensor, target: Tensor, camera: Tensor, min_scale: float, z_min: float,
-                           z_max: float) -> Tensor:
-    J = joints.shape[-2]
-    joints, n = contiguous_batch(joints, 2)
-    out = new_like(joints)
-    if n:
-        launch("global_position_align_forward", joints, joints, target.contiguous(), camera.contiguous(), out, n, J,
-               min_scale, z_min, z_max)
-    return out
+@kernel_op
+class _global_position_align:
+    name = "posefast::global_position_align"
+    saves = ("joints", "target", "camera", "min_scale", "z_min", "z_max")
+    grads = ("joints", "target", "camera")
 
+    def forward(joints: Tensor, target: Tensor, camera: Tensor, min_scale: float, z_min: float,
+                z_max: float) -> Tensor:
+        J = joints.shape[-2]
+        joints, n = contiguous_batch(joints, 2)
+        out = new_like(joints)
+        if n:
+            launch("global_position_align_forward", joints, joints=joints, target=target.contiguous(),
+                   camera=camera.contiguous(), out=out, N=n, J=J, min_scale=min_scale, z_min=z_min, z_max=z_max)
+        return out
 
-@_global_position_align.register_fake
-def _(joints, target, camera, min_scale, z_min, z_max):
-    return new_like(joints)
+    def fake(joints, target, camera, min_scale, z_min, z_max):
+        return new_like(joints)
 
+    def backward(grad_out: Tensor, joints: Tensor, target: Tensor, camera: Tensor, min_scale: float, z_min: float,
+                 z_max: float) -> tuple[Tensor, Tensor, Tensor]:
+        J = joints.shape[-2]
+        joints, n = contiguous_batch(joints, 2)
+        target, camera = target.contiguous(), camera.contiguous()
+        grad_joints, grad_target, grad_camera = new_like(joints), new_like(target), new_like(camera)
+        if n:
+            launch("global_position_align_backward", joints, grad_out=grad_out.contiguous(), joints=joints,
+                   target=target, camera=camera, grad_joints=grad_joints, grad_target=grad_target,
+                   grad_camera=grad_camera, N=n, J=J, min_scale=min_scale, z_min=z_min, z_max=z_max)
+        return grad_joints, grad_target, grad_camera
 
-@kernel_op("posefast::global_position_align_backward")
-def _global_position_align_backward(grad_out: Tensor, joints: Tensor, target: Tensor, camera: Tensor,
-                                    min_scale: float, z_min: float, z_max: float) -> tuple[Tensor, Tensor, Tensor]:
-    J = joints.shape[-2]
-    joints, n = contiguous_batch(joints, 2)
-    target, camera = target.contiguous(), camera.contiguous()
-    grads = new_like(joints), new_like(target), new_like(camera)
-    if n:
-        launch("global_position_align_backward", joints, grad_out.contiguous(), joints, target, camera, *grads, n, J,
-               min_scale, z_min, z_max)
-    return grads
-
-
-@_global_position_align_backward.register_fake
-def _(grad_out, joints, target, camera, min_scale, z_min, z_max):
-    return new_like(joints), new_like(target), new_like(camera)
-
-
-def _global_position_align_setup(ctx, inputs, output):
-    ctx.save_for_backward(*inputs[:3])
-    ctx.scalars = inputs[3:]
-
-
-def _global_position_align_grad(ctx, grad):
-    joints, target, camera = ctx.saved_tensors
-    return (*_global_position_align_backward(grad, joints, target, camera, *ctx.scalars), None, None, None)
-
-
-_global_position_align.register_autograd(_global_position_align_grad, setup_context=_global_position_align_setup)
+    def backward_fake(grad_out, joints, target, camera, min_scale, z_min, z_max):
+        return new_like(joints), new_like(target), new_like(camera)
 
 
 def global_position_align(joints_3d: Tensor, target_2d: Tensor, camera: Tensor,
@@ -629,70 +542,60 @@ def global_position_align(joints_3d: Tensor, target_2d: Tensor, camera: Tensor,
 
 
 # ---- fused augmentation pipeline -------------------------------------------------------------------------------
-@kernel_op("posefast::augment_pipeline")
-def _augment_pipeline(joints: Tensor, delta: Tensor, ratio: Tensor, rotvec: Tensor, translation: Tensor,
-                      camera: Tensor, parents: Tensor, frozen: Tensor, groups: Tensor, eps: float,
-                      min_depth: float) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-    J, G, C = joints.shape[-2], ratio.shape[-1], camera.shape[-1]
-    joints, n = contiguous_batch(joints, 2)
-    joints_ba, joints_bl, joints_rt = new_like(joints), new_like(joints), new_like(joints)
-    uv_rt = joints.new_empty(joints.shape[:-1] + (2,))
-    cos_change = joints.new_empty(joints.shape[:-2] + (J - 1,))
-    if n:
-        launch("augment_pipeline_forward", joints, joints, delta.contiguous(), ratio.contiguous(), rotvec.contiguous(),
-               translation.contiguous(), camera.contiguous(), parents, frozen, groups, joints_ba, joints_bl,
-               joints_rt, uv_rt, cos_change, n, J, G, C, eps, min_depth)
-    return joints_ba, joints_bl, joints_rt, uv_rt, cos_change
+@kernel_op
+class _augment_pipeline:
+    name = "posefast::augment_pipeline"
+    outputs = ("joints_ba", "joints_bl", "joints_rt", "uv_rt", "cos_change")
+    saves = ("joints", "delta", "ratio", "rotvec", "camera", "joints_ba", "joints_bl", "joints_rt", "parents",
+             "frozen", "groups", "eps", "min_depth")
+    grads = ("joints", "delta", "ratio", "rotvec", "translation", "camera")
+    materialize_grads = False  # unused outputs' cotangents reach the kernel as null pointers
 
+    def forward(joints: Tensor, delta: Tensor, ratio: Tensor, rotvec: Tensor, translation: Tensor, camera: Tensor,
+                parents: Tensor, frozen: Tensor, groups: Tensor, eps: float,
+                min_depth: float) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        J, G, C = joints.shape[-2], ratio.shape[-1], camera.shape[-1]
+        joints, n = contiguous_batch(joints, 2)
+        joints_ba, joints_bl, joints_rt = new_like(joints), new_like(joints), new_like(joints)
+        uv_rt = joints.new_empty(joints.shape[:-1] + (2,))
+        cos_change = joints.new_empty(joints.shape[:-2] + (J - 1,))
+        if n:
+            launch("augment_pipeline_forward", joints, joints=joints, delta=delta.contiguous(),
+                   ratio=ratio.contiguous(), rotvec=rotvec.contiguous(), translation=translation.contiguous(),
+                   camera=camera.contiguous(), parents=parents, frozen=frozen, groups=groups, joints_ba=joints_ba,
+                   joints_bl=joints_bl, joints_rt=joints_rt, uv_rt=uv_rt, cos_change=cos_change, N=n, J=J, G=G, C=C,
+                   eps=eps, min_depth=min_depth)
+        return joints_ba, joints_bl, joints_rt, uv_rt, cos_change
 
-@_augment_pipeline.register_fake
-def _(joints, delta, ratio, rotvec, translation, camera, parents, frozen, groups, eps, min_depth):
-    J = joints.shape[-2]
-    return (new_like(joints), new_like(joints), new_like(joints),
-            joints.new_empty(joints.shape[:-1] + (2,)), joints.new_empty(joints.shape[:-2] + (J - 1,)))
+    def fake(joints, delta, ratio, rotvec, translation, camera, parents, frozen, groups, eps, min_depth):
+        J = joints.shape[-2]
+        return (new_like(joints), new_like(joints), new_like(joints),
+                joints.new_empty(joints.shape[:-1] + (2,)), joints.new_empty(joints.shape[:-2] + (J - 1,)))
 
+    def backward(grad_ba: Optional[Tensor], grad_bl: Optional[Tensor], grad_rt: Optional[Tensor],
+                 grad_uv: Optional[Tensor], grad_cos: Optional[Tensor], joints: Tensor, delta: Tensor,
+                 ratio: Tensor, rotvec: Tensor, camera: Tensor, joints_ba: Tensor, joints_bl: Tensor,
+                 joints_rt: Tensor, parents: Tensor, frozen: Tensor, groups: Tensor, eps: float,
+                 min_depth: float) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+        J, G, C = joints.shape[-2], ratio.shape[-1], camera.shape[-1]
+        joints, n = contiguous_batch(joints, 2)
+        delta, ratio, rotvec, camera = delta.contiguous(), ratio.contiguous(), rotvec.contiguous(), camera.contiguous()
+        grads = (new_like(joints), new_like(delta), new_like(ratio), new_like(rotvec), new_like(rotvec),
+                 new_like(camera))
+        if n:
+            launch("augment_pipeline_backward", joints, grad_ba=_null(grad_ba), grad_bl=_null(grad_bl),
+                   grad_rt=_null(grad_rt), grad_uv=_null(grad_uv), grad_cos=_null(grad_cos), joints=joints,
+                   delta=delta, ratio=ratio, rotvec=rotvec, camera=camera, joints_ba=joints_ba.contiguous(),
+                   joints_bl=joints_bl.contiguous(), joints_rt=joints_rt.contiguous(), parents=parents,
+                   frozen=frozen, groups=groups, grad_joints=grads[0], grad_delta=grads[1], grad_ratio=grads[2],
+                   grad_rotvec=grads[3], grad_translation=grads[4], grad_camera=grads[5], N=n, J=J, G=G, C=C,
+                   eps=eps, min_depth=min_depth)
+        return grads
 
-@kernel_op("posefast::augment_pipeline_backward")
-def _augment_pipeline_backward(grad_ba: Optional[Tensor], grad_bl: Optional[Tensor], grad_rt: Optional[Tensor],
-                               grad_uv: Optional[Tensor], grad_cos: Optional[Tensor], joints: Tensor, delta: Tensor,
-                               ratio: Tensor, rotvec: Tensor, camera: Tensor, joints_ba: Tensor, joints_bl: Tensor,
-                               joints_rt: Tensor, parents: Tensor, frozen: Tensor, groups: Tensor, eps: float,
-                               min_depth: float) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
-    J, G, C = joints.shape[-2], ratio.shape[-1], camera.shape[-1]
-    joints, n = contiguous_batch(joints, 2)
-    delta, ratio, rotvec, camera = delta.contiguous(), ratio.contiguous(), rotvec.contiguous(), camera.contiguous()
-    grads = (new_like(joints), new_like(delta), new_like(ratio), new_like(rotvec),
-             new_like(rotvec), new_like(camera))
-    if n:
-        launch("augment_pipeline_backward", joints, _null(grad_ba), _null(grad_bl), _null(grad_rt), _null(grad_uv),
-               _null(grad_cos), joints, delta, ratio, rotvec, camera, joints_ba.contiguous(), joints_bl.contiguous(),
-               joints_rt.contiguous(), parents, frozen, groups, *grads, n, J, G, C, eps, min_depth)
-    return grads
-
-
-@_augment_pipeline_backward.register_fake
-def _(grad_ba, grad_bl, grad_rt, grad_uv, grad_cos, joints, delta, ratio, rotvec, camera, joints_ba, joints_bl,
-      joints_rt, parents, frozen, groups, eps, min_depth):
-    return (new_like(joints), new_like(delta), new_like(ratio), new_like(rotvec),
-            new_like(rotvec), new_like(camera))
-
-
-def _augment_pipeline_setup(ctx, inputs, output):
-    joints, delta, ratio, rotvec, translation, camera, parents, frozen, groups, eps, min_depth = inputs
-    joints_ba, joints_bl, joints_rt = output[:3]
-    ctx.save_for_backward(joints, delta, ratio, rotvec, camera, joints_ba, joints_bl, joints_rt, parents, frozen,
-                          groups)
-    ctx.eps, ctx.min_depth = eps, min_depth
-    ctx.set_materialize_grads(False)  # unused outputs' cotangents reach the kernel as null pointers
-
-
-def _augment_pipeline_grad(ctx, grad_ba, grad_bl, grad_rt, grad_uv, grad_cos):
-    saved = ctx.saved_tensors
-    grads = _augment_pipeline_backward(grad_ba, grad_bl, grad_rt, grad_uv, grad_cos, *saved, ctx.eps, ctx.min_depth)
-    return (*grads, None, None, None, None, None)
-
-
-_augment_pipeline.register_autograd(_augment_pipeline_grad, setup_context=_augment_pipeline_setup)
+    def backward_fake(grad_ba, grad_bl, grad_rt, grad_uv, grad_cos, joints, delta, ratio, rotvec, camera, joints_ba,
+                      joints_bl, joints_rt, parents, frozen, groups, eps, min_depth):
+        return (new_like(joints), new_like(delta), new_like(ratio), new_like(rotvec), new_like(rotvec),
+                new_like(camera))
 
 
 def augment_pipeline(joints: Tensor, delta: Tensor, ratio: Tensor, rotvec: Tensor, translation: Tensor,

@@ -4,6 +4,9 @@ The similarity fit uses ``torch.linalg.svd`` without gradient for the rotation's
 derivative of the optimal rotation (the same 1/(l_k + l_l) formula the kernel uses, see
 ``csrc/include/posefast/procrustes.h``) through an expression that is zero in value: torch's own SVD backward
 divides by sigma_k^2 - sigma_l^2 and is not finite for repeated singular values.
+
+:func:`procrustes_align_svd` / :func:`p_mpjpe_svd` are the other kind of twin: the plain SVD fit with every
+derivative left to autograd, an oracle independent of the analytic gradient, for well-conditioned poses only.
 """
 from __future__ import annotations
 
@@ -78,6 +81,34 @@ def procrustes_align(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor, Tens
     aligned = s[..., None, None] * ((pred.to(torch.float64) - mu_p) @ R) + mu_x
     dt = pred.dtype
     return aligned.to(dt), s.to(dt), R.to(dt), t[..., 0, :].to(dt)
+
+
+def procrustes_align_svd(pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """An independent oracle for :func:`procrustes_align`: the textbook SVD fit, every derivative by autograd.
+
+    ``M = P^T X = U S V^T`` (centred poses), ``R = U diag(1, 1, d) V^T`` with ``d = det(U V^T)`` (no reflections),
+    ``scale = (s1 + s2 + d s3) / |P|^2``; the gradient is torch's own SVD backward, which shares nothing with the
+    kernel's analytic formula (nor with :func:`similarity_fit`, which attaches that formula). Torch's SVD
+    backward divides by ``s_k^2 - s_l^2``: use it only on poses whose singular values are distinct and non-zero
+    (no degenerate-case handling here). Float64 inputs expected; same ``(aligned, scale, rotation, translation)``.
+    """
+    mu_p, mu_x = pred.mean(-2, keepdim=True), target.mean(-2, keepdim=True)
+    P, X = pred - mu_p, target - mu_x
+    U, S, Vh = torch.linalg.svd(P.transpose(-1, -2) @ X)
+    with torch.no_grad():  # +-1, piecewise constant
+        d = torch.sign(torch.linalg.det(U @ Vh))
+    signs = torch.stack([torch.ones_like(d), torch.ones_like(d), d], -1)
+    R = U @ (signs[..., :, None] * Vh)
+    scale = (S * signs).sum(-1) / P.square().sum((-1, -2))
+    aligned = scale[..., None, None] * (P @ R) + mu_x
+    translation = (mu_x - scale[..., None, None] * (mu_p @ R))[..., 0, :]
+    return aligned, scale, R, translation
+
+
+def p_mpjpe_svd(pred: Tensor, target: Tensor) -> Tensor:
+    """P-MPJPE through :func:`procrustes_align_svd` (the autograd-only oracle; same conditions of use)."""
+    aligned = procrustes_align_svd(pred, target)[0]
+    return torch.linalg.vector_norm(aligned - target, dim=-1).mean(-1)
 
 
 def mpjpe(pred: Tensor, target: Tensor, root: int | None = None) -> Tensor:

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #if defined(__CUDACC__)
 #define PF_HD __host__ __device__ __forceinline__
@@ -25,11 +26,32 @@ struct Stream {
   std::uintptr_t handle = 0;
 };
 
-using Ptr = std::uintptr_t;  // a tensor's data_ptr() as seen from Python
+// A tensor's data_ptr() as Python passes it, typed by what the kernel does with the memory, so that a host wrapper
+// cannot write through an input (as<T>(In) with a non-const T does not compile) and a signature says which
+// arguments are results.
+struct In {  // read by the kernel
+  std::uintptr_t addr = 0;
+};
+struct InOrNull {  // read by the kernel, or 0: the kernel reads zeros (an unused output's gradient)
+  std::uintptr_t addr = 0;
+};
+struct Out {  // written by the kernel
+  std::uintptr_t addr = 0;
+};
 
 template <typename T>
-PF_HD T* as(Ptr p) {
-  return reinterpret_cast<T*>(p);
+PF_HD T* as(In p) {
+  static_assert(std::is_const<T>::value, "an In pointer is read-only: as<const T>(...)");
+  return reinterpret_cast<T*>(p.addr);
+}
+template <typename T>
+PF_HD T* as(InOrNull p) {
+  static_assert(std::is_const<T>::value, "an InOrNull pointer is read-only: as<const T>(...)");
+  return reinterpret_cast<T*>(p.addr);
+}
+template <typename T>
+PF_HD T* as(Out p) {
+  return reinterpret_cast<T*>(p.addr);
 }
 
 enum DType : int { kFloat32 = 0, kFloat64 = 1 };
