@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from posefast.engine.loop import batch_indices, epoch_order
+from posefast.methods.multilevel.stage import order_seed
 
 
 def test_stream_zero_is_the_lifting_runs_permutation():
@@ -29,3 +30,12 @@ def test_batches_are_cut_at_the_end_or_wrap_around():
     assert batch_indices(order, 2, 4, wrap=True).tolist() == [80, 90, 0, 10]
     assert batch_indices(order, 3, 4, wrap=True).tolist() == [20, 30, 40, 50]  # (3 * 4) % 10 = 2
     assert batch_indices(torch.arange(3), 0, 7, wrap=True).tolist() == [0, 1, 2, 0, 1, 2, 0]
+
+
+def test_multilevel_stages_draw_the_permutations_they_drew_before_the_shared_loop():
+    # multilevel's own epoch_order (removed in issue 16) seeded randperm with (seed * 1_000_003 + stream) * 10_007
+    # + epoch; the README's multilevel numbers were measured with it.
+    for seed, epoch, stream in ((0, 0, 0), (1, 2, 3), (4, 5, 1)):
+        expected = torch.randperm(40, generator=torch.Generator().manual_seed((seed * 1_000_003 + stream) * 10_007
+                                                                             + epoch))
+        assert torch.equal(epoch_order(40, order_seed(seed), epoch, stream), expected)
