@@ -23,8 +23,8 @@ def test_summary_table_rows_columns_and_labels():
             "image": {"pck": 14.25, "std": {"pck": 0.5}, "vs_source_only": _gain(4.25, 2.0, 6.5)},
             "unknown": {"pck": 9.0, "std": {"pck": 0.0}, "vs_source_only": _gain(-1.0, -2.0, -0.5),
                         "vs_previous": _gain(-5.25, -9.0, 1.0)}}
-    lines = summary_table(rows, [("pck", "PCK@0.05")], [Gain("vs_source_only", "vs base"), Gain("vs_previous", "vs up")],
-                          label, first="variant")
+    gains = [Gain("vs_source_only", "vs base"), Gain("vs_previous", "vs up")]
+    lines = summary_table(rows, [("pck", "PCK@0.05")], gains, label, first="variant")
     assert lines[:2] == ["| variant | PCK@0.05 | vs base | vs up |", "|---|---:|---|---|"]
     assert lines[2] == "| Source only | 10.0 ± 1.0 | — | — |"  # the registry's label; no gain: a dash
     assert lines[3] == "| + image level (AdaIN) | 14.2 ± 0.5 | +4.2 [+2.0, +6.5] | — |"
@@ -39,7 +39,8 @@ def test_both_jobs_print_the_same_table_shape():
                       "multilevel": {"pck": 12.0, "std": {"pck": 2.0}, "vs_source_only": _gain(2.0, 1.0, 3.0)}}, "info")
     assert ml.splitlines()[2:6] == [
         "| variant | PCK@0.05 | gain vs source-only, 95 % CI | gain vs the row above, 95 % CI |", "|---|---:|---|---|",
-        "| Source only | 10.0 ± 1.0 | — | — |", "| + pose level (info-max) = multi-level | 12.0 ± 2.0 | +2.0 [+1.0, +3.0] | — |"]
+        "| Source only | 10.0 ± 1.0 | — | — |",
+        "| + pose level (info-max) = multi-level | 12.0 ± 2.0 | +2.0 [+1.0, +3.0] | — |"]
     assert ml.rstrip().endswith("interval: t over seeds.")
     metrics = {"mpjpe": 50.0, "p_mpjpe": 40.0, "pck": 90.0, "auc": 60.0}
     summary = {"source": "s", "target": "t", "backbone": "b", "pretrain_epochs": 1, "epochs": 2, "seeds": [0, 1],

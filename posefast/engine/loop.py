@@ -126,6 +126,10 @@ class EpochLoop:
         if not self.checkpoint_path.exists():
             return None
         state = ckpt.load(self.checkpoint_path, self.device)
+        missing = [k for k in ("epoch", "step", "rng") if k not in state]
+        if missing:
+            raise ValueError(f"--resume: {self.checkpoint_path} is not a checkpoint of posefast's epoch loop (no "
+                             f"{', '.join(missing)}; a run folder from an older posefast?); start a new --out")
         self.task.load_checkpoint_state(state, self.checkpoint_path)
         ckpt.set_rng_state(state["rng"])
         self.loss_sums = dict(state.get("loss_sums", {}))

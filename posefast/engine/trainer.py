@@ -39,7 +39,8 @@ class Trainer:
         self.loop = EpochLoop(self, out_dir, epochs=cfg.epochs, batch_size=cfg.batch_size, seed=cfg.seed,
                               steps_per_epoch=cfg.steps_per_epoch, checkpoint_every=cfg.checkpoint_every,
                               progress=cfg.progress, dist=self.dist, device=self.dist.device)
-        self.out, self.checkpoint_path, self.metrics_path = self.loop.out, self.loop.checkpoint_path, self.loop.metrics_path
+        self.out, self.checkpoint_path = self.loop.out, self.loop.checkpoint_path
+        self.metrics_path = self.loop.metrics_path
         self._split: dict = {}
 
     # -- the task the loop runs -----------------------------------------------------------------------------------

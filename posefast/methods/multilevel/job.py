@@ -297,7 +297,8 @@ def summarize_seeds(out, seeds, variants, results: dict, n_boot: int) -> dict:
 def seeds_table(rows: dict, info: str) -> str:
     """Markdown: PCK@0.05 mean ± std over seeds, the gain vs source-only and vs the row above, with 95 % CIs
     (:func:`posefast.evaluation.tables.summary_table`)."""
-    gains = [Gain("vs_source_only", "gain vs source-only, 95 % CI"), Gain("vs_previous", "gain vs the row above, 95 % CI")]
+    gains = [Gain("vs_source_only", "gain vs source-only, 95 % CI"),
+             Gain("vs_previous", "gain vs the row above, 95 % CI")]
     lines = [f"Target PCK@0.05 (%), {info}", "", *summary_table(rows, [("pck", "PCK@0.05")], gains, label,
                                                                 first="variant"),
              "", f"Gains in PCK points (positive = better), paired per seed; interval: {interval_kind(rows)}."]
