@@ -19,15 +19,14 @@ variants are evaluated with the EMA teacher, as the paper's code does, source-on
 Steps and losses: :mod:`posefast.methods.multilevel.steps`; AdaIN (trained here with a fixed random encoder when no
 weights are given, see :mod:`posefast.methods.multilevel.adain`): ``python -m posefast.train adain``.
 
-CPU defaults (``MultilevelConfig``; the paper's values are in ``configs/multilevel_paper.yaml``): 64 px crops of the
-synthetic ``posefast.data.image2d`` domains (2000 source, 2000 target, 500 target test), the ``tiny`` ResNet with four
-32-channel deconvolutions (32×32 heatmaps, σ = 1.5; the paper has three, at 1/4 of the input, which on 64 px crops
-leaves 16×16 maps too coarse for PCK@0.05), batch 32, Adam 1e-3, 16 epochs of which 14 shared source-only,
-EMA α = 0.99 (the paper's 0.999 would hardly move in our ~120 steps per variant), milder affine ranges (±30°,
-scale 0.75–1.25), a narrow patch discriminator (16, 16), and an AdaIN with a fixed random encoder at 1/8 width
-whose decoder trains for 200 steps with an added pixel-identity loss and is applied in residual form (see
-:mod:`posefast.methods.multilevel.adain`) — a much weaker style transfer than the paper's ImageNet VGG. What these
-settings measure is in the README.
+CPU defaults (``MultilevelConfig`` in :mod:`posefast.cli.config`; the paper's values are in
+``configs/multilevel_paper.yaml``) and why they depart from the paper: small crops of the synthetic
+``posefast.data.image2d`` domains; the ``tiny`` ResNet with four deconvolutions where the paper has three, because
+three at 1/4 of a 64 px input leave heatmaps too coarse for PCK@0.05; an EMA α below the paper's 0.999, which would
+hardly move in the few hundred steps a variant takes here; milder affine ranges and a narrow patch discriminator;
+and an AdaIN with a fixed random encoder at a fraction of VGG's width whose decoder trains briefly with an added
+pixel-identity loss and is applied in residual form (:mod:`posefast.methods.multilevel.adain`) — a much weaker style
+transfer than the paper's ImageNet VGG. What these settings measure is in the README.
 
 Run folder: ``config.json``; per seed ``seed<S>/`` with ``adain.pt`` (the AdaIN used, when trained here),
 ``pretrain/`` and one folder per variant, each a stage on the shared epoch loop (:mod:`posefast.engine.loop`:
