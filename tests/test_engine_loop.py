@@ -1,9 +1,10 @@
 """The shared epoch loop's batch order (posefast.engine.loop): what every lifting method and multilevel stage draws."""
 from __future__ import annotations
 
+import pytest
 import torch
 
-from posefast.engine.loop import batch_indices, epoch_order
+from posefast.engine.loop import EpochLoop, batch_indices, epoch_order
 from posefast.methods.multilevel.stage import order_seed
 
 
@@ -39,3 +40,10 @@ def test_multilevel_stages_draw_the_permutations_they_drew_before_the_shared_loo
         expected = torch.randperm(40, generator=torch.Generator().manual_seed((seed * 1_000_003 + stream) * 10_007
                                                                              + epoch))
         assert torch.equal(epoch_order(40, order_seed(seed), epoch, stream), expected)
+
+
+def test_a_checkpoint_from_before_the_shared_loop_is_refused_by_name(tmp_path):
+    torch.save({"stage": {}, "epoch": 1, "rng": None, "metrics": {}, "settings": {}}, tmp_path / "checkpoint.pt")
+    loop = EpochLoop(None, tmp_path, epochs=2, batch_size=4, seed=0)
+    with pytest.raises(ValueError, match=r"checkpoint\.pt is not a checkpoint of posefast's epoch loop \(no step;"):
+        loop.fit(resume=True)
