@@ -176,9 +176,9 @@ def test_multilevel_step(benchmark, device):
     require_device(device)
     try:
         from posefast.data.image2d import make_domain
-        from posefast.methods.multilevel import job as mlmod
+        from posefast.methods.multilevel import stage as mlmod
         from posefast.methods.multilevel.adain import build_style_transfer
-        from posefast.methods.multilevel.train import Augment, adapt_step
+        from posefast.methods.multilevel.steps import Augment, adapt_step
         from posefast.methods.multilevel.warp import AffineRanges
     except ImportError as exc:
         pytest.skip(f"the multi-level 2D method is not importable: {exc}")

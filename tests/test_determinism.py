@@ -30,36 +30,37 @@ MULTILEVEL = ["multilevel", "--epochs", "3", "--batch-size", "8", "--seed", "1",
               "--set", "multilevel.pretrain_epochs=1", "--set", "multilevel.deconv_channels=8",
               "--set", "multilevel.discriminator_widths=4,4", "--set", "multilevel.adain_width=0.0625",
               "--set", "multilevel.adain_steps=4", "--set", "multilevel.adain_batch_size=4",
-              "--set", "multilevel.variants=source-only,multilevel", "--quiet", "--no-plots"]
+              "--set", "multilevel.variants=source-only,multilevel", "--set", "checkpoint_every=2", "--quiet",
+              "--no-plots"]
+ML_STEPS = 32 // 8  # steps per multilevel epoch; its stages: pretrain (1 epoch), source-only (2), multilevel (2)
 
 # Runs `posefast.train`'s CLI once per argv list given as JSON, in one process (one torch import for many runs).
-# POSEFAST_TEST_KILL="step:N" SIGKILLs the process right after its N-th training step of the first run (its state
-# is then ahead of the last checkpoint); "save:E" SIGKILLs it just before the end-of-epoch checkpoint (E, 0) is
-# written, i.e. after epoch E-1's metrics line.
+# POSEFAST_TEST_KILL="step:N" SIGKILLs the process right after its N-th training step on the shared epoch loop (its
+# state is then ahead of the last checkpoint); "save:E" SIGKILLs it just before the first end-of-epoch checkpoint
+# (E, 0) is written, i.e. after epoch E-1's metrics line. Both hook posefast.engine.loop.EpochLoop, which every
+# lifting method and every multilevel stage runs on.
 RUNNER = r"""
 import json, os, signal, sys
 from posefast.cli import train as cli
-from posefast.engine import trainer
+from posefast.engine.loop import EpochLoop
 runs = json.loads(sys.argv[1])
 kind, _, where = os.environ.get("POSEFAST_TEST_KILL", "").partition(":")
 if kind == "step":
-    from posefast.methods import lifting_method
-    cls, count = lifting_method(runs[0][0]), [0]
-    real_step = cls.train_step
-    def train_step(self, *args, **kwargs):
+    count, real_step = [0], EpochLoop.step
+    def step(self, *args, **kwargs):
         out = real_step(self, *args, **kwargs)
         count[0] += 1
         if count[0] == int(where):
             os.kill(os.getpid(), signal.SIGKILL)
         return out
-    cls.train_step = train_step
+    EpochLoop.step = step
 elif kind == "save":
-    real_save = trainer.Trainer.save
+    real_save = EpochLoop.save
     def save(self, epoch, step):
         if (epoch, step) == (int(where), 0):
             os.kill(os.getpid(), signal.SIGKILL)
         return real_save(self, epoch, step)
-    trainer.Trainer.save = save
+    EpochLoop.save = save
 for argv in runs:
     cli.main(argv)
 """
@@ -149,6 +150,26 @@ def test_poseaug_killed_after_warmup_resumes_bit_for_bit(quiet_runs, tmp_path):
     third = run_cli(resume)
     assert third.returncode == 0, third.stderr[-3000:]
     assert_same_files(quiet_runs / "poseaug", tmp_path / "poseaug", "metrics.json*")
+
+
+def test_multilevel_stage_killed_mid_epoch_resumes_bit_for_bit(quiet_runs, tmp_path):
+    # Kill 1: after the 3rd step of the multilevel variant's first epoch (pretraining and source-only are done; the
+    # last checkpoint is the mid-epoch one after its 2nd step, so the teacher, discriminator and RNG states are
+    # ahead of it). Kill 2 (in the resumed run): after that variant's last metrics line, before its checkpoint.
+    run = [[*MULTILEVEL, "--out", str(tmp_path / "multilevel")]]
+    first = run_cli(run, kill=f"step:{ML_STEPS * (1 + 2) + 3}")
+    assert first.returncode == -signal.SIGKILL, first.stderr[-3000:]
+    variant = tmp_path / "multilevel" / "seed1" / "multilevel"
+    assert torch.load(variant / "checkpoint.pt", weights_only=False)["step"] == 2  # resumes inside the epoch
+    assert not (tmp_path / "multilevel" / "summary.json").exists()
+    resume = [run[0] + ["--resume"]]
+    second = run_cli(resume, kill="save:2")
+    assert second.returncode == -signal.SIGKILL, second.stderr[-3000:]
+    assert len((variant / "metrics.jsonl").read_text().splitlines()) == 2  # epoch 1's line, uncheckpointed
+    third = run_cli(resume)
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert_same_files(quiet_runs / "multilevel", tmp_path / "multilevel", "metrics.json*")
+    assert_same_files(quiet_runs / "multilevel", tmp_path / "multilevel", "summary.json")
 
 
 # -- the pieces ---------------------------------------------------------------------------------------------------

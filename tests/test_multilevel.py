@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from posefast import decode_heatmaps, render_heatmaps
-from posefast.methods.multilevel import job as mlmod
-from posefast.methods.multilevel import train as multilevel_train, warp as multilevel_warp
+from posefast.methods.multilevel import job as mlmod, stage as mlstage
+from posefast.methods.multilevel import steps as multilevel_train, warp as multilevel_warp
 from posefast.methods.multilevel.adain import build_style_transfer, stylize
 from posefast.methods.multilevel.losses import (consistency_mse, domain_losses, heatmap_mse,
                                                 information_maximization, rectified_targets)
@@ -226,8 +226,8 @@ def test_adapt_step_moves_teacher_toward_student():
     cfg = _tiny_cfg("unused")
     ml = cfg.multilevel
     torch.manual_seed(0)
-    net = mlmod.build_pose_net(ml, 16)
-    stage = mlmod.Stage("multilevel", ("image", "feature", "pose"), net, 1e-2, ml, build_style_transfer(0.0625))
+    net = mlstage.build_pose_net(ml, 16)
+    stage = mlstage.Stage("multilevel", ("image", "feature", "pose"), net, 1e-2, ml, build_style_transfer(0.0625))
     aug = multilevel_train.Augment(RANGES, 0.25, 32, net.output_stride, 2.0)
     before = [p.clone() for p in stage.teacher.teacher.parameters()]
     g = torch.Generator().manual_seed(1)
@@ -278,11 +278,11 @@ def test_resume_matches_uninterrupted_run(finished_run, tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(mlmod, "adapt_step", dying)
+    monkeypatch.setattr(mlstage, "adapt_step", dying)
     with pytest.raises(KeyboardInterrupt):
         mlmod.main_multilevel(_tiny_cfg(out), "multilevel")
     assert not (out / "summary.json").exists()
-    monkeypatch.setattr(mlmod, "adapt_step", real)
+    monkeypatch.setattr(mlstage, "adapt_step", real)
     cfg = _tiny_cfg(out)
     cfg.resume = True
     resumed = mlmod.main_multilevel(cfg, "multilevel")
@@ -350,12 +350,12 @@ def test_two_seeds_in_two_processes_give_intervals_and_the_one_process_numbers(t
 
 def test_pck_records_reproduce_evaluate_pck():
     from posefast.data.image2d import make_domain
-    from posefast.methods.multilevel.eval import evaluate_pck, pck_records
+    from posefast.evaluation.heatmap2d import evaluate_pck, pck_records
     from posefast.evaluation.stats import pck_of_hits
 
     torch.manual_seed(0)
     ml = _tiny_cfg("unused").multilevel
-    net = mlmod.build_pose_net(ml, 16)
+    net = mlstage.build_pose_net(ml, 16)
     data = make_domain("target", 12, 32, 3)
     records = pck_records(net, data, 5)
     assert records["hits"].shape == records["visible"].shape == (12, 12)

@@ -28,8 +28,9 @@ from posefast.engine.staged import parse_seeds, plan_workers, run_staged
 from posefast.methods.registry import BASELINE, LIFTING_METHODS, label
 from posefast.methods.run import run_lifting
 from posefast.evaluation.stats import mean_of, mean_std, paired_difference
+from posefast.evaluation.tables import LIFTING_METRICS, comparison_table
 
-KEYS = ("mpjpe", "p_mpjpe", "pck", "auc")
+KEYS = tuple(k for k, _ in LIFTING_METRICS)
 # Extra paired comparisons reported when both methods ran: (method, against) — LPA's share of PoseDA.
 PAIRS = (("poseda", "gpa"),)
 
@@ -179,72 +180,6 @@ def summarize(out, seeds, methods, stage_results: dict, meta: dict, n_boot: int)
             "pretrain_curves": curves}
 
 
-def _fmt_delta(d: dict, base: float) -> str:
-    lo, hi = d["ci95"]
-    verdict = "" if d["effect"] != "no measurable effect" else " — no measurable effect"
-    return f"{d['mean']:+.1f} mm ({100 * d['mean'] / base:+.1f} %) [{lo:+.1f}, {hi:+.1f}]{verdict}"
-
-
-def _group_table(groups: dict, methods: dict, title: str) -> list[str]:
-    if not groups:
-        return []
-    lines = ["", f"Target MPJPE by {title}; gain vs source-only with its 95 % CI:", "",
-             "| group | poses | " + " | ".join(label(n) for n in methods) + " |", "|---|---:|" + "---:|" * len(methods)]
-    for g, entry in groups.items():
-        cells = []
-        for n in methods:
-            e = entry["methods"][n]
-            d = e.get("vs_source_only")
-            cells.append(f"{e['mpjpe']:.1f}" if d is None else
-                         f"{e['mpjpe']:.1f} ({d['mean']:+.1f} [{d['ci95'][0]:+.1f}, {d['ci95'][1]:+.1f}])")
-        lines.append(f"| {g} | {entry['n']} | " + " | ".join(cells) + " |")
-    for g, entry in groups.items():
-        for m, a in PAIRS:
-            d = entry["methods"].get(m, {}).get(f"vs_{a}")
-            if d:
-                lines.append(f"\n{label(m)} vs {label(a)}, {g}: {_fmt_delta(d, entry['methods'][a]['mpjpe'])}.")
-    return lines
-
-
-def summary_table(summary: dict) -> str:
-    """Markdown of a comparison summary: main table, pose-class groups, per-class MPJPE, pretraining plateau."""
-    methods = summary["methods"]
-    base = methods[BASELINE]["mpjpe"]
-    seeds = summary["seeds"]
-    kind = next((r["vs_source_only"]["ci95_kind"] for r in methods.values() if "vs_source_only" in r), "")
-    lines = [f"Target metrics, {summary['source']} → {summary['target']}: {summary['backbone']} lifter, source-only "
-             f"pretrained {summary['pretrain_epochs']} epochs, then {summary['epochs']} epochs per method from that "
-             f"checkpoint; mean ± std over {len(seeds)} seed(s) {', '.join(map(str, seeds))}; "
-             f"{summary['n_target_test']} target test poses.", "",
-             "| method | MPJPE (mm) | P-MPJPE (mm) | PCK@150 (%) | AUC (%) | MPJPE gain vs source-only, 95 % CI |",
-             "|---|---:|---:|---:|---:|---|"]
-    for name, m in methods.items():
-        cells = [f"{m[k]:.1f} ± {m['std'][k]:.1f}" for k in KEYS]
-        delta = "—" if name == BASELINE else _fmt_delta(m["vs_source_only"], base)
-        lines.append(f"| {label(name)} | " + " | ".join(cells) + f" | {delta} |")
-    lines += ["", f"Gain = source-only MPJPE − method MPJPE (positive = better), paired per seed; interval: {kind}."]
-    for key, d in summary.get("pairs", {}).items():
-        m, a = key.split("_vs_")
-        lines.append(f"{label(m)} vs {label(a)}: {_fmt_delta(d, methods[a]['mpjpe'])}.")
-    for key, title in (("class_groups", "pose class group"), ("view_groups", "view elevation (body axis toward the "
-                                                                            "camera; > 0 = seen from above)")):
-        lines += _group_table(summary.get(key) or {}, methods, title)
-    seen = set()
-    for group in summary.get("class_groups", {}):
-        if group.startswith("in source repertoire"):
-            seen = {c.strip() for c in group[group.index("(") + 1:-1].split(",")}
-    marked = {(f"{c} *" if c in seen else c): e for c, e in (summary.get("classes") or {}).items()}
-    lines += _group_table(marked, methods, "pose class (* = in the source repertoire)")
-    curves = summary.get("pretrain_curves", {})
-    if curves:
-        src = np.array([v["source_test_mpjpe"] for v in curves.values()])
-        n = src.shape[1]
-        marks = sorted({max(0, round(n * f) - 1) for f in (0.25, 0.5, 0.75, 1.0)})
-        lines += ["", "Pretraining (source-only) source-test MPJPE, mean over seeds: " +
-                  ", ".join(f"epoch {i + 1}: {src[:, i].mean():.1f}" for i in marks) + " mm."]
-    return "\n".join(lines) + "\n"
-
-
 def _progress_line(kind: str, seed: int, variant, result: dict) -> None:
     name = "pretrain (source-only)" if variant is None else variant
     t, s = result["target"], result["source_test"]
@@ -310,7 +245,7 @@ def run_comparison(cfg, methods=None) -> dict:
     summary = summarize(out, seeds, names, results, meta, cfg.compare.bootstrap)
     summary["seconds"] = time.perf_counter() - tic
     out.mkdir(parents=True, exist_ok=True)
-    table = summary_table(summary)
+    table = comparison_table(summary, label, BASELINE)
     (out / "summary.md").write_text(table)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     if cfg.plots:

@@ -20,7 +20,7 @@ from posefast.engine.device import DEVICE_CHOICES, resolve_device
 from posefast.engine.inference import load_lifter, read_checkpoint
 from posefast.errors import UsageError, for_argument
 from posefast.evaluation.lifting import own_split, evaluate_lifter, load_eval_data
-from posefast.methods.multilevel.evaluate import evaluate_checkpoint, report_2d
+from posefast.methods.multilevel import evaluate_checkpoint, report_2d
 
 
 def report_3d(metrics: dict, data: str, skeleton) -> str:

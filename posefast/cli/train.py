@@ -11,8 +11,7 @@ from posefast.cli.compare import run_comparison
 from posefast.engine.distributed import is_main_process, shutdown
 from posefast.engine.run_folder import default_out, prepare_run_folder
 from posefast.errors import UsageError
-from posefast.methods.multilevel.flags import apply_generic_settings
-from posefast.methods.multilevel.job import main_multilevel
+from posefast.methods.multilevel import apply_generic_settings, main_multilevel
 from posefast.methods.registry import IMAGE_METHODS, LIFTING_METHODS
 from posefast.methods.run import run_lifting
 from posefast.cli.config import TrainConfig, apply_overrides, load_yaml

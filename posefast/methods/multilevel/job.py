@@ -16,31 +16,24 @@ variant for the remaining ``epochs − pretrain_epochs`` epochs with the same se
 
 and reports target PCK@0.05 on a held-out target test split (its labels are used for evaluation only); adapted
 variants are evaluated with the EMA teacher, as the paper's code does, source-only with its network.
-Steps and losses: :mod:`posefast.methods.multilevel.train`; AdaIN (trained here with a fixed random encoder when no
+Steps and losses: :mod:`posefast.methods.multilevel.steps`; AdaIN (trained here with a fixed random encoder when no
 weights are given, see :mod:`posefast.methods.multilevel.adain`): ``python -m posefast.train adain``.
 
-CPU defaults (``MultilevelConfig``; the paper's values are in ``configs/multilevel_paper.yaml``): 64 px crops of the
-synthetic ``posefast.data.image2d`` domains (2000 source, 2000 target, 500 target test), the ``tiny`` ResNet with four
-32-channel deconvolutions (32×32 heatmaps, σ = 1.5; the paper has three, at 1/4 of the input, which on 64 px crops
-leaves 16×16 maps too coarse for PCK@0.05), batch 32, Adam 1e-3, 16 epochs of which 14 shared source-only,
-EMA α = 0.99 (the paper's 0.999 would hardly move in our ~120 steps per variant), milder affine ranges (±30°,
-scale 0.75–1.25), a narrow patch discriminator (16, 16), and an AdaIN with a fixed random encoder at 1/8 width
-whose decoder trains for 200 steps with an added pixel-identity loss and is applied in residual form (see
-:mod:`posefast.methods.multilevel.adain`) — a much weaker style transfer than the paper's ImageNet VGG.
-Measured with these settings (seed 0, 2 idle cores, 2 min 52 s): target PCK@0.05 source-only 11.9 %, image
-16.5 %, image+feature 15.1 %, multilevel 15.7 % (an earlier run on a loaded machine: 10.1 / 17.1 / 14.7 / 14.9 %;
-with ``--epochs 20``, 5 min 42 s: 8.8 / 15.4 / 15.8 / 16.6 %, the source-only student drifting further from the
-target). The gain comes from the mean teacher (whose BN statistics now include target batches) plus the stylised
-source; the feature and pose levels add at most a point here (a run with the paper's discriminator lr 1e-4 fell to
-10.6 / 11.4 %), and single numbers move by ±1.5 points between epochs on 500 test crops. Torch's OpenMP threads
-spin when the cores are shared: on a busy machine run with ``OMP_WAIT_POLICY=PASSIVE`` (about 10× faster here under
-contention).
+CPU defaults (``MultilevelConfig`` in :mod:`posefast.cli.config`; the paper's values are in
+``configs/multilevel_paper.yaml``) and why they depart from the paper: small crops of the synthetic
+``posefast.data.image2d`` domains; the ``tiny`` ResNet with four deconvolutions where the paper has three, because
+three at 1/4 of a 64 px input leave heatmaps too coarse for PCK@0.05; an EMA α below the paper's 0.999, which would
+hardly move in the few hundred steps a variant takes here; milder affine ranges and a narrow patch discriminator;
+and an AdaIN with a fixed random encoder at a fraction of VGG's width whose decoder trains briefly with an added
+pixel-identity loss and is applied in residual form (:mod:`posefast.methods.multilevel.adain`) — a much weaker style
+transfer than the paper's ImageNet VGG. What these settings measure is in the README.
 
-Run folder: ``config.json``, ``adain.pt`` (the AdaIN used, when trained here), ``pretrain/`` and one folder per
-variant (``checkpoint.pt`` written atomically at every epoch end, ``metrics.jsonl`` one line per epoch,
-``metrics.json``), ``summary.json`` ``{"methods": {variant: {"pck": %, ...}}}``, ``summary.md`` and
-``predictions.png``. ``--resume`` continues every stage exactly (weights, optimisers, EMA teacher, discriminator,
-RNG states, epoch).
+Run folder: ``config.json``; per seed ``seed<S>/`` with ``adain.pt`` (the AdaIN used, when trained here),
+``pretrain/`` and one folder per variant, each a stage on the shared epoch loop (:mod:`posefast.engine.loop`:
+``checkpoint.pt``, ``metrics.jsonl`` one line per epoch, ``timing.jsonl``; :mod:`posefast.methods.multilevel.stage`
+adds ``metrics.json``); ``summary.json`` ``{"methods": {variant: {"pck": %, ...}}}``, ``summary.md`` and
+``predictions.png``. ``--resume`` continues every stage exactly, mid-epoch too with ``checkpoint_every`` (weights,
+optimisers, EMA teacher, discriminator, RNG states, epoch and step).
 """
 from __future__ import annotations
 
@@ -53,28 +46,29 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-
 import torch
 from tqdm import tqdm
 
-from posefast.data.image2d import describe_keypoints, image_spec_kind, load_image_spec, make_domain
-from posefast.methods.multilevel.adain import load_style_transfer, stylize, train_style_transfer
-from posefast.methods.multilevel.eval import (VARIANT_LABELS, evaluate_pck, pck_records, plot_predictions,
-                                              predict)
-from posefast.methods.multilevel.train import LEVELS, Augment, adapt_step, epoch_order, source_step
-from posefast.methods.multilevel.warp import AffineRanges
-from posefast.models import EMATeacher, PatchDiscriminator, PoseResNet
+from posefast.data.image2d import describe_keypoints
 from posefast.engine import checkpoint as ckpt
-from posefast.engine.run_folder import default_out
 from posefast.engine.device import resolve_device
+from posefast.engine.run_folder import default_out
 from posefast.engine.staged import parse_seeds, plan_workers, run_staged
 from posefast.errors import UsageError
+from posefast.evaluation.heatmap2d import pck_records, predict
 from posefast.evaluation.stats import mean_std, paired_difference, pck_of_hits
+from posefast.evaluation.tables import Gain, interval_kind, summary_table
+from posefast.methods.multilevel.adain import load_style_transfer, stylize, train_style_transfer
+from posefast.methods.multilevel.image_domains import load_image_domains, load_target_splits
+from posefast.methods.multilevel.plots import plot_predictions
+from posefast.methods.multilevel.stage import (PRETRAIN_STREAMS, VARIANT_STREAMS, VARIANTS, Stage, build_pose_net,
+                                               run_stage, variant_levels)
+from posefast.methods.multilevel.steps import LEVELS, Augment
+from posefast.methods.multilevel.warp import AffineRanges
+from posefast.methods.registry import label
 
-__all__ = ["main_multilevel", "VARIANTS", "variant_levels", "resolve_schedule", "load_image_domains",
-           "build_pose_net", "run_stage"]
-
-VARIANTS = ("source-only", "mean-teacher", "image", "image+feature", "multilevel")
+__all__ = ["main_multilevel", "resolve_schedule", "pretrain_stage", "adapt_stage", "summarize_seeds",
+           "seeds_table"]
 
 
 def _parse_list(text: str, name: str, allowed) -> tuple[str, ...]:
@@ -84,15 +78,6 @@ def _parse_list(text: str, name: str, allowed) -> tuple[str, ...]:
         raise ValueError(f"multilevel.{name}: expected distinct comma-separated names from {list(allowed)}, "
                          f"got {text!r}")
     return items
-
-
-def variant_levels(variant: str, full_levels: tuple[str, ...]) -> tuple[str, ...] | None:
-    """Levels switched on in ``variant``; None for source-only (no mean teacher either)."""
-    table = {"source-only": None, "mean-teacher": (), "image": ("image",), "image+feature": ("image", "feature"),
-             "multilevel": full_levels}
-    if variant not in table:
-        raise ValueError(f"variant: unknown {variant!r}; expected one of {VARIANTS}")
-    return table[variant]
 
 
 def resolve_schedule(cfg) -> dict:
@@ -116,176 +101,10 @@ def resolve_schedule(cfg) -> dict:
     return out
 
 
-def _depth(text: str):
-    return int(text) if str(text).isdigit() else text
-
-
-def build_pose_net(ml, num_keypoints: int) -> PoseResNet:
-    """The student network of the config (ImageNet backbone weights from ``ml.backbone_weights`` when given)."""
-    return PoseResNet(num_keypoints, depth=_depth(ml.depth), deconv_channels=ml.deconv_channels,
-                      num_deconv=ml.num_deconv, backbone_weights=ml.backbone_weights or None)
-
-
-def load_image_domains(ml, seed: int) -> dict:
-    """``{"source", "target", "target_test"}`` ImagePoseDatasets of ``ml.image_size`` crops (Body16)."""
-    if ml.source != "synthetic":
-        raise ValueError(f"multilevel.source: only 'synthetic' is supported as the labelled domain, got {ml.source!r}")
-    for name in ("n_source", "n_target", "n_test"):
-        v = getattr(ml, name)
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"multilevel.{name}: expected a positive int, got {v!r}")
-    image_spec_kind(ml.target)  # a bad spec fails before the source is rendered
-    target, test = load_target_splits(ml, seed)
-    return {"source": make_domain("source", ml.n_source, ml.image_size, seed), "target": target, "target_test": test}
-
-
-def load_target_splits(ml, seed: int, parts=("train", "test")) -> tuple:
-    """The unlabelled target (``train``: ``ml.n_target`` crops) and its labelled test split (``test``: ``ml.n_test``
-    crops) of ``ml.target``: a fresh synthetic draw each, or the first / last crops of an ``lsp:``/``coco:`` file
-    (overlap refused). ``ml`` is the ``multilevel`` config section (or an object with its fields)."""
-    size = ml.image_size
-    if image_spec_kind(ml.target) == "synthetic":
-        draws = {"train": lambda: make_domain("target", ml.n_target, size, seed),
-                 "test": lambda: make_domain("target", ml.n_test, size, seed + 1_000_003)}  # disjoint, eval only
-        return tuple(draws[p]() for p in parts)
-    everything = load_image_spec(ml.target, size)
-    if ml.n_target + ml.n_test > len(everything):
-        raise ValueError(f"multilevel.target: {ml.target!r} has {len(everything)} crops, fewer than "
-                         f"n_target + n_test = {ml.n_target + ml.n_test} (the two splits must not overlap)")
-    splits = {"train": slice(0, ml.n_target), "test": slice(len(everything) - ml.n_test, len(everything))}
-    return tuple(everything.subset(splits[p]) for p in parts)
-
-
-def _widths(text: str) -> tuple[int, ...]:
-    parts = [p.strip() for p in str(text).split(",")]
-    if not parts or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise ValueError(f"multilevel.discriminator_widths: expected comma-separated positive ints like "
-                         f"'256,128,128', got {text!r}")
-    return tuple(int(p) for p in parts)
-
-
-class Stage:
-    """The trainable state of one stage (pretraining or a variant) and its checkpoint format."""
-
-    def __init__(self, name: str, levels, student, lr: float, ml, style_net=None):
-        self.name, self.levels, self.student = name, levels, student
-        self.optimizer = torch.optim.Adam(student.parameters(), lr=lr)
-        self.teacher = self.discriminator = self.optimizer_d = None
-        self.style_net = style_net
-        if levels is not None:
-            self.teacher = EMATeacher(student, ml.ema_alpha)
-        if levels is not None and "feature" in levels:
-            widths = _widths(ml.discriminator_widths)
-            self.discriminator = PatchDiscriminator(student.feature_channels, widths).to(_device(student))
-            self.optimizer_d = torch.optim.Adam(self.discriminator.parameters(), lr=ml.lr_discriminator)
-
-    @property
-    def eval_model(self):
-        """The network the paper's code evaluates: the EMA teacher once adapting, else the student."""
-        return self.teacher.teacher if self.teacher is not None else self.student
-
-    def state_dict(self) -> dict:
-        opt = lambda o: None if o is None else o.state_dict()  # noqa: E731
-        return {"student": self.student.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "teacher": opt(self.teacher), "discriminator": opt(self.discriminator),
-                "optimizer_d": opt(self.optimizer_d)}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.student.load_state_dict(state["student"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        for key in ("teacher", "discriminator", "optimizer_d"):
-            obj = getattr(self, key)
-            if (obj is None) != (state[key] is None):
-                raise ValueError(f"--resume: checkpoint of stage {self.name!r} does not match its levels ({key})")
-            if obj is not None:
-                obj.load_state_dict(state[key])
-
-
-def _device(module) -> torch.device:
-    return next(module.parameters()).device
-
-
 def _settings(cfg, schedule) -> dict:
     """What must not change between a run and its resumption."""
     return {"multilevel": dict(vars(cfg.multilevel)), "seed": cfg.seed, "steps_per_epoch": cfg.steps_per_epoch,
             **schedule}
-
-
-def _check_settings(saved: dict, current: dict, path) -> None:
-    if saved != current:
-        diff = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
-        raise ValueError(f"--resume: {path} was written with different settings ({', '.join(diff)}); resume with "
-                         f"the same configuration or start a new --out")
-
-
-def _to(batch, device):
-    return tuple(t.to(device) for t in batch)
-
-
-def run_stage(stage: Stage, epochs: int, data: dict, aug: Augment, ml, cfg, schedule: dict, out: Path,
-              stream: int, progress: bool) -> dict:
-    """Train ``stage`` for ``epochs`` epochs (one pass over the source per epoch, capped by
-    ``cfg.steps_per_epoch``), evaluating target PCK and checkpointing after each; resumes from ``out`` when
-    ``cfg.resume``. Returns the last epoch's metrics (``{}`` when ``epochs`` is 0)."""
-    out.mkdir(parents=True, exist_ok=True)
-    ckpt_path, metrics_path = out / "checkpoint.pt", out / "metrics.jsonl"
-    settings = _settings(cfg, schedule)
-    start, last = 0, {}
-    if cfg.resume and ckpt_path.exists():
-        state = ckpt.load(ckpt_path)
-        _check_settings(state["settings"], settings, ckpt_path)
-        stage.load_state_dict(state["stage"])
-        ckpt.set_rng_state(state["rng"])
-        start, last = state["epoch"], state["metrics"]
-        lines = metrics_path.read_text().splitlines() if metrics_path.exists() else []
-        metrics_path.write_text("".join(ln + "\n" for ln in lines if ln.strip() and json.loads(ln)["epoch"] < start))
-    elif metrics_path.exists():
-        metrics_path.unlink()
-    src, tgt = data["source"], data["target"]
-    bs = schedule["batch_size"]
-    steps = len(src) // bs
-    if cfg.steps_per_epoch:
-        steps = min(steps, cfg.steps_per_epoch)
-    device = _device(stage.student)
-    for epoch in range(start, epochs):
-        tic = time.perf_counter()
-        stage.student.train()
-        order_s = epoch_order(len(src), cfg.seed, stream, epoch)
-        order_t = epoch_order(len(tgt), cfg.seed, stream + 1, epoch)
-        sums: dict[str, float] = {}
-        bar = tqdm(range(steps), desc=f"{stage.name} epoch {epoch + 1}/{epochs}", leave=False, disable=not progress,
-                   dynamic_ncols=True)
-        for step in bar:
-            idx = order_s[step * bs:(step + 1) * bs]
-            batch = _to((src.images[idx], src.keypoints[idx], src.visible[idx]), device)
-            if stage.levels is None:
-                losses = source_step(stage.student, stage.optimizer, aug, batch)
-            else:
-                tidx = order_t[(step * bs) % len(tgt):][:bs]
-                if len(tidx) < bs:  # wrap around the target permutation
-                    tidx = torch.cat([tidx, order_t[:bs - len(tidx)]])
-                losses = adapt_step(stage, aug, ml, batch, tgt.images[tidx].to(device))
-            for k, v in losses.items():
-                sums[k] = sums.get(k, 0.0) + v
-            bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items() if k in ("source", "consistency")},
-                            refresh=False)
-        last = {"target": evaluate_pck(stage.eval_model, data["target_test"], ml.eval_batch_size)}
-        if stage.teacher is not None:
-            last["target_student"] = evaluate_pck(stage.student, data["target_test"], ml.eval_batch_size)
-        record = {"epoch": epoch, "losses": {k: v / max(steps, 1) for k, v in sums.items()}, **last}
-        with open(metrics_path, "a") as f:  # the line first: a kill before the checkpoint replays this epoch
-            f.write(json.dumps(record) + "\n")
-        ckpt.save_atomic({"stage": stage.state_dict(), "epoch": epoch + 1, "rng": ckpt.rng_state(),
-                          "metrics": last, "settings": settings}, ckpt_path)
-        seconds = time.perf_counter() - tic
-        ckpt.log_epoch_time(out, epoch, seconds)
-        if progress:
-            extra = (f", student {last['target_student']['pck']:.1f} %" if "target_student" in last else "")
-            tqdm.write(f"[{stage.name}] epoch {epoch + 1}/{epochs}: target PCK@0.05 {last['target']['pck']:.1f} %"
-                       f"{extra} ({seconds:.0f} s)")
-    if last:
-        (out / "metrics.json").write_text(json.dumps({"stage": stage.name, "epochs": epochs, **last}, indent=2))
-    return last
 
 
 def _style_net(cfg, data, out: Path, progress: bool):
@@ -316,7 +135,7 @@ def _plot(out: Path, data, models: dict, style_net, batch_size: int, residual: b
     rows = [{"title": "source (truth; red: last row's net)", "images": src.images[:n], "truth": src.keypoints[:n],
              "visible": src.visible[:n], "pred": predict(full, src.images[:n], batch_size)[1]}]
     if style_net is not None:
-        dev = _device(style_net)
+        dev = next(style_net.parameters()).device
         styled = stylize(style_net, src.images[:n].to(dev), test.images[:n].to(dev), 1.0,
                          residual=residual)[0].cpu()
         rows.append({"title": "stylised source (target style)", "images": styled, "truth": src.keypoints[:n],
@@ -393,8 +212,8 @@ def pretrain_stage(cfg, out, seed: int) -> dict:
     ckpt.seed_everything(seed)
     student = build_pose_net(ml, data["source"].num_keypoints).to(device)
     pre = Stage("pretrain", None, student, schedule["lr"], ml)
-    last = run_stage(pre, ml.pretrain_epochs, data, _augment(ml, student), ml, cfg, schedule, folder / "pretrain", 0,
-                     progress)
+    last = run_stage(pre, ml.pretrain_epochs, data, _augment(ml, student), ml, cfg, _settings(cfg, schedule),
+                     schedule["batch_size"], folder / "pretrain", PRETRAIN_STREAMS, progress)
     ckpt.save_atomic({"stage": pre.state_dict(), "settings": _settings(cfg, schedule)},
                      folder / "pretrain" / "pretrained.pt")
     return last
@@ -435,7 +254,8 @@ def adapt_stage(cfg, out, seed: int, variant: str) -> dict:
     data = _image_data(cfg, seed, cfg.progress)
     stage = _variant_stage(cfg, folder, variant, schedule, full_levels, data["source"].num_keypoints, device)
     metrics = run_stage(stage, schedule["epochs"] - ml.pretrain_epochs, data, _augment(ml, stage.student), ml, cfg,
-                        schedule, folder / variant, 2, cfg.progress)
+                        _settings(cfg, schedule), schedule["batch_size"], folder / variant, VARIANT_STREAMS,
+                        cfg.progress)
     records = pck_records(stage.eval_model, data["target_test"], ml.eval_batch_size)
     np.savez(folder / variant / "target_records.npz", **records)
     result = {"pck": metrics["target"]["pck"], "per_joint": metrics["target"]["per_joint"]}
@@ -474,21 +294,13 @@ def summarize_seeds(out, seeds, variants, results: dict, n_boot: int) -> dict:
 
 
 def seeds_table(rows: dict, info: str) -> str:
-    """Markdown: PCK@0.05 mean ± std over seeds, the gain vs source-only and vs the row above, with 95 % CIs."""
-    def gain(d):
-        if d is None:
-            return "—"
-        verdict = " — no measurable effect" if d["effect"] == "no measurable effect" else ""
-        return f"{d['mean']:+.1f} [{d['ci95'][0]:+.1f}, {d['ci95'][1]:+.1f}]{verdict}"
-
-    lines = [f"Target PCK@0.05 (%), {info}", "",
-             "| variant | PCK@0.05 | gain vs source-only, 95 % CI | gain vs the row above, 95 % CI |",
-             "|---|---:|---|---|"]
-    for name, r in rows.items():
-        lines.append(f"| {VARIANT_LABELS.get(name, name)} | {r['pck']:.1f} ± {r['std']['pck']:.1f} | "
-                     f"{gain(r.get('vs_source_only'))} | {gain(r.get('vs_previous'))} |")
-    kind = next((r["vs_source_only"]["ci95_kind"] for r in rows.values() if "vs_source_only" in r), "")
-    lines += ["", f"Gains in PCK points (positive = better), paired per seed; interval: {kind}."]
+    """Markdown: PCK@0.05 mean ± std over seeds, the gain vs source-only and vs the row above, with 95 % CIs
+    (:func:`posefast.evaluation.tables.summary_table`)."""
+    gains = [Gain("vs_source_only", "gain vs source-only, 95 % CI"),
+             Gain("vs_previous", "gain vs the row above, 95 % CI")]
+    lines = [f"Target PCK@0.05 (%), {info}", "", *summary_table(rows, [("pck", "PCK@0.05")], gains, label,
+                                                                first="variant"),
+             "", f"Gains in PCK points (positive = better), paired per seed; interval: {interval_kind(rows)}."]
     return "\n".join(lines) + "\n"
 
 

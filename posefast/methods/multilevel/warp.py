@@ -10,7 +10,8 @@ square (a rotation in normalised coordinates of a non-square image would also sh
 
 Pixel conventions: image keypoints are continuous pixel coordinates where pixel ``j`` covers ``[j, j + 1)``
 (``posefast.data.image2d``); heatmap keypoints put pixel ``k``'s centre at ``k`` (``posefast.ops.heatmap``). So a
-heatmap of stride ``s`` sees image point ``x`` at ``x / s − 0.5``.
+heatmap of stride ``s`` sees image point ``x`` at ``x / s − 0.5``
+(:func:`posefast.evaluation.heatmap2d.image_to_heatmap`).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 __all__ = ["AffineRanges", "sample_affine", "warp_images", "warp_heatmaps", "transform_keypoints",
-           "color_jitter", "image_to_heatmap", "heatmap_to_image"]
+           "color_jitter"]
 
 
 class AffineRanges:
@@ -157,13 +158,3 @@ def color_jitter(images: Tensor, strength: float, generator: torch.Generator | N
     x = torch.lerp(mean, x, f[1]).clamp(0, 1)
     gray = (x * weights).sum(1, keepdim=True)
     return torch.lerp(gray, x, f[2]).clamp(0, 1)
-
-
-def image_to_heatmap(keypoints: Tensor, stride: int) -> Tensor:
-    """Image pixels (area convention) -> heatmap pixels (centre convention) of a map with the given stride."""
-    return keypoints / stride - 0.5
-
-
-def heatmap_to_image(keypoints: Tensor, stride: int) -> Tensor:
-    """Inverse of :func:`image_to_heatmap`."""
-    return (keypoints + 0.5) * stride

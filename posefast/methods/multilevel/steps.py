@@ -1,4 +1,4 @@
-"""Training steps and stages of the multi-level 2D method (Chen et al., ICME 2024; code: DAML_PoseEstimation on top
+"""Training steps of the multi-level 2D method (Chen et al., ICME 2024; code: DAML_PoseEstimation on top
 of UDAPE's mean teacher, Kim et al., ECCV 2022).
 
 One adaptation step (``adapt_step``), with the variant's ``levels`` switched on:
@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import torch
 
+from posefast.evaluation.heatmap2d import image_to_heatmap, normalize_images
 from posefast.ops import render_heatmaps
 from posefast.methods.multilevel.adain import stylize
-from posefast.methods.multilevel.eval import normalize_images
 from posefast.methods.multilevel.losses import (consistency_mse, domain_losses, heatmap_mse,
                                                 information_maximization, rectified_targets)
-from posefast.methods.multilevel.warp import (color_jitter, image_to_heatmap, sample_affine, transform_keypoints,
-                                              warp_heatmaps, warp_images)
+from posefast.methods.multilevel.warp import (color_jitter, sample_affine, transform_keypoints, warp_heatmaps,
+                                              warp_images)
 
-__all__ = ["LEVELS", "Augment", "augmented_source", "source_step", "adapt_step", "epoch_order"]
+__all__ = ["LEVELS", "Augment", "augmented_source", "source_step", "adapt_step"]
 
 LEVELS = ("image", "feature", "pose")
 
@@ -41,12 +41,6 @@ class Augment:
         """A random view: ``(warped + jittered images, matrices [N, 3, 3])``."""
         a = sample_affine(images.shape[0], self.ranges, device=images.device)
         return color_jitter(warp_images(images, a), self.jitter), a
-
-
-def epoch_order(n: int, seed: int, stream: int, epoch: int) -> torch.Tensor:
-    """A permutation of ``range(n)``, a pure function of (seed, stream, epoch): a resumed epoch replays it."""
-    g = torch.Generator().manual_seed((seed * 1_000_003 + stream) * 10_007 + epoch)
-    return torch.randperm(n, generator=g)
 
 
 def augmented_source(aug: Augment, images, keypoints, visible):

@@ -1,6 +1,6 @@
 """``python -m posefast.evaluate`` for a multilevel run: one stage checkpoint (``RUN/<variant>/checkpoint.pt``) on
 2D keypoint data — ``coco:<annotations.json>``, ``lsp:<dir>`` or ``synthetic`` — scored with PCK@0.05 overall and per
-keypoint by :func:`~posefast.methods.multilevel.eval.evaluate_pck`, with the network the run itself evaluated (the
+keypoint by :func:`~posefast.evaluation.heatmap2d.evaluate_pck`, with the network the run itself evaluated (the
 EMA teacher of an adapted variant, the student of source-only and pretraining)."""
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from types import SimpleNamespace
 import torch
 
 from posefast.data.image2d import NUM_KEYPOINTS, image_spec_kind, load_image_spec, make_domain
-from posefast.methods.multilevel.job import build_pose_net, load_target_splits
-from posefast.methods.multilevel.eval import evaluate_pck
+from posefast.evaluation.heatmap2d import evaluate_pck
+from posefast.methods.multilevel.image_domains import load_target_splits
+from posefast.methods.multilevel.stage import build_pose_net
 
 __all__ = ["load_pose_net", "load_eval_images", "evaluate_checkpoint", "report_2d"]
 

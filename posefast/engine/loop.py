@@ -1,0 +1,205 @@
+"""The epoch loop every training run goes through: the lifting methods (:class:`posefast.engine.trainer.Trainer`)
+and each stage of multilevel (:mod:`posefast.methods.multilevel.stage`).
+
+A *task* (:class:`EpochTask`) says what one step trains and how an epoch is scored; :class:`EpochLoop` owns the
+order of the batches, the files and resumption::
+
+    out/checkpoint.pt   {"epoch", "step", **task.checkpoint_state(), "rng", "loss_sums"}: written atomically at every
+                        epoch end and every ``checkpoint_every`` steps inside an epoch; ``resume`` continues from it
+                        bit for bit, mid-epoch too (the epoch's batches are a pure function of seed and epoch, the
+                        RNG states and the epoch's loss sums so far are in the checkpoint)
+    out/metrics.jsonl   one line per epoch: {"epoch", "losses": means over the epoch's steps, **task.evaluate(),
+                        "diagnostics": task.epoch_diagnostics() when not empty} — bit-identical for the same
+                        command, seed and thread count
+    out/timing.jsonl    the wall time of each epoch (kept out of metrics.jsonl, which holds only what a run computes)
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol
+
+import torch
+from tqdm import tqdm
+
+from posefast.engine import checkpoint as ckpt
+from posefast.engine.distributed import DistContext
+
+__all__ = ["Draw", "EpochPlan", "EpochTask", "EpochLoop", "epoch_order", "batch_indices"]
+
+
+@dataclass(frozen=True)
+class Draw:
+    """A set of ``size`` training samples from which every step of an epoch takes one batch, in the order of the
+    permutation ``stream`` (:func:`epoch_order`). ``wrap``: a batch that runs past the end of the permutation
+    continues at its start (a set smaller than the epoch's steps × batch size); without it the batch ends there."""
+    size: int
+    stream: int = 0
+    wrap: bool = False
+
+
+@dataclass(frozen=True)
+class EpochPlan:
+    """What an epoch draws: ``steps`` for a full epoch (before ``steps_per_epoch`` caps it) and one batch of
+    indices per :class:`Draw` at every step."""
+    steps: int
+    draws: tuple[Draw, ...]
+
+
+class EpochTask(Protocol):
+    """What :class:`EpochLoop` trains. ``name`` labels the checkpoint, progress bar and lines."""
+    name: str
+
+    def begin_epoch(self, epoch: int) -> EpochPlan: ...
+
+    def train_step(self, indices: tuple[torch.Tensor, ...], epoch: int, step: int) -> dict[str, float]:
+        """One optimisation step on the batches ``indices`` (one index tensor per draw of the plan, this rank's
+        share); returns the step's losses as floats."""
+
+    def end_epoch(self, epoch: int) -> None: ...
+
+    def evaluate(self) -> dict:
+        """The epoch's scores (the metrics line holds them); must not draw from the global RNGs."""
+
+    def epoch_diagnostics(self) -> dict: ...
+
+    def checkpoint_state(self) -> dict:
+        """Everything of the task a resumed run needs (networks, optimisers, schedules, the task's own state)."""
+
+    def load_checkpoint_state(self, state: dict, path: Path) -> None:
+        """Restore :meth:`checkpoint_state`; raise ValueError naming ``path`` when it belongs to another run."""
+
+    def progress_line(self, metrics: dict) -> str: ...
+
+
+def epoch_order(n: int, seed: int, epoch: int, stream: int = 0, device=None) -> torch.Tensor:
+    """The permutation of ``range(n)`` that draw ``stream`` follows in ``epoch``: a pure function of (seed, stream,
+    epoch), so a resumed epoch replays it. Streams below 99 and epochs below 10 007 of one seed never share a
+    generator seed with each other or with another seed's."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + stream * 10_007 + epoch)
+    order = torch.randperm(n, generator=g)
+    return order if device is None else order.to(device)
+
+
+def batch_indices(order: torch.Tensor, step: int, batch_size: int, wrap: bool) -> torch.Tensor:
+    """Step ``step``'s batch of ``order``: the ``batch_size`` entries from ``step * batch_size`` (modulo its length)
+    on, continuing at the start when ``wrap``, else cut at the end."""
+    n = order.shape[0]
+    start = (step * batch_size) % n
+    if wrap and start + batch_size > n:
+        return order[(start + torch.arange(batch_size, device=order.device)) % n]
+    return order[start:][:batch_size]
+
+
+class EpochLoop:
+    """Trains ``task`` for ``epochs`` epochs into ``out`` (see the module docstring). ``device``: where the index
+    permutations live (that of the training tensors) and checkpoints are loaded to; ``dist``: the process group
+    (batches are sharded across ranks, only rank 0 writes)."""
+
+    def __init__(self, task: EpochTask, out: str | Path, *, epochs: int, batch_size: int, seed: int,
+                 steps_per_epoch: int = 0, checkpoint_every: int = 0, progress: bool = False,
+                 dist: DistContext | None = None, device="cpu"):
+        self.task, self.epochs, self.batch_size, self.seed = task, epochs, batch_size, seed
+        self.steps_per_epoch, self.checkpoint_every, self.progress = steps_per_epoch, checkpoint_every, progress
+        self.dist = dist or DistContext()
+        self.device = device
+        self.out = Path(out)
+        self.checkpoint_path = self.out / "checkpoint.pt"
+        self.metrics_path = self.out / "metrics.jsonl"
+        self.loss_sums: dict[str, float] = {}
+        if self.dist.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+
+    # -- checkpoints ----------------------------------------------------------------------------------------------
+    def save(self, epoch: int, step: int) -> None:
+        """Checkpoint the state before (``epoch``, ``step``): what a resumed run continues from."""
+        if self.dist.is_main:
+            state = {"epoch": epoch, "step": step, **self.task.checkpoint_state(), "rng": ckpt.rng_state(),
+                     "loss_sums": dict(self.loss_sums)}  # of the epoch so far: a mid-epoch resume logs the same means
+            ckpt.save_atomic(state, self.checkpoint_path)
+        self.dist.barrier()
+
+    def restore(self) -> tuple[int, int] | None:
+        """The (epoch, step) a resumed run continues from, or None when ``out`` holds no checkpoint yet."""
+        if not self.checkpoint_path.exists():
+            return None
+        state = ckpt.load(self.checkpoint_path, self.device)
+        missing = [k for k in ("epoch", "step", "rng") if k not in state]
+        if missing:
+            raise ValueError(f"--resume: {self.checkpoint_path} is not a checkpoint of posefast's epoch loop (no "
+                             f"{', '.join(missing)}; a run folder from an older posefast?); start a new --out")
+        self.task.load_checkpoint_state(state, self.checkpoint_path)
+        ckpt.set_rng_state(state["rng"])
+        self.loss_sums = dict(state.get("loss_sums", {}))
+        return state["epoch"], state["step"]
+
+    def _keep_metrics_before(self, epoch: int) -> None:
+        """Drop metric lines of epoch ``epoch`` on (written before a kill, replayed after resume; all of them when a
+        run starts from scratch)."""
+        if not (self.dist.is_main and self.metrics_path.exists()):
+            return
+        lines = [ln for ln in self.metrics_path.read_text().splitlines() if ln.strip()]
+        kept = [ln for ln in lines if json.loads(ln)["epoch"] < epoch]
+        if kept:
+            self.metrics_path.write_text("".join(ln + "\n" for ln in kept))
+        else:
+            self.metrics_path.unlink()
+
+    # -- the loop -------------------------------------------------------------------------------------------------
+    def step(self, indices: tuple[torch.Tensor, ...], epoch: int, step: int) -> dict[str, float]:
+        """One training step of the task, its losses added to the epoch's sums."""
+        losses = self.task.train_step(indices, epoch, step)
+        for k, v in losses.items():
+            self.loss_sums[k] = self.loss_sums.get(k, 0.0) + v
+        return losses
+
+    def fit(self, resume: bool, on_fresh_start: Callable[[], None] | None = None) -> dict:
+        """Train the remaining epochs (all of them unless ``resume`` finds a checkpoint; ``on_fresh_start`` runs
+        when it does not) and return the last epoch's evaluation (re-evaluated when nothing was left to train)."""
+        task = self.task
+        restored = self.restore() if resume else None
+        start_epoch, start_step = restored or (0, 0)
+        if restored is None and on_fresh_start is not None:
+            on_fresh_start()
+        self._keep_metrics_before(start_epoch)
+        metrics = None
+        for epoch in range(start_epoch, self.epochs):
+            tic = time.perf_counter()
+            plan = task.begin_epoch(epoch)
+            orders = [epoch_order(d.size, self.seed, epoch, d.stream, self.device) for d in plan.draws]
+            steps = plan.steps
+            if self.steps_per_epoch:
+                steps = min(steps, self.steps_per_epoch) if steps else self.steps_per_epoch
+            if not start_step:
+                self.loss_sums = {}
+            bar = tqdm(range(start_step, steps), desc=f"{task.name} epoch {epoch + 1}/{self.epochs}", leave=False,
+                       disable=not (self.progress and self.dist.is_main), dynamic_ncols=True)
+            for step in bar:
+                indices = tuple(self.dist.shard(batch_indices(order, step, self.batch_size, d.wrap))
+                                for order, d in zip(orders, plan.draws))
+                losses = self.step(indices, epoch, step)
+                bar.set_postfix({k: f"{v:.4g}" for k, v in losses.items()}, refresh=False)
+                if self.checkpoint_every and (step + 1) % self.checkpoint_every == 0 and step + 1 < steps:
+                    self.save(epoch, step + 1)
+            done = max(steps, 1)  # the sums hold the whole epoch, resumed or not
+            start_step = 0
+            task.end_epoch(epoch)
+            metrics = task.evaluate()
+            record = {"epoch": epoch, "losses": {k: v / done for k, v in self.loss_sums.items()}, **metrics}
+            diagnostics = task.epoch_diagnostics()
+            if diagnostics:
+                record["diagnostics"] = diagnostics
+            # The line goes first: a kill before the checkpoint replays this epoch, and a resume drops the line.
+            if self.dist.is_main:
+                with open(self.metrics_path, "a") as f:
+                    f.write(json.dumps(record) + "\n")
+            self.save(epoch + 1, 0)
+            if self.dist.is_main:
+                ckpt.log_epoch_time(self.out, epoch, time.perf_counter() - tic)
+            if self.dist.is_main and self.progress:
+                tqdm.write(f"[{task.name}] epoch {epoch + 1}/{self.epochs}: {task.progress_line(metrics)}")
+        if metrics is None:  # resumed a finished run: report the final state again
+            metrics = task.evaluate()
+        return metrics

@@ -1,0 +1,173 @@
+"""One stage of a multilevel run — the shared source-only pretraining or one variant — as a task of the shared
+epoch loop (:class:`posefast.engine.loop.EpochLoop`), which gives it the lifting methods' batches, metrics lines,
+atomic checkpoints and exact (also mid-epoch) resume.
+
+A stage's epoch is one pass over the source crops (capped by ``steps_per_epoch``); an adapted variant also draws a
+batch of target crops per step, cycling through them. Its metrics line holds target PCK@0.05 of the network the
+paper's code evaluates (the EMA teacher once adapting, else the student) and, when adapting, the student's.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from posefast.engine.loop import Draw, EpochLoop, EpochPlan
+from posefast.evaluation.heatmap2d import evaluate_pck
+from posefast.methods.multilevel.steps import Augment, adapt_step, source_step
+from posefast.models import EMATeacher, PatchDiscriminator, PoseResNet
+
+__all__ = ["VARIANTS", "variant_levels", "build_pose_net", "Stage", "StageTask", "run_stage"]
+
+VARIANTS = ("source-only", "mean-teacher", "image", "image+feature", "multilevel")
+
+# The permutations a stage's epochs follow (posefast.engine.loop.epoch_order, streams (source, target)): the variants'
+# differ from the pretraining's, whose epochs they continue.
+PRETRAIN_STREAMS, VARIANT_STREAMS = (0, 1), (2, 3)
+
+
+def order_seed(seed: int) -> int:
+    """The seed a stage's loop draws its permutations with: the run's seed × 10 007, which makes epoch_order's
+    generator seeds ``(seed · 1 000 003 + stream) · 10 007 + epoch`` — those multilevel drew before it ran on the
+    shared loop, so its measured numbers (README) still hold."""
+    return seed * 10_007
+
+
+def variant_levels(variant: str, full_levels: tuple[str, ...]) -> tuple[str, ...] | None:
+    """Levels switched on in ``variant``; None for source-only (no mean teacher either)."""
+    table = {"source-only": None, "mean-teacher": (), "image": ("image",), "image+feature": ("image", "feature"),
+             "multilevel": full_levels}
+    if variant not in table:
+        raise ValueError(f"variant: unknown {variant!r}; expected one of {VARIANTS}")
+    return table[variant]
+
+
+def _depth(text: str):
+    return int(text) if str(text).isdigit() else text
+
+
+def build_pose_net(ml, num_keypoints: int) -> PoseResNet:
+    """The student network of the config (ImageNet backbone weights from ``ml.backbone_weights`` when given)."""
+    return PoseResNet(num_keypoints, depth=_depth(ml.depth), deconv_channels=ml.deconv_channels,
+                      num_deconv=ml.num_deconv, backbone_weights=ml.backbone_weights or None)
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    parts = [p.strip() for p in str(text).split(",")]
+    if not parts or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise ValueError(f"multilevel.discriminator_widths: expected comma-separated positive ints like "
+                         f"'256,128,128', got {text!r}")
+    return tuple(int(p) for p in parts)
+
+
+def _device(module) -> torch.device:
+    return next(module.parameters()).device
+
+
+class Stage:
+    """The trainable state of one stage (pretraining or a variant) and its checkpoint format."""
+
+    def __init__(self, name: str, levels, student, lr: float, ml, style_net=None):
+        self.name, self.levels, self.student = name, levels, student
+        self.optimizer = torch.optim.Adam(student.parameters(), lr=lr)
+        self.teacher = self.discriminator = self.optimizer_d = None
+        self.style_net = style_net
+        if levels is not None:
+            self.teacher = EMATeacher(student, ml.ema_alpha)
+        if levels is not None and "feature" in levels:
+            widths = _widths(ml.discriminator_widths)
+            self.discriminator = PatchDiscriminator(student.feature_channels, widths).to(_device(student))
+            self.optimizer_d = torch.optim.Adam(self.discriminator.parameters(), lr=ml.lr_discriminator)
+
+    @property
+    def eval_model(self):
+        """The network the paper's code evaluates: the EMA teacher once adapting, else the student."""
+        return self.teacher.teacher if self.teacher is not None else self.student
+
+    def state_dict(self) -> dict:
+        opt = lambda o: None if o is None else o.state_dict()  # noqa: E731
+        return {"student": self.student.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "teacher": opt(self.teacher), "discriminator": opt(self.discriminator),
+                "optimizer_d": opt(self.optimizer_d)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.student.load_state_dict(state["student"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        for key in ("teacher", "discriminator", "optimizer_d"):
+            obj = getattr(self, key)
+            if (obj is None) != (state[key] is None):
+                raise ValueError(f"--resume: checkpoint of stage {self.name!r} does not match its levels ({key})")
+            if obj is not None:
+                obj.load_state_dict(state[key])
+
+
+class StageTask:
+    """``stage`` as a task of :class:`~posefast.engine.loop.EpochLoop`. Its checkpoint holds ``{"stage":
+    stage.state_dict(), "settings": settings}``; ``settings`` (what must not change between a run and its
+    resumption) must match on resume."""
+
+    def __init__(self, stage: Stage, data: dict, aug: Augment, ml, settings: dict, batch_size: int,
+                 streams: tuple[int, int]):
+        self.stage, self.data, self.aug, self.ml, self.settings = stage, data, aug, ml, settings
+        self.name, self.batch_size, self.streams = stage.name, batch_size, streams
+        self.device = _device(stage.student)
+
+    def begin_epoch(self, epoch: int) -> EpochPlan:
+        self.stage.student.train()
+        src, tgt = self.data["source"], self.data["target"]
+        draws = (Draw(len(src), self.streams[0]),)
+        if self.stage.levels is not None:  # every step also takes a batch of target crops, cycling through them
+            draws += (Draw(len(tgt), self.streams[1], wrap=True),)
+        return EpochPlan(len(src) // self.batch_size, draws)
+
+    def train_step(self, indices, epoch: int, step: int) -> dict[str, float]:
+        src = self.data["source"]
+        idx = indices[0]
+        batch = tuple(t.to(self.device) for t in (src.images[idx], src.keypoints[idx], src.visible[idx]))
+        if self.stage.levels is None:
+            return source_step(self.stage.student, self.stage.optimizer, self.aug, batch)
+        target_images = self.data["target"].images[indices[1]].to(self.device)
+        return adapt_step(self.stage, self.aug, self.ml, batch, target_images)
+
+    def end_epoch(self, epoch: int) -> None:
+        pass
+
+    def evaluate(self) -> dict:
+        test, batch = self.data["target_test"], self.ml.eval_batch_size
+        metrics = {"target": evaluate_pck(self.stage.eval_model, test, batch)}
+        if self.stage.teacher is not None:
+            metrics["target_student"] = evaluate_pck(self.stage.student, test, batch)
+        return metrics
+
+    def epoch_diagnostics(self) -> dict:
+        return {}
+
+    def checkpoint_state(self) -> dict:
+        return {"stage": self.stage.state_dict(), "settings": self.settings}
+
+    def load_checkpoint_state(self, state: dict, path: Path) -> None:
+        saved = state.get("settings")
+        if saved != self.settings:
+            diff = sorted(k for k in set(saved or {}) | set(self.settings)
+                          if (saved or {}).get(k) != self.settings.get(k))
+            raise ValueError(f"--resume: {path} was written with different settings ({', '.join(diff)}); resume "
+                             f"with the same configuration or start a new --out")
+        self.stage.load_state_dict(state["stage"])
+
+    def progress_line(self, metrics: dict) -> str:
+        student = (f", student {metrics['target_student']['pck']:.1f} %" if "target_student" in metrics else "")
+        return f"target PCK@0.05 {metrics['target']['pck']:.1f} %{student}"
+
+
+def run_stage(stage: Stage, epochs: int, data: dict, aug: Augment, ml, cfg, settings: dict, batch_size: int,
+              out: Path, streams: tuple[int, int], progress: bool) -> dict:
+    """Train ``stage`` for ``epochs`` epochs into ``out`` on the shared loop (resuming when ``cfg.resume``; mid-epoch
+    checkpoints every ``cfg.checkpoint_every`` steps) and write ``out/metrics.json``; returns the last epoch's
+    metrics (``{"target": {"pck", "per_joint", "count"}, "target_student"?}``)."""
+    task = StageTask(stage, data, aug, ml, settings, batch_size, streams)
+    loop = EpochLoop(task, out, epochs=epochs, batch_size=batch_size, seed=order_seed(cfg.seed),
+                     steps_per_epoch=cfg.steps_per_epoch, checkpoint_every=cfg.checkpoint_every, progress=progress)
+    last = loop.fit(cfg.resume)
+    (Path(out) / "metrics.json").write_text(json.dumps({"stage": stage.name, "epochs": epochs, **last}, indent=2))
+    return last
