@@ -42,6 +42,8 @@ IMAGE_METHODS: dict[str, MethodInfo] = {
 # The multilevel comparison's variants, each adding one level of alignment to the one before.
 MULTILEVEL_VARIANTS: dict[str, MethodInfo] = {
     BASELINE: MethodInfo("Source only", "the pose network trained on the labelled source only"),
+    "mean-teacher": MethodInfo("+ mean teacher", "UDAPE's mean teacher on the target images: the base every adapted "
+                               "variant shares (an optional row)"),
     "image": MethodInfo("+ image level (AdaIN)", "mean teacher on target images restyled by AdaIN"),
     "image+feature": MethodInfo("+ feature level (GRL patch D)", "plus adversarial feature alignment through a "
                                 "gradient reversal layer"),

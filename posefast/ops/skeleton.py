@@ -8,7 +8,6 @@ Bones are child-indexed (bone b ends at joint b + 1), see :mod:`posefast.skeleto
 """
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from posefast import reference

@@ -16,11 +16,12 @@ import torch
 from posefast.engine.loop import Draw, EpochLoop, EpochPlan
 from posefast.evaluation.heatmap2d import evaluate_pck
 from posefast.methods.multilevel.steps import Augment, adapt_step, source_step
+from posefast.methods.registry import MULTILEVEL_VARIANTS
 from posefast.models import EMATeacher, PatchDiscriminator, PoseResNet
 
 __all__ = ["VARIANTS", "variant_levels", "build_pose_net", "Stage", "StageTask", "run_stage"]
 
-VARIANTS = ("source-only", "mean-teacher", "image", "image+feature", "multilevel")
+VARIANTS = tuple(MULTILEVEL_VARIANTS)  # the registry's list: source-only, mean-teacher, image, ...
 
 # The permutations a stage's epochs follow (posefast.engine.loop.epoch_order, streams (source, target)): the variants'
 # differ from the pretraining's, whose epochs they continue.
