@@ -54,3 +54,25 @@ def test_run_folder_rules(tmp_path):
     assert stage.is_dir()
     prepare_run_folder(tmp_path / "compare", resume=False, overwrite=True)
     assert not stage.exists() and run_files(tmp_path / "compare") == []
+
+
+def test_resume_refuses_other_settings_and_names_them(tmp_path, capsys):
+    """A resumed run continues the run it finds: settings that change what it computes (the learning rate, the
+    method's own section) are refused, by name and value; where it runs (device, checkpoint cadence) and other
+    methods' settings may differ."""
+    out = tmp_path / "pa"
+    run = ["poseaug", *TINY, "--epochs", "1", "--out", out]
+    rc, _, err = train(run, capsys)
+    assert rc == 0, err
+    before = _snapshot(out)
+
+    rc, _, err = train([*run, "--resume", "--lr", "0.01", "--set", "poseaug.weight_feedback_ba=0"], capsys)
+    line = one_error_line(err)
+    assert rc == 2 and "other settings" in line and str(out / "checkpoint.pt") in line
+    assert "lr 0.001 (now 0.01)" in line and "poseaug.weight_feedback_ba" in line
+    assert _snapshot(out) == before  # refused before anything was written
+
+    rc, _, err = train([*run, "--resume", "--set", "checkpoint_every=1", "--set", "poseda.weight_reg=30",
+                        "--device", "cpu"], capsys)
+    assert rc == 0, err
+    assert (out / "metrics.json").read_bytes() == before["metrics.json"]

@@ -20,6 +20,7 @@ class LiftingMethod:
     """
 
     name = "source-only"
+    config_section: str | None = None  # its own settings section (``poseaug``), checked on --resume
 
     def __init__(self, cfg, data: DomainData, dist: DistContext):
         self.cfg, self.data, self.dist = cfg, data, dist

@@ -57,6 +57,7 @@ def swap_bone_lengths(joints_3d: torch.Tensor, templates: torch.Tensor, skeleton
 
 class PoseAug(LiftingMethod):
     name = "poseaug"
+    config_section = "poseaug"  # the settings a resumed run must keep (besides the common ones)
 
     def __init__(self, cfg, data, dist):
         super().__init__(cfg, data, dist)

@@ -43,6 +43,7 @@ def estimate_camera(image_size: torch.Tensor) -> torch.Tensor:
 
 class PoseDA(LiftingMethod):
     name = "poseda"
+    config_section = "poseda"  # the settings a resumed run must keep (besides the common ones)
     use_gpa: bool | None = None  # the ablation subclasses fix these
     use_lpa: bool | None = None
 
