@@ -68,7 +68,7 @@ def test_resume_refuses_other_settings_and_names_them(tmp_path, capsys):
 
     rc, _, err = train([*run, "--resume", "--lr", "0.01", "--set", "poseaug.weight_feedback_ba=0"], capsys)
     line = one_error_line(err)
-    assert rc == 2 and "other settings" in line and str(out / "checkpoint.pt") in line
+    assert rc == 2 and "different settings" in line and str(out / "checkpoint.pt") in line
     assert "lr 0.001 (now 0.01)" in line and "poseaug.weight_feedback_ba" in line
     assert _snapshot(out) == before  # refused before anything was written
 

@@ -4,10 +4,11 @@ and each stage of multilevel (:mod:`posefast.methods.multilevel.stage`).
 A *task* (:class:`EpochTask`) says what one step trains and how an epoch is scored; :class:`EpochLoop` owns the
 order of the batches, the files and resumption::
 
-    out/checkpoint.pt   {"epoch", "step", **task.checkpoint_state(), "rng", "loss_sums"}: written atomically at every
-                        epoch end and every ``checkpoint_every`` steps inside an epoch; ``resume`` continues from it
-                        bit for bit, mid-epoch too (the epoch's batches are a pure function of seed and epoch, the
-                        RNG states and the epoch's loss sums so far are in the checkpoint)
+    out/checkpoint.pt   {"epoch", "step", **task.checkpoint_state(), "settings", "rng", "loss_sums"}: written
+                        atomically at every epoch end and every ``checkpoint_every`` steps inside an epoch; ``resume``
+                        continues from it bit for bit, mid-epoch too (the epoch's batches are a pure function of seed
+                        and epoch, the RNG states and the epoch's loss sums so far are in the checkpoint), and
+                        refuses it when ``task.resume_settings()`` differs from the saved ``settings
     out/metrics.jsonl   one line per epoch: {"epoch", "losses": means over the epoch's steps, **task.evaluate(),
                         "diagnostics": task.epoch_diagnostics() when not empty} — bit-identical for the same
                         command, seed and thread count
@@ -27,7 +28,7 @@ from tqdm import tqdm
 from posefast.engine import checkpoint as ckpt
 from posefast.engine.distributed import DistContext
 
-__all__ = ["Draw", "EpochPlan", "EpochTask", "EpochLoop", "epoch_order", "batch_indices"]
+__all__ = ["Draw", "EpochPlan", "EpochTask", "EpochLoop", "epoch_order", "batch_indices", "settings_mismatches"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,11 @@ class EpochTask(Protocol):
         """Everything of the task a resumed run needs (networks, optimisers, schedules, the task's own state)."""
 
     def load_checkpoint_state(self, state: dict, path: Path) -> None:
-        """Restore :meth:`checkpoint_state`; raise ValueError naming ``path`` when it belongs to another run."""
+        """Restore :meth:`checkpoint_state` (the loop has already checked :meth:`resume_settings`)."""
+
+    def resume_settings(self) -> dict:
+        """What must not change between a run and its resumption (nested dicts allowed): the loop stores it in
+        every checkpoint and refuses to resume when it differs."""
 
     def progress_line(self, metrics: dict) -> str: ...
 
@@ -81,6 +86,23 @@ def epoch_order(n: int, seed: int, epoch: int, stream: int = 0, device=None) -> 
     g = torch.Generator().manual_seed(seed * 1_000_003 + stream * 10_007 + epoch)
     order = torch.randperm(n, generator=g)
     return order if device is None else order.to(device)
+
+
+def _flat(values: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in values.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def settings_mismatches(saved: dict, current: dict) -> list[str]:
+    """``"name saved (now current)"`` for every setting (dotted for nested dicts) that differs between ``saved`` and
+    ``current``; a setting missing on one side shows as None."""
+    old, new = _flat(saved), _flat(current)
+    return [f"{k} {old.get(k)!r} (now {new.get(k)!r})" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
 
 
 def batch_indices(order: torch.Tensor, step: int, batch_size: int, wrap: bool) -> torch.Tensor:
@@ -116,7 +138,8 @@ class EpochLoop:
     def save(self, epoch: int, step: int) -> None:
         """Checkpoint the state before (``epoch``, ``step``): what a resumed run continues from."""
         if self.dist.is_main:
-            state = {"epoch": epoch, "step": step, **self.task.checkpoint_state(), "rng": ckpt.rng_state(),
+            state = {"epoch": epoch, "step": step, **self.task.checkpoint_state(),
+                     "settings": self.task.resume_settings(), "rng": ckpt.rng_state(),
                      "loss_sums": dict(self.loss_sums)}  # of the epoch so far: a mid-epoch resume logs the same means
             ckpt.save_atomic(state, self.checkpoint_path)
         self.dist.barrier()
@@ -126,10 +149,14 @@ class EpochLoop:
         if not self.checkpoint_path.exists():
             return None
         state = ckpt.load(self.checkpoint_path, self.device)
-        missing = [k for k in ("epoch", "step", "rng") if k not in state]
+        missing = [k for k in ("epoch", "step", "rng", "settings") if k not in state]
         if missing:
             raise ValueError(f"--resume: {self.checkpoint_path} is not a checkpoint of posefast's epoch loop (no "
                              f"{', '.join(missing)}; a run folder from an older posefast?); start a new --out")
+        bad = settings_mismatches(state["settings"], self.task.resume_settings())
+        if bad:
+            raise ValueError(f"--resume: {self.checkpoint_path} was written with different settings: {'; '.join(bad)}. "
+                             "Resume with the run's own settings, or start a new --out")
         self.task.load_checkpoint_state(state, self.checkpoint_path)
         ckpt.set_rng_state(state["rng"])
         self.loss_sums = dict(state.get("loss_sums", {}))

@@ -13,25 +13,23 @@ from posefast.evaluation.lifting import (evaluate_lifter, per_class_mpjpe, per_p
                                          view_elevation_deg)
 from posefast.models.lifting.spec import lifter_spec
 
-# Settings a resumed run may change: where and how it runs, not what it computes (the batch order, the checkpoint
-# cadence and the device change no number a run writes; ``init`` only seeds a run's first step).
+# Settings a resumed run may change: where it writes and runs, not what it computes. The checkpoint cadence changes
+# no number; ``init`` only seeds a fresh run's first step; the device is the user's to move (a GPU's rounding differs
+# from the CPU's, but a run continued elsewhere is still that run).
 RESUMABLE_SETTINGS = frozenset({"out", "resume", "progress", "plots", "device", "jobs", "seeds", "init",
                                 "checkpoint_every"})
 # Sections of the settings that belong to other jobs or methods (a method's own is its ``config_section``).
 SECTIONS = ("poseaug", "poseda", "compare", "multilevel")
 
 
-def resume_mismatches(saved: dict, current: dict, section: str | None) -> list[str]:
-    """The settings (dotted names) in which a checkpoint's ``saved`` config differs from this run's ``current``
-    one, among those that decide what a lifting method computes: every top-level setting except
-    :data:`RESUMABLE_SETTINGS` and the method's own section (``poseaug.*`` for PoseAug); other methods' sections
-    do not matter (a source-only stage ignores ``poseaug.*``)."""
-    keys = [k for k in current if k not in RESUMABLE_SETTINGS and k not in SECTIONS]
-    bad = [k for k in keys if saved.get(k) != current[k]]
+def lifting_resume_settings(config: dict, section: str | None) -> dict:
+    """What decides a lifting method's numbers in its settings ``config``: every top-level setting except
+    :data:`RESUMABLE_SETTINGS` and the sections, plus the method's own section (``poseaug`` for PoseAug); other
+    methods' sections do not matter (a source-only stage ignores ``poseaug.*``)."""
+    kept = {k: v for k, v in config.items() if k not in RESUMABLE_SETTINGS and k not in SECTIONS}
     if section:
-        mine, theirs = current.get(section, {}), saved.get(section, {})
-        bad += [f"{section}.{k}" for k in mine if theirs.get(k) != mine[k]]
-    return bad
+        kept[section] = config[section]
+    return kept
 
 
 class Trainer:
@@ -74,18 +72,13 @@ class Trainer:
 
     def load_checkpoint_state(self, state: dict, path: Path) -> None:
         m = self.method
-        if state["method"] != m.name:
-            raise ValueError(f"--resume: {path} holds a {state['method']!r} run, not {m.name!r}")
-        bad = resume_mismatches(state.get("config", {}), self.cfg.to_dict(), m.config_section)
-        if bad:
-            saved = state.get("config", {})
-            shown = "; ".join(f"{k} {_dotted(saved, k)!r} (now {_dotted(self.cfg.to_dict(), k)!r})" for k in bad)
-            raise ValueError(f"--resume: {path} was written with other settings: {shown}. Resume with the run's own "
-                             "settings, or start a new --out")
         for group, objects in (("modules", m.modules()), ("optimizers", m.optimizers()), ("schedulers", m.schedulers())):
             for k, obj in objects.items():
                 obj.load_state_dict(state[group][k])
         m.load_extra_state(state["extra"])
+
+    def resume_settings(self) -> dict:
+        return lifting_resume_settings(self.cfg.to_dict(), self.method.config_section)  # ``method`` among them
 
     def begin_epoch(self, epoch: int) -> EpochPlan:
         m = self.method
@@ -163,9 +156,3 @@ class Trainer:
             with open(self.out / "metrics.json", "w") as f:
                 json.dump(final, f, indent=2)
         return final
-
-
-def _dotted(values: dict, key: str):
-    for part in key.split("."):
-        values = values.get(part, {}) if isinstance(values, dict) else None
-    return values if values != {} else None

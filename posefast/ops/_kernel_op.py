@@ -53,6 +53,8 @@ import typing
 
 import torch
 
+from posefast.ops._switch import ProcessSwitch
+
 __all__ = ["kernel_op", "KernelOp", "registered_ops", "use_fast_path", "fast_path_enabled"]
 
 _FAST = [True]
@@ -62,19 +64,10 @@ def fast_path_enabled() -> bool:
     return _FAST[0]
 
 
-class use_fast_path:
+class use_fast_path(ProcessSwitch):
     """Switch the eager fast path on (default) or off for the process; as a context manager, for the block."""
 
-    def __init__(self, enabled: bool = True):
-        self._previous = _FAST[0]
-        _FAST[0] = bool(enabled)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        _FAST[0] = self._previous
-        return False
+    _state = _FAST
 
 
 def _plain_call(args) -> tuple[bool, bool]:

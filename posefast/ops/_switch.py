@@ -8,7 +8,25 @@ def kernels_enabled() -> bool:
     return _enabled[0]
 
 
-class use_kernels:
+class ProcessSwitch:
+    """A process-wide on/off setting held in the subclass's one-element list ``_state``: called plainly it sets
+    the setting; as a context manager it restores the previous one when the block ends."""
+
+    _state: list
+
+    def __init__(self, enabled: bool = True):
+        self._previous = self._state[0]
+        self._state[0] = bool(enabled)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._state[0] = self._previous
+        return False
+
+
+class use_kernels(ProcessSwitch):
     """Switch between the compiled kernels (True, default) and the pure-torch reference ops (False).
 
     Called plainly it sets the switch for the process: ``posefast.use_kernels(False)``. As a context manager it
@@ -18,13 +36,4 @@ class use_kernels:
             loss = step(batch)   # runs on posefast.reference
     """
 
-    def __init__(self, enabled: bool = True):
-        self._previous = _enabled[0]
-        _enabled[0] = bool(enabled)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        _enabled[0] = self._previous
-        return False
+    _state = _enabled

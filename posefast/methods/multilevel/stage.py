@@ -105,8 +105,8 @@ class Stage:
 
 class StageTask:
     """``stage`` as a task of :class:`~posefast.engine.loop.EpochLoop`. Its checkpoint holds ``{"stage":
-    stage.state_dict(), "settings": settings}``; ``settings`` (what must not change between a run and its
-    resumption) must match on resume."""
+    stage.state_dict()}``; ``settings`` (what must not change between a run and its resumption) are its
+    :meth:`resume_settings`, which the loop checks."""
 
     def __init__(self, stage: Stage, data: dict, aug: Augment, ml, settings: dict, batch_size: int,
                  streams: tuple[int, int]):
@@ -145,15 +145,12 @@ class StageTask:
         return {}
 
     def checkpoint_state(self) -> dict:
-        return {"stage": self.stage.state_dict(), "settings": self.settings}
+        return {"stage": self.stage.state_dict()}
+
+    def resume_settings(self) -> dict:
+        return self.settings
 
     def load_checkpoint_state(self, state: dict, path: Path) -> None:
-        saved = state.get("settings")
-        if saved != self.settings:
-            diff = sorted(k for k in set(saved or {}) | set(self.settings)
-                          if (saved or {}).get(k) != self.settings.get(k))
-            raise ValueError(f"--resume: {path} was written with different settings ({', '.join(diff)}); resume "
-                             f"with the same configuration or start a new --out")
         self.stage.load_state_dict(state["stage"])
 
     def progress_line(self, metrics: dict) -> str:
