@@ -24,8 +24,8 @@ def read_checkpoint(path, device="cpu", flag: str = "--checkpoint") -> dict:
         raise UsageError(f"{flag} {path}: no such file (expected {what})")
     try:
         state = ckpt.load(path, device)
-    except Exception as exc:  # noqa: BLE001 - torch.load raises many types for a file that is not a checkpoint
-        raise UsageError(f"{flag} {path}: not a posefast checkpoint ({type(exc).__name__}: {exc})") from exc
+    except ckpt.CheckpointError as exc:  # starts with the path
+        raise UsageError(f"{flag} {exc}") from None
     if not isinstance(state, dict) or not ({"config", "modules"} <= set(state) or "stage" in state):
         raise UsageError(f"{flag} {path}: not a posefast checkpoint (expected {what})")
     return state

@@ -148,7 +148,10 @@ class EpochLoop:
         """The (epoch, step) a resumed run continues from, or None when ``out`` holds no checkpoint yet."""
         if not self.checkpoint_path.exists():
             return None
-        state = ckpt.load(self.checkpoint_path, self.device)
+        try:
+            state = ckpt.load(self.checkpoint_path, self.device)
+        except ckpt.CheckpointError as exc:
+            raise ckpt.CheckpointError(f"--resume: {exc}") from None
         missing = [k for k in ("epoch", "step", "rng", "settings") if k not in state]
         if missing:
             raise ValueError(f"--resume: {self.checkpoint_path} is not a checkpoint of posefast's epoch loop (no "
@@ -170,7 +173,7 @@ class EpochLoop:
         lines = [ln for ln in self.metrics_path.read_text().splitlines() if ln.strip()]
         kept = [ln for ln in lines if json.loads(ln)["epoch"] < epoch]
         if kept:
-            self.metrics_path.write_text("".join(ln + "\n" for ln in kept))
+            ckpt.write_text_atomic(self.metrics_path, "".join(ln + "\n" for ln in kept))
         else:
             self.metrics_path.unlink()
 
@@ -220,8 +223,7 @@ class EpochLoop:
                 record["diagnostics"] = diagnostics
             # The line goes first: a kill before the checkpoint replays this epoch, and a resume drops the line.
             if self.dist.is_main:
-                with open(self.metrics_path, "a") as f:
-                    f.write(json.dumps(record) + "\n")
+                ckpt.append_line(self.metrics_path, json.dumps(record))
             self.save(epoch + 1, 0)
             if self.dist.is_main:
                 ckpt.log_epoch_time(self.out, epoch, time.perf_counter() - tic)

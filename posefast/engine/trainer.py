@@ -123,7 +123,11 @@ class Trainer:
         path = Path(self.cfg.init)
         if not path.is_file():
             raise FileNotFoundError(f"--init: no checkpoint at {path} (expected a lifting run's checkpoint.pt)")
-        self.method.init_lifter(ckpt.load(path, self.dist.device), path)
+        try:
+            state = ckpt.load(path, self.dist.device)
+        except ckpt.CheckpointError as exc:
+            raise ckpt.CheckpointError(f"--init: {exc}") from None
+        self.method.init_lifter(state, path)
 
     def target_records(self, pred=None) -> dict:
         """Per-pose target-test numbers of the current lifter (see :func:`posefast.evaluation.lifting.per_pose_metrics`)."""
@@ -142,8 +146,13 @@ class Trainer:
         records = self.target_records()
         classes = np.array(self.method.data.target_classes, dtype=str)
         tmp = self.out / ".target_errors.tmp.npz"
-        np.savez(tmp, **records, class_names=classes)
-        tmp.replace(self.out / "target_errors.npz")
+        try:
+            np.savez(tmp, **records, class_names=classes)
+            tmp.replace(self.out / "target_errors.npz")
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise ckpt.WriteError(f"{self.out / 'target_errors.npz'}: could not be written ({exc}); the run's "
+                                  "checkpoint is intact and --resume writes it again") from exc
 
     def fit(self) -> dict:
         cfg, m = self.cfg, self.method
@@ -153,6 +162,5 @@ class Trainer:
                  "target_classes": list(m.data.target_classes), **metrics}
         if self.dist.is_main:
             self.write_target_records()
-            with open(self.out / "metrics.json", "w") as f:
-                json.dump(final, f, indent=2)
+            ckpt.write_text_atomic(self.out / "metrics.json", json.dumps(final, indent=2))
         return final

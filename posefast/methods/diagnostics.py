@@ -38,10 +38,13 @@ class EpochDistributions:
         return out
 
     def state_dict(self) -> dict:
-        return {"values": {k: [c.copy() for c in v] for k, v in self.values.items()}, "bands": dict(self.bands)}
+        # tensors, not numpy arrays: a checkpoint holds what torch.load(weights_only=True) reads
+        return {"values": {k: [torch.from_numpy(c.copy()) for c in v] for k, v in self.values.items()},
+                "bands": dict(self.bands)}
 
     def load_state_dict(self, state: dict) -> None:
-        self.values = {k: [np.asarray(c) for c in v] for k, v in state["values"].items()}
+        self.values = {k: [c.numpy() if isinstance(c, torch.Tensor) else np.asarray(c) for c in v]
+                       for k, v in state["values"].items()}
         self.bands = dict(state["bands"])
 
 
