@@ -23,7 +23,8 @@ LAYERS: list[tuple[int, str, tuple[str, ...]]] = [
     (6, "evaluation", ("posefast.evaluation",)),
     (7, "engine", ("posefast.engine",)),
     (8, "methods", ("posefast.methods",)),
-    (9, "cli", ("posefast.cli", "posefast.train", "posefast.lift", "posefast.evaluate")),
+    (9, "cli", ("posefast.cli", "posefast.train", "posefast.lift", "posefast.evaluate",
+                "posefast.convert_checkpoint")),
 ]
 
 
