@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from posefast.data.pose3d.keypoint_layouts import LAYOUT_JOINTS, convert_keypoints
+from posefast.data.safe_files import read_npz
 from posefast.data.image2d.loaders import keypoint_triplets
 from posefast.skeleton import get_skeleton, h36m16_to_h36m17, h36m17_to_h36m16
 
@@ -137,10 +138,9 @@ def _read_openpose(folder: Path) -> Detections:
 
 def _read_npz(path: Path, skeleton) -> Detections:
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except Exception as exc:  # noqa: BLE001 - any reader failure: not a usable npz
-        raise ValueError(f"{path}: not a readable .npz of plain arrays ({type(exc).__name__}: {exc})") from None
+        arrays = read_npz(path)
+    except ValueError as exc:  # corrupt, or holds pickled objects: not a usable npz
+        raise ValueError(f"{exc} (expected an .npz of plain arrays)") from None
     if "joints_2d" not in arrays:
         raise ValueError(f"{path}: expected a 'joints_2d' array [N, J, 2] (pixels); found {sorted(arrays)}")
     skel = get_skeleton(skeleton)

@@ -29,6 +29,7 @@ from typing import Mapping
 import numpy as np
 
 from posefast.skeleton import get_skeleton
+from posefast.data.safe_files import PickledObjectsError, read_npz
 
 __all__ = ["ArchiveError", "ARCHIVE_KEYS", "validate_arrays", "load_archive", "save_archive"]
 
@@ -153,16 +154,15 @@ def load_archive(path: "str | os.PathLike") -> dict[str, object]:
     source = str(path)
     if not path.is_file():
         raise FileNotFoundError(f"{source}: no such pose archive")
-    if not zipfile.is_zipfile(path):  # np.load would try it as a pickle and blame "pickled objects"
+    if not zipfile.is_zipfile(path):  # name the format before the reader's own message
         raise ArchiveError(f"{source}: not a valid .npz file (an .npz is a zip archive of arrays; this file is not "
                            "a zip archive)")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except ValueError as e:  # object arrays need pickle: not an archive
-        raise ArchiveError(f"{source}: holds pickled objects ({e}); a pose archive holds plain arrays only") from None
-    except (zipfile.BadZipFile, OSError, EOFError) as e:
-        raise ArchiveError(f"{source}: not a readable .npz file ({type(e).__name__}: {e})") from None
+        arrays = read_npz(path)
+    except PickledObjectsError as e:  # object arrays need pickle: not an archive
+        raise ArchiveError(f"{e}; a pose archive holds plain arrays only") from None
+    except ValueError as e:
+        raise ArchiveError(str(e)) from None
     return validate_arrays(arrays, source=source)
 
 

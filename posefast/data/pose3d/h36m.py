@@ -2,7 +2,8 @@
 
 Files in one directory:
 - ``data_3d_h36m.npz``: ``positions_3d`` = {subject 'S1': {action: float [T, 32, 3]}}, world frame (Z up), metres
-  (a pickled dict, so the file is opened with ``allow_pickle=True``: load only files you trust).
+  (a pickled dict, read by the restricted reader of :mod:`posefast.data.safe_files`, which builds numpy arrays and
+  plain containers only).
 - ``data_2d_h36m_<keypoints>.npz`` (optional): ``positions_2d`` = {subject: {action: 4 x [T, K, 2 or 3]}},
   pixels, one array per camera in calibration order (a third channel is taken as confidence), and a ``metadata``
   dict. The keypoint layout is read from it (:func:`h36m_keypoint_layout`) and converted to ours with the rules of
@@ -46,6 +47,7 @@ from posefast.skeleton import get_skeleton, h36m17_to_h36m16
 from posefast.geometry import project, world_to_camera
 from posefast.data.pose3d.dataset import PoseDataset
 from posefast.data.pose3d.keypoint_layouts import LAYOUT_JOINTS, convert_keypoints, derived_mask, describe_conversion
+from posefast.data.safe_files import read_npz
 
 __all__ = ["H36M_TRAIN_SUBJECTS", "H36M_TEST_SUBJECTS", "H36M32_TO_H36M17", "h36m_cameras", "h36m_world_to_camera",
            "h36m_keypoint_layout", "load_h36m"]
@@ -101,20 +103,12 @@ def _subject_id(name: str, source: str) -> int:
 
 
 def _load_pickled_dict(path: Path, key: str) -> tuple[dict, dict]:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: file not found")
-    try:
-        npz = np.load(path, allow_pickle=True)
-    except Exception as e:  # noqa: BLE001 - any reader failure means a corrupt file; re-raise with the name
-        raise ValueError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
-    with npz:
-        if key not in npz.files:
-            raise ValueError(f"{path}: missing key {key!r}; found {npz.files}")
-        try:
-            value = npz[key].item()
-            meta = npz["metadata"].item() if "metadata" in npz.files else {}
-        except Exception as e:  # noqa: BLE001
-            raise ValueError(f"{path}: key {key!r} is not a pickled dict ({type(e).__name__}: {e})") from None
+    arrays = read_npz(path, objects=True)  # the pickled dicts through the restricted unpickler, nothing else
+    if key not in arrays:
+        raise ValueError(f"{path}: missing key {key!r}; found {sorted(arrays)}")
+    value, meta = arrays[key], arrays.get("metadata", np.array({}, dtype=object))
+    value = value.item() if value.dtype.kind == "O" and value.shape == () else value
+    meta = meta.item() if meta.dtype.kind == "O" and meta.shape == () else {}
     if not isinstance(value, dict):
         raise ValueError(f"{path}: key {key!r}: expected a dict {{subject: {{action: array}}}}, got "
                          f"{type(value).__name__}")

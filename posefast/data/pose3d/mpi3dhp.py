@@ -26,8 +26,8 @@ Layouts (detected from the file's keys):
    ``studio_frames=``.
 3. A per-sequence file ``data_3dhp_gt_test.npz`` (as AdaptPose, Gholami et al., CVPR 2022, reads it):
    ``positions_3d`` = {'TS1'..'TS6': float [T, J, 3]} in ``units`` and ``positions_2d`` = {...: [T, J, 2]} pixels,
-   J = 17 (``h36m17``) or 16 (``h36m16``), optional ``valid`` = {'TSk': bool [T]}; a pickled dict
-   (``allow_pickle=True``: load only files you trust).
+   J = 17 (``h36m17``) or 16 (``h36m16``), optional ``valid`` = {'TSk': bool [T]}; a pickled dict, read by the
+   restricted reader of :mod:`posefast.data.safe_files` (numpy arrays and plain containers only).
 
 Joints. The test set's 17 joints are Human3.6M's: head top, neck, head, spine and pelvis correspond to Human3.6M's
 head, thorax, neck/nose, spine and pelvis (SPIN files them under those names: :data:`SPIN24_TO_H36M17`).
@@ -56,6 +56,7 @@ import numpy as np
 from posefast.skeleton import get_skeleton
 from posefast.geometry import denormalize_screen, solve_root_translation
 from posefast.data.pose3d.dataset import PoseDataset
+from posefast.data.safe_files import read_npz
 
 __all__ = ["MPI3DHP_TEST_CAMERAS", "MPI3DHP_SEQUENCE_CAMERA", "MPI3DHP_TEST_VALID_FRAMES", "POSEAUG_STUDIO_FRAMES",
            "SPIN24_TO_H36M17", "load_3dhp"]
@@ -87,21 +88,27 @@ SPIN24_TO_H36M17 = (14, 2, 1, 0, 3, 4, 5, 16, 12, 17, 18, 9, 10, 11, 8, 7, 6)
 _SPIN_IMGNAME = re.compile(r"(?:^|/)TS([1-6])/imageSequence/img_\d+\.jpg$")
 
 
-def _open(path: Path, allow_pickle: bool):
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: file not found")
-    try:
-        return np.load(path, allow_pickle=allow_pickle)
-    except Exception as e:  # noqa: BLE001 - a reader failure means a corrupt file
-        raise ValueError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
+class _Arrays(dict):
+    """The arrays of an npz file (read whole by :func:`~posefast.data.safe_files.read_npz`), with ``files``."""
+
+    @property
+    def files(self) -> list[str]:
+        return list(self)
+
+
+def _open(path: Path) -> _Arrays:
+    # object arrays (the per-sequence layout's dicts) through the restricted unpickler; the other layouts refuse
+    # them where they read a key (an object array is not the float array they expect)
+    return _Arrays(read_npz(path, objects=True))
 
 
 def _get(npz, key: str, path: Path, item: bool = False):
-    try:
-        value = npz[key]
-        return value.item() if item else value
-    except Exception as e:  # noqa: BLE001 - corrupt member, pickled where plain was expected, ...
-        raise ValueError(f"{path}: key {key!r} could not be read ({type(e).__name__}: {e})") from None
+    value = npz[key]
+    if not item:
+        return value
+    if value.shape != ():
+        raise ValueError(f"{path}: key {key!r}: expected a pickled dict, got an array of shape {value.shape}")
+    return value.item()
 
 
 def _checked(a, path: Path, key: str, want: str, last: int, J: "int | None" = None) -> np.ndarray:
@@ -273,19 +280,17 @@ def load_3dhp(path, *, skeleton: "str | None" = None, units: str = "mm", studio_
     if split not in (None, "all", "test"):
         raise ValueError(f"split: the 3DHP files hold the test set only; expected None, 'all' or 'test', got {split!r}")
     path = Path(path)
-    with _open(path, allow_pickle=False) as npz:
-        keys = set(npz.files)
-        if {"imgname", "part", "S"} <= keys:
-            ds = _load_spin(npz, path)
-        elif {"pose3d", "pose2d"} <= keys:
-            ds = _load_poseaug(npz, path, studio_frames)
-        elif not {"positions_3d", "positions_2d"} <= keys:
-            raise ValueError(f"{path}: expected keys 'imgname'+'part'+'S' (SPIN), 'pose3d'+'pose2d' (PoseAug) or "
-                             f"'positions_3d'+'positions_2d' (per sequence), found {sorted(keys)}")
-    if {"positions_3d", "positions_2d"} <= keys and not ({"imgname", "part", "S"} <= keys or
-                                                         {"pose3d", "pose2d"} <= keys):
-        with _open(path, allow_pickle=True) as npz:
-            ds = _load_sequences(npz, path, units)
+    npz = _open(path)
+    keys = set(npz.files)
+    if {"imgname", "part", "S"} <= keys:
+        ds = _load_spin(npz, path)
+    elif {"pose3d", "pose2d"} <= keys:
+        ds = _load_poseaug(npz, path, studio_frames)
+    elif {"positions_3d", "positions_2d"} <= keys:
+        ds = _load_sequences(npz, path, units)
+    else:
+        raise ValueError(f"{path}: expected keys 'imgname'+'part'+'S' (SPIN), 'pose3d'+'pose2d' (PoseAug) or "
+                         f"'positions_3d'+'positions_2d' (per sequence), found {sorted(keys)}")
     if studio_frames is not None and ds.meta["format"] != "poseaug":
         raise ValueError(f"studio_frames: only for PoseAug's file; {path} names each frame's sequence")
     return ds if skeleton is None else ds.to_skeleton(get_skeleton(skeleton))

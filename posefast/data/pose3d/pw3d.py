@@ -31,7 +31,8 @@ What the loader does, per actor track (one ``sequence`` id per (sequence, actor)
 - ``split``: a ``sequenceFiles`` folder loads ``test`` by default (the split the protocols evaluate), or
   ``train`` / ``validation`` / ``all``; a split folder or a single pickle is that split.
 
-**The npz layout** (``3dpw:<file.npz>``, posefast's own, plain arrays only, opened with ``allow_pickle=False``):
+**The npz layout** (``3dpw:<file.npz>``, posefast's own, plain arrays only, read without pickle by
+:func:`posefast.data.safe_files.read_npz`):
 ``positions_3d`` float [N, J, 3] camera-frame metres and ``positions_2d`` float [N, J, 2] pixels (J = 17
 ``h36m17`` or 16 ``h36m16``); optional ``sequence`` int [N]; ``intrinsics`` [4] / [3, 3] (all samples) or [N, 4]
 (else a pinhole is fitted per sequence by least squares, recorded in ``meta``); ``image_size`` [2] or [N, 2]
@@ -39,7 +40,6 @@ What the loader does, per actor track (one ``sequence`` id per (sequence, actor)
 """
 from __future__ import annotations
 
-import pickle
 import warnings
 from pathlib import Path
 
@@ -48,6 +48,7 @@ import numpy as np
 from posefast.skeleton import get_skeleton
 from posefast.geometry import fit_pinhole_intrinsics, project
 from posefast.data.pose3d.dataset import PoseDataset
+from posefast.data.safe_files import PickledObjectsError, read_npz, read_pickle
 from posefast.data.pose3d.keypoint_layouts import convert_keypoints
 
 __all__ = ["PW3D_EVAL_JOINTS_H36M17", "PW3D_IMAGE_SIZE", "PW3D_SPLITS", "load_3dpw", "read_3dpw_sequence"]
@@ -60,39 +61,10 @@ PW3D_SPLITS = ("train", "validation", "test")
 
 
 # -- the official pickles ------------------------------------------------------------------------------------------
-def _numpy_global(name: str):
-    core = getattr(np, "_core", None) or np.core  # numpy >= 2 moved numpy.core to numpy._core
-    return getattr(core.multiarray, name)
-
-
-class _SequenceUnpickler(pickle.Unpickler):
-    """Python-2 (latin1) unpickler that resolves only what a 3DPW sequence file contains: numpy arrays, dtypes and
-    scalars; dicts, lists, tuples, strings and numbers need no global. Anything else is refused."""
-
-    _ALLOWED = {("numpy", "ndarray"): lambda: np.ndarray, ("numpy", "dtype"): lambda: np.dtype,
-                ("numpy.core.multiarray", "_reconstruct"): lambda: _numpy_global("_reconstruct"),
-                ("numpy._core.multiarray", "_reconstruct"): lambda: _numpy_global("_reconstruct"),
-                ("numpy.core.multiarray", "scalar"): lambda: _numpy_global("scalar"),
-                ("numpy._core.multiarray", "scalar"): lambda: _numpy_global("scalar")}
-
-    def find_class(self, module, name):
-        get = self._ALLOWED.get((module, name))
-        if get is None:
-            raise pickle.UnpicklingError(f"refused global {module}.{name}: a 3DPW sequence file holds only numpy "
-                                         f"arrays and plain containers")
-        return get()
-
-
 def read_3dpw_sequence(path) -> dict:
-    """The dict of one official 3DPW sequence pickle (Python 2, latin1), through the restricted unpickler."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: file not found")
-    try:
-        with open(path, "rb") as f:
-            data = _SequenceUnpickler(f, encoding="latin1").load()
-    except Exception as e:  # noqa: BLE001 - truncated, not a pickle, refused global: name the file
-        raise ValueError(f"{path}: not a readable 3DPW sequence pickle ({type(e).__name__}: {e})") from None
+    """The dict of one official 3DPW sequence pickle (Python 2, latin1; a Python 3 re-save reads the same), through
+    the restricted unpickler of :mod:`posefast.data.safe_files`."""
+    data = read_pickle(path, "3DPW sequence pickle")
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a dict of sequence fields, got {type(data).__name__}")
     return data
@@ -236,13 +208,10 @@ def _load_npz(path: Path, skeleton, split) -> PoseDataset:
     if split not in (None, "all", "test"):
         raise ValueError(f"split: a 3DPW npz holds one split; expected None, 'all' or 'test', got {split!r}")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except ValueError as e:
-        raise ValueError(f"{path}: holds pickled objects ({e}); the 3DPW npz layout is plain arrays only (the "
-                         f"official release: pass its sequenceFiles folder or a .pkl)") from None
-    except Exception as e:  # noqa: BLE001
-        raise ValueError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
+        arrays = read_npz(path)
+    except PickledObjectsError as e:
+        raise ValueError(f"{e}; the 3DPW npz layout is plain arrays only (the official release: pass its "
+                         f"sequenceFiles folder or a .pkl)") from None
     for key in ("positions_3d", "positions_2d"):
         if key not in arrays:
             raise ValueError(f"{path}: missing key {key!r}; found {sorted(arrays)}")
