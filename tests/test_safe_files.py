@@ -148,7 +148,7 @@ def test_array_states_are_checked_before_numpy_allocates():
     good = pickle.dumps(np.arange(4.0), protocol=2)
     assert restricted_loads(good, "t").tolist() == [0.0, 1.0, 2.0, 3.0]
     # the same pickle with the shape (4,) replaced by (10^12,): refused, the bytes hold 4 elements
-    bad = good.replace(b"K\x04\x85", b"\x8a\x05" + (10**12).to_bytes(5, "little") + b"\x85", 1)
+    bad = good.replace(b"K\x04\x85", b"\x8a\x06" + (10**12).to_bytes(6, "little") + b"\x85", 1)
     assert bad != good
     with pytest.raises(pickle.UnpicklingError, match="does not hold that many elements"):
         restricted_loads(bad, "t")
