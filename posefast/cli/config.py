@@ -208,12 +208,32 @@ def apply_overrides(cfg, values: dict, where: str) -> None:
         setattr(cfg, key_py, value)
 
 
+def _yaml_problem(exc: Exception) -> str:
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    mark = getattr(exc, "problem_mark", None)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else problem
+
+
+def parse_setting(raw: str, where: str):
+    """A ``--set`` value as YAML (numbers, lists, strings); a YAML error is a ValueError naming ``where``."""
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{where}: {raw!r} is not a YAML value ({_yaml_problem(exc)})") from None
+
+
 def load_yaml(path: str | Path) -> dict:
     path = Path(path)
     try:
         values = yaml.safe_load(path.read_text()) or {}
     except FileNotFoundError:
         raise FileNotFoundError(f"--config: no such file {path}") from None
+    except yaml.YAMLError as exc:  # a syntax error, or a tag naming Python code (safe_load builds none)
+        raise ValueError(f"--config: {path} is not a YAML mapping of settings ({_yaml_problem(exc)})") from None
+    except OSError as exc:  # a folder, unreadable
+        raise OSError(f"--config: {path}: cannot be read ({exc.strerror or exc})") from None
+    except ValueError as exc:  # not UTF-8 text
+        raise ValueError(f"--config: {path}: cannot be read ({exc})") from None
     if not isinstance(values, dict):
         raise ValueError(f"--config: {path} must hold a mapping of settings, got {type(values).__name__}")
     return values

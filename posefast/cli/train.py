@@ -14,7 +14,7 @@ from posefast.errors import UsageError
 from posefast.methods.multilevel import apply_generic_settings, main_multilevel
 from posefast.methods.registry import IMAGE_METHODS, LIFTING_METHODS
 from posefast.methods.run import run_lifting
-from posefast.cli.config import TrainConfig, apply_overrides, load_yaml
+from posefast.cli.config import TrainConfig, apply_overrides, load_yaml, parse_setting
 
 COMPARE_HELP = ("the main job: per seed (--seeds), source-only pretrains (compare.pretrain_epochs), then every lifting "
                 "method adapts from that checkpoint (compare.adapt_epochs, compare.adapt_lr; --epochs and --lr set "
@@ -94,9 +94,7 @@ def config_from_args(args) -> TrainConfig:
         key, sep, raw = item.partition("=")
         if not sep:
             raise UsageError(f"--set: expected KEY=VALUE, got {item!r}")
-        import yaml
-
-        value = yaml.safe_load(raw)
+        value = parse_setting(raw, f"--set {key}")
         *path, leaf = key.split(".")
         nested = {leaf: value}
         for part in reversed(path):
