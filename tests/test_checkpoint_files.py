@@ -174,7 +174,8 @@ class _DiskFull:
 
 
 def _fill_disk_on(monkeypatch, matches, after: int = 0):
-    """Make the (``after`` + 1)-th and later opens for writing of a file whose name ``matches`` fail like a full disk."""
+    """Make the (``after`` + 1)-th and later opens for writing of a file whose name ``matches`` fail like a full
+    disk."""
     real_open = builtins.open
     seen = {"n": 0}
 

@@ -129,8 +129,12 @@ def world(tmp_path_factory):
     resumable = root / "resumable"
     shutil.copytree(lift_run, resumable)
 
-    ev = lambda data: (evaluate_main, ["--checkpoint", ckpt, "--data", data])  # noqa: E731
-    lift = lambda inp, *extra: (lift_main, ["--checkpoint", ckpt, "--input", inp, "--out", root / "o.npz", *extra])  # noqa: E731
+    def ev(data):
+        return evaluate_main, ["--checkpoint", ckpt, "--data", data]
+
+    def lift(inp, *extra):
+        return lift_main, ["--checkpoint", ckpt, "--input", inp, "--out", root / "o.npz", *extra]
+
     h2d = (lambda argv: (load_h36m(files / "h36m", keypoints="gt", split="all"), 0)[1], [])
     readers = {
         "archive": (files / "archive.npz", ev(files / "archive.npz")),
@@ -246,11 +250,12 @@ def mutate(data: bytes, m) -> bytes:
     return b""
 
 
-READERS = ["archive", "h36m-3d", "h36m-2d", "3dhp-spin", "3dhp-poseaug", "3dhp-sequences", "3dpw-pickle", "3dpw-npz", "cmu-asf",
-           "cmu-amc", "cmu-bvh", "coco-detections", "openpose", "detections-npz", "coco-keypoints-2d", "image",
-           "lsp-joints", "checkpoint-evaluate", "checkpoint-lift", "checkpoint-2d", "checkpoint-resume",
-           "checkpoint-init", "yaml-config"]
-NPZ_READERS = ["archive", "h36m-3d", "h36m-2d", "3dhp-spin", "3dhp-poseaug", "3dhp-sequences", "3dpw-npz", "detections-npz"]
+READERS = ["archive", "h36m-3d", "h36m-2d", "3dhp-spin", "3dhp-poseaug", "3dhp-sequences", "3dpw-pickle",
+           "3dpw-npz", "cmu-asf", "cmu-amc", "cmu-bvh", "coco-detections", "openpose", "detections-npz",
+           "coco-keypoints-2d", "image", "lsp-joints", "checkpoint-evaluate", "checkpoint-lift", "checkpoint-2d",
+           "checkpoint-resume", "checkpoint-init", "yaml-config"]
+NPZ_READERS = ["archive", "h36m-3d", "h36m-2d", "3dhp-spin", "3dhp-poseaug", "3dhp-sequences", "3dpw-npz",
+               "detections-npz"]
 
 
 def test_every_reader_is_fuzzed():
@@ -261,16 +266,31 @@ def test_every_reader_is_fuzzed():
     assert sorted(re.findall(r'^        "([\w-]+)": \(', source, re.M)) == sorted(READERS)
 
 
-@pytest.mark.parametrize("reader", READERS)
-@FUZZ
-@given(data=st.data())
-def test_mutated_bytes_get_one_line(reader, world, monkeypatch, capsys, data):
+# the readers behind a training run's start (domains, method) get fewer examples: each costs a second
+SLOW = ["checkpoint-resume", "checkpoint-init"]
+
+
+def _mutated_bytes(reader, world, monkeypatch, capsys, data):
     _no_training(monkeypatch, reader)
     path, (main, argv) = world["readers"][reader]
     original = path.read_bytes()
     m = data.draw(mutation(len(original)), label="mutation")
     with _replaced(path, mutate(original, m)):
         check_one_line(main, argv, capsys)
+
+
+@pytest.mark.parametrize("reader", [r for r in READERS if r not in SLOW])
+@FUZZ
+@given(data=st.data())
+def test_mutated_bytes_get_one_line(reader, world, monkeypatch, capsys, data):
+    _mutated_bytes(reader, world, monkeypatch, capsys, data)
+
+
+@pytest.mark.parametrize("reader", SLOW)
+@settings(FUZZ, max_examples=4)
+@given(data=st.data())
+def test_mutated_bytes_get_one_line_at_a_runs_start(reader, world, monkeypatch, capsys, data):
+    _mutated_bytes(reader, world, monkeypatch, capsys, data)
 
 
 @pytest.mark.parametrize("reader", READERS)

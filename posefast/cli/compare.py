@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from posefast.data.domains import load_domains
+from posefast.engine.checkpoint import write_text_atomic
 from posefast.engine.distributed import init_from_env
 from posefast.engine.run_folder import default_out
 from posefast.engine.staged import parse_seeds, plan_workers, run_staged
@@ -246,8 +247,8 @@ def run_comparison(cfg, methods=None) -> dict:
     summary["seconds"] = time.perf_counter() - tic
     out.mkdir(parents=True, exist_ok=True)
     table = comparison_table(summary, label, BASELINE)
-    (out / "summary.md").write_text(table)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_text_atomic(out / "summary.md", table)  # a full disk keeps the old file and says so
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2))
     if cfg.plots:
         plot_pretrain_curves(summary, out / "pretrain_curve.png")
     print("\n" + table + f"\nwritten to {out}/summary.md and summary.json ({summary['seconds']:.0f} s)")

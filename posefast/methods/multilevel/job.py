@@ -383,8 +383,8 @@ def main_multilevel(cfg, method: str = "multilevel") -> dict:
                "pretrain_epochs": ml.pretrain_epochs, "n_target_test": ml.n_test, "jobs": jobs,
                "threads_per_job": threads, "methods": rows, "seconds": time.perf_counter() - tic}
     table = seeds_table(rows, info)
-    (out / "summary.md").write_text(table)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    ckpt.write_text_atomic(out / "summary.md", table)  # a full disk keeps the old file and says so
+    ckpt.write_text_atomic(out / "summary.json", json.dumps(summary, indent=2))
     if cfg.plots:
         _plot_seed(cfg, out, seeds[0], variants, full_levels, schedule)
     print("\n" + table + f"\nwritten to {out}/summary.md and summary.json ({summary['seconds']:.0f} s)")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from posefast.engine.checkpoint import write_text_atomic
 from posefast.engine.loop import Draw, EpochLoop, EpochPlan
 from posefast.evaluation.heatmap2d import evaluate_pck
 from posefast.methods.multilevel.steps import Augment, adapt_step, source_step
@@ -167,5 +168,5 @@ def run_stage(stage: Stage, epochs: int, data: dict, aug: Augment, ml, cfg, sett
     loop = EpochLoop(task, out, epochs=epochs, batch_size=batch_size, seed=order_seed(cfg.seed),
                      steps_per_epoch=cfg.steps_per_epoch, checkpoint_every=cfg.checkpoint_every, progress=progress)
     last = loop.fit(cfg.resume)
-    (Path(out) / "metrics.json").write_text(json.dumps({"stage": stage.name, "epochs": epochs, **last}, indent=2))
+    write_text_atomic(Path(out) / "metrics.json", json.dumps({"stage": stage.name, "epochs": epochs, **last}, indent=2))
     return last
