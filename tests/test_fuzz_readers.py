@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from cli_testing import TINY, call, one_error_line
 from hypothesis import HealthCheck, given, settings, strategies as st
 from test_data2d_loaders import write_lsp
@@ -460,3 +461,55 @@ def test_a_yaml_tag_that_names_python_code_is_refused(world, no_training, capsys
     rc, err = check_one_line(train_cli.main, ["source-only", "--config", tmp_path / "c.yaml", "--out",
                                               tmp_path / "r"], capsys)
     assert rc == 2 and not marker.exists()
+
+
+# -- checkpoints that load but hold the wrong things -----------------------------------------------------------------
+CHECKPOINT_READERS = ["checkpoint-evaluate", "checkpoint-lift", "checkpoint-2d", "checkpoint-resume",
+                      "checkpoint-init"]
+_WRONG = [None, "x", -1, 3.5, float("nan"), [], {}, [1, "a"], {"a": 1}, torch.zeros(0), torch.zeros(2, 3),
+          torch.full((4,), float("nan")), torch.zeros(3, dtype=torch.int64), torch.zeros(1, dtype=torch.bool)]
+
+
+def _nested_paths(value, prefix=(), depth=0):
+    yield prefix
+    if depth < 4 and isinstance(value, dict):
+        for k, v in value.items():
+            yield from _nested_paths(v, prefix + (k,), depth + 1)
+    elif depth < 4 and isinstance(value, (list, tuple)) and len(value) < 50:
+        for i, v in enumerate(value):
+            yield from _nested_paths(v, prefix + (i,), depth + 1)
+
+
+def _wrong_contents(reader, world, monkeypatch, capsys, data):
+    path, (main, argv) = world["readers"][reader]
+    original = path.read_bytes()
+    state = torch.load(path, weights_only=True)
+    where = data.draw(st.sampled_from([p for p in _nested_paths(state) if p]), label="where")
+    action = data.draw(st.sampled_from(["replace", "delete"]), label="action")
+    node = state
+    for k in where[:-1]:
+        node = node[k]
+    if isinstance(node, tuple):
+        return
+    if action == "delete" and isinstance(node, dict):
+        del node[where[-1]]
+    else:
+        node[where[-1]] = data.draw(st.sampled_from(_WRONG), label="value")
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    with _replaced(path, buf.getvalue()):
+        check_one_line(main, argv, capsys)
+
+
+@pytest.mark.parametrize("reader", [r for r in CHECKPOINT_READERS if r not in SLOW])
+@FUZZ
+@given(data=st.data())
+def test_wrong_checkpoint_contents_get_one_line(reader, world, monkeypatch, capsys, data):
+    _wrong_contents(reader, world, monkeypatch, capsys, data)
+
+
+@pytest.mark.parametrize("reader", SLOW)
+@settings(FUZZ, max_examples=6)
+@given(data=st.data())
+def test_wrong_checkpoint_contents_get_one_line_at_a_runs_start(reader, world, monkeypatch, capsys, data):
+    _wrong_contents(reader, world, monkeypatch, capsys, data)

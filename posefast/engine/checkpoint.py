@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 __all__ = ["FORMAT_KEY", "FORMAT_VERSION", "CheckpointError", "WriteError", "rng_state", "set_rng_state",
-           "seed_everything", "check_plain", "save_atomic", "load", "append_line", "write_text_atomic",
+           "seed_everything", "check_plain", "save_atomic", "load", "require", "applying", "append_line",
+           "write_text_atomic",
            "log_epoch_time", "CONVERT_COMMAND"]
 
 FORMAT_KEY = "posefast_format"
@@ -158,12 +159,51 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> dict:
                 f"way). A checkpoint written by posefast before format {FORMAT_VERSION} holds them: convert your "
                 f"OWN old run with `{CONVERT_COMMAND}` (it unpickles OLD, so only for files you made)") from None
         raise CheckpointError(f"{path}: not a posefast checkpoint ({_first_line(exc)})") from None
-    if isinstance(state, dict):
-        version = state.get(FORMAT_KEY, 1)
-        if not isinstance(version, int) or version > FORMAT_VERSION:
-            raise CheckpointError(f"{path}: checkpoint format {version!r} is newer than this posefast's "
-                                  f"({FORMAT_VERSION}); update posefast")
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: not a posefast checkpoint (holds a {type(state).__name__}, not a dict)")
+    version = state.get(FORMAT_KEY, 1)
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint format {version!r} is newer than this posefast's "
+                              f"({FORMAT_VERSION}); update posefast")
     return state
+
+
+def require(state: dict, path, key: str, kind, what: str = ""):
+    """``state[key]`` when it is a ``kind`` (a dict of tensors for ``kind="weights"``); else CheckpointError naming
+    the file and the key."""
+    value = state.get(key) if isinstance(state, dict) else None
+    if kind == "weights":
+        ok = isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                             for k, v in value.items())
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    else:
+        ok = isinstance(value, kind)
+    if not ok:
+        expected = "a dict of tensors" if kind == "weights" else ("a non-negative int" if kind is int else
+                                                                  f"a {getattr(kind, '__name__', kind)}")
+        raise CheckpointError(f"{path}: not a posefast checkpoint{what} ({key!r} is not {expected})")
+    return value
+
+
+def applying(path, what: str):
+    """Context: an error raised while a checkpoint's contents are put into networks, optimisers and RNGs (a key
+    missing, a value of the wrong type or shape) becomes one CheckpointError naming the file."""
+    return _Applying(path, what)
+
+
+class _Applying:
+    def __init__(self, path, what):
+        self.path, self.what = path, what
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        # ValueErrors are the appliers' own checks, which already say what is wrong
+        if kind is not None and issubclass(kind, (KeyError, AttributeError, TypeError, IndexError, RuntimeError)):
+            raise CheckpointError(f"{self.path}: {self.what} ({_first_line(exc)})") from exc
+        return False
 
 
 def append_line(path: str | Path, line: str) -> None:

@@ -28,6 +28,23 @@ def read_checkpoint(path, device="cpu", flag: str = "--checkpoint") -> dict:
         raise UsageError(f"{flag} {exc}") from None
     if not isinstance(state, dict) or not ({"config", "modules"} <= set(state) or "stage" in state):
         raise UsageError(f"{flag} {path}: not a posefast checkpoint (expected {what})")
+    try:
+        if "stage" in state:  # a multilevel stage: what the 2D evaluation reads
+            stage = ckpt.require(state, path, "stage", dict)
+            ckpt.require(stage, path, "student", "weights", " stage")
+            if stage.get("teacher") is not None:
+                ckpt.require(stage, path, "teacher", "weights", " stage")
+            settings = ckpt.require(state, path, "settings", dict)
+            ckpt.require(settings, path, "seed", int, " stage's settings")
+            ckpt.require(settings, path, "multilevel", dict, " stage's settings")
+        else:
+            cfg = ckpt.require(state, path, "config", dict)
+            for key in ("skeleton", "backbone"):
+                ckpt.require(cfg, path, key, str, "'s config")
+            ckpt.require(cfg, path, "backbone_width", int, "'s config")
+            ckpt.require(ckpt.require(state, path, "modules", dict), path, "lifter", "weights", "'s modules")
+    except ckpt.CheckpointError as exc:
+        raise UsageError(f"{flag} {exc}") from None
     return state
 
 
@@ -39,8 +56,13 @@ def load_lifter(checkpoint_path, device="cpu", state: dict | None = None):
         raise UsageError(f"--checkpoint {checkpoint_path}: holds a multilevel (2D) network, not a 3D lifter; use "
                          "the checkpoint.pt of a lifting run (source-only, poseaug, poseda, gpa, lpa)")
     cfg = state["config"]
-    skeleton = get_skeleton(cfg["skeleton"])
-    lifter = build_lifter(cfg["backbone"], skeleton, **lifter_width_kwargs(cfg["backbone"], cfg["backbone_width"]))
+    try:
+        skeleton = get_skeleton(cfg["skeleton"])
+        lifter = build_lifter(cfg["backbone"], skeleton,
+                              **lifter_width_kwargs(cfg["backbone"], cfg["backbone_width"]))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise UsageError(f"--checkpoint {checkpoint_path}: its config names no lifter this posefast builds "
+                         f"({type(exc).__name__}: {exc})") from None
     try:
         lifter.load_state_dict(state["modules"]["lifter"])
     except (KeyError, RuntimeError) as exc:

@@ -156,13 +156,21 @@ class EpochLoop:
         if missing:
             raise ValueError(f"--resume: {self.checkpoint_path} is not a checkpoint of posefast's epoch loop (no "
                              f"{', '.join(missing)}; a run folder from an older posefast?); start a new --out")
+        where = f"--resume: {self.checkpoint_path}"
+        for key, kind in (("epoch", int), ("step", int), ("rng", dict), ("settings", dict)):
+            ckpt.require(state, where, key, kind)
+        loss_sums = state.get("loss_sums", {})
+        if not (isinstance(loss_sums, dict) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                    for v in loss_sums.values())):
+            raise ckpt.CheckpointError(f"{where}: not a posefast checkpoint ('loss_sums' is not a dict of numbers)")
         bad = settings_mismatches(state["settings"], self.task.resume_settings())
         if bad:
             raise ValueError(f"--resume: {self.checkpoint_path} was written with different settings: {'; '.join(bad)}. "
                              "Resume with the run's own settings, or start a new --out")
-        self.task.load_checkpoint_state(state, self.checkpoint_path)
-        ckpt.set_rng_state(state["rng"])
-        self.loss_sums = dict(state.get("loss_sums", {}))
+        with ckpt.applying(where, "holds no state this run can continue"):
+            self.task.load_checkpoint_state(state, self.checkpoint_path)
+            ckpt.set_rng_state(state["rng"])
+        self.loss_sums = dict(loss_sums)
         return state["epoch"], state["step"]
 
     def _keep_metrics_before(self, epoch: int) -> None:

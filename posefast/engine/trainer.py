@@ -127,7 +127,8 @@ class Trainer:
             state = ckpt.load(path, self.dist.device)
         except ckpt.CheckpointError as exc:
             raise ckpt.CheckpointError(f"--init: {exc}") from None
-        self.method.init_lifter(state, path)
+        with ckpt.applying(f"--init: {path}", "holds no lifter this run can start from"):
+            self.method.init_lifter(state, path)
 
     def target_records(self, pred=None) -> dict:
         """Per-pose target-test numbers of the current lifter (see :func:`posefast.evaluation.lifting.per_pose_metrics`)."""

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import torch
 
 from posefast.data.image2d import NUM_KEYPOINTS, image_spec_kind, load_image_spec, make_domain
+from posefast.engine import checkpoint as ckpt
 from posefast.evaluation.heatmap2d import evaluate_pck
 from posefast.methods.multilevel.image_domains import load_target_splits
 from posefast.methods.multilevel.stage import build_pose_net
@@ -18,6 +19,11 @@ __all__ = ["load_pose_net", "load_eval_images", "evaluate_checkpoint", "report_2
 
 def load_pose_net(state: dict, device="cpu"):
     """The evaluated network of a multilevel stage checkpoint, in eval mode."""
+    with ckpt.applying("--checkpoint", "not a multilevel stage this posefast can load"):
+        return _load_pose_net(state, device)
+
+
+def _load_pose_net(state: dict, device):
     ml = SimpleNamespace(**state["settings"]["multilevel"])
     ml.backbone_weights = ""  # the checkpoint holds every weight; the ImageNet file need not exist here
     net = build_pose_net(ml, NUM_KEYPOINTS)
