@@ -169,19 +169,19 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> dict:
 
 
 def require(state: dict, path, key: str, kind, what: str = ""):
-    """``state[key]`` when it is a ``kind`` (a dict of tensors for ``kind="weights"``); else CheckpointError naming
-    the file and the key."""
+    """``state[key]`` when it is a ``kind`` (``"weights"``: a dict of tensors; ``"count"``: an int >= 0); else
+    CheckpointError naming the file and the key."""
     value = state.get(key) if isinstance(state, dict) else None
     if kind == "weights":
         ok = isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, torch.Tensor)
                                              for k, v in value.items())
-    elif kind is int:
-        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    elif kind in (int, "count"):
+        ok = isinstance(value, int) and not isinstance(value, bool) and (kind is int or value >= 0)
     else:
         ok = isinstance(value, kind)
     if not ok:
-        expected = "a dict of tensors" if kind == "weights" else ("a non-negative int" if kind is int else
-                                                                  f"a {getattr(kind, '__name__', kind)}")
+        expected = {"weights": "a dict of tensors", "count": "an int >= 0"}.get(kind) if isinstance(kind, str) \
+            else f"a {kind.__name__}"
         raise CheckpointError(f"{path}: not a posefast checkpoint{what} ({key!r} is not {expected})")
     return value
 

@@ -157,7 +157,7 @@ class EpochLoop:
             raise ValueError(f"--resume: {self.checkpoint_path} is not a checkpoint of posefast's epoch loop (no "
                              f"{', '.join(missing)}; a run folder from an older posefast?); start a new --out")
         where = f"--resume: {self.checkpoint_path}"
-        for key, kind in (("epoch", int), ("step", int), ("rng", dict), ("settings", dict)):
+        for key, kind in (("epoch", "count"), ("step", "count"), ("rng", dict), ("settings", dict)):
             ckpt.require(state, where, key, kind)
         loss_sums = state.get("loss_sums", {})
         if not (isinstance(loss_sums, dict) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
