@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "posefast"
 # Lowest first. A module may import modules of its own group or of a lower rank; groups that share a rank (data and
 # models) are peers and import neither each other.
 LAYERS: list[tuple[int, str, tuple[str, ...]]] = [
-    (0, "core", ("posefast._C", "posefast._ext", "posefast.skeleton", "posefast.errors")),
+    (0, "core", ("posefast._C", "posefast._ext", "posefast.skeleton", "posefast.errors", "posefast.seeds")),
     (1, "geometry", ("posefast.geometry",)),
     (2, "reference", ("posefast.reference",)),  # the pure-torch twins, which the ops fall back to
     (3, "ops", ("posefast.ops",)),

@@ -20,6 +20,7 @@ from posefast.data.domains import root_relative
 from posefast.methods.diagnostics import EpochDistributions, real_fake_accuracy, rotation_angle_deg
 from posefast.methods.losses import discriminator_loss, linear_schedule, lsgan, range_loss, rectified_l2
 from posefast.methods.pool import SamplePool
+from posefast.seeds import derive_seed
 from posefast.models import PartKCSDiscriminator, PoseAugmentor, PoseDiscriminator2D
 from posefast.ops import (augment_pipeline, bone_vectors, forward_kinematics, normalize_camera, part_kcs_compact,
                           project)
@@ -120,7 +121,7 @@ class PoseAug(LiftingMethod):
         if not self.pc.template_swap:
             return self.source
         # A generator seeded by (seed, epoch): a run resumed mid-epoch rebuilds the same swapped split.
-        g = torch.Generator().manual_seed(self.cfg.seed * 7919 + epoch)
+        g = torch.Generator().manual_seed(derive_seed(self.cfg.seed, "train-split", epoch=epoch))
         j3d = swap_bone_lengths(self.source["joints_3d"], self.templates, self.skeleton, g)
         uv = project(j3d, self.source["camera_norm"])
         return {**self.source, "joints_3d": j3d, "joints_2d_norm": uv}
