@@ -338,8 +338,9 @@ def load_coco_keypoints(annotation_file, image_dir, size: int = 64, *, keypoint_
         annotation_file: the JSON file (format in the module docstring).
         image_dir: folder the images' ``file_name`` are relative to, or a list of folders tried in order (a file
             found in none is an error naming it and the folders).
-        size, fill: crop side in pixels and the fraction the person box's longer side spans; the box is the
-            annotation's ``bbox`` when present, else the box of its labelled keypoints.
+        size: crop side in pixels.
+        fill: the fraction of the crop the person box's longer side spans; the box is the annotation's ``bbox``
+            when present, else the box of its labelled keypoints.
         keypoint_names: the keypoints to return, matched by name against the category's ``keypoints``
             (case, spaces and hyphens aside: ``Left Shoulder`` is ``left_shoulder``); ``None`` keeps the file's own
             list. "pelvis" and "thorax", if absent, are built as hip / shoulder
