@@ -177,8 +177,13 @@ class PoseAug(LiftingMethod):
         diag.add("bl_ratio_abs", params["ratio"].abs().mean(-1))
         for d in (self._d3d, self._d2d):
             d.requires_grad_(False)
-        adv_3d = lsgan(self.d3d(part_kcs_compact(ba, skel)), True)
-        adv_2d = lsgan(self.d2d(uv_rt), True)
+        # As released (function_poseaug/model_gan_train.py:21-46): 0.5 (MSE(D(real), 0) + MSE(D(fake), 1)). The real
+        # term carries no gradient to the generator but the 0.5 halves the fake term's: the adversarial weights 1 and
+        # 6 are meant against this form (MSE(D(fake), 1) alone doubles them).
+        with torch.no_grad():
+            real_3d, real_2d = lsgan(self.d3d(part_kcs_compact(j3d, skel)), False), lsgan(self.d2d(x2d), False)
+        adv_3d = 0.5 * (real_3d + lsgan(self.d3d(part_kcs_compact(ba, skel)), True))
+        adv_2d = 0.5 * (real_2d + lsgan(self.d2d(uv_rt), True))
         diff = range_loss(cos_change.mean(-1), pc.ba_range_center, pc.ba_range_width) + rectified_l2(params["ratio"], pc.bl_limit)
         loss_g = pc.weight_adv_2d * adv_2d + pc.weight_adv_3d * adv_3d + pc.weight_diff * diff
         feedback = torch.zeros((), device=j3d.device)
