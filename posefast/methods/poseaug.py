@@ -210,7 +210,8 @@ class PoseAug(LiftingMethod):
                 self.diagnostics.add(f"{name}_acc_fake", acc_fake)
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
-            torch.nn.utils.clip_grad_norm_([*self._d3d.parameters(), *self._d2d.parameters()], pc.grad_clip)
+            for d in (self._d3d, self._d2d):  # each on its own, as released (model_gan_train.py:81)
+                torch.nn.utils.clip_grad_norm_(d.parameters(), pc.grad_clip)
             self.opt_d.step()
             losses["loss_d"] = float(loss_d.detach())
         self.step_count += 1
