@@ -42,6 +42,9 @@ class PoseAugConfig:
     # this floor (metres) to the root depth. It must exceed a body's reach from the pelvis (~1 m) or joints still
     # reach the plane: at 1.0 the 2D discriminator's loss hit 3e7 in the first epochs. 0 reproduces the release.
     min_root_depth: float = 2.0
+    # "compact": the 3D discriminator's first layer reads the 78 distinct part-KCS entries (same function, faster);
+    # "full": the release's 5 x 225 inputs, whose Adam dynamics the compact form does not reproduce (methods/poseaug.py)
+    kcs_layout: str = "compact"
 
 
 @dataclass
