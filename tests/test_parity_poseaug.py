@@ -255,14 +255,14 @@ def release_method(gold, data):
     posefast deliberately differs (module docstring)."""
     cfg = TrainConfig(method="poseaug", backbone="simple", backbone_width=WIDTH_LIFTER, epochs=50, lr=1e-4,
                       batch_size=64, progress=False)
-    cfg.poseaug.warmup_epochs, cfg.poseaug.min_root_depth = 2, 0.0
+    cfg.poseaug.warmup_epochs, cfg.poseaug.min_root_depth, cfg.poseaug.kcs_layout = 2, 0.0, "full"
     method = lifting_method("poseaug")(cfg, data, DistContext())
     pc = method.pc
     aug = build_augmentor(_section(gold, "init.G."))
     fix_noise(aug, gold)
     method._augmentor = method.augmentor = aug
     method.opt_g = torch.optim.Adam(aug.parameters(), lr=pc.lr_generator)
-    method._d3d = method.d3d = build_d3d(_section(gold, "init.d3d."))
+    method._d3d = method.d3d = build_d3d(_section(gold, "init.d3d."), compact=False)
     method._d2d = method.d2d = build_d2d(_section(gold, "init.d2d."))
     method.opt_d = torch.optim.Adam([*method._d3d.parameters(), *method._d2d.parameters()], lr=pc.lr_discriminator)
     method._lifter.load_state_dict(mapped(_section(gold, "init.lifter."), lifter_name))
@@ -297,16 +297,24 @@ def iteration(gold, domains):
     return run_release_iteration(gold, domains)
 
 
-def _assert_params(module, release: dict, rename, what, **tol):
-    ours = dict(module.named_parameters())
-    for k, v in rename(release).items():
-        torch.testing.assert_close(ours[k].detach(), v, **(tol or TOL), msg=lambda m, k=k: f"{what} {k}: {m}")
+# Biases of Linear layers feeding a training-mode BatchNorm: the normalisation removes them, so their gradient is
+# rounding noise (~1e-9) on both sides, and Adam's first steps turn any noise into a move of up to lr. Their
+# gradients are compared like every other (≈ 0 on both sides); their values only to within the two moves.
+_PRE_BN_BIAS = re.compile(r"(\.net\.0|body\.[03]|input_layer\.0|stages\.\d\.body\.[04])\.bias$")
+ADAM_LR = 1e-4
 
 
-def _assert_grads(module, release: dict, rename, what, **tol):
+def _assert_params(module, release: dict, rename, what, steps: int = 1):
     ours = dict(module.named_parameters())
     for k, v in rename(release).items():
-        torch.testing.assert_close(ours[k].grad, v, **(tol or TOL), msg=lambda m, k=k: f"{what} {k}: {m}")
+        tol = dict(rtol=0, atol=2 * steps * ADAM_LR) if _PRE_BN_BIAS.search(k) else TOL
+        torch.testing.assert_close(ours[k].detach(), v, **tol, msg=lambda m, k=k: f"{what} {k}: {m}")
+
+
+def _assert_grads(module, release: dict, rename, what):
+    ours = dict(module.named_parameters())
+    for k, v in rename(release).items():
+        torch.testing.assert_close(ours[k].grad, v, **TOL, msg=lambda m, k=k: f"{what} {k}: {m}")
 
 
 def test_generator_loss_terms_match_release(gold, iteration):
@@ -333,7 +341,8 @@ def test_generator_update_matches_release(gold, iteration):
     _assert_params(method._augmentor, _section(gold, "step.G1.param."), generator_state, "G param")
     final = generator_state(_section(gold, "final.G."))
     for k, v in method._augmentor.state_dict().items():
-        torch.testing.assert_close(v, final[k], **TOL, msg=lambda m, k=k: f"G state {k}: {m}")
+        if "running" in k or "num_batches" in k:
+            torch.testing.assert_close(v, final[k], **TOL, msg=lambda m, k=k: f"G state {k}: {m}")
 
 
 def _kcs_compact_state(release):
@@ -347,8 +356,8 @@ def _kcs_compact_state(release):
 def test_discriminator_update_matches_release(gold, iteration):
     """train_dis (model_gan_train.py:49-83) for each discriminator: its loss, clipped gradients, Adam step."""
     method = iteration[0]
-    _assert_grads(method._d3d, _section(gold, "step.d3d1.grad."), _kcs_compact_state, "d3d grad")
-    _assert_params(method._d3d, _section(gold, "step.d3d1.param."), _kcs_compact_state, "d3d param")
+    _assert_grads(method._d3d, _section(gold, "step.d3d1.grad."), full_kcs_state, "d3d grad")
+    _assert_params(method._d3d, _section(gold, "step.d3d1.param."), full_kcs_state, "d3d param")
     _assert_grads(method._d2d, _section(gold, "step.d2d1.grad."), lambda s: mapped(s, d2d_name), "d2d grad")
     _assert_params(method._d2d, _section(gold, "step.d2d1.param."), lambda s: mapped(s, d2d_name), "d2d param")
 
@@ -361,6 +370,10 @@ def test_lifter_passes_match_release(gold, iteration):
     torch.testing.assert_close(torch.tensor(lifter_losses).double(), gold["lifter.losses"], **TOL)
     rename = lambda s: mapped(s, lifter_name)  # noqa: E731
     _assert_grads(method._lifter, _section(gold, "step.lifter2.grad."), rename, "lifter grad")
+    _assert_params(method._lifter, _section(gold, "step.lifter2.param."), rename, "lifter param", steps=2)
     final = rename(_section(gold, "final.lifter."))
     for k, v in method._lifter.state_dict().items():
-        torch.testing.assert_close(v, final[k], **TOL, msg=lambda m, k=k: f"lifter state {k}: {m}")
+        if "running" in k or "num_batches" in k:
+            # a running mean holds 0.1 x the batch mean, which holds the pre-BN bias of the steps before it
+            tol = dict(rtol=TOL["rtol"], atol=TOL["atol"] + 0.1 * 2 * 2 * ADAM_LR) if "running_mean" in k else TOL
+            torch.testing.assert_close(v, final[k], **tol, msg=lambda m, k=k: f"lifter state {k}: {m}")
