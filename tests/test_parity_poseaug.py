@@ -161,7 +161,8 @@ def build_d2d(state) -> PoseDiscriminator2D:
 def fix_noise(aug: PoseAugmentor, gold) -> None:
     """Make every head return the release's recorded noise instead of drawing its own."""
     noise = {("ba", "noise"): gold["noise.ba"], ("bl", "noise"): gold["noise.bl"],
-             ("rt", "noise_rotation"): gold["noise.rt_rotation"], ("rt", "noise_translation"): gold["noise.rt_translation"]}
+             ("rt", "noise_rotation"): gold["noise.rt_rotation"],
+             ("rt", "noise_translation"): gold["noise.rt_translation"]}
     for head in ("ba", "bl", "rt"):
         module = getattr(aug, head)
         module._noise = lambda z, lead, like, name, generator, head=head: noise[(head, name)].clone()

@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from posefast.data.domains import load_split  # the input poses only
+
 N_POSES = 256
 SEED = 0
 # MPI-INF-3DHP test cameras: (width, height, f, cx, cy)
@@ -46,7 +48,6 @@ def main(argv=None):
     a = ap.parse_args(argv)
     gpa = release_gpa(Path(a.release) / "README.md")
 
-    from posefast.data.domains import load_split  # input poses only
 
     source = load_split("synthetic:h36m", "train", N_POSES, SEED, 0, "h36m16").tensors()["joints_3d"].float()
     target_3d = load_split("synthetic:3dhp", "train", N_POSES, SEED, 1, "h36m16").tensors()["joints_3d"].float()
