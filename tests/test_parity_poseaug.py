@@ -21,6 +21,8 @@ Where posefast deliberately differs, the test switches posefast to the release's
   model_gan_train.py:310; posefast also drops coordinates < −1 and non-finite ones), with ``grad_clip=1``.
 * Bone direction: the release's bones point child -> parent, posefast's parent -> child; the BA offsets are
   negated by the weight map (``generator_state``), which changes no output.
+* Epochs: the release counts them from 1 (run_poseaug.py:82-94), posefast from 0; the golden run's epoch 3 (after
+  the 2 warm-up epochs) is posefast's epoch 2 with ``warmup_epochs=2``.
 * Widths: the golden run uses narrower layers than either default (generator 32, KCS 32/16, lifter 64) to keep
   the file small; the architectures are otherwise the release's.
 * Lifter dropout is 0 on both sides (the release's feedback passes run the lifter in train mode,
@@ -274,14 +276,14 @@ def release_method(gold, data):
 
 
 def run_release_iteration(gold, data):
-    """posefast's train_step (G step, D step) on the golden batch at epoch 3, then the release's two lifter passes
+    """posefast's train_step (G step, D step) on the golden batch at the release's epoch 3, then the release's two lifter passes
     through posefast's lifter_step. Returns the method, the step's losses and the lifter losses."""
     method = release_method(gold, data)
     fed = []
     method.lifter_step = lambda inputs, targets: fed.append((inputs, targets)) or 0.0
     batch = {"joints_3d": gold["input.joints_3d"], "camera_norm": gold["input.camera"],
              "joints_2d_norm": gold["input.joints_2d"]}
-    losses = method.train_step(batch, epoch=3, step=0)
+    losses = method.train_step(batch, epoch=2, step=0)  # 0-based: the release's (1-based) epoch 3
     del method.lifter_step
     (inputs, targets), = fed
     n = batch["joints_3d"].shape[0]

@@ -147,7 +147,8 @@ class PoseAug(LiftingMethod):
         err_ba, err_rt = self._grouped_errors(uv_ba, ba), self._grouped_errors(uv_rt, rt)
         for p in self._lifter.parameters():
             p.requires_grad_(True)
-        beta_ba = linear_schedule(pc.beta_start, pc.beta_end, epoch, self.cfg.epochs)
+        # the release counts training epochs from 1 (run_poseaug.py:82-94: summary.epoch is 1 in the first train_gan)
+        beta_ba = linear_schedule(pc.beta_start, pc.beta_end, epoch + 1, self.cfg.epochs)
         beta_rt = pc.beta_rt_center
         with torch.no_grad():
             self.diagnostics.add("hardness_ba", err_ba / (base + 1e-8), (beta_ba - pc.beta_width, beta_ba + pc.beta_width))
