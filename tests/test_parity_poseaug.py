@@ -280,7 +280,7 @@ def run_release_iteration(gold, data):
     through posefast's lifter_step. Returns the method, the step's losses and the lifter losses."""
     method = release_method(gold, data)
     fed = []
-    method.lifter_step = lambda inputs, targets: fed.append((inputs, targets)) or 0.0
+    method.lifter_step = lambda inputs, targets, grad_clip=0.0: fed.append((inputs, targets)) or 0.0
     batch = {"joints_3d": gold["input.joints_3d"], "camera_norm": gold["input.camera"],
              "joints_2d_norm": gold["input.joints_2d"]}
     losses = method.train_step(batch, epoch=2, step=0)  # 0-based: the release's (1-based) epoch 3
@@ -380,3 +380,15 @@ def test_lifter_passes_match_release(gold, iteration):
             # a running mean holds 0.1 x the batch mean, which holds the pre-BN bias of the steps before it
             tol = dict(rtol=TOL["rtol"], atol=TOL["atol"] + 0.1 * 2 * 2 * ADAM_LR) if "running_mean" in k else TOL
             torch.testing.assert_close(v, final[k], **tol, msg=lambda m, k=k: f"lifter state {k}: {m}")
+
+
+def test_release_lifter_clip_is_an_option(domains):
+    """``poseaug.lifter_grad_clip`` (default 0: unclipped) reaches the lifter step of PoseAug's train_step."""
+    cfg = TrainConfig(method="poseaug", backbone_width=32, epochs=4, batch_size=32, progress=False)
+    assert cfg.poseaug.lifter_grad_clip == 0.0
+    cfg.poseaug.lifter_grad_clip = 1e-6
+    method = lifting_method("poseaug")(cfg, domains, DistContext())
+    batch = {k: v[:32] for k, v in method.train_split(0).items()}
+    method.train_step(batch, epoch=0, step=0)
+    norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in method._lifter.parameters()]))
+    assert norm <= 1e-6 * (1 + 1e-4)

@@ -233,7 +233,8 @@ class PoseAug(LiftingMethod):
             inputs = torch.cat([inputs, uv_rt.detach()[keep]])
             targets = torch.cat([targets, root_relative(rt.detach()[keep])])
         self._last_aug = (rt.detach()[:64], uv_rt.detach()[:64])
-        losses.update(loss_lifter=self.lifter_step(inputs, targets), loss_g=float(loss_g.detach()),
+        loss_lifter = self.lifter_step(inputs, targets, grad_clip=pc.lifter_grad_clip)
+        losses.update(loss_lifter=loss_lifter, loss_g=float(loss_g.detach()),
                       adv_3d=float(adv_3d.detach()), adv_2d=float(adv_2d.detach()), diff=float(diff.detach()),
                       feedback=float(feedback.detach()), ba_change=float(cos_change.detach().mean()))
         return losses
