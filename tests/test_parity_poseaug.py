@@ -27,10 +27,21 @@ Where posefast deliberately differs, the test switches posefast to the release's
   the file small; the architectures are otherwise the release's.
 * Lifter dropout is 0 on both sides (the release's feedback passes run the lifter in train mode,
   model_gan_train.py:220, so dropout would make them random).
-* KCS discriminator layout: posefast's runs on the compact part KCS (78 distinct entries); its weights are the
-  release's full 225-input weights mapped by ``PartKCSDiscriminator.from_full`` and its part order is
-  (torso, left leg, right leg, left arm, right arm) against the release's (lh, rh, ll, rl, hb)
+* KCS discriminator layout: posefast's default runs on the compact part KCS (78 distinct entries), the same
+  function as the release's 5 x 225 first layer (checked here with the weights mapped by ``from_full``), but not
+  the same Adam dynamics (a symmetric pair of full weights moves twice as far per step as the one compact weight)
+  nor the same clip norm; the whole-iteration tests use ``poseaug.kcs_layout="full"``, the release's form. Part
+  order: (torso, left leg, right leg, left arm, right arm) against the release's (lh, rh, ll, rl, hb)
   (PosDiscriminator.py:67; the release's "right leg" path holds the left-leg bones 3-5).
+* Initialisation: both sides start from the release's weights (posefast's own inits differ: a zeroed lifter
+  output layer, Kaiming on the compact fan-in), and the fake pools are fresh, so they pass the fakes through
+  (utils/gan_utils.py:163; posefast's ``SamplePool`` likewise) and the iteration is deterministic.
+* Feedback: posefast's default ``poseaug.feedback="released"`` is the release's hardness range loss (the paper's
+  form is the other option); nothing to switch.
+* Not covered by one iteration (regime, listed for the reader): the release also runs the feedback passes during
+  warm-up (lifter BN statistics move, model_gan_train.py:267), draws the discriminators' real samples from
+  separately shuffled loaders (dataloader_update.py:70-76), and its lifter's real pass uses the un-swapped source
+  pairs (``train_det2d3d_loader``); the golden run uses the same batch for all of them.
 """
 from __future__ import annotations
 
@@ -45,7 +56,7 @@ from posefast.cli.config import TrainConfig
 from posefast.data.domains import load_domains, root_relative
 from posefast.engine.distributed import DistContext
 from posefast.methods import lifting_method
-from posefast.methods.losses import discriminator_loss, lsgan, range_loss, rectified_l2
+from posefast.methods.losses import discriminator_loss, range_loss, rectified_l2
 from posefast.models import PartKCSDiscriminator, PoseAugmentor, PoseDiscriminator2D
 from posefast.ops import augment_pipeline, part_kcs, part_kcs_compact, project
 from posefast.skeleton import get_skeleton
