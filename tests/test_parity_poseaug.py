@@ -286,8 +286,9 @@ def release_method(gold, data):
 
 
 def run_release_iteration(gold, data):
-    """posefast's train_step (G step, D step) on the golden batch at the release's epoch 3, then the release's two lifter passes
-    through posefast's lifter_step. Returns the method, the step's losses and the lifter losses."""
+    """posefast's train_step (G step, D step) on the golden batch at the release's epoch 3, then the release's two
+    lifter passes through posefast's lifter_step. Returns the method, the step's losses, the lifter losses and the
+    fakes kept."""
     method = release_method(gold, data)
     fed = []
     method.lifter_step = lambda inputs, targets, grad_clip=0.0: fed.append((inputs, targets)) or 0.0
@@ -402,3 +403,26 @@ def test_release_lifter_clip_is_an_option(domains):
     method.train_step(batch, epoch=0, step=0)
     norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in method._lifter.parameters()]))
     assert norm <= 1e-6 * (1 + 1e-4)
+
+
+def test_feedback_hardness_terms_match_release(gold, domains):
+    """get_feedback_loss (model_gan_train.py:121-199) term by term: the lifter's weighted, grouped errors on the
+    original, BA and RT pairs, the hardness ratios and each range loss (BA around 3 + 2·3/50 ± 2, RT 17 ± 15)."""
+    method = release_method(gold, domains)
+    cam = gold["input.camera"]
+    with torch.no_grad():
+        base = method._grouped_errors(gold["input.joints_2d"], gold["input.joints_3d"])
+        err_ba = method._grouped_errors(project(gold["g.pose_ba"], cam), gold["g.pose_ba"])
+        err_rt = method._grouped_errors(gold["g.outputs_2d_rt"], gold["g.pose_rt"])
+    fb = "scalar.train_G_iter_posenet_feedback/"
+    pairs = (("1) pos_pair_loss_origin", base), ("2) pos_pair_loss_ba", err_ba), ("3) pos_pair_loss_rt", err_rt))
+    for name, err in pairs:
+        torch.testing.assert_close(err.mean().double(), gold[fb + name], **TOL)
+    pc = method.pc
+    beta_ba = pc.beta_start + (pc.beta_end - pc.beta_start) * 3 / 50
+    for tag, err, centre, width in (("ba", err_ba, beta_ba, pc.beta_width),
+                                    ("rt", err_rt, pc.beta_rt_center, pc.beta_rt_width)):
+        ratio = err / base
+        torch.testing.assert_close(ratio.mean().double(), gold[f"{fb}{tag}_hard_mean"], **TOL)
+        torch.testing.assert_close(ratio.std().double(), gold[f"{fb}{tag}_hard_std"], **TOL)
+        torch.testing.assert_close(range_loss(ratio, centre, width).double(), gold[f"{fb}{tag}_hard_mean_loss"], **TOL)
