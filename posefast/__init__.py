@@ -1,8 +1,8 @@
 """posefast: domain-adaptive human pose estimation with fused C++/CUDA kernels.
 
 Layers, each importing only those before it (docs/ARCHITECTURE.md; checked by tests/test_layering.py):
-core (``skeleton``, ``errors``, ``_ext``) → ``geometry`` → ``reference`` (pure-torch twins) → ``ops`` (kernels) →
-``data``, ``models`` → ``evaluation`` → ``engine`` → ``methods`` → ``cli``.
+core (``skeleton``, ``errors``, ``seeds``, ``_ext``) → ``geometry`` → ``reference`` (pure-torch twins) →
+``ops`` (kernels) → ``data``, ``models`` → ``evaluation`` → ``engine`` → ``methods`` → ``cli``.
 """
 __version__ = "0.1.0"
 

@@ -3,8 +3,10 @@ import numpy as np
 import pytest
 
 from posefast.geometry import project
-from posefast.data.pose3d.cmu import (ASF_TO_H36M17, BVH_TO_H36M17, asf_forward_kinematics, bvh_forward_kinematics,
-                               load_cmu, load_cmu_sequences, read_amc, read_asf, read_bvh, resample_indices, to_h36m17)
+from posefast.data.pose3d.asf_amc import asf_forward_kinematics, read_amc, read_asf
+from posefast.data.pose3d.bvh import bvh_forward_kinematics, read_bvh
+from posefast.data.pose3d.cmu import ASF_TO_H36M17, BVH_TO_H36M17, load_cmu, load_cmu_sequences
+from posefast.data.pose3d.mocap import resample_indices, to_h36m17
 from posefast.skeleton import H36M17
 
 ASF = """# tiny test skeleton

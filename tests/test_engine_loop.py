@@ -35,7 +35,7 @@ def test_batches_are_cut_at_the_end_or_wrap_around():
 
 def test_multilevel_stages_draw_the_permutations_they_drew_before_the_shared_loop():
     # multilevel's own epoch_order (removed in issue 16) seeded randperm with (seed * 1_000_003 + stream) * 10_007
-    # + epoch; the README's multilevel numbers were measured with it.
+    # + epoch; the 2D table in docs/results.md was measured with it.
     for seed, epoch, stream in ((0, 0, 0), (1, 2, 3), (4, 5, 1)):
         expected = torch.randperm(40, generator=torch.Generator().manual_seed((seed * 1_000_003 + stream) * 10_007
                                                                              + epoch))

@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "posefast"
 # Lowest first. A module may import modules of its own group or of a lower rank; groups that share a rank (data and
 # models) are peers and import neither each other.
 LAYERS: list[tuple[int, str, tuple[str, ...]]] = [
-    (0, "core", ("posefast._C", "posefast._ext", "posefast.skeleton", "posefast.errors")),
+    (0, "core", ("posefast._C", "posefast._ext", "posefast.skeleton", "posefast.errors", "posefast.seeds")),
     (1, "geometry", ("posefast.geometry",)),
     (2, "reference", ("posefast.reference",)),  # the pure-torch twins, which the ops fall back to
     (3, "ops", ("posefast.ops",)),
@@ -176,16 +176,23 @@ def test_the_scanner_sees_local_and_upward_imports(tmp_path, monkeypatch):
     assert layer_of("posefast.data.loader")[0] < layer_of(found[0][1])[0]
 
 
-def test_readme_layout_names_every_package_and_layer():
-    """The README's layout block and docs/ARCHITECTURE.md name every first-level package and module of posefast."""
-    readme = (PACKAGE.parent / "README.md").read_text()
-    block = readme[readme.index("## Architecture"):]
-    block = block[: block.index("```", block.index("```") + 3)]
+def _fenced_block_under(text: str, heading: str) -> str:
+    start = text.index(heading)
+    opening = text.index("```", start)
+    return text[opening: text.index("```", opening + 3)]
+
+
+def test_layout_names_every_package_and_layer():
+    """docs/ARCHITECTURE.md's layout block and its layer table name every first-level package and module of
+    posefast and describe every layer; the README points to it."""
     architecture = (PACKAGE.parent / "docs" / "ARCHITECTURE.md").read_text()
+    block = _fenced_block_under(architecture, "## Layout")
+    table = architecture[: architecture.index("## Layout")]
     names = sorted(p.name + "/" for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())
     names += sorted(p.name for p in PACKAGE.glob("*.py") if p.name != "__init__.py")
     for name in names:
-        assert name in block, f"README's Architecture block does not name posefast/{name}"
-        assert name.rstrip("/") in architecture, f"docs/ARCHITECTURE.md does not name posefast/{name}"
+        assert name in block, f"docs/ARCHITECTURE.md's Layout block does not name posefast/{name}"
+        assert name.rstrip("/") in table, f"docs/ARCHITECTURE.md's layer table does not name posefast/{name}"
     for _, group, _ in LAYERS:
-        assert group in architecture or group == "facade", f"docs/ARCHITECTURE.md does not describe the {group} layer"
+        assert group in table or group == "facade", f"docs/ARCHITECTURE.md does not describe the {group} layer"
+    assert "docs/ARCHITECTURE.md" in (PACKAGE.parent / "README.md").read_text(), "README must link the architecture"

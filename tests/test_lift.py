@@ -186,3 +186,88 @@ def test_lift_input_errors_are_one_line(run, tmp_path, capsys, argv, words):
                                   *[a.format(d=tmp_path) for a in argv]], capsys)
     line = one_error_line(err)
     assert rc == 2 and all(w.format(d=tmp_path) in line for w in words), line
+
+
+def _lifted_like_evaluate(run, dataset):
+    """What the run's lifter predicts for a dataset, through the path evaluate takes (dataset.tensors)."""
+    import torch
+
+    lifter, _, _ = load_lifter(run / "checkpoint.pt")
+    with torch.no_grad():
+        return lifter(dataset.tensors()["joints_2d_norm"]).numpy()
+
+
+def test_a_pose_archive_in_another_layout_lifts_as_training_reads_it(run, tmp_path, capsys):
+    """The issue's case: an h36m17 archive with per-sample cameras and image sizes, as --target and --data read it;
+    no --image-size needed, converted to the lifter's h36m16 as training converts, and the lifted poses score what
+    evaluate scores on the same archive."""
+    from cli_testing import evaluate, read_json
+
+    from posefast.data.spec import load
+
+    archive = tmp_path / "poses17.npz"
+    data17 = load("synthetic:3dhp", split="test", n=96, seed=5, skeleton="h36m17")
+    assert data17.skeleton.name == "h36m17" and len(np.unique(data17.image_size, axis=0)) > 1
+    data17.save(archive)
+    text = _lift(["--checkpoint", run / "checkpoint.pt", "--input", archive, "--out", tmp_path / "o.npz"], capsys)
+    got = np.load(tmp_path / "o.npz")
+    assert "lifted 96 of 96 entries" in text and "h36m16 -> h36m16" in text
+    data16 = data17.to_skeleton("h36m16")  # what load(archive, skeleton="h36m16") gives training
+    np.testing.assert_array_equal(got["joints_2d"], data16.joints_2d)
+    np.testing.assert_array_equal(got["image_size"], data16.image_size)
+    np.testing.assert_allclose(got["joints_3d"], _lifted_like_evaluate(run, data16), atol=1e-6)
+    rc, _, err = evaluate(["--checkpoint", run / "checkpoint.pt", "--data", archive, "--no-flip-test", "--json",
+                           tmp_path / "m.json"], capsys)
+    assert rc == 0, err
+    assert _mpjpe_mm(got["joints_3d"], data16.joints_3d) == pytest.approx(read_json(tmp_path / "m.json")["mpjpe"],
+                                                                          rel=1e-4)
+
+
+def test_a_data_spec_lifts_the_split_evaluate_scores(run, tmp_path, capsys):
+    """``--input synthetic:3dhp`` (the run's own target) lifts exactly the poses evaluate scores (--split/--n too)."""
+    _, _, cfg = load_lifter(run / "checkpoint.pt")
+    dataset, _ = load_eval_data("synthetic:3dhp", cfg, "test", 40)
+    text = _lift(["--checkpoint", run / "checkpoint.pt", "--input", "synthetic:3dhp", "--split", "test", "--n", 40,
+                  "--out", tmp_path / "o.npz"], capsys)
+    got = np.load(tmp_path / "o.npz")
+    assert "lifted 40 of 40 entries of the run's target test split of synthetic:3dhp" in text
+    np.testing.assert_array_equal(got["joints_2d"], dataset.joints_2d)
+    np.testing.assert_allclose(got["joints_3d"], _lifted_like_evaluate(run, dataset), atol=1e-6)
+
+
+def test_a_plain_npz_may_name_its_layout(run, known, tmp_path, capsys):
+    """joints_2d in h36m17 (``skeleton`` key) or COCO-17 (``layout`` key) lift like the lifter's own layout."""
+    from posefast.skeleton import h36m16_to_h36m17
+
+    np.savez(tmp_path / "own.npz", joints_2d=known["joints_2d"], image_size=known["image_size"])
+    np.savez(tmp_path / "h17.npz", joints_2d=h36m16_to_h36m17(known["joints_2d"]), image_size=known["image_size"],
+             skeleton="h36m17")
+    np.savez(tmp_path / "coco.npz", joints_2d=_coco17(known["joints_2d"]), image_size=known["image_size"],
+             layout="coco")
+    out = {}
+    for name in ("own", "h17", "coco"):
+        _lift(["--checkpoint", run / "checkpoint.pt", "--input", tmp_path / f"{name}.npz", "--out",
+               tmp_path / f"o_{name}.npz"], capsys)
+        out[name] = np.load(tmp_path / f"o_{name}.npz")["joints_3d"]
+    np.testing.assert_array_equal(out["h17"], out["own"])
+    assert np.abs(out["coco"] - out["own"]).max() < 0.005  # the COCO rules' midpoints vs the projected ones
+
+
+@pytest.mark.parametrize("make,extra,words", [
+    (lambda d: np.savez(d / "x.npz", joints_2d=np.zeros((4, 17, 2)), image_size=[640, 480]), [],
+     ["x.npz", "[N, 16, 2] in the lifter's h36m16 layout", "(4, 17, 2)", "'skeleton' or 'layout' key"]),
+    (lambda d: np.savez(d / "x.npz", joints_2d=np.zeros((4, 16, 2)), image_size=[640, 480], layout="smpl"), [],
+     ["x.npz", "layout 'smpl' is not one of"]),
+    (lambda d: np.savez(d / "x.npz", joints_2d=np.zeros((4, 16, 2)), image_size=[640, 480]), ["--split", "test"],
+     ["--split", "only for a pose archive or data spec"]),
+    (lambda d: None, ["--n", "-1"], ["--n", "non-negative"]),
+])
+def test_lift_layout_errors_are_one_line(run, tmp_path, capsys, make, extra, words):
+    from cli_testing import one_error_line
+
+    make(tmp_path)
+    source = tmp_path / "x.npz" if (tmp_path / "x.npz").exists() else "synthetic:3dhp"
+    rc, _, err = call(lift_main, ["--checkpoint", run / "checkpoint.pt", "--input", source, "--out",
+                                  tmp_path / "o.npz", *extra], capsys)
+    line = one_error_line(err)
+    assert rc == 2 and all(w in line for w in words), line

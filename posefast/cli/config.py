@@ -40,8 +40,13 @@ class PoseAugConfig:
     num_templates: int = 5
     # The released RT head squares t_z, so the root may land on the camera plane, where projection diverges; we add
     # this floor (metres) to the root depth. It must exceed a body's reach from the pelvis (~1 m) or joints still
-    # reach the plane: at 1.0 the 2D discriminator's loss hit 3e7 in the first epochs. 0 reproduces the release.
+    # reach the plane (docs/results.md: what a floor of 1.0 did). 0 reproduces the release.
     min_root_depth: float = 2.0
+    # "compact": the 3D discriminator's first layer reads the 78 distinct part-KCS entries (same function, faster);
+    # "full": the release's 5 x 225 inputs, whose Adam dynamics the compact form does not reproduce (methods/poseaug.py)
+    kcs_layout: str = "compact"
+    # > 0: clip the lifter's gradient norm before each step (release: 1, function_poseaug/model_pos_train.py:41)
+    lifter_grad_clip: float = 0.0
 
 
 @dataclass

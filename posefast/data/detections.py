@@ -10,8 +10,13 @@ a folder of OpenPose ``*.json``
     one file per frame, sorted by name, ``{"people": [{"pose_keypoints_2d": [...]}]}`` with 25 keypoints (BODY_25)
     or 18 (OpenPose's COCO model); every person of every file is one entry, undetected keypoints are ``0, 0, 0``.
 ``*.npz``
-    ``joints_2d [N, J, 2]`` in pixels in the lifter's own layout, optional ``confidence [N, J]`` and
-    ``image_size [N, 2]`` or ``[2]`` (a posefast pose archive qualifies).
+    ``joints_2d [N, J, 2]`` in pixels, optional ``confidence [N, J]`` and ``image_size [N, 2]`` or ``[2]``; in the
+    lifter's own layout, or in the one a ``skeleton`` key (``h36m17``/``h36m16``, as a pose archive stores it) or a
+    ``layout`` key (``coco``, ``coco18``, ``body25``, ``mpii``, ...) names.
+a posefast pose archive or data spec
+    read by :func:`detections_from_dataset` from the :class:`~posefast.data.PoseDataset` the loaders return (the
+    command line loads it as ``python -m posefast.evaluate --data`` does): its 2D joints, per-sample image sizes
+    and confidences, already converted to the lifter's skeleton by the loader, as for training.
 
 Conversion to ``h36m17``/``h36m16`` (:func:`to_skeleton`): COCO-17 and OpenPose COCO-18 through
 :mod:`posefast.data.pose3d.keypoint_layouts` (pelvis = mid-hips, thorax = mid-shoulders, spine = their midpoint, neck/nose =
@@ -39,7 +44,7 @@ from posefast.data.safe_files import read_npz
 from posefast.data.image2d.loaders import keypoint_triplets
 from posefast.skeleton import get_skeleton, h36m16_to_h36m17, h36m17_to_h36m16
 
-__all__ = ["BODY25_NAMES", "Detections", "read_detections", "to_skeleton", "fill_missing"]
+__all__ = ["BODY25_NAMES", "Detections", "read_detections", "detections_from_dataset", "to_skeleton", "fill_missing"]
 
 # OpenPose's BODY_25 output order (openpose/doc/02_output.md, "Pose Output Format (BODY_25)").
 BODY25_NAMES: tuple[str, ...] = (
@@ -136,6 +141,25 @@ def _read_openpose(folder: Path) -> Detections:
     return Detections(np.array(pts), np.array(conf), layout, np.array(ids), np.full(len(pts), np.nan))
 
 
+def _npz_layout(path: Path, arrays: dict, skeleton) -> tuple[str, int]:
+    """The layout an npz's ``joints_2d`` is in (its ``skeleton`` or ``layout`` key, else the lifter's) and its
+    joint count."""
+    named = {k: str(arrays[k]) for k in ("skeleton", "layout") if k in arrays}
+    if len(named) == 2:
+        raise ValueError(f"{path}: give either a 'skeleton' or a 'layout' key, not both ({named})")
+    if "layout" in named:
+        layout = named["layout"]
+        if layout == "body25":
+            return layout, len(BODY25_NAMES)
+        if layout not in LAYOUT_JOINTS:
+            raise ValueError(f"{path}: layout {layout!r} is not one of {sorted([*LAYOUT_JOINTS, 'body25'])}")
+        return layout, len(LAYOUT_JOINTS[layout])
+    skel = get_skeleton(named.get("skeleton", get_skeleton(skeleton).name))
+    if skel.name not in ("h36m17", "h36m16"):
+        raise ValueError(f"{path}: skeleton {skel.name!r} cannot be converted to a lifter's h36m17/h36m16 layout")
+    return skel.name, skel.num_joints
+
+
 def _read_npz(path: Path, skeleton) -> Detections:
     try:
         arrays = read_npz(path)
@@ -143,27 +167,39 @@ def _read_npz(path: Path, skeleton) -> Detections:
         raise ValueError(f"{exc} (expected an .npz of plain arrays)") from None
     if "joints_2d" not in arrays:
         raise ValueError(f"{path}: expected a 'joints_2d' array [N, J, 2] (pixels); found {sorted(arrays)}")
-    skel = get_skeleton(skeleton)
+    layout, joints = _npz_layout(path, arrays, skeleton)
     pts = np.asarray(arrays["joints_2d"], dtype=np.float64)
-    if pts.ndim != 3 or pts.shape[1:] != (skel.num_joints, 2):
-        raise ValueError(f"{path}: joints_2d must be [N, {skel.num_joints}, 2] in the lifter's {skel.name} layout, "
-                         f"got {tuple(pts.shape)}")
+    if pts.ndim != 3 or pts.shape[1:] != (joints, 2):
+        lifter = get_skeleton(skeleton).name
+        where = f"the lifter's {lifter} layout" if layout == lifter else f"its {layout} layout"
+        raise ValueError(f"{path}: joints_2d must be [N, {joints}, 2] in {where}, got {tuple(pts.shape)} (name "
+                         "another layout with a 'skeleton' or 'layout' key)")
     n = pts.shape[0]
-    conf = np.asarray(arrays.get("confidence", np.ones((n, skel.num_joints))), dtype=np.float64)
-    if conf.shape != (n, skel.num_joints):
-        raise ValueError(f"{path}: confidence must be [{n}, {skel.num_joints}], got {tuple(conf.shape)}")
+    conf = np.asarray(arrays.get("confidence", np.ones((n, joints))), dtype=np.float64)
+    if conf.shape != (n, joints):
+        raise ValueError(f"{path}: confidence must be [{n}, {joints}], got {tuple(conf.shape)}")
     size = arrays.get("image_size")
     if size is not None:
         size = np.broadcast_to(np.asarray(size, dtype=np.float64), (n, 2)).copy() if np.ndim(size) == 1 else size
         if np.shape(size) != (n, 2):
             raise ValueError(f"{path}: image_size must be [2] or [{n}, 2], got {np.shape(size)}")
-    return Detections(pts, conf, skel.name, np.arange(n).astype(str), np.full(n, np.nan),
+    return Detections(pts, conf, layout, np.arange(n).astype(str), np.full(n, np.nan),
                       None if size is None else np.asarray(size, dtype=np.float64))
+
+
+def detections_from_dataset(dataset) -> Detections:
+    """A :class:`~posefast.data.PoseDataset` (a loaded archive or data spec) as detections in its own skeleton:
+    its pixel 2D joints, per-sample image sizes, its confidences (1 where it has none); ids are the sample indices."""
+    n = len(dataset)
+    conf = np.ones((n, dataset.num_joints)) if dataset.confidence is None else dataset.confidence
+    return Detections(np.asarray(dataset.joints_2d, dtype=np.float64), np.asarray(conf, dtype=np.float64),
+                      dataset.skeleton.name, np.arange(n).astype(str), np.full(n, np.nan),
+                      np.asarray(dataset.image_size, dtype=np.float64))
 
 
 def read_detections(path, skeleton) -> Detections:
     """Read users' detections (formats in the module docstring); ``skeleton`` is the lifter's layout, which an npz
-    must already be in."""
+    is in unless it names another."""
     path = Path(os.fspath(path))
     if path.is_dir():
         return _read_openpose(path)

@@ -10,6 +10,7 @@ from posefast.skeleton import Skeleton, get_skeleton
 from posefast.data.spec import load
 from posefast.data.spec import LOADERS
 from posefast.errors import for_argument
+from posefast.seeds import derive_seed
 
 
 @dataclass
@@ -90,10 +91,10 @@ def load_split(spec: str, split: str, n: int, seed: int, salt: int, skeleton: st
         if spec not in cache:  # read once, split twice
             cache[spec] = load(spec, skeleton=skel.name, **({"seed": seed} if kind == "cmu" else {}))
         whole = cache[spec]
-        return cap(whole if split == "all" else split_by_sequence(whole, split), n, seed + salt)
+        return cap(whole if split == "all" else split_by_sequence(whole, split), n, derive_seed(seed, "subset", salt=salt))
     if kind in ("3dhp", "3dpw"):  # one file = one split: its 2D is the unlabelled target, its 3D the test
-        return cap(load(spec, skeleton=skel.name), n, seed + salt)
-    return cap(load(spec, split=split, skeleton=skel.name), n, seed + salt)
+        return cap(load(spec, skeleton=skel.name), n, derive_seed(seed, "subset", salt=salt))
+    return cap(load(spec, split=split, skeleton=skel.name), n, derive_seed(seed, "subset", salt=salt))
 
 
 def load_domains(source: str, target: str, skeleton: str | Skeleton, device, n_source: int, n_target: int,

@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from posefast.engine import checkpoint as ckpt
 from posefast.engine.distributed import DistContext
+from posefast.seeds import derive_seed
 
 __all__ = ["Draw", "EpochPlan", "EpochTask", "EpochLoop", "epoch_order", "batch_indices", "settings_mismatches"]
 
@@ -83,7 +84,7 @@ def epoch_order(n: int, seed: int, epoch: int, stream: int = 0, device=None) -> 
     """The permutation of ``range(n)`` that draw ``stream`` follows in ``epoch``: a pure function of (seed, stream,
     epoch), so a resumed epoch replays it. Streams below 99 and epochs below 10 007 of one seed never share a
     generator seed with each other or with another seed's."""
-    g = torch.Generator().manual_seed(seed * 1_000_003 + stream * 10_007 + epoch)
+    g = torch.Generator().manual_seed(derive_seed(seed, "epoch-order", stream=stream, epoch=epoch))
     order = torch.randperm(n, generator=g)
     return order if device is None else order.to(device)
 

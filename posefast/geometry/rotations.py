@@ -80,7 +80,8 @@ def look_at_rotation(eye, target, up=(0.0, 1.0, 0.0), roll=0.0) -> Tensor:
     """World -> camera rotations for cameras at ``eye`` looking at ``target``; world ``up`` maps to image up.
 
     Args:
-        eye, target: ``[..., 3]`` world points.
+        eye: ``[..., 3]`` world point of the camera.
+        target: ``[..., 3]`` world point it looks at.
         up: ``[3]`` or ``[..., 3]`` world up direction (Y-up worlds by default).
         roll: ``[...]`` radians about the optical axis (positive turns the image content clockwise).
     Returns:

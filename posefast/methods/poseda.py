@@ -30,6 +30,7 @@ from posefast.data.domains import root_relative
 from posefast.methods.losses import discriminator_loss, lsgan, range_loss, rectified_l2
 from posefast.models import AnchorDiscriminator, BAHead, BLHead, bone_lengths
 from posefast.ops import bone_angle_augment, bone_length_augment, global_position_align, normalize_screen, project
+from posefast.seeds import derive_seed
 
 
 def estimate_camera(image_size: torch.Tensor) -> torch.Tensor:
@@ -108,7 +109,7 @@ class PoseDA(LiftingMethod):
         if self.generated is not None:
             src = torch.cat([src, self.generated])
             index = torch.cat([index, self.generated_from])
-        g = torch.Generator().manual_seed(self.cfg.seed * 7919 + epoch)  # a pure function of (seed, epoch)
+        g = torch.Generator().manual_seed(derive_seed(self.cfg.seed, "train-split", epoch=epoch))  # a pure function of (seed, epoch)
         joints_3d, uv = self.place(src, index, g)
         return {"joints_3d": joints_3d, "joints_2d_norm": uv}
 
@@ -130,7 +131,7 @@ class PoseDA(LiftingMethod):
         pc = self.pc
         src = self.data.source_train["joints_3d"]
         n, bs = src.shape[0], min(pc.lpa_batch_size, src.shape[0])
-        g = torch.Generator().manual_seed(self.cfg.seed * 104729 + 1)
+        g = torch.Generator().manual_seed(derive_seed(self.cfg.seed, "poseda-lpa"))
         steps = pc.lpa_epochs * (n // bs)
         for m in (self.ba_head, self.bl_head, self.anchor_d):
             m.train()

@@ -27,8 +27,8 @@ raises. The description is checked when the module is imported: the backward's a
 
 The registered custom op (``torch.ops.posefast.mpjpe``) is what ``torch.compile``, ``torch.export`` and
 ``torch.library.opcheck`` see. In plain eager execution, going through it costs the dispatcher, the custom op's
-autograd wrapper and its schema checks on every call: ~20-28 µs forward and ~166 µs forward + backward per call
-(bench/NOTES.md), as much as an eager twin's whole computation at PoseAug's batch sizes. So in eager mode a
+autograd wrapper and its schema checks on every call, a fixed cost per call that is as large as an eager twin's
+whole computation at PoseAug's batch sizes (measured in docs/results.md, "The eager fast path"). So in eager mode a
 :class:`KernelOp` calls the Python implementation directly, through one ``torch.autograd.Function`` built from the
 same description when a gradient is needed (the backward op is itself a :class:`KernelOp`, so the backward takes
 the fast path too).

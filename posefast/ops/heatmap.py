@@ -179,7 +179,8 @@ def pck_2d(pred: Tensor, target: Tensor, visible: Tensor, normalizer: Tensor | f
     subset of keypoints.
 
     Args:
-        pred, target: ``[..., K, 2]`` keypoints, same shape, dtype and device.
+        pred: ``[..., K, 2]`` predicted keypoints.
+        target: ``[..., K, 2]`` keypoints, the same shape, dtype and device as ``pred``.
         visible: ``[..., K]`` bool: which keypoints are evaluated.
         normalizer: positive ``[...]`` tensor (one per sample, pred's dtype/device) or a positive number.
         threshold: fraction of the normalizer.

@@ -174,7 +174,8 @@ def n_mpjpe(pred: Tensor, target: Tensor) -> Tensor:
     so inputs are normally root-relative already. All-zero ``pred`` gives ``s = 0`` (error = mean ``|target_j|``).
 
     Args:
-        pred, target: ``[..., J, 3]``, same shape, dtype and device.
+        pred: ``[..., J, 3]`` predicted joints.
+        target: ``[..., J, 3]``, the same shape, dtype and device as ``pred``.
 
     Returns:
         ``[...]`` mean over joints of ``|s pred_j - target_j|`` in the input's unit.
@@ -209,7 +210,8 @@ def p_mpjpe(pred: Tensor, target: Tensor) -> Tensor:
     input dtype; no LAPACK, no host sync. Differentiable with the analytic backward of :func:`procrustes_align`.
 
     Args:
-        pred, target: ``[..., J, 3]``, same shape, dtype and device.
+        pred: ``[..., J, 3]`` predicted joints.
+        target: ``[..., J, 3]``, the same shape, dtype and device as ``pred``.
 
     Returns:
         ``[...]`` in the input's unit.
@@ -278,7 +280,8 @@ def procrustes_align(pred: Tensor, target: Tensor) -> ProcrustesAlignment:
     undetermined component at ``d = 0``.
 
     Args:
-        pred, target: ``[..., J, 3]``, same shape, dtype and device.
+        pred: ``[..., J, 3]`` predicted joints.
+        target: ``[..., J, 3]``, the same shape, dtype and device as ``pred``.
 
     Returns:
         :class:`ProcrustesAlignment` ``(aligned [..., J, 3], scale [...], rotation [..., 3, 3], translation [..., 3])``.
@@ -370,7 +373,8 @@ def pose_errors(pred: Tensor, target: Tensor, thresholds: Sequence[float] | Tens
     (``root``, the 3DHP protocol); P-MPJPE is computed on the evaluated joints (translation-invariant anyway).
 
     Args:
-        pred, target: ``[..., J, 3]``, same shape, dtype and device; at least one pose.
+        pred: ``[..., J, 3]`` predicted joints; at least one pose.
+        target: ``[..., J, 3]``, the same shape, dtype and device as ``pred``.
         thresholds: PCK thresholds in mm (default 0, 5, ..., 150: PCK@150 and AUC from the same pass); the curve
             is reported in ascending threshold order.
         joints: evaluated joint ids (default all J). 3DHP evaluates all 16/17 joints of the layout; 3DPW

@@ -420,7 +420,8 @@ def normalize_screen(uv: Tensor, w, h) -> Tensor:
 
     Args:
         uv: ``[..., N, 2]`` pixels.
-        w, h: image width and height: positive numbers, or float tensors of shape ``uv.shape[:-2]``.
+        w: image width: a positive number, or a float tensor of shape ``uv.shape[:-2]``.
+        h: image height, likewise.
     """
     check_float(uv, "uv")
     check_trailing(uv, "uv", (None, 2), "2D points")
@@ -445,7 +446,8 @@ def normalize_camera(camera: Tensor, w, h) -> Tensor:
 
     Args:
         camera: ``[..., 4]`` or ``[..., 9]``.
-        w, h: positive numbers, or float tensors of shape ``camera.shape[:-1]``.
+        w: image width: a positive number, or a float tensor of shape ``camera.shape[:-1]``.
+        h: image height, likewise.
     """
     check_float(camera, "camera")
     if camera.dim() < 1 or camera.shape[-1] not in (4, 9):
@@ -615,7 +617,10 @@ def augment_pipeline(joints: Tensor, delta: Tensor, ratio: Tensor, rotvec: Tenso
         rotvec: ``[..., 3]`` RT rotation (axis · angle).
         translation: ``[..., 3]`` RT root position.
         camera: ``[..., 4]`` or ``[..., 9]`` (see :func:`project`).
-        skeleton, frozen, eps: as :func:`bone_angle_augment`; min_depth as :func:`project`.
+        skeleton: as :func:`bone_angle_augment`.
+        frozen: as :func:`bone_angle_augment`.
+        eps: as :func:`bone_angle_augment`.
+        min_depth: as :func:`project`.
 
     Returns:
         ``(joints_ba, joints_bl, joints_rt [..., J, 3], uv_rt [..., J, 2], cos_change [..., B])``.

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -217,6 +218,117 @@ def _require(obj: dict, key: str, where: str, path: str):
     return obj[key]
 
 
+@dataclass(frozen=True)
+class _KeypointPlan:
+    """Where each requested keypoint ``names[k]`` comes from: file keypoint ``src[k]`` (``-1``: none), the midpoint
+    of two file keypoints (``derived``: ``{k: (a, b)}``), or nowhere (``absent`` names: the crop centre, visible 0)."""
+
+    names: list
+    src: np.ndarray
+    derived: dict
+    absent: list
+
+
+def _read_coco_json(path: str) -> dict:
+    """Parse: the annotation file's top-level JSON object."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: annotation file not found")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from e
+    if not isinstance(doc, dict):
+        raise ValueError(f"{path}: the top level must be a JSON object")
+    return doc
+
+
+def _coco_category(doc: dict, category_id, path: str) -> tuple[object, list]:
+    """Validate: ``(category id, its keypoint names in snake case)`` of the requested (default: first) category."""
+    cats = _require(doc, "categories", "the top level", path)
+    if not isinstance(cats, list) or not cats:
+        raise ValueError(f"{path}: 'categories' must be a non-empty list")
+    if category_id is None:
+        cat = cats[0]
+    else:
+        found = [c for c in cats if isinstance(c, dict) and c.get("id") == category_id]
+        if not found:
+            raise ValueError(f"{path}: no category with id {category_id}")
+        cat = found[0]
+    file_names = _require(cat, "keypoints", "the category", path)
+    if not isinstance(file_names, list) or not all(isinstance(s, str) for s in file_names) or not file_names:
+        raise ValueError(f"{path}: the category's 'keypoints' must be a non-empty list of names")
+    return cat.get("id"), [_snake(nm) for nm in file_names]
+
+
+def _keypoint_plan(file_names: list, keypoint_names, missing: str, path: str) -> _KeypointPlan:
+    """Validate: match the requested names against the file's (``None``: the file's own list)."""
+    names = list(file_names) if keypoint_names is None else list(keypoint_names)
+    src = np.array([file_names.index(nm) if nm in file_names else -1 for nm in names])
+    derived = {k: _DERIVED[nm] for k, nm in enumerate(names)
+               if src[k] < 0 and nm in _DERIVED and all(p in file_names for p in _DERIVED[nm])}
+    absent = [nm for k, nm in enumerate(names) if src[k] < 0 and k not in derived]
+    if absent and missing == "error":
+        raise ValueError(f"{path}: keypoints {absent} are not in the category's keypoints {file_names} "
+                         f"(pass missing='invisible' to return them with visible 0)")
+    return _KeypointPlan(names, src, derived, absent)
+
+
+def _coco_lists(doc: dict, path: str) -> tuple[dict, list]:
+    """Validate: ``({image id: file name}, annotations)``."""
+    images_by_id = {}
+    image_list = _require(doc, "images", "the top level", path)
+    if not isinstance(image_list, list):
+        raise ValueError(f"{path}: 'images' must be a list")
+    for im in image_list:
+        images_by_id[_require(im, "id", "an image entry", path)] = _require(im, "file_name", "an image entry", path)
+    anns = _require(doc, "annotations", "the top level", path)
+    if not isinstance(anns, list):
+        raise ValueError(f"{path}: 'annotations' must be a list")
+    return images_by_id, anns
+
+
+def _annotation(ann, where: str, k_file: int, images_by_id: dict, min_keypoints: int, fill: float, path: str):
+    """Validate one (non-crowd, right-category) annotation: ``(keypoints [k_file, 3], crop box)``, or None when it
+    is skipped (fewer than ``min_keypoints`` labelled, or nothing to place a box on)."""
+    arr = keypoint_triplets(_require(ann, "keypoints", where, path), k_file, f"{path}: {where}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{path}: {where}: 'keypoints' contain NaN or inf")
+    v = arr[:, 2]
+    if not np.isin(v, (0, 1, 2)).all():
+        raise ValueError(f"{path}: {where}: visibility flags must be 0, 1 or 2, found {np.unique(v)}")
+    if (v > 0).sum() < min_keypoints:
+        return None
+    image_id = _require(ann, "image_id", where, path)
+    if image_id not in images_by_id:
+        raise ValueError(f"{path}: {where}: image_id {image_id!r} is not in 'images'")
+    bbox = ann.get("bbox")
+    if bbox is not None:
+        bbox = np.asarray(bbox, dtype=np.float64)
+        if bbox.shape != (4,) or not np.isfinite(bbox).all():
+            raise ValueError(f"{path}: {where}: 'bbox' must be [x, y, w, h], got {ann.get('bbox')!r}")
+        if bbox[2] <= 0 or bbox[3] <= 0:
+            bbox = None  # an empty box carries no extent: fall back to the keypoints
+    if bbox is None and not (v > 0).any():
+        return None
+    return arr, _square_box(arr[v > 0, :2], fill, None if bbox is None else bbox.tolist())
+
+
+def _requested_keypoints(arr: np.ndarray, plan: _KeypointPlan, file_names: list, box) -> tuple:
+    """Assemble: the requested keypoints ``[K, 2]`` (source pixels) and visibility ``[K]`` of one annotation."""
+    v = arr[:, 2]
+    kp = np.zeros((len(plan.names), 2))
+    kv = np.zeros(len(plan.names))
+    have = plan.src >= 0
+    kp[have], kv[have] = arr[plan.src[have], :2], (v[plan.src[have]] == 2).astype(np.float64)
+    for k, (a, b) in plan.derived.items():
+        kp[k] = 0.5 * (arr[file_names.index(a), :2] + arr[file_names.index(b), :2])
+    for nm in plan.absent:
+        left, top, side = box
+        kp[plan.names.index(nm)] = (left + side / 2, top + side / 2)
+    return kp, kv
+
+
 def load_coco_keypoints(annotation_file, image_dir, size: int = 64, *, keypoint_names=BODY16_NAMES,
                         missing: str = "error", fill: float = 0.8, min_keypoints: int = 1,
                         category_id: int | None = None) -> ImagePoseDataset:
@@ -226,8 +338,9 @@ def load_coco_keypoints(annotation_file, image_dir, size: int = 64, *, keypoint_
         annotation_file: the JSON file (format in the module docstring).
         image_dir: folder the images' ``file_name`` are relative to, or a list of folders tried in order (a file
             found in none is an error naming it and the folders).
-        size, fill: crop side in pixels and the fraction the person box's longer side spans; the box is the
-            annotation's ``bbox`` when present, else the box of its labelled keypoints.
+        size: crop side in pixels.
+        fill: the fraction of the crop the person box's longer side spans; the box is the annotation's ``bbox``
+            when present, else the box of its labelled keypoints.
         keypoint_names: the keypoints to return, matched by name against the category's ``keypoints``
             (case, spaces and hyphens aside: ``Left Shoulder`` is ``left_shoulder``); ``None`` keeps the file's own
             list. "pelvis" and "thorax", if absent, are built as hip / shoulder
@@ -242,53 +355,12 @@ def load_coco_keypoints(annotation_file, image_dir, size: int = 64, *, keypoint_
     if missing not in ("error", "invisible"):
         raise ValueError(f"missing: expected 'error' or 'invisible', got {missing!r}")
     path = os.fspath(annotation_file)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: annotation file not found")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            doc = json.load(fh)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from e
-    if not isinstance(doc, dict):
-        raise ValueError(f"{path}: the top level must be a JSON object")
-    cats = _require(doc, "categories", "the top level", path)
-    if not isinstance(cats, list) or not cats:
-        raise ValueError(f"{path}: 'categories' must be a non-empty list")
-    if category_id is None:
-        cat = cats[0]
-    else:
-        found = [c for c in cats if isinstance(c, dict) and c.get("id") == category_id]
-        if not found:
-            raise ValueError(f"{path}: no category with id {category_id}")
-        cat = found[0]
-    file_names = _require(cat, "keypoints", "the category", path)
-    if not isinstance(file_names, list) or not all(isinstance(s, str) for s in file_names) or not file_names:
-        raise ValueError(f"{path}: the category's 'keypoints' must be a non-empty list of names")
-    k_file = len(file_names)
-    cat_id = cat.get("id")
-    file_names = [_snake(nm) for nm in file_names]
+    doc = _read_coco_json(path)
+    cat_id, file_names = _coco_category(doc, category_id, path)
     image_dirs = ([os.fspath(image_dir)] if isinstance(image_dir, (str, os.PathLike))
                   else [os.fspath(d) for d in image_dir])
-
-    # Requested keypoint k comes from file keypoint src[k], or is derived / missing (-1).
-    names = list(file_names) if keypoint_names is None else list(keypoint_names)
-    src = np.array([file_names.index(nm) if nm in file_names else -1 for nm in names])
-    derived = {k: _DERIVED[nm] for k, nm in enumerate(names)
-               if src[k] < 0 and nm in _DERIVED and all(p in file_names for p in _DERIVED[nm])}
-    absent = [nm for k, nm in enumerate(names) if src[k] < 0 and k not in derived]
-    if absent and missing == "error":
-        raise ValueError(f"{path}: keypoints {absent} are not in the category's keypoints {file_names} "
-                         f"(pass missing='invisible' to return them with visible 0)")
-
-    images_by_id = {}
-    image_list = _require(doc, "images", "the top level", path)
-    if not isinstance(image_list, list):
-        raise ValueError(f"{path}: 'images' must be a list")
-    for im in image_list:
-        images_by_id[_require(im, "id", "an image entry", path)] = _require(im, "file_name", "an image entry", path)
-    anns = _require(doc, "annotations", "the top level", path)
-    if not isinstance(anns, list):
-        raise ValueError(f"{path}: 'annotations' must be a list")
+    plan = _keypoint_plan(file_names, keypoint_names, missing, path)
+    images_by_id, anns = _coco_lists(doc, path)
 
     cache: dict[str, object] = {}
     images, kps, vis, boxes, files, ann_ids = [], [], [], [], [], []
@@ -299,38 +371,12 @@ def load_coco_keypoints(annotation_file, image_dir, size: int = 64, *, keypoint_
         where = f"annotation {ann_id!r}"
         if ann.get("iscrowd", 0) == 1 or (cat_id is not None and ann.get("category_id", cat_id) != cat_id):
             continue
-        arr = keypoint_triplets(_require(ann, "keypoints", where, path), k_file, f"{path}: {where}")
-        if not np.isfinite(arr).all():
-            raise ValueError(f"{path}: {where}: 'keypoints' contain NaN or inf")
-        v = arr[:, 2]
-        if not np.isin(v, (0, 1, 2)).all():
-            raise ValueError(f"{path}: {where}: visibility flags must be 0, 1 or 2, found {np.unique(v)}")
-        if (v > 0).sum() < min_keypoints:
+        found = _annotation(ann, where, len(file_names), images_by_id, min_keypoints, fill, path)
+        if found is None:
             continue
-        image_id = _require(ann, "image_id", where, path)
-        if image_id not in images_by_id:
-            raise ValueError(f"{path}: {where}: image_id {image_id!r} is not in 'images'")
-        bbox = ann.get("bbox")
-        if bbox is not None:
-            bbox = np.asarray(bbox, dtype=np.float64)
-            if bbox.shape != (4,) or not np.isfinite(bbox).all():
-                raise ValueError(f"{path}: {where}: 'bbox' must be [x, y, w, h], got {ann.get('bbox')!r}")
-            if bbox[2] <= 0 or bbox[3] <= 0:
-                bbox = None  # an empty box carries no extent: fall back to the keypoints
-        if bbox is None and not (v > 0).any():
-            continue
-        box = _square_box(arr[v > 0, :2], fill, None if bbox is None else bbox.tolist())
-
-        kp = np.zeros((len(names), 2))
-        kv = np.zeros(len(names))
-        have = src >= 0
-        kp[have], kv[have] = arr[src[have], :2], (v[src[have]] == 2).astype(np.float64)
-        for k, (a, b) in derived.items():
-            kp[k] = 0.5 * (arr[file_names.index(a), :2] + arr[file_names.index(b), :2])
-        for nm in absent:
-            left, top, side = box
-            kp[names.index(nm)] = (left + side / 2, top + side / 2)
-        file = _find_image(images_by_id[image_id], image_dirs, f"{path}: {where}")
+        arr, box = found
+        kp, kv = _requested_keypoints(arr, plan, file_names, box)
+        file = _find_image(images_by_id[ann["image_id"]], image_dirs, f"{path}: {where}")
         if file not in cache:
             cache = {file: _open_rgb(file)}  # annotations of one image are usually adjacent
         k_crop, v_crop = _to_crop(kp, kv, box, size)
@@ -340,7 +386,7 @@ def load_coco_keypoints(annotation_file, image_dir, size: int = 64, *, keypoint_
         boxes.append(box)
         files.append(file)
         ann_ids.append(ann_id)
-    return _dataset(images, kps, vis, names, size, boxes,
-                    {"source": "coco", "annotation_file": path, "absent_keypoints": absent,
-                     "derived_keypoints": [names[k] for k in derived]},
+    return _dataset(images, kps, vis, plan.names, size, boxes,
+                    {"source": "coco", "annotation_file": path, "absent_keypoints": plan.absent,
+                     "derived_keypoints": [plan.names[k] for k in plan.derived]},
                     {"files": files, "annotation_ids": ann_ids})

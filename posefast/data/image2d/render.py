@@ -187,115 +187,148 @@ def _window(lo_x, hi_x, lo_y, hi_y, h: int, w: int):
     return x0, y0, wc, hc
 
 
-@torch.no_grad()
-def _rasterize_chunk(j: torch.Tensor, cam: torch.Tensor, h: int, w: int):
-    n = j.shape[0]
-    pts = _extra_points(j)
+def _column(v: torch.Tensor) -> torch.Tensor:
+    """[n] -> [n, 1, 1]: one value per image, broadcast over a window's rows and columns."""
+    return v.view(-1, 1, 1)
+
+
+class _ZBuffer:
+    """Per-pixel front depth, primitive index and normal (x, y) of n images of h x w pixels, flattened.
+
+    Each buffer carries one spare "trash" column: a primitive's window pixels that lose the depth test are written
+    there, so each buffer takes a plain scatter instead of a gather-select-scatter.
+    """
+
+    def __init__(self, n: int, h: int, w: int):
+        self.n, self.h, self.w, self.hw = n, h, w, h * w
+        self.best = torch.full((n, self.hw + 1), _FAR)
+        self.prim = torch.full((n, self.hw + 1), -1, dtype=torch.int16)
+        self.nrm_x = torch.zeros(n, self.hw + 1)
+        self.nrm_y = torch.zeros(n, self.hw + 1)
+
+    def take(self, c: int, flat: torch.Tensor, depth: torch.Tensor, nx: torch.Tensor, ny: torch.Tensor) -> None:
+        """Depth-test primitive ``c`` on its window pixels ``flat`` [n, k] (distinct within an image) against what
+        is drawn so far and keep the nearer surface's depth, index and normal."""
+        n, shape = self.n, depth.shape
+        depth = depth.reshape(n, -1)
+        dest = torch.where(depth < self.best.gather(1, flat), flat, self.hw)
+        self.best.scatter_(1, dest, depth)
+        self.prim.scatter_(1, dest, c)
+        self.nrm_x.scatter_(1, dest, nx.expand(shape).reshape(n, -1))
+        self.nrm_y.scatter_(1, dest, ny.expand(shape).reshape(n, -1))
+
+    def images(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(primitive int64 [n, h, w] (-1: background), depth [n, h, w] (inf: background), normal [n, 3, h, w])``."""
+        n, h, w, hw = self.n, self.h, self.w, self.hw
+        prim = self.prim[:, :hw].reshape(n, h, w).long()
+        best = self.best[:, :hw].reshape(n, h, w)
+        best = torch.where(prim >= 0, best, float("inf"))
+        nx, ny = self.nrm_x[:, :hw].reshape(n, h, w), self.nrm_y[:, :hw].reshape(n, h, w)
+        # Every primitive's normal faces the camera, so its z component follows from the unit length.
+        nz = -(1 - nx * nx - ny * ny).clamp_(min=0).sqrt_() * (prim >= 0).view(torch.uint8)  # 0 on the background
+        return prim, best, torch.stack([nx, ny, nz], 1)
+
+
+def _window_grid(lo_x, hi_x, lo_y, hi_y, cam: torch.Tensor, h: int, w: int):
+    """A primitive's window around its pixel box (a limb covers a few % of a crop): the normalised image
+    coordinates of its pixel centres, ``gx [n, 1, wc]`` and ``gy [n, hc, 1]``, and their flat indices [n, hc wc]."""
+    n = cam.shape[0]
+    fx, fy, cx, cy = (cam[:, i] for i in range(4))
+    x0, y0, wc, hc = _window(lo_x - 1, hi_x + 1, lo_y - 1, hi_y + 1, h, w)
+    ix = torch.arange(wc).view(1, 1, wc) + x0.view(n, 1, 1)
+    iy = torch.arange(hc).view(1, hc, 1) + y0.view(n, 1, 1)
+    gx = (ix + 0.5 - _column(cx)) / _column(fx)
+    gy = (iy + 0.5 - _column(cy)) / _column(fy)
+    return gx, gy, (iy * w + ix).view(n, -1)
+
+
+def _draw_capsule(buf: _ZBuffer, c: int, pts: torch.Tensor, px: torch.Tensor, py: torch.Tensor,
+                  cam: torch.Tensor) -> None:
+    """Capsule ``c`` of ``_CAPSULES`` into ``buf``: the round tube's depth at each window pixel, or its nearer end
+    cap's where that is in front (the module docstring's model). ``pts``: camera-frame points [n, 20, 3]; ``px``,
+    ``py``: their pixel coordinates."""
+    a, b, r, _ = _CAPSULES[c]
     z = pts[..., 2]
     x, y = pts[..., 0] / z, pts[..., 1] / z  # normalised image coordinates, where fx = fy = 1
-    fx, fy, cx, cy = (cam[:, i] for i in range(4))
-    px, py = x * fx[:, None] + cx[:, None], y * fy[:, None] + cy[:, None]  # pixel coordinates of all points
-
-    # Buffers carry one spare "trash" column: a primitive's window pixels that lose the depth test are written
-    # there, so each buffer takes a plain scatter instead of a gather-select-scatter.
-    hw = h * w
-    best = torch.full((n, hw + 1), _FAR)
-    prim = torch.full((n, hw + 1), -1, dtype=torch.int16)
-    nrm_x = torch.zeros(n, hw + 1)
-    nrm_y = torch.zeros(n, hw + 1)
-    col = lambda v: v.view(n, 1, 1)  # noqa: E731
-
-    def grid(lo_x, hi_x, lo_y, hi_y):
-        # Evaluate a primitive only on a window around its pixel box (a limb covers a few % of a crop).
-        x0, y0, wc, hc = _window(lo_x - 1, hi_x + 1, lo_y - 1, hi_y + 1, h, w)
-        ix = torch.arange(wc).view(1, 1, wc) + x0.view(n, 1, 1)
-        iy = torch.arange(hc).view(1, hc, 1) + y0.view(n, 1, 1)
-        gx = (ix + 0.5 - col(cx)) / col(fx)  # [n, 1, wc]
-        gy = (iy + 0.5 - col(cy)) / col(fy)  # [n, hc, 1]
-        return gx, gy, (iy * w + ix).view(n, -1)
-
-    def take(c, flat, depth, nx, ny):
-        # z-buffer test of one primitive's window against what is drawn so far; windows hold distinct pixels.
-        shape = depth.shape
-        depth = depth.reshape(n, -1)
-        dest = torch.where(depth < best.gather(1, flat), flat, hw)
-        best.scatter_(1, dest, depth)
-        prim.scatter_(1, dest, c)
-        nrm_x.scatter_(1, dest, nx.expand(shape).reshape(n, -1))
-        nrm_y.scatter_(1, dest, ny.expand(shape).reshape(n, -1))
-
-    for c, (a, b, r, _) in enumerate(_CAPSULES):
-        ra_px, rb_px = r / z[:, a] * fx, r / z[:, b] * fx
-        lo_x = torch.minimum(px[:, a] - ra_px, px[:, b] - rb_px)
-        hi_x = torch.maximum(px[:, a] + ra_px, px[:, b] + rb_px)
-        ra_py, rb_py = r / z[:, a] * fy, r / z[:, b] * fy
-        lo_y = torch.minimum(py[:, a] - ra_py, py[:, b] - rb_py)
-        hi_y = torch.maximum(py[:, a] + ra_py, py[:, b] + rb_py)
-        gx, gy, flat = grid(lo_x, hi_x, lo_y, hi_y)
-        ax, ay, bx, by, za, zb = col(x[:, a]), col(y[:, a]), col(x[:, b]), col(y[:, b]), col(z[:, a]), col(z[:, b])
-        ex, ey = bx - ax, by - ay
-        e2 = (ex * ex + ey * ey).clamp_min(1e-12)
-        dx, dy = gx - ax, gy - ay  # [n, 1, wc], [n, hc, 1]
-        t = ((dx * ex) + (dy * ey)).div_(e2).clamp_(0, 1)  # closest point on the projected axis
-        ox = dx - t * ex  # offset from the axis point, [n, hc, wc]
-        oy = dy - t * ey
-        rad = (r / za) + t * (r / zb - r / za)
-        ratio = (ox * ox + oy * oy).div_(rad * rad)
-        s = (1 - ratio).clamp_(min=0).sqrt_()  # how squarely the tube surface faces the camera
-        depth = (za + t * (zb - za)) - r * s
-        depth.add_(_f(ratio >= 1).mul_(_FAR))
-        # Second candidate: the cap of the nearer end. A limb pointing at the camera projects to a short axis
-        # and its front surface is that cap, not the point at the closest-point parameter.
-        a_nearer = _f(za <= zb)
-        near_x, near_y = torch.lerp(bx, ax, a_nearer), torch.lerp(by, ay, a_nearer)
-        near_z = torch.lerp(zb, za, a_nearer)
-        rad_n = r / near_z
-        ox_n, oy_n = gx - near_x, gy - near_y
-        ratio_n = (ox_n * ox_n + oy_n * oy_n).div_(rad_n * rad_n)
-        depth_n = near_z - r * (1 - ratio_n).clamp_(min=0).sqrt_()
-        depth_n.add_(_f(ratio_n >= 1).mul_(_FAR))
-        use_n = _f(depth_n < depth)
-        take(c, flat, torch.minimum(depth, depth_n), torch.lerp(ox / rad, ox_n / rad_n, use_n),
+    fx, fy = cam[:, 0], cam[:, 1]
+    ra_px, rb_px = r / z[:, a] * fx, r / z[:, b] * fx
+    lo_x = torch.minimum(px[:, a] - ra_px, px[:, b] - rb_px)
+    hi_x = torch.maximum(px[:, a] + ra_px, px[:, b] + rb_px)
+    ra_py, rb_py = r / z[:, a] * fy, r / z[:, b] * fy
+    lo_y = torch.minimum(py[:, a] - ra_py, py[:, b] - rb_py)
+    hi_y = torch.maximum(py[:, a] + ra_py, py[:, b] + rb_py)
+    gx, gy, flat = _window_grid(lo_x, hi_x, lo_y, hi_y, cam, buf.h, buf.w)
+    ax, ay, bx, by = _column(x[:, a]), _column(y[:, a]), _column(x[:, b]), _column(y[:, b])
+    za, zb = _column(z[:, a]), _column(z[:, b])
+    ex, ey = bx - ax, by - ay
+    e2 = (ex * ex + ey * ey).clamp_min(1e-12)
+    dx, dy = gx - ax, gy - ay  # [n, 1, wc], [n, hc, 1]
+    t = ((dx * ex) + (dy * ey)).div_(e2).clamp_(0, 1)  # closest point on the projected axis
+    ox = dx - t * ex  # offset from the axis point, [n, hc, wc]
+    oy = dy - t * ey
+    rad = (r / za) + t * (r / zb - r / za)
+    ratio = (ox * ox + oy * oy).div_(rad * rad)
+    s = (1 - ratio).clamp_(min=0).sqrt_()  # how squarely the tube surface faces the camera
+    depth = (za + t * (zb - za)) - r * s
+    depth.add_(_f(ratio >= 1).mul_(_FAR))
+    # Second candidate: the cap of the nearer end. A limb pointing at the camera projects to a short axis and its
+    # front surface is that cap, not the point at the closest-point parameter.
+    a_nearer = _f(za <= zb)
+    near_x, near_y = torch.lerp(bx, ax, a_nearer), torch.lerp(by, ay, a_nearer)
+    near_z = torch.lerp(zb, za, a_nearer)
+    rad_n = r / near_z
+    ox_n, oy_n = gx - near_x, gy - near_y
+    ratio_n = (ox_n * ox_n + oy_n * oy_n).div_(rad_n * rad_n)
+    depth_n = near_z - r * (1 - ratio_n).clamp_(min=0).sqrt_()
+    depth_n.add_(_f(ratio_n >= 1).mul_(_FAR))
+    use_n = _f(depth_n < depth)
+    buf.take(c, flat, torch.minimum(depth, depth_n), torch.lerp(ox / rad, ox_n / rad_n, use_n),
              torch.lerp(oy / rad, oy_n / rad_n, use_n))
 
-    for ti, (i0, i1, i2) in enumerate(_TRIANGLES):
-        tri = torch.stack([px[:, i0], px[:, i1], px[:, i2]], -1), torch.stack([py[:, i0], py[:, i1], py[:, i2]], -1)
-        gx, gy, flat = grid(tri[0].min(-1).values, tri[0].max(-1).values, tri[1].min(-1).values,
-                            tri[1].max(-1).values)
-        x0, y0, x1, y1, x2, y2 = (col(v) for v in (x[:, i0], y[:, i0], x[:, i1], y[:, i1], x[:, i2], y[:, i2]))
-        area = (x1 - x0) * (y2 - y0) - (y1 - y0) * (x2 - x0)
-        safe = torch.where(area.abs() > 1e-9, area, torch.ones_like(area))
-        l0 = ((x1 - gx) * (y2 - gy) - (y1 - gy) * (x2 - gx)) / safe
-        l1 = ((x2 - gx) * (y0 - gy) - (y2 - gy) * (x0 - gx)) / safe
-        l2 = 1 - l0 - l1
-        inside = (l0 >= 0) & (l1 >= 0) & (l2 >= 0) & (area.abs() > 1e-9)
-        # Outside the triangle the barycentric extrapolation can go negative: clamp before pushing it to _FAR.
-        depth = (l0 * col(z[:, i0]) + l1 * col(z[:, i1]) + l2 * col(z[:, i2])).clamp_(min=0)
-        depth.add_(_f(~inside).mul_(_FAR))
-        v0, v1, v2 = pts[:, i0], pts[:, i1], pts[:, i2]
-        tn = _unit(torch.cross(v1 - v0, v2 - v0, dim=-1))
-        tn = torch.where((tn * v0).sum(-1, keepdim=True) > 0, -tn, tn)  # face the camera
-        take(len(_CAPSULES) + ti, flat, depth, col(tn[:, 0]), col(tn[:, 1]))
 
-    prim = prim[:, :hw].reshape(n, h, w).long()
-    best = best[:, :hw].reshape(n, h, w)
-    best = torch.where(prim >= 0, best, float("inf"))
-    nx, ny = nrm_x[:, :hw].reshape(n, h, w), nrm_y[:, :hw].reshape(n, h, w)
-    # Every primitive's normal faces the camera, so its z component follows from the unit length.
-    nz = -(1 - nx * nx - ny * ny).clamp_(min=0).sqrt_() * (prim >= 0).view(torch.uint8)  # 0 on the background
-    nrm = torch.stack([nx, ny, nz], 1)
+def _draw_triangle(buf: _ZBuffer, ti: int, pts: torch.Tensor, px: torch.Tensor, py: torch.Tensor,
+                   cam: torch.Tensor) -> None:
+    """Triangle ``ti`` of ``_TRIANGLES`` into ``buf``: depth interpolated across it, one normal facing the camera."""
+    i0, i1, i2 = _TRIANGLES[ti]
+    z = pts[..., 2]
+    x, y = pts[..., 0] / z, pts[..., 1] / z
+    tri = torch.stack([px[:, i0], px[:, i1], px[:, i2]], -1), torch.stack([py[:, i0], py[:, i1], py[:, i2]], -1)
+    gx, gy, flat = _window_grid(tri[0].min(-1).values, tri[0].max(-1).values, tri[1].min(-1).values,
+                                tri[1].max(-1).values, cam, buf.h, buf.w)
+    x0, y0, x1, y1, x2, y2 = (_column(v) for v in (x[:, i0], y[:, i0], x[:, i1], y[:, i1], x[:, i2], y[:, i2]))
+    area = (x1 - x0) * (y2 - y0) - (y1 - y0) * (x2 - x0)
+    safe = torch.where(area.abs() > 1e-9, area, torch.ones_like(area))
+    l0 = ((x1 - gx) * (y2 - gy) - (y1 - gy) * (x2 - gx)) / safe
+    l1 = ((x2 - gx) * (y0 - gy) - (y2 - gy) * (x0 - gx)) / safe
+    l2 = 1 - l0 - l1
+    inside = (l0 >= 0) & (l1 >= 0) & (l2 >= 0) & (area.abs() > 1e-9)
+    # Outside the triangle the barycentric extrapolation can go negative: clamp before pushing it to _FAR.
+    depth = (l0 * _column(z[:, i0]) + l1 * _column(z[:, i1]) + l2 * _column(z[:, i2])).clamp_(min=0)
+    depth.add_(_f(~inside).mul_(_FAR))
+    v0, v1, v2 = pts[:, i0], pts[:, i1], pts[:, i2]
+    tn = _unit(torch.cross(v1 - v0, v2 - v0, dim=-1))
+    tn = torch.where((tn * v0).sum(-1, keepdim=True) > 0, -tn, tn)  # face the camera
+    buf.take(len(_CAPSULES) + ti, flat, depth, _column(tn[:, 0]), _column(tn[:, 1]))
+
+
+def _regions(prim: torch.Tensor, nrm: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
+    """Region index [n, h, w] of each pixel's front primitive (-1: background), the head sphere split into face
+    (front, below the crown) and hair."""
+    n = j.shape[0]
     # Region of each primitive, with a trailing -1 that prim == -1 (background) picks.
     region_of = torch.tensor([cap[3] for cap in _CAPSULES] + [_R["torso"]] * len(_TRIANGLES) + [-1])
     region = region_of[prim]
-
-    # Split the head sphere into face (front, below the crown) and hair.
     head_up, head_fwd = _head_frame(j)
     on_head = region == _R["face"]
     dot_f = (nrm * head_fwd.view(n, 3, 1, 1)).sum(1)
     dot_u = (nrm * head_up.view(n, 3, 1, 1)).sum(1)
     region.masked_fill_(on_head & ((dot_f < 0.25) | (dot_u > 0.7)), _R["hair"])
+    return region
 
-    # Keypoints and visibility.
+
+def _keypoints(j: torch.Tensor, cam: torch.Tensor, best: torch.Tensor, prim: torch.Tensor, h: int, w: int):
+    """``(pixels [n, 17, 2], depth [n, 17], visible [n, 17])`` of the joints by the module docstring's rule."""
+    n = j.shape[0]
     kz = j[..., 2]
     u = cam[:, 0:1] * j[..., 0] / kz + cam[:, 2:3]
     v = cam[:, 1:2] * j[..., 1] / kz + cam[:, 3:4]
@@ -307,8 +340,28 @@ def _rasterize_chunk(j: torch.Tensor, cam: torch.Tensor, h: int, w: int):
     front_prim = prim.view(n, -1).gather(1, flat)
     own = torch.as_tensor(_OWN_MASK)[torch.arange(17).expand(n, 17), front_prim.clamp_min(0)] & (front_prim >= 0)
     near_enough = front_depth >= kz - torch.as_tensor(_TAU)
-    visible = (inside & (own | near_enough)).float()
-    return region, best, nrm, torch.stack([u, v], -1), kz, visible
+    return torch.stack([u, v], -1), kz, (inside & (own | near_enough)).float()
+
+
+@torch.no_grad()
+def _rasterize_chunk(j: torch.Tensor, cam: torch.Tensor, h: int, w: int):
+    """Rasterise one chunk of figures: ``j`` [n, 17, 3] checked h36m17 joints (camera frame), ``cam`` [n, 4]
+    (fx, fy, cx, cy), images of ``h`` x ``w`` pixels. Draws every capsule, then the torso triangles, into one
+    z-buffer and returns the fields of :class:`PartRaster` in its order: region, depth, normal, keypoints,
+    keypoint depth, visible."""
+    pts = _extra_points(j)
+    z = pts[..., 2]
+    fx, fy, cx, cy = (cam[:, i] for i in range(4))
+    px = pts[..., 0] / z * fx[:, None] + cx[:, None]  # pixel coordinates of all points
+    py = pts[..., 1] / z * fy[:, None] + cy[:, None]
+    buf = _ZBuffer(j.shape[0], h, w)
+    for c in range(len(_CAPSULES)):
+        _draw_capsule(buf, c, pts, px, py, cam)
+    for ti in range(len(_TRIANGLES)):
+        _draw_triangle(buf, ti, pts, px, py, cam)
+    prim, best, nrm = buf.images()
+    keypoints, kz, visible = _keypoints(j, cam, best, prim, h, w)
+    return _regions(prim, nrm, j), best, nrm, keypoints, kz, visible
 
 
 def rasterize(joints, camera, size) -> PartRaster:

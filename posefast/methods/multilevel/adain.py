@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from posefast.models import Decoder, StyleTransfer, VGGEncoder
 from posefast.engine import checkpoint as ckpt
+from posefast.seeds import derive_seed
 
 __all__ = ["build_style_transfer", "load_style_transfer", "save_style_transfer", "train_style_transfer",
            "stylize"]
@@ -91,7 +92,7 @@ def train_style_transfer(source_images: torch.Tensor, target_images: torch.Tenso
     state_path = out.with_name(out.name + ".checkpoint")
     net = build_style_transfer(width_multiplier)
     opt = torch.optim.Adam(net.decoder.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(int(seed) * 7919 + 17)
+    gen = torch.Generator().manual_seed(derive_seed(seed, "adain-decoder"))
     start = 0
     if resume and state_path.exists():
         state = ckpt.load(state_path)

@@ -13,6 +13,7 @@ from posefast.engine import checkpoint as ckpt
 from posefast.evaluation.heatmap2d import evaluate_pck
 from posefast.methods.multilevel.image_domains import load_target_splits
 from posefast.methods.multilevel.stage import build_pose_net
+from posefast.seeds import derive_seed
 
 __all__ = ["load_pose_net", "load_eval_images", "evaluate_checkpoint", "report_2d"]
 
@@ -51,7 +52,7 @@ def load_eval_images(state: dict, spec: str, split: str | None = None, n: int | 
         raise ValueError(f"--n: expected a positive int, got {n!r}")
     own = spec == ml.target
     if kind == "synthetic" and not own:  # another synthetic draw of the run's test-split size
-        return make_domain("target", n or ml.n_test, ml.image_size, seed + 1_000_003), "synthetic target crops"
+        return make_domain("target", n or ml.n_test, ml.image_size, derive_seed(seed, "target-test-draw")), "synthetic target crops"
     if own and split != "all":
         part = split or "test"
         if n is not None:

@@ -3,6 +3,7 @@ test split (synthetic draws, or the first / last crops of an ``lsp:``/``coco:`` 
 from __future__ import annotations
 
 from posefast.data.image2d import image_spec_kind, load_image_spec, make_domain
+from posefast.seeds import derive_seed
 
 __all__ = ["load_image_domains", "load_target_splits"]
 
@@ -27,7 +28,7 @@ def load_target_splits(ml, seed: int, parts=("train", "test")) -> tuple:
     size = ml.image_size
     if image_spec_kind(ml.target) == "synthetic":
         draws = {"train": lambda: make_domain("target", ml.n_target, size, seed),
-                 "test": lambda: make_domain("target", ml.n_test, size, seed + 1_000_003)}  # disjoint, eval only
+                 "test": lambda: make_domain("target", ml.n_test, size, derive_seed(seed, "target-test-draw"))}  # disjoint, eval only
         return tuple(draws[p]() for p in parts)
     everything = load_image_spec(ml.target, size)
     if ml.n_target + ml.n_test > len(everything):

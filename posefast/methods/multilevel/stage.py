@@ -19,6 +19,7 @@ from posefast.evaluation.heatmap2d import evaluate_pck
 from posefast.methods.multilevel.steps import Augment, adapt_step, source_step
 from posefast.methods.registry import MULTILEVEL_VARIANTS
 from posefast.models import EMATeacher, PatchDiscriminator, PoseResNet
+from posefast.seeds import derive_seed
 
 __all__ = ["VARIANTS", "variant_levels", "build_pose_net", "Stage", "StageTask", "run_stage"]
 
@@ -30,10 +31,9 @@ PRETRAIN_STREAMS, VARIANT_STREAMS = (0, 1), (2, 3)
 
 
 def order_seed(seed: int) -> int:
-    """The seed a stage's loop draws its permutations with: the run's seed × 10 007, which makes epoch_order's
-    generator seeds ``(seed · 1 000 003 + stream) · 10 007 + epoch`` — those multilevel drew before it ran on the
-    shared loop, so its measured numbers (README) still hold."""
-    return seed * 10_007
+    """The seed a stage's loop draws its permutations with (``derive_seed(seed, "multilevel-loop")``): it keeps the
+    permutations multilevel drew before it ran on the shared loop, so its earlier runs replay unchanged."""
+    return derive_seed(seed, "multilevel-loop")
 
 
 def variant_levels(variant: str, full_levels: tuple[str, ...]) -> tuple[str, ...] | None:
