@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from cli_testing import TINY, call, one_error_line
 from hypothesis import HealthCheck, given, settings, strategies as st
 from test_data2d_loaders import write_lsp
@@ -513,3 +514,19 @@ def test_wrong_checkpoint_contents_get_one_line(reader, world, monkeypatch, caps
 @given(data=st.data())
 def test_wrong_checkpoint_contents_get_one_line_at_a_runs_start(reader, world, monkeypatch, capsys, data):
     _wrong_contents(reader, world, monkeypatch, capsys, data)
+
+
+@pytest.mark.parametrize("size", [(12_000, 12_000), (30_000, 30_000)])
+def test_an_image_declaring_a_huge_size_is_refused_before_decoding(size, world, capsys):
+    """A few hundred bytes of PNG whose header declares 144 M or 900 M pixels (PIL itself only warns below 179 M)."""
+    import zlib
+
+    path, (main, argv) = world["readers"]["image"]
+    buf = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(buf, format="PNG")
+    png = bytearray(buf.getvalue())
+    png[16:24] = struct.pack(">II", *size)  # IHDR width, height
+    png[29:33] = struct.pack(">I", zlib.crc32(bytes(png[12:29])))
+    with _replaced(path, bytes(png)):
+        rc, err = check_one_line(main, argv, capsys)
+    assert rc == 2 and "not a readable image" in err, err

@@ -41,6 +41,11 @@ __all__ = ["load_lsp", "load_coco_keypoints", "keypoint_triplets"]
 _DERIVED = {"pelvis": ("left_hip", "right_hip"), "thorax": ("left_shoulder", "right_shoulder")}
 
 
+# A photo of people is well below this (a 8K frame is 33 M pixels); a header declaring more is refused before its
+# pixels are decoded, so a few bytes cannot ask for gigabytes.
+MAX_IMAGE_PIXELS = 50_000_000
+
+
 def _open_rgb(path: str):
     from PIL import Image, UnidentifiedImageError
 
@@ -48,8 +53,11 @@ def _open_rgb(path: str):
         raise FileNotFoundError(f"{path}: image file not found")
     try:
         with Image.open(path) as im:
+            if im.width * im.height > MAX_IMAGE_PIXELS:  # checked on the header, before any pixel is decoded
+                raise ValueError(f"{im.width} x {im.height} pixels, more than posefast reads "
+                                 f"({MAX_IMAGE_PIXELS} pixels)")
             return im.convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError) as e:
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
         raise ValueError(f"{path}: not a readable image ({e})") from e
 
 
