@@ -167,6 +167,44 @@ def test_lpa_generator_moves_fakes_towards_the_anchor_discriminator(domains):
     assert trained < untrained
 
 
+def test_samples_rows_follow_one_source_each(domains):
+    """samples.png's PoseDA rows are made from the same source samples: row i of the GPA row is source i placed by
+    GPA, row i of the LPA row is the first pose generated from source i, placed with the same target sample (its
+    2D root lands where its source's does)."""
+    method = _method("poseda", domains, lpa_copies=2)
+    method.begin_epoch(0)
+    groups = method.plot_groups(count=32)
+    assert set(method.plot_paired) == set(groups) and method.plot_reference == {"LPA": "GPA-aligned source"}
+    src = domains.source_train
+    (s3d, s2d), (g3d, g2d), (l3d, l2d) = groups["source"], groups["GPA-aligned source"], groups["LPA"]
+    assert s3d.shape == g3d.shape == l3d.shape == (32, 16, 3)
+    torch.testing.assert_close(torch.as_tensor(s2d), src["joints_2d_norm"][:32])
+    rel = lambda p: p - p[:, :1]  # noqa: E731
+    torch.testing.assert_close(torch.as_tensor(rel(g3d)), root_relative(src["joints_3d"][:32]), atol=1e-5, rtol=0)
+    # the generated copy 0 of source i is row i of generated (generate() writes copy 0 of every source first)
+    torch.testing.assert_close(torch.as_tensor(rel(l3d)), root_relative(method.generated[:32]), atol=1e-5, rtol=0)
+    torch.testing.assert_close(torch.as_tensor(l2d[:, 0]), torch.as_tensor(g2d[:, 0]), atol=2e-3, rtol=0)
+    # first_generated finds the first copy whatever the order
+    method.generated_from = method.generated_from.flip(0)
+    n = src["joints_3d"].shape[0]
+    assert torch.equal(method.first_generated(torch.tensor([0, 5])), n - 1 - torch.tensor([0, 5]))  # [n-1..0, n-1..0]
+
+
+def test_plot_samples_pairs_rows_and_checks_sizes(tmp_path):
+    pytest.importorskip("matplotlib")
+    from posefast.evaluation.plots import plot_samples
+    from posefast.skeleton import get_skeleton
+
+    sk = get_skeleton("h36m16")
+    a = (torch.randn(10, 16, 3).numpy(), torch.rand(10, 16, 2).numpy())
+    b = (torch.randn(10, 16, 3).numpy(), torch.rand(10, 16, 2).numpy())
+    out = plot_samples({"a": a, "b": b}, sk, tmp_path / "s.png", paired=("a", "b"), reference={"b": "a"})
+    assert out.exists()
+    short = (torch.randn(5, 16, 3).numpy(), torch.rand(5, 16, 2).numpy())
+    with pytest.raises(ValueError, match="paired"):
+        plot_samples({"a": a, "b": short}, sk, tmp_path / "t.png", paired=("a", "b"))
+
+
 class _Killed(Exception):
     pass
 

@@ -170,14 +170,45 @@ class PoseDA(LiftingMethod):
             self.train_lpa()
             self.generate()
 
-    def plot_groups(self):
-        split = self.train_split(0)
-        n = self.data.source_train["joints_3d"].shape[0]
-        groups = {"GPA-aligned source" if self.gpa else "source": (split["joints_3d"][:64].cpu().numpy(),
-                                                                   split["joints_2d_norm"][:64].cpu().numpy())}
+    # samples.png: the rows are index-aligned (column i follows one source pose) and each LPA pose is drawn over
+    # the pose it was made from, in the same frame
+    @property
+    def _placed_title(self) -> str:
+        return "GPA-aligned source" if self.gpa else "source in its camera"
+
+    @property
+    def plot_paired(self) -> tuple:
+        return ("source", self._placed_title, "LPA")
+
+    @property
+    def plot_reference(self) -> dict:
+        return {"LPA": self._placed_title}
+
+    def plot_groups(self, count: int = 64):
+        """``{title: (3D, normalised 2D)}`` for samples.png, all made from the same first ``count`` source samples:
+        the source as filmed, the source placed by GPA (left in its own camera without GPA) and, with LPA, the
+        first generated pose of each of those sources placed with the *same* target sample as its source (same
+        root, same 2D scale), so every generated pose sits under, and is drawn over, its own source."""
+        src = self.data.source_train
+        n = src["joints_3d"].shape[0]
+        index = torch.arange(min(count, n), device=src["joints_3d"].device)
+        seed = self.cfg.seed * 7919  # epoch 0's pairing with target samples
+        j3d, uv = self.place(src["joints_3d"][index], index, torch.Generator().manual_seed(seed))
+        groups = {"source": (src["joints_3d"][index].cpu().numpy(), src["joints_2d_norm"][index].cpu().numpy()),
+                  self._placed_title: (j3d.cpu().numpy(), uv.cpu().numpy())}
         if self.generated is not None:
-            groups["LPA"] = (split["joints_3d"][n:n + 64].cpu().numpy(), split["joints_2d_norm"][n:n + 64].cpu().numpy())
+            g3d, guv = self.place(self.generated[self.first_generated(index)], index,
+                                  torch.Generator().manual_seed(seed))
+            groups["LPA"] = (g3d.cpu().numpy(), guv.cpu().numpy())
         return groups
+
+    def first_generated(self, source_index: torch.Tensor) -> torch.Tensor:
+        """Row in ``generated`` of the first pose made from each source sample of ``source_index``."""
+        n = self.data.source_train["joints_3d"].shape[0]
+        order = torch.arange(self.generated_from.shape[0], device=self.generated_from.device)
+        first = torch.full((n,), self.generated_from.shape[0], dtype=torch.long, device=order.device)
+        first.scatter_reduce_(0, self.generated_from, order, reduce="amin")
+        return first[source_index]
 
 
 class GPAOnly(PoseDA):
