@@ -42,6 +42,11 @@ class PoseAugConfig:
     # this floor (metres) to the root depth. It must exceed a body's reach from the pelvis (~1 m) or joints still
     # reach the plane: at 1.0 the 2D discriminator's loss hit 3e7 in the first epochs. 0 reproduces the release.
     min_root_depth: float = 2.0
+    # "release": Kaiming output layers (rotations of median ~140°, bone-angle changes 1 - cos ~0.4 at step 0); the
+    # release then trains the GAN ~3000 steps before the lifter sees a sample. "identity": output layers scaled by
+    # generator_init_scale, biases 0, the root at the source's mean root: the heads start near the identity.
+    generator_init: str = "release"
+    generator_init_scale: float = 0.05
 
 
 @dataclass
@@ -64,6 +69,14 @@ class PoseDAConfig:
     ba_range_center: float = 0.1  # band of the mean bone-angle change 1 - cos kept by the range loss
     ba_range_width: float = 0.1
     bl_limit: float = 0.1
+    # what the anchor discriminator compares (methods/poseda.py lists the paper's readings): "target2d-local" (the
+    # target's 2D poses, scale-free local shape), "target2d" (the target's normalised 2D poses as the lifter sees
+    # them), "source3d" (PoseAug's part-KCS discriminator with the source 3D poses as real), "both"
+    # (target2d-local + source3d)
+    anchor: str = "target2d-local"
+    weight_adv_3d: float = 1.0  # the source3d discriminator's weight in the generator loss ("source3d", "both")
+    generator_init: str = "release"  # "release": Kaiming output layers; "identity": see poseaug.generator_init
+    generator_init_scale: float = 0.05
 
 
 @dataclass

@@ -79,6 +79,13 @@ class PoseAug(LiftingMethod):
         self.templates = bone_length_templates(self.source, skel, pc.num_templates)
         self.step_count = 0
         self.depth_floor = torch.tensor([0.0, 0.0, pc.min_root_depth], device=dev)
+        if pc.generator_init == "identity":
+            # t_z² + floor is the released root depth: start it at the source's mean root
+            root = self.source["joints_3d"][:, 0].mean(0).cpu() - self.depth_floor.cpu()
+            root[2] = root[2].clamp_min(0.0)
+            self._augmentor.init_near_identity(pc.generator_init_scale, root)
+        elif pc.generator_init != "release":
+            raise ValueError(f"poseaug.generator_init: expected 'release' or 'identity', got {pc.generator_init!r}")
         weights = torch.tensor([_FEEDBACK_WEIGHTS.get(n, 1) for n in skel.joint_names], dtype=torch.float32)
         self.feedback_weights = weights.to(dev)
         self.feedback_groups = [torch.tensor([skel.joint(n) for n in g], device=dev) for g in _FEEDBACK_GROUPS]

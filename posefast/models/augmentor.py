@@ -55,6 +55,16 @@ class GeneratorMLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
+    @torch.no_grad()
+    def scale_output(self, scale: float) -> None:
+        """Multiply the output Linear's weight by ``scale`` and zero its bias: the head's outputs start near 0
+        (the identity augmentation for every PoseAug head) while still depending on the pose and the noise."""
+        if not scale >= 0:
+            raise ValueError(f"scale: expected a non-negative factor, got {scale!r}")
+        last = self.net[-1]
+        last.weight.mul_(scale)
+        last.bias.zero_()
+
 
 def bone_lengths(pose_3d: torch.Tensor, skeleton: Skeleton | str) -> torch.Tensor:
     """``[..., J, 3] -> [..., B]``: length of every child-indexed bone (bone b ends at joint b+1)."""
@@ -200,6 +210,24 @@ class PoseAugmentor(nn.Module):
         self.bl = BLHead(self.skeleton, **head_kwargs, **(bl_kwargs or {}))
         self.rt = RTHead(self.skeleton, **head_kwargs, **(rt_kwargs or {}))
         self.register_buffer("bone_parents", torch.tensor(self.skeleton.parents_array[1:]), persistent=False)
+
+    @torch.no_grad()
+    def init_near_identity(self, scale: float, root) -> None:
+        """Start the heads near the identity augmentation: every head's output Linear weight is multiplied by
+        ``scale`` and its bias zeroed (BA offsets, BL ratios and rotations ~0), and the translation head's bias is
+        set so the root lands at ``root`` (x, y, z >= 0; z through the released t_z² form).
+
+        Why: with Kaiming output layers (the release) the heads start at rotations of median ~140° and bone-angle
+        changes of 1 − cos ≈ 0.4; the release trains the GAN for ~3000 steps before the lifter sees a sample, a
+        budget far beyond a few-epoch adaptation. Near the identity, the first samples are plausible and the
+        range, adversarial and feedback losses move them outward from there."""
+        root = torch.as_tensor(root, dtype=torch.float32).reshape(-1)
+        if root.numel() != 3 or not torch.isfinite(root).all() or root[2] < 0:
+            raise ValueError(f"root: expected (x, y, z) with z >= 0, got {root.tolist()}")
+        for mlp in (self.ba.mlp, self.bl.mlp, self.rt.rotation_mlp, self.rt.translation_mlp):
+            mlp.scale_output(scale)
+        bias = self.rt.translation_mlp.net[-1].bias
+        bias.copy_(torch.stack([root[0], root[1], root[2].sqrt()]).to(bias))
 
     def forward(self, pose_3d: torch.Tensor, generator=None) -> dict[str, torch.Tensor]:
         check_tensor(pose_3d, "pose_3d", (self.skeleton.num_joints, 3))
