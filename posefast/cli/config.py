@@ -47,6 +47,7 @@ class PoseAugConfig:
     # generator_init_scale, biases 0, the root at the source's mean root: the heads start near the identity.
     generator_init: str = "release"
     generator_init_scale: float = 0.05
+    rotation_limit_deg: float = 180.0  # RT head: axis-angle = tanh(.) * limit per axis (release: pi)
 
 
 @dataclass

@@ -13,6 +13,8 @@ form t_z² lets a rotated pose reach the camera plane (2D coordinates ~1e6, a 2D
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from posefast.methods.base import LiftingMethod
@@ -63,7 +65,10 @@ class PoseAug(LiftingMethod):
         super().__init__(cfg, data, dist)
         pc, skel, dev = cfg.poseaug, self.skeleton, self.device
         self.pc = pc
-        self._augmentor = PoseAugmentor(skel, noise_dim=pc.noise_dim).to(dev)
+        if not 0 < pc.rotation_limit_deg <= 180:
+            raise ValueError(f"poseaug.rotation_limit_deg: expected an angle in (0, 180], got {pc.rotation_limit_deg!r}")
+        rt_kwargs = {"rotation_limit": math.radians(pc.rotation_limit_deg)}
+        self._augmentor = PoseAugmentor(skel, rt_kwargs=rt_kwargs, noise_dim=pc.noise_dim).to(dev)
         # compact: a first layer on the 78 distinct entries of the part KCS, exactly equivalent to the 5 x 225 one; it
         # reads part_kcs_compact's [N, 5, 28] directly (the full [N, 5, 15, 15] matrices are never formed)
         self._d3d = PartKCSDiscriminator.from_skeleton(skel, compact=True).to(dev)

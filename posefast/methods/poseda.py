@@ -10,15 +10,28 @@ LPA (not released; our reading of the paper, each choice tied to its text):
 - "a augmentation generator that generates the parameters of pre-defined pose transformations": PoseAug's BA and BL
   heads (bone-direction offsets, symmetric bone-length ratios) applied by the ``bone_angle_augment`` /
   ``bone_length_augment`` kernels — local transformations only; global position is GPA's job.
-- "an anchor discriminator to ensure the reality and quality of the augmented data": an LSGAN discriminator on the
-  local 2D shape (``AnchorDiscriminator``: root-relative, scale-normalised pose + bone directions) whose real samples
-  are the target domain's 2D poses (the anchors) and whose fakes are the augmented source poses, GPA-aligned and
-  projected with the paired target camera.
+- "an anchor discriminator to ensure the reality and quality of the augmented data". The paper's public text (the
+  abstract; the authors' comment in wenhaochai/PoseDA issue #1: no adversarial loss between generator and lifter,
+  the lifter trained after the data is generated) does not say what the anchors are, what the discriminator sees
+  or which side is real. ``poseda.anchor`` selects a reading:
+  - ``target2d-local`` (default): the anchors are the target domain's 2D poses — the only target data the method
+    has, which GPA already uses for position — and the discriminator sees their local 2D shape
+    (``AnchorDiscriminator``: root-relative, scale-normalised pose + bone directions); fakes are the augmented
+    source poses, GPA-aligned and projected with the paired target camera. "Quality" = target-like local shape.
+  - ``target2d``: the same anchors, seen as the lifter sees them (normalised screen coordinates, PoseAug's 2D
+    discriminator); after GPA real and fake share their global position, so this differs from the above only in
+    what the discriminator may use (scale and position as well as shape).
+  - ``source3d``: the anchors are the source's own 3D poses (PoseAug's part-KCS discriminator, real = other source
+    poses): "reality" = plausible joint angles, with no target information in LPA at all.
+  - ``both``: ``target2d-local`` + ``source3d`` (reality from the source 3D, quality from the target 2D).
 - "no additional learnable parameters" for the lifter and no feedback from it: the generator and discriminator are
   trained first (``lpa_epochs``), then ``lpa_copies`` augmented copies of the source are generated once and the lifter
   trains on source + generated poses, all GPA-aligned.
 - A range loss keeps the mean bone-angle change in a band and a rectified L2 keeps bone-length ratios small (as in
   PoseAug), so the generator neither collapses to the identity nor breaks the body.
+- ``poseda.generator_init``: ``release`` (PoseAug's Kaiming output layers: bone-angle changes of 1 − cos ≈ 0.4 before
+  any training, which the few hundred LPA steps of a CPU run do not undo) or ``identity`` (output layers scaled by
+  ``generator_init_scale``: the heads start near the unchanged pose and the losses move them outward).
 """
 from __future__ import annotations
 
