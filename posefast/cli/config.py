@@ -48,6 +48,9 @@ class PoseAugConfig:
     generator_init: str = "release"
     generator_init_scale: float = 0.05
     rotation_limit_deg: float = 180.0  # RT head: axis-angle = tanh(.) * limit per axis (release: pi)
+    # "compact": the 3D discriminator's first layer reads the 78 distinct part-KCS entries (same function, faster);
+    # "full": the release's 5 x 225 inputs, whose Adam dynamics the compact form does not reproduce (methods/poseaug.py)
+    kcs_layout: str = "compact"
 
 
 @dataclass

@@ -78,11 +78,15 @@ class LiftingMethod:
         """(normalised 2D [n, J, 2], root-relative 3D [n, J, 3]) the lifter learns from in this step."""
         return batch["joints_2d_norm"], root_relative(batch["joints_3d"])
 
-    def lifter_step(self, inputs_2d: torch.Tensor, targets_3d: torch.Tensor) -> float:
+    def lifter_step(self, inputs_2d: torch.Tensor, targets_3d: torch.Tensor, grad_clip: float = 0.0) -> float:
+        """One MSE step of the lifter. ``grad_clip`` > 0 clips the gradient norm first (PoseAug's released lifter
+        passes clip at 1: function_poseaug/model_pos_train.py:41); 0 leaves it unclipped (the default)."""
         self.lifter.train()
         loss = F.mse_loss(self.lifter(inputs_2d), targets_3d)
         self.opt_lifter.zero_grad(set_to_none=True)
         loss.backward()
+        if grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self._lifter.parameters(), grad_clip)
         self.opt_lifter.step()
         return float(loss.detach())
 

@@ -23,8 +23,8 @@ from posefast.methods.diagnostics import EpochDistributions, real_fake_accuracy,
 from posefast.methods.losses import discriminator_loss, linear_schedule, lsgan, range_loss, rectified_l2
 from posefast.methods.pool import SamplePool
 from posefast.models import PartKCSDiscriminator, PoseAugmentor, PoseDiscriminator2D
-from posefast.ops import (augment_pipeline, bone_vectors, forward_kinematics, normalize_camera, part_kcs_compact,
-                          project)
+from posefast.ops import (augment_pipeline, bone_vectors, forward_kinematics, normalize_camera, part_kcs,
+                          part_kcs_compact, project)
 
 # Released feedback loss: per-joint error weights and three joint groups, by joint name so any layout works.
 _FEEDBACK_WEIGHTS = {"RHip": 5, "LHip": 5, "LShoulder": 5, "RShoulder": 5, "RKnee": 2, "LKnee": 2, "LElbow": 2,
@@ -69,9 +69,17 @@ class PoseAug(LiftingMethod):
             raise ValueError(f"poseaug.rotation_limit_deg: expected an angle in (0, 180], got {pc.rotation_limit_deg!r}")
         rt_kwargs = {"rotation_limit": math.radians(pc.rotation_limit_deg)}
         self._augmentor = PoseAugmentor(skel, rt_kwargs=rt_kwargs, noise_dim=pc.noise_dim).to(dev)
-        # compact: a first layer on the 78 distinct entries of the part KCS, exactly equivalent to the 5 x 225 one; it
-        # reads part_kcs_compact's [N, 5, 28] directly (the full [N, 5, 15, 15] matrices are never formed)
-        self._d3d = PartKCSDiscriminator.from_skeleton(skel, compact=True).to(dev)
+        # compact: a first layer on the 78 distinct entries of the part KCS, the same function as the 5 x 225 one; it
+        # reads part_kcs_compact's [N, 5, 28] directly (the full [N, 5, 15, 15] matrices are never formed).
+        # kcs_layout "full": the release's parametrisation (a first layer on all 5 x 225 entries). The two compute the
+        # same function, but Adam moves each weight by about lr per step, and the release's symmetric
+        # pair (i, j), (j, i) is two weights whose sum then moves twice as far: compact first layers learn their
+        # off-diagonal entries at half the release's rate (and start from a Kaiming init on the compact fan-in).
+        if pc.kcs_layout not in ("compact", "full"):
+            raise ValueError(f"poseaug.kcs_layout: expected 'compact' or 'full', got {pc.kcs_layout!r}")
+        compact = pc.kcs_layout == "compact"
+        self._kcs = part_kcs_compact if compact else part_kcs
+        self._d3d = PartKCSDiscriminator.from_skeleton(skel, compact=compact).to(dev)
         self._d2d = PoseDiscriminator2D(skel.num_joints).to(dev)
         self.augmentor, self.d3d, self.d2d = dist.wrap(self._augmentor), dist.wrap(self._d3d), dist.wrap(self._d2d)
         self.opt_g = torch.optim.Adam(self._augmentor.parameters(), lr=pc.lr_generator)
@@ -189,8 +197,13 @@ class PoseAug(LiftingMethod):
         diag.add("bl_ratio_abs", params["ratio"].abs().mean(-1))
         for d in (self._d3d, self._d2d):
             d.requires_grad_(False)
-        adv_3d = lsgan(self.d3d(part_kcs_compact(ba, skel)), True)
-        adv_2d = lsgan(self.d2d(uv_rt), True)
+        # As released (function_poseaug/model_gan_train.py:21-46): 0.5 (MSE(D(real), 0) + MSE(D(fake), 1)). The real
+        # term carries no gradient to the generator but the 0.5 halves the fake term's: the adversarial weights 1 and
+        # 6 are meant against this form (MSE(D(fake), 1) alone doubles them).
+        with torch.no_grad():
+            real_3d, real_2d = lsgan(self.d3d(self._kcs(j3d, skel)), False), lsgan(self.d2d(x2d), False)
+        adv_3d = 0.5 * (real_3d + lsgan(self.d3d(self._kcs(ba, skel)), True))
+        adv_2d = 0.5 * (real_2d + lsgan(self.d2d(uv_rt), True))
         diff = range_loss(cos_change.mean(-1), pc.ba_range_center, pc.ba_range_width) + rectified_l2(params["ratio"], pc.bl_limit)
         loss_g = pc.weight_adv_2d * adv_2d + pc.weight_adv_3d * adv_3d + pc.weight_diff * diff
         feedback = torch.zeros((), device=j3d.device)
@@ -208,7 +221,7 @@ class PoseAug(LiftingMethod):
         losses = {}
         if self.step_count % pc.discriminator_every == 0:
             fake_ba, fake_uv = self.pool_3d(ba), self.pool_2d(uv_rt)
-            real_3d, fake_3d = self.d3d(part_kcs_compact(j3d, skel)), self.d3d(part_kcs_compact(fake_ba, skel))
+            real_3d, fake_3d = self.d3d(self._kcs(j3d, skel)), self.d3d(self._kcs(fake_ba, skel))
             real_2d, fake_2d = self.d2d(x2d), self.d2d(fake_uv)
             loss_d = discriminator_loss(real_3d, fake_3d) + discriminator_loss(real_2d, fake_2d)
             for name, (real, fake) in (("d3d", (real_3d, fake_3d)), ("d2d", (real_2d, fake_2d))):
@@ -217,7 +230,8 @@ class PoseAug(LiftingMethod):
                 self.diagnostics.add(f"{name}_acc_fake", acc_fake)
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
-            torch.nn.utils.clip_grad_norm_([*self._d3d.parameters(), *self._d2d.parameters()], pc.grad_clip)
+            for d in (self._d3d, self._d2d):  # each on its own, as released (model_gan_train.py:81)
+                torch.nn.utils.clip_grad_norm_(d.parameters(), pc.grad_clip)
             self.opt_d.step()
             losses["loss_d"] = float(loss_d.detach())
         self.step_count += 1
