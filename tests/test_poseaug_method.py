@@ -1,5 +1,7 @@
 """PoseAug's training step: the RT root-depth floor keeps augmented poses off the camera plane, so the 2D
 discriminator sees bounded inputs; 0 reproduces the release."""
+import math
+
 import pytest
 import torch
 
@@ -86,3 +88,21 @@ def test_diagnostics_reach_metrics_jsonl_and_their_plot(tmp_path):
     assert warm["root_depth_m"]["p10"] >= cfg.poseaug.min_root_depth
     assert 0 <= adapt["dropped"]["mean"] <= 1 and 0 <= adapt["d3d_acc_real"]["mean"] <= 1
     assert (tmp_path / "run" / "diagnostics.png").exists()
+
+
+def test_identity_init_and_rotation_limit_reach_the_augmentor(domains):
+    from posefast.methods.diagnostics import rotation_angle_deg
+
+    release = _poseaug(domains)
+    ident = _poseaug(domains, generator_init="identity", generator_init_scale=0.0, rotation_limit_deg=30.0)
+    src = domains.source_train["joints_3d"][:64]
+    params = ident.augmentor(src - src[:, :1])
+    assert torch.equal(params["rotvec"], torch.zeros_like(params["rotvec"]))
+    # the root starts at the source's mean root (the floor added back)
+    root = params["translation"][0] + ident.depth_floor
+    torch.testing.assert_close(root, domains.source_train["joints_3d"][:, 0].mean(0), atol=1e-4, rtol=0)
+    assert ident._augmentor.rt.rotation_limit == pytest.approx(math.radians(30))
+    assert rotation_angle_deg(release.augmentor(src - src[:, :1])["rotvec"]).median() > 60
+    for bad in ({"generator_init": "zero"}, {"rotation_limit_deg": 0.0}, {"rotation_limit_deg": 200.0}):
+        with pytest.raises(ValueError, match="poseaug"):
+            _poseaug(domains, **bad)

@@ -205,6 +205,49 @@ def test_plot_samples_pairs_rows_and_checks_sizes(tmp_path):
         plot_samples({"a": a, "b": short}, sk, tmp_path / "t.png", paired=("a", "b"))
 
 
+@pytest.mark.parametrize("anchor, modules", [("target2d-local", {"anchor_d"}), ("target2d", {"anchor_d"}),
+                                             ("source3d", {"pose_d"}), ("both", {"anchor_d", "pose_d"})])
+def test_anchor_readings_train_their_discriminators(domains, anchor, modules):
+    """Each reading of the anchor discriminator builds its discriminator(s), trains them against the generator
+    and reports their accuracies; the 3D one's real samples are source poses, the 2D ones' the target's 2D."""
+    from posefast.models import AnchorDiscriminator, PartKCSDiscriminator, PoseDiscriminator2D
+
+    method = _method("poseda", domains, anchor=anchor)
+    assert modules == {k for k in method.modules() if k in ("anchor_d", "pose_d")}
+    kinds = {"anchor_d": AnchorDiscriminator if anchor != "target2d" else PoseDiscriminator2D,
+             "pose_d": PartKCSDiscriminator}
+    before = {k: {n: v.clone() for n, v in method.modules()[k].state_dict().items()} for k in modules}
+    for k in modules:
+        assert isinstance(method.modules()[k], kinds[k])
+    method.begin_epoch(0)
+    for k in modules:
+        assert any(not torch.equal(v, before[k][n]) for n, v in method.modules()[k].state_dict().items())
+    diag = method.epoch_diagnostics()
+    for k, name in (("anchor_d", "anchor"), ("pose_d", "kcs")):
+        assert (f"{name}_acc_real" in diag) == (k in modules)
+    assert {"lpa_change", "lpa_bl_ratio", "generated_change", "generated_angle_deg"} <= set(diag)
+    assert diag["lpa_change"]["band"] == [0.0, 0.2]
+    with pytest.raises(ValueError, match="poseda.anchor"):
+        _method("poseda", domains, anchor="target3d")
+
+
+def test_identity_init_starts_lpa_near_the_source_pose(domains):
+    src = domains.source_train["joints_3d"][:128]
+    torch.manual_seed(0)
+    release = _method("poseda", domains)
+    torch.manual_seed(0)
+    ident = _method("poseda", domains, generator_init="identity", generator_init_scale=0.0)
+    for m in (release, ident):
+        m.ba_head.eval(), m.bl_head.eval()
+    with torch.no_grad():
+        pose, change, ratio = ident.augment(src)
+        torch.testing.assert_close(pose, src, atol=1e-5, rtol=0)
+        assert float(change.abs().max()) < 1e-6 and float(ratio.abs().max()) == 0.0
+        assert float(release.augment(src)[1].mean()) > 0.1  # Kaiming output layers: large changes at step 0
+    with pytest.raises(ValueError, match="poseda.generator_init"):
+        _method("poseda", domains, generator_init="zero")
+
+
 class _Killed(Exception):
     pass
 
