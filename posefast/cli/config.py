@@ -37,6 +37,9 @@ class PoseAugConfig:
     discriminator_every: int = 2
     grad_clip: float = 1.0
     template_swap: bool = True  # random bone-length template swap of the source each epoch
+    # the lifter's real pairs: "original" source poses (released: run_poseaug.py trains the lifter's real pass on
+    # train_det2d3d_loader, which dataloader_update.py never swaps) or the template-"swapped" ones the GAN sees
+    lifter_real: str = "original"
     num_templates: int = 5
     # The released RT head squares t_z, so the root may land on the camera plane, where projection diverges; we add
     # this floor (metres) to the root depth. It must exceed a body's reach from the pelvis (~1 m) or joints still
@@ -48,6 +51,9 @@ class PoseAugConfig:
     generator_init: str = "release"
     generator_init_scale: float = 0.05
     rotation_limit_deg: float = 180.0  # RT head: axis-angle = tanh(.) * limit per axis (release: pi)
+    # RT root position: 0 = released (absolute, t_z squared, plus min_root_depth); > 0: the source's mean root +
+    # tanh(.) * this many metres per axis (the root stays within the source's span)
+    translation_limit_m: float = 0.0
     # "compact": the 3D discriminator's first layer reads the 78 distinct part-KCS entries (same function, faster);
     # "full": the release's 5 x 225 inputs, whose Adam dynamics the compact form does not reproduce (methods/poseaug.py)
     kcs_layout: str = "compact"

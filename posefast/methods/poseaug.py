@@ -68,6 +68,13 @@ class PoseAug(LiftingMethod):
         if not 0 < pc.rotation_limit_deg <= 180:
             raise ValueError(f"poseaug.rotation_limit_deg: expected an angle in (0, 180], got {pc.rotation_limit_deg!r}")
         rt_kwargs = {"rotation_limit": math.radians(pc.rotation_limit_deg)}
+        if pc.translation_limit_m < 0:
+            raise ValueError(f"poseaug.translation_limit_m: expected 0 (released form) or a distance, got "
+                             f"{pc.translation_limit_m!r}")
+        if pc.translation_limit_m > 0:  # centred on the source's mean root (less the floor added in train_step)
+            center = data.source_train["joints_3d"][:, 0].mean(0).cpu()
+            center[2] -= pc.min_root_depth
+            rt_kwargs.update(translation_limit=pc.translation_limit_m, translation_center=center)
         self._augmentor = PoseAugmentor(skel, rt_kwargs=rt_kwargs, noise_dim=pc.noise_dim).to(dev)
         # compact: a first layer on the 78 distinct entries of the part KCS, the same function as the 5 x 225 one; it
         # reads part_kcs_compact's [N, 5, 28] directly (the full [N, 5, 15, 15] matrices are never formed).
@@ -89,6 +96,8 @@ class PoseAug(LiftingMethod):
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, decay)
         self.pool_3d, self.pool_2d = SamplePool(pc.pool_size), SamplePool(pc.pool_size)
         self.source = with_normalized_camera(data.source_train)
+        if pc.lifter_real not in ("original", "swapped"):
+            raise ValueError(f"poseaug.lifter_real: expected 'original' or 'swapped', got {pc.lifter_real!r}")
         self.templates = bone_length_templates(self.source, skel, pc.num_templates)
         self.step_count = 0
         self.depth_floor = torch.tensor([0.0, 0.0, pc.min_root_depth], device=dev)
@@ -143,7 +152,11 @@ class PoseAug(LiftingMethod):
         g = torch.Generator().manual_seed(self.cfg.seed * 7919 + epoch)
         j3d = swap_bone_lengths(self.source["joints_3d"], self.templates, self.skeleton, g)
         uv = project(j3d, self.source["camera_norm"])
-        return {**self.source, "joints_3d": j3d, "joints_2d_norm": uv}
+        # the swapped poses feed the generator and the discriminators' real side; the lifter's real pairs stay the
+        # source's own unless poseaug.lifter_real = "swapped" (the release's lifter pass reads the un-swapped loader)
+        real = self.source if self.pc.lifter_real == "original" else {"joints_3d": j3d, "joints_2d_norm": uv}
+        return {**self.source, "joints_3d": j3d, "joints_2d_norm": uv,
+                "real_joints_3d": real["joints_3d"], "real_joints_2d_norm": real["joints_2d_norm"]}
 
     # -- losses -----------------------------------------------------------------------------------------------------
     def _grouped_errors(self, inputs_2d, targets_3d):
@@ -237,7 +250,7 @@ class PoseAug(LiftingMethod):
         self.step_count += 1
 
         # lifter: real pairs, plus augmented pairs once the warm-up is over (out-of-frame fakes dropped, as released)
-        inputs, targets = x2d, root_relative(j3d)
+        inputs, targets = batch.get("real_joints_2d_norm", x2d), root_relative(batch.get("real_joints_3d", j3d))
         if not warm:
             keep = (uv_rt.detach().abs() <= 1).all(dim=-1).all(dim=-1) & torch.isfinite(uv_rt.detach()).all(-1).all(-1)
             self.diagnostics.add("dropped", (~keep).double().mean().reshape(1))

@@ -168,15 +168,25 @@ class RTHead(_Head):
     """Rigid-transform head: ``pose [..., J, 3]`` -> ``(rotvec [..., 3], translation [..., 3])``.
 
     Two independent MLPs with independent noise, as released: axis-angle ``tanh(·)·rotation_limit`` (π) and a
-    translation whose z is squared, so the new absolute root depth is non-negative.
+    translation whose z is squared, so the new absolute root depth is non-negative. ``translation_limit`` (metres)
+    replaces the latter by ``translation_center + tanh(·)·translation_limit`` per axis: a root kept within the
+    source's own span.
     """
 
     def __init__(self, skeleton="h36m16", noise_dim: int = 48, width: int = 256, num_blocks: int = 2,
-                 residual: bool = False, rotation_limit: float = math.pi):
+                 residual: bool = False, rotation_limit: float = math.pi, translation_limit: float | None = None,
+                 translation_center=(0.0, 0.0, 0.0)):
         super().__init__(skeleton, noise_dim)
         if not rotation_limit > 0:
             raise ValueError(f"rotation_limit: expected a positive angle in radians, got {rotation_limit!r}")
         self.rotation_limit = float(rotation_limit)
+        if translation_limit is not None and not translation_limit > 0:
+            raise ValueError(f"translation_limit: expected a positive distance or None, got {translation_limit!r}")
+        self.translation_limit = None if translation_limit is None else float(translation_limit)
+        center = torch.as_tensor(translation_center, dtype=torch.float32).reshape(-1)
+        if center.numel() != 3:
+            raise ValueError(f"translation_center: expected (x, y, z), got {center.tolist()}")
+        self.register_buffer("translation_center", center, persistent=False)  # set by the constructor caller
         in_features = 3 * self.skeleton.num_joints + noise_dim
         self.rotation_mlp = GeneratorMLP(in_features, 3, width, num_blocks, residual)
         self.translation_mlp = GeneratorMLP(in_features, 3, width, num_blocks, residual)
@@ -189,7 +199,10 @@ class RTHead(_Head):
         zt = self._noise(noise_translation, lead, x, "noise_translation", generator).reshape(-1, self.noise_dim)
         rotvec = torch.tanh(self.rotation_mlp(torch.cat([x, zr], dim=1))) * self.rotation_limit
         t = self.translation_mlp(torch.cat([x, zt], dim=1))
-        translation = torch.cat([t[:, :2], t[:, 2:] * t[:, 2:]], dim=1)
+        if self.translation_limit is None:  # released: absolute position, z squared
+            translation = torch.cat([t[:, :2], t[:, 2:] * t[:, 2:]], dim=1)
+        else:  # bounded: within translation_limit (per axis) of translation_center
+            translation = self.translation_center + torch.tanh(t) * self.translation_limit
         return rotvec.reshape(*lead, 3), translation.reshape(*lead, 3)
 
 
@@ -227,7 +240,10 @@ class PoseAugmentor(nn.Module):
         for mlp in (self.ba.mlp, self.bl.mlp, self.rt.rotation_mlp, self.rt.translation_mlp):
             mlp.scale_output(scale)
         bias = self.rt.translation_mlp.net[-1].bias
-        bias.copy_(torch.stack([root[0], root[1], root[2].sqrt()]).to(bias))
+        if self.rt.translation_limit is None:
+            bias.copy_(torch.stack([root[0], root[1], root[2].sqrt()]).to(bias))
+        else:  # bounded form: tanh(0) = 0 puts the root at the head's centre; move the centre there
+            self.rt.translation_center.copy_(root.to(self.rt.translation_center))
 
     def forward(self, pose_3d: torch.Tensor, generator=None) -> dict[str, torch.Tensor]:
         check_tensor(pose_3d, "pose_3d", (self.skeleton.num_joints, 3))
