@@ -106,3 +106,32 @@ def test_identity_init_and_rotation_limit_reach_the_augmentor(domains):
     for bad in ({"generator_init": "zero"}, {"rotation_limit_deg": 0.0}, {"rotation_limit_deg": 200.0}):
         with pytest.raises(ValueError, match="poseaug"):
             _poseaug(domains, **bad)
+
+
+def test_translation_limit_keeps_the_root_near_the_source(domains):
+    method = _poseaug(domains, generator_init="identity", translation_limit_m=0.5)
+    with torch.no_grad():
+        method._augmentor.rt.translation_mlp.net[-1].weight.mul_(1e4)  # saturate the tanh
+    src = domains.source_train["joints_3d"][:64]
+    root = method.augmentor(src - src[:, :1])["translation"] + method.depth_floor
+    mean_root = domains.source_train["joints_3d"][:, 0].mean(0)
+    assert ((root - mean_root).abs() <= 0.5 + 1e-4).all()
+    assert ((root - mean_root).abs() > 0.49).any()
+    with pytest.raises(ValueError, match="translation_limit_m"):
+        _poseaug(domains, translation_limit_m=-1.0)
+
+
+@pytest.mark.parametrize("lifter_real", ["original", "swapped"])
+def test_lifter_real_pairs(domains, lifter_real):
+    """The GAN sees the template-swapped source; the lifter's real pairs are the source's own poses (as released)
+    or, with lifter_real="swapped", the swapped ones."""
+    method = _poseaug(domains, lifter_real=lifter_real)
+    split = method.train_split(0)
+    assert not torch.allclose(split["joints_3d"], domains.source_train["joints_3d"])
+    own = split["real_joints_3d"] is domains.source_train["joints_3d"] or torch.equal(
+        split["real_joints_3d"], domains.source_train["joints_3d"])
+    assert own == (lifter_real == "original")
+    if lifter_real == "swapped":
+        assert torch.equal(split["real_joints_2d_norm"], split["joints_2d_norm"])
+    with pytest.raises(ValueError, match="lifter_real"):
+        _poseaug(domains, lifter_real="target")
