@@ -135,3 +135,15 @@ def test_lifter_real_pairs(domains, lifter_real):
         assert torch.equal(split["real_joints_2d_norm"], split["joints_2d_norm"])
     with pytest.raises(ValueError, match="lifter_real"):
         _poseaug(domains, lifter_real="target")
+
+
+def test_bl_tanh_limit_bounds_the_length_ratios(domains):
+    method = _poseaug(domains, bl_tanh_limit=0.05)
+    assert method._augmentor.bl.tanh_limit == pytest.approx(0.05)
+    with torch.no_grad():
+        method._augmentor.bl.mlp.net[-1].weight.mul_(1e3)
+    src = domains.source_train["joints_3d"][:64]
+    ratio = method.augmentor(src - src[:, :1])["ratio"]
+    assert ratio.abs().max() <= 0.05 + 1e-6 and ratio.abs().max() > 0.049
+    with pytest.raises(ValueError, match="bl_tanh_limit"):
+        _poseaug(domains, bl_tanh_limit=1.5)

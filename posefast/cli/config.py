@@ -25,6 +25,7 @@ class PoseAugConfig:
     ba_range_center: float = 0.205  # target band of the mean bone-angle change 1 - cos
     ba_range_width: float = 0.165
     bl_limit: float = 0.1  # bone-length ratios beyond this are penalised (rectified L2)
+    bl_tanh_limit: float = 0.2  # BL head: ratio = tanh(.) * this (release --blr_tanhlimit 0.2)
     feedback: str = "released"  # "released": rectified range on hardness; "paper": |1 - exp(L(x') - beta L(x))|
     weight_feedback_ba: float = 0.1
     weight_feedback_rt: float = 0.01

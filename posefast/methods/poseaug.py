@@ -75,7 +75,10 @@ class PoseAug(LiftingMethod):
             center = data.source_train["joints_3d"][:, 0].mean(0).cpu()
             center[2] -= pc.min_root_depth
             rt_kwargs.update(translation_limit=pc.translation_limit_m, translation_center=center)
-        self._augmentor = PoseAugmentor(skel, rt_kwargs=rt_kwargs, noise_dim=pc.noise_dim).to(dev)
+        if not 0 < pc.bl_tanh_limit < 1:
+            raise ValueError(f"poseaug.bl_tanh_limit: expected a value in (0, 1), got {pc.bl_tanh_limit!r}")
+        self._augmentor = PoseAugmentor(skel, bl_kwargs={"tanh_limit": pc.bl_tanh_limit}, rt_kwargs=rt_kwargs,
+                                        noise_dim=pc.noise_dim).to(dev)
         # compact: a first layer on the 78 distinct entries of the part KCS, the same function as the 5 x 225 one; it
         # reads part_kcs_compact's [N, 5, 28] directly (the full [N, 5, 15, 15] matrices are never formed).
         # kcs_layout "full": the release's parametrisation (a first layer on all 5 x 225 entries). The two compute the
