@@ -10,6 +10,19 @@ errors feed back a hardness loss; the lifter learns from real and augmented pair
 Deviation from the release: ``poseaug.min_root_depth`` (2 m) is added to the RT head's root depth, whose released
 form t_z² lets a rotated pose reach the camera plane (2D coordinates ~1e6, a 2D discriminator loss of ~1e12);
 ``--set poseaug.min_root_depth=0`` restores the release.
+
+Options for the short CPU regime (each defaults to the release unless stated; why, with measurements, in the README):
+- ``generator_init="identity"``: the heads' output layers start scaled down (``generator_init_scale``) and the root at
+  the source's mean root. The release's Kaiming output layers start at rotations of median ~140° and bone-angle
+  changes 1 − cos ≈ 0.4 and rely on ~3000 GAN-only warm-up steps (2 epochs × ~1500 batches of 1024,
+  run_poseaug.py:94-97) to become plausible; a CPU adaptation has ~80 steps per epoch.
+- ``rotation_limit_deg`` / ``translation_limit_m``: the RT ranges. The released translation (absolute, t_z²) and
+  the ±180° rotation are driven by the hardness feedback (whose gradient Adam follows at full step size however small
+  it is) toward poses closer to the camera and rotated out of any view the target has.
+- ``bl_tanh_limit``: the BL ratio range (release ``--blr_tanhlimit``).
+- ``lifter_real="original"`` (default, as released): the lifter's real pairs are the source's own poses; the
+  bone-length template swap feeds only the GAN (dataloader_update.py swaps the GAN's loaders, the lifter's real pass
+  reads the un-swapped one, run_poseaug.py:101).
 """
 from __future__ import annotations
 
