@@ -38,7 +38,7 @@ def plot_samples(groups: dict, skeleton, path: str | Path, per_group: int = 4, s
     sizes = {groups[t][1].shape[0] for t in paired}
     if len(sizes) > 1:
         raise ValueError(f"paired: the groups {paired} must hold the same number of samples, got {sorted(sizes)}")
-    reference = dict(reference or {})
+    reference = {t: o for t, o in (reference or {}).items() if t in groups}  # e.g. no LPA row without LPA
     for title, other in reference.items():
         if title not in paired or other not in paired:
             raise ValueError(f"reference: {title!r} -> {other!r}: both must be paired groups {paired}")
