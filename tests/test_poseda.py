@@ -200,6 +200,8 @@ def test_plot_samples_pairs_rows_and_checks_sizes(tmp_path):
     b = (torch.randn(10, 16, 3).numpy(), torch.rand(10, 16, 2).numpy())
     out = plot_samples({"a": a, "b": b}, sk, tmp_path / "s.png", paired=("a", "b"), reference={"b": "a"})
     assert out.exists()
+    # a reference to a row this run does not have (GPA alone: no LPA row) is skipped
+    assert plot_samples({"a": a, "b": b}, sk, tmp_path / "u.png", paired=("a", "b", "c"), reference={"c": "a"}).exists()
     short = (torch.randn(5, 16, 3).numpy(), torch.rand(5, 16, 2).numpy())
     with pytest.raises(ValueError, match="paired"):
         plot_samples({"a": a, "b": short}, sk, tmp_path / "t.png", paired=("a", "b"))
