@@ -250,6 +250,22 @@ def test_identity_init_starts_lpa_near_the_source_pose(domains):
         _method("poseda", domains, generator_init="zero")
 
 
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_generate_mode_sets_the_heads_batch_norm(domains, mode):
+    """generate() produces what augment() gives with the heads in the chosen batch-norm mode (one chunk here)."""
+    method = _method("poseda", domains, generate_mode=mode)
+    src = domains.source_train["joints_3d"]
+    torch.manual_seed(3)
+    method.generate()
+    method.ba_head.train(mode == "train"), method.bl_head.train(mode == "train")
+    torch.manual_seed(3)
+    with torch.no_grad():
+        expected = method.augment(src)[0]
+    torch.testing.assert_close(method.generated, expected, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="generate_mode"):
+        _method("poseda", domains, generate_mode="test").generate()
+
+
 class _Killed(Exception):
     pass
 

@@ -87,6 +87,7 @@ class PoseDAConfig:
     anchor: str = "target2d-local"
     weight_adv_3d: float = 1.0  # the source3d discriminator's weight in the generator loss ("source3d", "both")
     generator_init: str = "release"  # "release": Kaiming output layers; "identity": see poseaug.generator_init
+    generate_mode: str = "eval"  # batch norm of the heads when generating the lifter's poses: "eval" or "train"
     generator_init_scale: float = 0.05
 
 
