@@ -240,9 +240,8 @@ class PoseDA(LiftingMethod):
     @torch.no_grad()
     def generate(self) -> None:
         src = self.data.source_train["joints_3d"]
-        # "train": batch statistics in the heads' batch norm, as during the GAN steps the discriminator judged (and as
-        # PoseAug feeds its lifter); "eval": the running statistics of a few hundred steps, which here gave twice the
-        # trained bone-angle change (1 − cos 0.18 generated vs 0.095 trained)
+        # "eval" (default): the heads' running batch-norm statistics; "train": batch statistics, as during the GAN
+        # steps the discriminator judged (and as PoseAug feeds its lifter)
         mode = self.pc.generate_mode
         if mode not in ("train", "eval"):
             raise ValueError(f"poseda.generate_mode: expected 'train' or 'eval', got {mode!r}")
