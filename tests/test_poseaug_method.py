@@ -93,7 +93,7 @@ def test_diagnostics_reach_metrics_jsonl_and_their_plot(tmp_path):
 def test_identity_init_and_rotation_limit_reach_the_augmentor(domains):
     from posefast.methods.diagnostics import rotation_angle_deg
 
-    release = _poseaug(domains)
+    release = _poseaug(domains, generator_init="release", rotation_limit_deg=180.0, translation_limit_m=0.0)
     ident = _poseaug(domains, generator_init="identity", generator_init_scale=0.0, rotation_limit_deg=30.0)
     src = domains.source_train["joints_3d"][:64]
     params = ident.augmentor(src - src[:, :1])

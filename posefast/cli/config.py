@@ -49,12 +49,12 @@ class PoseAugConfig:
     # "release": Kaiming output layers (rotations of median ~140°, bone-angle changes 1 - cos ~0.4 at step 0); the
     # release then trains the GAN ~3000 steps before the lifter sees a sample. "identity": output layers scaled by
     # generator_init_scale, biases 0, the root at the source's mean root: the heads start near the identity.
-    generator_init: str = "release"
+    generator_init: str = "identity"
     generator_init_scale: float = 0.05
-    rotation_limit_deg: float = 180.0  # RT head: axis-angle = tanh(.) * limit per axis (release: pi)
+    rotation_limit_deg: float = 20.0  # RT head: axis-angle = tanh(.) * limit per axis (release: 180, i.e. pi)
     # RT root position: 0 = released (absolute, t_z squared, plus min_root_depth); > 0: the source's mean root +
     # tanh(.) * this many metres per axis (the root stays within the source's span)
-    translation_limit_m: float = 0.0
+    translation_limit_m: float = 0.5
     # "compact": the 3D discriminator's first layer reads the 78 distinct part-KCS entries (same function, faster);
     # "full": the release's 5 x 225 inputs, whose Adam dynamics the compact form does not reproduce (methods/poseaug.py)
     kcs_layout: str = "compact"
@@ -86,7 +86,7 @@ class PoseDAConfig:
     # (target2d-local + source3d)
     anchor: str = "target2d-local"
     weight_adv_3d: float = 1.0  # the source3d discriminator's weight in the generator loss ("source3d", "both")
-    generator_init: str = "release"  # "release": Kaiming output layers; "identity": see poseaug.generator_init
+    generator_init: str = "identity"  # "release": Kaiming output layers; "identity": see poseaug.generator_init
     generate_mode: str = "eval"  # batch norm of the heads when generating the lifter's poses: "eval" or "train"
     generator_init_scale: float = 0.05
 
