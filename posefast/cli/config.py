@@ -58,6 +58,8 @@ class PoseAugConfig:
     # "compact": the 3D discriminator's first layer reads the 78 distinct part-KCS entries (same function, faster);
     # "full": the release's 5 x 225 inputs, whose Adam dynamics the compact form does not reproduce (methods/poseaug.py)
     kcs_layout: str = "compact"
+    # > 0: clip the lifter's gradient norm before each step (release: 1, function_poseaug/model_pos_train.py:41)
+    lifter_grad_clip: float = 0.0
 
 
 @dataclass

@@ -188,7 +188,8 @@ class PoseAug(LiftingMethod):
         err_ba, err_rt = self._grouped_errors(uv_ba, ba), self._grouped_errors(uv_rt, rt)
         for p in self._lifter.parameters():
             p.requires_grad_(True)
-        beta_ba = linear_schedule(pc.beta_start, pc.beta_end, epoch, self.cfg.epochs)
+        # the release counts training epochs from 1 (run_poseaug.py:82-94: summary.epoch is 1 in the first train_gan)
+        beta_ba = linear_schedule(pc.beta_start, pc.beta_end, epoch + 1, self.cfg.epochs)
         beta_rt = pc.beta_rt_center
         with torch.no_grad():
             self.diagnostics.add("hardness_ba", err_ba / (base + 1e-8), (beta_ba - pc.beta_width, beta_ba + pc.beta_width))
@@ -273,7 +274,8 @@ class PoseAug(LiftingMethod):
             inputs = torch.cat([inputs, uv_rt.detach()[keep]])
             targets = torch.cat([targets, root_relative(rt.detach()[keep])])
         self._last_aug = (rt.detach()[:64], uv_rt.detach()[:64])
-        losses.update(loss_lifter=self.lifter_step(inputs, targets), loss_g=float(loss_g.detach()),
+        loss_lifter = self.lifter_step(inputs, targets, grad_clip=pc.lifter_grad_clip)
+        losses.update(loss_lifter=loss_lifter, loss_g=float(loss_g.detach()),
                       adv_3d=float(adv_3d.detach()), adv_2d=float(adv_2d.detach()), diff=float(diff.detach()),
                       feedback=float(feedback.detach()), ba_change=float(cos_change.detach().mean()))
         return losses

@@ -31,8 +31,8 @@ What it does (release file:line in brackets; nothing of the release is copied he
 
 The only edits to the release's behaviour: ``torch.device("cuda")`` -> CPU in model_gan_train.py (:22, :50, :167,
 :203), the visualisation call (:320) and tensorboard writer replaced by recorders, and the noise queue above.
-The translation head's last layer is scaled by 0.2 and its depth bias raised so every augmented joint stays in front of the camera (the release's
-projection and posefast's differ only behind it; see the test's docstring).
+The translation head's last layer is scaled by 0.2 and its depth bias raised, so every augmented joint stays in front
+of the camera (the release's projection and posefast's differ only behind it; see the test's docstring).
 """
 from __future__ import annotations
 
@@ -43,6 +43,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from posefast.data.domains import load_split  # the input poses only
 
 N_POSES = 64
 WIDTH_G, WIDTH_KCS, MID_KCS, WIDTH_LIFTER = 32, 32, 16, 64
@@ -84,7 +86,6 @@ def main(argv=None):
         raise SystemExit(f"--release: {release} does not look like a PoseAug checkout (models_poseaug/ missing)")
     sys.path.insert(0, str(release))
 
-    from posefast.data.domains import load_split  # input poses only
 
     import models_poseaug.gan_generator as gg
     import function_poseaug.model_gan_train as mgt
@@ -108,7 +109,8 @@ def main(argv=None):
     out = {}
 
     # ---- the batch ------------------------------------------------------------------------------------------
-    poses = load_split("synthetic:h36m", "train", N_POSES, SEED, 0, "h36m16").tensors()["joints_3d"].float().contiguous()
+    poses = load_split("synthetic:h36m", "train", N_POSES, SEED, 0, "h36m16").tensors()["joints_3d"]
+    poses = poses.float().contiguous()  # the release's .view() needs contiguous poses
     cams = []
     for c in h36m_cameras_intrinsic_params:
         w, h = c["res_w"], c["res_h"]
