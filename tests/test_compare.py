@@ -270,3 +270,73 @@ def test_view_elevation_is_the_body_axis_toward_the_camera():
     groups = view_groups({"view_elevation_deg": got})
     assert len(groups) == len(VIEW_BINS) and sum(int(m.sum()) for m in groups.values()) == 3
     assert groups["+35° to +90°"].tolist() == [False, True, False]
+
+
+# -- several targets -------------------------------------------------------------------------------------------------
+def test_pretraining_does_not_depend_on_the_target(tmp_path):
+    """The shared pretraining of a several-target run is exactly each single-target run's: same weights, same
+    source-test curve, whatever target it scores per epoch."""
+    from posefast.cli.compare import pretrain_stage
+
+    states = {}
+    for target in ("synthetic:3dhp", "synthetic:h36m+classes"):
+        cfg = _cfg(target=target, device="cpu")
+        cfg.compare.pretrain_epochs = 2
+        pretrain_stage(cfg, tmp_path / target.replace(":", "_"), 0)
+        folder = tmp_path / target.replace(":", "_") / "seed0" / "pretrain"
+        states[target] = (torch.load(folder / "checkpoint.pt", weights_only=False)["modules"]["lifter"],
+                          [json.loads(x)["source_test"] for x in (folder / "metrics.jsonl").read_text().splitlines()])
+    (a, curve_a), (b, curve_b) = states.values()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert curve_a == curve_b
+
+
+def test_target_lists_and_folders_are_checked():
+    from posefast.cli.compare import FACTOR_TARGETS, parse_targets, target_tag
+    from posefast.data.synth3d.synthetic import FACTOR_PRESETS
+
+    assert parse_targets(" synthetic:3dhp , synthetic:h36m+view") == ["synthetic:3dhp", "synthetic:h36m+view"]
+    assert [target_tag(t) for t in FACTOR_TARGETS] == list(FACTOR_PRESETS)
+    assert target_tag("cmu:/data/x y") == "cmu__data_x_y"
+    for bad in ("synthetic:3dhp,synthetic:3dhp", "synthetic:3dhp,", "a:b/c,a:b_c"):
+        with pytest.raises(ValueError, match="--target"):
+            parse_targets(bad)
+
+
+def test_factors_flag_errors():
+    for argv, message in ((["--factors", "--target", "synthetic:3dhp"], "--factors"), (["gpa", "--factors"], "--factors"),
+                          (["gpa", "--target", "synthetic:3dhp,synthetic:h36m+view"], "--target")):
+        r = subprocess.run([sys.executable, "-m", "posefast.train", *argv], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith(f"error: {message}"), r.stderr
+
+
+def test_several_targets_share_the_pretraining_and_equal_single_target_runs(tmp_path):
+    several = ["--target", "synthetic:h36m+view,synthetic:h36m+classes", "--set", "compare.methods=source-only,gpa"]
+    for name, extra in (("multi", several), ("single", ["--target", "synthetic:h36m+classes",
+                                                       "--set", "compare.methods=source-only,gpa"])):
+        env = {**os.environ, "OMP_NUM_THREADS": "2"}
+        r = subprocess.run([sys.executable, "-m", "posefast.train", "--out", str(tmp_path / name), "--jobs", "2",
+                            *COMPARE, *extra], capture_output=True, text=True, env=env, timeout=900)
+        assert r.returncode == 0, r.stderr[-3000:]
+    multi = tmp_path / "multi"
+    assert (multi / "seed0" / "pretrain" / "checkpoint.pt").exists()
+    assert not (multi / "h36m+view" / "seed0" / "pretrain").exists()  # one pretraining per seed, shared
+    one = json.loads((tmp_path / "single" / "summary.json").read_text())
+    same = json.loads((multi / "h36m+classes" / "summary.json").read_text())
+    assert one["methods"] == same["methods"] and one["classes"] == same["classes"]  # bit-identical stages
+    assert "target_mpjpe" not in same["pretrain_curves"]["0"]  # the shared pretraining scored the first target
+    view = json.loads((multi / "h36m+view" / "summary.json").read_text())
+    assert "target_mpjpe" in view["pretrain_curves"]["0"] and view["target"] == "synthetic:h36m+view"
+    combined = json.loads((multi / "summary.json").read_text())
+    assert combined["targets"] == ["synthetic:h36m+view", "synthetic:h36m+classes"]
+    for target, per in (("synthetic:h36m+view", view), ("synthetic:h36m+classes", same)):
+        rows = combined["table"][target]["methods"]
+        assert rows["gpa"]["vs_source_only"] == per["methods"]["gpa"]["vs_source_only"]
+        assert rows["gpa"]["p_mpjpe"] == per["methods"]["gpa"]["p_mpjpe"]
+        d = rows["gpa"]["p_mpjpe_vs_source_only"]
+        gains = [per["methods"]["source-only"]["seeds"][s]["p_mpjpe"] - per["methods"]["gpa"]["seeds"][s]["p_mpjpe"]
+                 for s in ("0", "1")]
+        assert d["mean"] == pytest.approx(np.mean(gains), abs=1e-3) and d["ci95"][0] <= d["mean"] <= d["ci95"][1]
+    table = (multi / "summary.md").read_text()
+    assert "| h36m+view: MPJPE gain (mm) | P-MPJPE (mm) | h36m+classes: MPJPE gain (mm) |" in table
+    assert table.count("\n| ") == 3  # header + source-only + GPA

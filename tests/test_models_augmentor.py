@@ -113,3 +113,41 @@ def test_argument_errors():
         BLHead(H36M16)(torch.randn(4, 16, 3), torch.rand(4, 14))
     with pytest.raises(ValueError, match="noise_dim"):
         RTHead(H36M16, noise_dim=0)
+
+
+def test_init_near_identity_starts_every_head_at_the_unchanged_pose():
+    torch.manual_seed(0)
+    aug = PoseAugmentor(H36M16)
+    aug.init_near_identity(0.0, (0.1, -0.5, 3.0))
+    out = aug(torch.randn(32, 16, 3))
+    assert torch.equal(out["delta"], torch.zeros_like(out["delta"]))
+    assert torch.equal(out["ratio"], torch.zeros_like(out["ratio"]))
+    assert torch.equal(out["rotvec"], torch.zeros_like(out["rotvec"]))
+    torch.testing.assert_close(out["translation"], torch.tensor([[0.1, -0.5, 3.0]]).expand(32, 3))
+    # a small scale keeps the outputs pose- and noise-dependent but small
+    torch.manual_seed(0)
+    small, release = PoseAugmentor(H36M16), PoseAugmentor(H36M16)
+    small.load_state_dict(release.state_dict())
+    small.init_near_identity(0.05, (0.0, 0.0, 5.0))
+    pose = torch.randn(64, 16, 3)
+    torch.manual_seed(1)
+    a = small(pose)
+    torch.manual_seed(1)
+    b = release(pose)
+    assert a["rotvec"].std() > 0 and a["delta"].std() > 0
+    assert a["rotvec"].abs().mean() < 0.2 * b["rotvec"].abs().mean()
+    assert a["delta"].abs().mean() < 0.2 * b["delta"].abs().mean()
+    with pytest.raises(ValueError, match="scale"):
+        aug.init_near_identity(-1.0, (0.0, 0.0, 1.0))
+    with pytest.raises(ValueError, match="root"):
+        aug.init_near_identity(0.1, (0.0, 0.0, -1.0))
+
+
+def test_rotation_limit_bounds_each_axis():
+    torch.manual_seed(0)
+    head = RTHead(H36M16, rotation_limit=math.radians(30))
+    with torch.no_grad():
+        head.rotation_mlp.net[-1].weight.mul_(100.0)
+    rotvec, _ = head(torch.randn(64, 16, 3))
+    assert rotvec.abs().max() <= math.radians(30) + 1e-6
+    assert rotvec.abs().max() > math.radians(29)

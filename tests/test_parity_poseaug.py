@@ -269,6 +269,8 @@ def release_method(gold, data):
     cfg = TrainConfig(method="poseaug", backbone="simple", backbone_width=WIDTH_LIFTER, epochs=50, lr=1e-4,
                       batch_size=64, progress=False)
     cfg.poseaug.warmup_epochs, cfg.poseaug.min_root_depth, cfg.poseaug.kcs_layout = 2, 0.0, "full"
+    # the release's generator ranges and initialisation (the augmentor is replaced below anyway)
+    cfg.poseaug.generator_init, cfg.poseaug.rotation_limit_deg, cfg.poseaug.translation_limit_m = "release", 180.0, 0.0
     method = lifting_method("poseaug")(cfg, data, DistContext())
     pc = method.pc
     aug = build_augmentor(_section(gold, "init.G."))

@@ -1,5 +1,7 @@
 """PoseAug's training step: the RT root-depth floor keeps augmented poses off the camera plane, so the 2D
 discriminator sees bounded inputs; 0 reproduces the release."""
+import math
+
 import pytest
 import torch
 
@@ -86,3 +88,62 @@ def test_diagnostics_reach_metrics_jsonl_and_their_plot(tmp_path):
     assert warm["root_depth_m"]["p10"] >= cfg.poseaug.min_root_depth
     assert 0 <= adapt["dropped"]["mean"] <= 1 and 0 <= adapt["d3d_acc_real"]["mean"] <= 1
     assert (tmp_path / "run" / "diagnostics.png").exists()
+
+
+def test_identity_init_and_rotation_limit_reach_the_augmentor(domains):
+    from posefast.methods.diagnostics import rotation_angle_deg
+
+    release = _poseaug(domains, generator_init="release", rotation_limit_deg=180.0, translation_limit_m=0.0)
+    ident = _poseaug(domains, generator_init="identity", generator_init_scale=0.0, rotation_limit_deg=30.0)
+    src = domains.source_train["joints_3d"][:64]
+    params = ident.augmentor(src - src[:, :1])
+    assert torch.equal(params["rotvec"], torch.zeros_like(params["rotvec"]))
+    # the root starts at the source's mean root (the floor added back)
+    root = params["translation"][0] + ident.depth_floor
+    torch.testing.assert_close(root, domains.source_train["joints_3d"][:, 0].mean(0), atol=1e-4, rtol=0)
+    assert ident._augmentor.rt.rotation_limit == pytest.approx(math.radians(30))
+    assert rotation_angle_deg(release.augmentor(src - src[:, :1])["rotvec"]).median() > 60
+    for bad in ({"generator_init": "zero"}, {"rotation_limit_deg": 0.0}, {"rotation_limit_deg": 200.0}):
+        with pytest.raises(ValueError, match="poseaug"):
+            _poseaug(domains, **bad)
+
+
+def test_translation_limit_keeps_the_root_near_the_source(domains):
+    method = _poseaug(domains, generator_init="identity", translation_limit_m=0.5)
+    with torch.no_grad():
+        method._augmentor.rt.translation_mlp.net[-1].weight.mul_(1e4)  # saturate the tanh
+    src = domains.source_train["joints_3d"][:64]
+    root = method.augmentor(src - src[:, :1])["translation"] + method.depth_floor
+    mean_root = domains.source_train["joints_3d"][:, 0].mean(0)
+    assert ((root - mean_root).abs() <= 0.5 + 1e-4).all()
+    assert ((root - mean_root).abs() > 0.49).any()
+    with pytest.raises(ValueError, match="translation_limit_m"):
+        _poseaug(domains, translation_limit_m=-1.0)
+
+
+@pytest.mark.parametrize("lifter_real", ["original", "swapped"])
+def test_lifter_real_pairs(domains, lifter_real):
+    """The GAN sees the template-swapped source; the lifter's real pairs are the source's own poses (as released)
+    or, with lifter_real="swapped", the swapped ones."""
+    method = _poseaug(domains, lifter_real=lifter_real)
+    split = method.train_split(0)
+    assert not torch.allclose(split["joints_3d"], domains.source_train["joints_3d"])
+    own = split["real_joints_3d"] is domains.source_train["joints_3d"] or torch.equal(
+        split["real_joints_3d"], domains.source_train["joints_3d"])
+    assert own == (lifter_real == "original")
+    if lifter_real == "swapped":
+        assert torch.equal(split["real_joints_2d_norm"], split["joints_2d_norm"])
+    with pytest.raises(ValueError, match="lifter_real"):
+        _poseaug(domains, lifter_real="target")
+
+
+def test_bl_tanh_limit_bounds_the_length_ratios(domains):
+    method = _poseaug(domains, bl_tanh_limit=0.05)
+    assert method._augmentor.bl.tanh_limit == pytest.approx(0.05)
+    with torch.no_grad():
+        method._augmentor.bl.mlp.net[-1].weight.mul_(1e3)
+    src = domains.source_train["joints_3d"][:64]
+    ratio = method.augmentor(src - src[:, :1])["ratio"]
+    assert ratio.abs().max() <= 0.05 + 1e-6 and ratio.abs().max() > 0.049
+    with pytest.raises(ValueError, match="bl_tanh_limit"):
+        _poseaug(domains, bl_tanh_limit=1.5)

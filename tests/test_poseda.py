@@ -167,6 +167,105 @@ def test_lpa_generator_moves_fakes_towards_the_anchor_discriminator(domains):
     assert trained < untrained
 
 
+def test_samples_rows_follow_one_source_each(domains):
+    """samples.png's PoseDA rows are made from the same source samples: row i of the GPA row is source i placed by
+    GPA, row i of the LPA row is the first pose generated from source i, placed with the same target sample (its
+    2D root lands where its source's does)."""
+    method = _method("poseda", domains, lpa_copies=2)
+    method.begin_epoch(0)
+    groups = method.plot_groups(count=32)
+    assert set(method.plot_paired) == set(groups) and method.plot_reference == {"LPA": "GPA-aligned source"}
+    src = domains.source_train
+    (s3d, s2d), (g3d, g2d), (l3d, l2d) = groups["source"], groups["GPA-aligned source"], groups["LPA"]
+    assert s3d.shape == g3d.shape == l3d.shape == (32, 16, 3)
+    torch.testing.assert_close(torch.as_tensor(s2d), src["joints_2d_norm"][:32])
+    rel = lambda p: p - p[:, :1]  # noqa: E731
+    torch.testing.assert_close(torch.as_tensor(rel(g3d)), root_relative(src["joints_3d"][:32]), atol=1e-5, rtol=0)
+    # the generated copy 0 of source i is row i of generated (generate() writes copy 0 of every source first)
+    torch.testing.assert_close(torch.as_tensor(rel(l3d)), root_relative(method.generated[:32]), atol=1e-5, rtol=0)
+    torch.testing.assert_close(torch.as_tensor(l2d[:, 0]), torch.as_tensor(g2d[:, 0]), atol=2e-3, rtol=0)
+    # first_generated finds the first copy whatever the order
+    method.generated_from = method.generated_from.flip(0)
+    n = src["joints_3d"].shape[0]
+    assert torch.equal(method.first_generated(torch.tensor([0, 5])), n - 1 - torch.tensor([0, 5]))  # [n-1..0, n-1..0]
+
+
+def test_plot_samples_pairs_rows_and_checks_sizes(tmp_path):
+    pytest.importorskip("matplotlib")
+    from posefast.evaluation.plots import plot_samples
+    from posefast.skeleton import get_skeleton
+
+    sk = get_skeleton("h36m16")
+    a = (torch.randn(10, 16, 3).numpy(), torch.rand(10, 16, 2).numpy())
+    b = (torch.randn(10, 16, 3).numpy(), torch.rand(10, 16, 2).numpy())
+    out = plot_samples({"a": a, "b": b}, sk, tmp_path / "s.png", paired=("a", "b"), reference={"b": "a"})
+    assert out.exists()
+    # a reference to a row this run does not have (GPA alone: no LPA row) is skipped
+    assert plot_samples({"a": a, "b": b}, sk, tmp_path / "u.png", paired=("a", "b", "c"), reference={"c": "a"}).exists()
+    short = (torch.randn(5, 16, 3).numpy(), torch.rand(5, 16, 2).numpy())
+    with pytest.raises(ValueError, match="paired"):
+        plot_samples({"a": a, "b": short}, sk, tmp_path / "t.png", paired=("a", "b"))
+
+
+@pytest.mark.parametrize("anchor, modules", [("target2d-local", {"anchor_d"}), ("target2d", {"anchor_d"}),
+                                             ("source3d", {"pose_d"}), ("both", {"anchor_d", "pose_d"})])
+def test_anchor_readings_train_their_discriminators(domains, anchor, modules):
+    """Each reading of the anchor discriminator builds its discriminator(s), trains them against the generator
+    and reports their accuracies; the 3D one's real samples are source poses, the 2D ones' the target's 2D."""
+    from posefast.models import AnchorDiscriminator, PartKCSDiscriminator, PoseDiscriminator2D
+
+    method = _method("poseda", domains, anchor=anchor)
+    assert modules == {k for k in method.modules() if k in ("anchor_d", "pose_d")}
+    kinds = {"anchor_d": AnchorDiscriminator if anchor != "target2d" else PoseDiscriminator2D,
+             "pose_d": PartKCSDiscriminator}
+    before = {k: {n: v.clone() for n, v in method.modules()[k].state_dict().items()} for k in modules}
+    for k in modules:
+        assert isinstance(method.modules()[k], kinds[k])
+    method.begin_epoch(0)
+    for k in modules:
+        assert any(not torch.equal(v, before[k][n]) for n, v in method.modules()[k].state_dict().items())
+    diag = method.epoch_diagnostics()
+    for k, name in (("anchor_d", "anchor"), ("pose_d", "kcs")):
+        assert (f"{name}_acc_real" in diag) == (k in modules)
+    assert {"lpa_change", "lpa_bl_ratio", "generated_change", "generated_angle_deg"} <= set(diag)
+    assert diag["lpa_change"]["band"] == [0.0, 0.2]
+    with pytest.raises(ValueError, match="poseda.anchor"):
+        _method("poseda", domains, anchor="target3d")
+
+
+def test_identity_init_starts_lpa_near_the_source_pose(domains):
+    src = domains.source_train["joints_3d"][:128]
+    torch.manual_seed(0)
+    release = _method("poseda", domains, generator_init="release")
+    torch.manual_seed(0)
+    ident = _method("poseda", domains, generator_init="identity", generator_init_scale=0.0)
+    for m in (release, ident):
+        m.ba_head.eval(), m.bl_head.eval()
+    with torch.no_grad():
+        pose, change, ratio = ident.augment(src)
+        torch.testing.assert_close(pose, src, atol=1e-5, rtol=0)
+        assert float(change.abs().max()) < 1e-6 and float(ratio.abs().max()) == 0.0
+        assert float(release.augment(src)[1].mean()) > 0.1  # Kaiming output layers: large changes at step 0
+    with pytest.raises(ValueError, match="poseda.generator_init"):
+        _method("poseda", domains, generator_init="zero")
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_generate_mode_sets_the_heads_batch_norm(domains, mode):
+    """generate() produces what augment() gives with the heads in the chosen batch-norm mode (one chunk here)."""
+    method = _method("poseda", domains, generate_mode=mode)
+    src = domains.source_train["joints_3d"]
+    torch.manual_seed(3)
+    method.generate()
+    method.ba_head.train(mode == "train"), method.bl_head.train(mode == "train")
+    torch.manual_seed(3)
+    with torch.no_grad():
+        expected = method.augment(src)[0]
+    torch.testing.assert_close(method.generated, expected, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="generate_mode"):
+        _method("poseda", domains, generate_mode="test").generate()
+
+
 class _Killed(Exception):
     pass
 

@@ -25,6 +25,7 @@ class PoseAugConfig:
     ba_range_center: float = 0.205  # target band of the mean bone-angle change 1 - cos
     ba_range_width: float = 0.165
     bl_limit: float = 0.1  # bone-length ratios beyond this are penalised (rectified L2)
+    bl_tanh_limit: float = 0.2  # BL head: ratio = tanh(.) * this (release --blr_tanhlimit 0.2)
     feedback: str = "released"  # "released": rectified range on hardness; "paper": |1 - exp(L(x') - beta L(x))|
     weight_feedback_ba: float = 0.1
     weight_feedback_rt: float = 0.01
@@ -37,11 +38,23 @@ class PoseAugConfig:
     discriminator_every: int = 2
     grad_clip: float = 1.0
     template_swap: bool = True  # random bone-length template swap of the source each epoch
+    # the lifter's real pairs: "original" source poses (released: run_poseaug.py trains the lifter's real pass on
+    # train_det2d3d_loader, which dataloader_update.py never swaps) or the template-"swapped" ones the GAN sees
+    lifter_real: str = "original"
     num_templates: int = 5
     # The released RT head squares t_z, so the root may land on the camera plane, where projection diverges; we add
     # this floor (metres) to the root depth. It must exceed a body's reach from the pelvis (~1 m) or joints still
     # reach the plane (docs/results.md: what a floor of 1.0 did). 0 reproduces the release.
     min_root_depth: float = 2.0
+    # "release": Kaiming output layers (rotations of median ~140°, bone-angle changes 1 - cos ~0.4 at step 0); the
+    # release then trains the GAN ~3000 steps before the lifter sees a sample. "identity": output layers scaled by
+    # generator_init_scale, biases 0, the root at the source's mean root: the heads start near the identity.
+    generator_init: str = "identity"
+    generator_init_scale: float = 0.05
+    rotation_limit_deg: float = 20.0  # RT head: axis-angle = tanh(.) * limit per axis (release: 180, i.e. pi)
+    # RT root position: 0 = released (absolute, t_z squared, plus min_root_depth); > 0: the source's mean root +
+    # tanh(.) * this many metres per axis (the root stays within the source's span)
+    translation_limit_m: float = 0.5
     # "compact": the 3D discriminator's first layer reads the 78 distinct part-KCS entries (same function, faster);
     # "full": the release's 5 x 225 inputs, whose Adam dynamics the compact form does not reproduce (methods/poseaug.py)
     kcs_layout: str = "compact"
@@ -69,6 +82,15 @@ class PoseDAConfig:
     ba_range_center: float = 0.1  # band of the mean bone-angle change 1 - cos kept by the range loss
     ba_range_width: float = 0.1
     bl_limit: float = 0.1
+    # what the anchor discriminator compares (methods/poseda.py lists the paper's readings): "target2d-local" (the
+    # target's 2D poses, scale-free local shape), "target2d" (the target's normalised 2D poses as the lifter sees
+    # them), "source3d" (PoseAug's part-KCS discriminator with the source 3D poses as real), "both"
+    # (target2d-local + source3d)
+    anchor: str = "target2d-local"
+    weight_adv_3d: float = 1.0  # the source3d discriminator's weight in the generator loss ("source3d", "both")
+    generator_init: str = "identity"  # "release": Kaiming output layers; "identity": see poseaug.generator_init
+    generate_mode: str = "eval"  # batch norm of the heads when generating the lifter's poses: "eval" or "train"
+    generator_init_scale: float = 0.05
 
 
 @dataclass

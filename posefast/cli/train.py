@@ -7,7 +7,7 @@ import sys
 import textwrap
 
 from posefast.engine.device import DEVICE_CHOICES, resolve_device
-from posefast.cli.compare import run_comparison
+from posefast.cli.compare import FACTOR_TARGETS, run_comparison
 from posefast.engine.distributed import is_main_process, shutdown
 from posefast.engine.run_folder import default_out, prepare_run_folder
 from posefast.errors import UsageError
@@ -54,7 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one of: " + ", ".join(METHODS))
     p.add_argument("--config", help="YAML file of settings (e.g. configs/poseaug_paper.yaml); the options below win")
     p.add_argument("--source", help="source SPEC with 3D labels (default synthetic:h36m)")
-    p.add_argument("--target", help="target SPEC; only its 2D is used for training (default synthetic:3dhp)")
+    p.add_argument("--target", help="target SPEC; only its 2D is used for training (default synthetic:3dhp); compare "
+                   "takes several, comma-separated: one shared pretraining per seed, one table methods x targets")
+    p.add_argument("--factors", action="store_true", help="compare: the single-factor targets, --target " +
+                   ",".join(FACTOR_TARGETS) + " (each differs from synthetic:h36m in one factor of synthetic:3dhp)")
     p.add_argument("--backbone", help="lifter: simple, videopose, semgcn, stgcn (default simple)")
     p.add_argument("--epochs", type=int, help="training epochs (default 8)")
     p.add_argument("--batch-size", type=int, help="global batch size (default 256)")
@@ -122,6 +125,13 @@ def config_from_args(args) -> TrainConfig:
             cfg.compare.adapt_epochs = cfg.epochs
         if "lr" in given:
             cfg.compare.adapt_lr = cfg.lr
+    if args.factors:
+        if args.method != "compare" or args.target is not None:
+            raise UsageError("--factors: runs the comparison (compare) on the single-factor targets; give it without "
+                             "--target and without a METHOD")
+        cfg.target = ",".join(FACTOR_TARGETS)
+    elif args.method != "compare" and "," in cfg.target:
+        raise UsageError(f"--target: {args.method} trains on one target; several (comma-separated) are for compare")
     if args.method == "compare" and args.init:
         raise UsageError("--init: compare pretrains its own source-only lifter per seed (compare.pretrain_epochs); "
                          "use --init with a single method, e.g. python -m posefast.train poseaug --init RUN/checkpoint.pt")

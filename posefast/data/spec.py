@@ -1,6 +1,7 @@
 """``load(spec, **options)``: one entry point from a data spec string to a :class:`PoseDataset`.
 
-Specs: ``synthetic:h36m`` / ``synthetic:3dhp`` / ``synthetic:3dpw``, ``h36m:<dir>``, ``3dhp:<file>``,
+Specs: ``synthetic:h36m`` / ``synthetic:3dhp`` / ``synthetic:3dpw`` (and the single-factor targets
+``synthetic:h36m+position`` / ``+view`` / ``+bodies`` / ``+local`` / ``+classes``), ``h36m:<dir>``, ``3dhp:<file>``,
 ``3dpw:<sequenceFiles dir | split dir | .pkl | .npz>``, ``cmu:<dir>``, or the path of a pose archive (``.npz``);
 what each loader assumes is in ``ARCHIVE.md``. Options go to the loader (see each
 loader's docstring); ``stride`` (keep every k-th sample) and ``skeleton`` work for every spec, ``subjects`` for

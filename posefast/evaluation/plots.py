@@ -18,9 +18,15 @@ def _draw_3d(ax, joints_3d: np.ndarray, skeleton, color: str) -> None:
         ax.plot(joints_3d[[p, c], 0], joints_3d[[p, c], 2], -joints_3d[[p, c], 1], color=color, lw=1.5)
 
 
-def plot_samples(groups: dict, skeleton, path: str | Path, per_group: int = 4, seed: int = 0) -> Path | None:
+def plot_samples(groups: dict, skeleton, path: str | Path, per_group: int = 4, seed: int = 0,
+                 paired: tuple = (), reference: dict | None = None) -> Path | None:
     """One row per group ``{title: (joints_3d [N, J, 3] root-relative or None, joints_2d_norm [N, J, 2])}``: 3D
-    views and their normalised 2D. Returns the PNG path, or None without matplotlib."""
+    views and their normalised 2D. Returns the PNG path, or None without matplotlib.
+
+    ``paired``: titles of groups whose rows are index-aligned (sample i of each was made from the same source
+    sample): they show the same indices, so each column follows one source pose down the rows. ``reference``
+    (``{title: other title}``) draws the other group's pose of the same index in grey behind each pose of that
+    group, in the same axes (what the method changed)."""
     try:
         import matplotlib
 
@@ -28,22 +34,42 @@ def plot_samples(groups: dict, skeleton, path: str | Path, per_group: int = 4, s
         import matplotlib.pyplot as plt
     except ImportError:
         return None
+    paired = tuple(t for t in paired if t in groups)
+    sizes = {groups[t][1].shape[0] for t in paired}
+    if len(sizes) > 1:
+        raise ValueError(f"paired: the groups {paired} must hold the same number of samples, got {sorted(sizes)}")
+    reference = {t: o for t, o in (reference or {}).items() if t in groups}  # e.g. no LPA row without LPA
+    for title, other in reference.items():
+        if title not in paired or other not in paired:
+            raise ValueError(f"reference: {title!r} -> {other!r}: both must be paired groups {paired}")
     rng = np.random.default_rng(seed)
+    shared = None
+    if paired:
+        n = sizes.pop()
+        shared = rng.choice(n, size=min(per_group, n), replace=False) if n else []
     fig = plt.figure(figsize=(2.6 * per_group * 2, 2.6 * len(groups)))
     colors = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]
     for row, (title, (j3d, j2d)) in enumerate(groups.items()):
         n = j2d.shape[0]
-        pick = rng.choice(n, size=min(per_group, n), replace=False) if n else []
+        if title in paired:
+            pick = shared
+        else:
+            pick = rng.choice(n, size=min(per_group, n), replace=False) if n else []
+        ref = groups[reference[title]] if title in reference else None
         for col, i in enumerate(pick):
             color = colors[row % len(colors)]
             if j3d is not None:
                 ax = fig.add_subplot(len(groups), per_group * 2, row * per_group * 2 + 2 * col + 1, projection="3d")
+                if ref is not None and ref[0] is not None:
+                    _draw_3d(ax, ref[0][i] - ref[0][i, :1], skeleton, "0.75")
                 rel = j3d[i] - j3d[i, :1]
                 _draw_3d(ax, rel, skeleton, color)
                 ax.set_xlim(-1, 1), ax.set_ylim(-1, 1), ax.set_zlim(-1, 1)
                 ax.set_xticks([]), ax.set_yticks([]), ax.set_zticks([])
                 ax.set_title(f"{title} 3D", fontsize=7)
             ax = fig.add_subplot(len(groups), per_group * 2, row * per_group * 2 + 2 * col + 2)
+            if ref is not None:
+                _draw_2d(ax, ref[1][i], skeleton, "0.75")
             _draw_2d(ax, j2d[i], skeleton, color)
             ax.set_xlim(-1, 1), ax.set_ylim(1, -1), ax.set_aspect("equal")
             ax.set_xticks([]), ax.set_yticks([])
@@ -61,9 +87,11 @@ def plot_run(method, out_dir: str | Path) -> Path | None:
     groups = {"source": (data.source_train["joints_3d"].cpu().numpy(), data.source_train["joints_2d_norm"].cpu().numpy())}
     extra = getattr(method, "plot_groups", None)
     if extra is not None:
-        groups.update(extra())
+        groups.update(extra())  # a method may replace "source" by the source samples its own rows were made from
     groups["target"] = (None, data.target_train["joints_2d_norm"].cpu().numpy())
-    return plot_samples(groups, method.skeleton, Path(out_dir) / "samples.png")
+    return plot_samples(groups, method.skeleton, Path(out_dir) / "samples.png",
+                        paired=tuple(getattr(method, "plot_paired", ())),
+                        reference=dict(getattr(method, "plot_reference", {})))
 
 
 def plot_diagnostics(metrics_jsonl: str | Path, path: str | Path) -> Path | None:

@@ -11,7 +11,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["LIFTING_METRICS", "Gain", "format_gain", "summary_table", "interval_kind", "comparison_table"]
+__all__ = ["LIFTING_METRICS", "Gain", "format_gain", "summary_table", "interval_kind", "comparison_table",
+           "targets_table"]
 
 Label = Callable[[str], str]
 
@@ -117,4 +118,42 @@ def comparison_table(summary: dict, label: Label, baseline: str) -> str:
         marks = sorted({max(0, round(n * f) - 1) for f in (0.25, 0.5, 0.75, 1.0)})
         lines += ["", "Pretraining (source-only) source-test MPJPE, mean over seeds: " +
                   ", ".join(f"epoch {i + 1}: {src[:, i].mean():.1f}" for i in marks) + " mm."]
+    return "\n".join(lines) + "\n"
+
+
+def _short_gain(d: dict) -> str:
+    """``+1.2 [+0.5, +1.9]``, with `` ~0`` when the interval holds 0."""
+    lo, hi = d["ci95"]
+    return f"{d['mean']:+.1f} [{lo:+.1f}, {hi:+.1f}]" + (" ~0" if d["effect"] == "no measurable effect" else "")
+
+
+def targets_table(summary: dict, label: Label, baseline: str) -> str:
+    """Markdown of a several-target comparison (:func:`posefast.cli.compare.targets_summary`): one row per method,
+    per target an MPJPE and a P-MPJPE column; the baseline's cells hold its mean ± std over seeds, every other
+    cell the method's paired gain over the baseline with its 95 % interval (P-MPJPE: the mean, then the gain)."""
+    table, targets = summary["table"], summary["targets"]
+    methods = list(table[targets[0]]["methods"])
+    seeds = summary["seeds"]
+    lines = [f"Paired gains over source-only on each target, {summary['source']} → each column's target: "
+             f"{summary['backbone']} lifter, source-only pretrained {summary['pretrain_epochs']} epochs (once per seed, "
+             f"shared by every target), then {summary['epochs']} epochs per method; {len(seeds)} seed(s) "
+             f"{', '.join(map(str, seeds))}.", "",
+             "| method | " + " | ".join(f"{table[t]['folder']}: MPJPE gain (mm) | P-MPJPE (mm)" for t in targets) + " |",
+             "|---|" + "---|---|" * len(targets)]
+    for m in methods:
+        cells = []
+        for t in targets:
+            r = table[t]["methods"][m]
+            if m == baseline:
+                cells += [f"{r['mpjpe']:.1f} ± {r['std']['mpjpe']:.1f}", f"{r['p_mpjpe']:.1f} ± {r['std']['p_mpjpe']:.1f}"]
+            else:
+                cells += [_short_gain(r["vs_source_only"]),
+                          f"{r['p_mpjpe']:.1f} ({_short_gain(r['p_mpjpe_vs_source_only'])})"]
+        lines.append(f"| {label(m)} | " + " | ".join(cells) + " |")
+    kind = interval_kind(table[targets[0]]["methods"])
+    lines += ["", f"{label(baseline)}: target MPJPE and P-MPJPE, mean ± std over seeds. Other rows: gain = "
+                  f"{label(baseline)} − method (positive = better), paired per seed, 95 % interval ({kind}); "
+                  "~0 = the interval holds 0 (no measurable effect). Target test poses: " +
+              ", ".join(f"{t} {table[t]['n_target_test']}" for t in targets) + "; each target's full tables in "
+              "OUT/<column>/summary.md (" + ", ".join(f"{table[t]['folder']} = {t}" for t in targets) + ")."]
     return "\n".join(lines) + "\n"

@@ -10,8 +10,23 @@ errors feed back a hardness loss; the lifter learns from real and augmented pair
 Deviation from the release: ``poseaug.min_root_depth`` (2 m) is added to the RT head's root depth, whose released
 form t_z² lets a rotated pose reach the camera plane (2D coordinates ~1e6, a 2D discriminator loss of ~1e12);
 ``--set poseaug.min_root_depth=0`` restores the release.
+
+Options for the short CPU regime (each defaults to the release unless stated; why, with measurements, in the README):
+- ``generator_init="identity"``: the heads' output layers start scaled down (``generator_init_scale``) and the root at
+  the source's mean root. The release's Kaiming output layers start at rotations of median ~140° and bone-angle
+  changes 1 − cos ≈ 0.4 and rely on ~3000 GAN-only warm-up steps (2 epochs × ~1500 batches of 1024,
+  run_poseaug.py:94-97) to become plausible; a CPU adaptation has ~80 steps per epoch.
+- ``rotation_limit_deg`` / ``translation_limit_m``: the RT ranges. The released translation (absolute, t_z²) and
+  the ±180° rotation are driven by the hardness feedback (whose gradient Adam follows at full step size however small
+  it is) toward poses closer to the camera and rotated out of any view the target has.
+- ``bl_tanh_limit``: the BL ratio range (release ``--blr_tanhlimit``).
+- ``lifter_real="original"`` (default, as released): the lifter's real pairs are the source's own poses; the
+  bone-length template swap feeds only the GAN (dataloader_update.py swaps the GAN's loaders, the lifter's real pass
+  reads the un-swapped one, run_poseaug.py:101).
 """
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -64,7 +79,20 @@ class PoseAug(LiftingMethod):
         super().__init__(cfg, data, dist)
         pc, skel, dev = cfg.poseaug, self.skeleton, self.device
         self.pc = pc
-        self._augmentor = PoseAugmentor(skel, noise_dim=pc.noise_dim).to(dev)
+        if not 0 < pc.rotation_limit_deg <= 180:
+            raise ValueError(f"poseaug.rotation_limit_deg: expected an angle in (0, 180], got {pc.rotation_limit_deg!r}")
+        rt_kwargs = {"rotation_limit": math.radians(pc.rotation_limit_deg)}
+        if pc.translation_limit_m < 0:
+            raise ValueError(f"poseaug.translation_limit_m: expected 0 (released form) or a distance, got "
+                             f"{pc.translation_limit_m!r}")
+        if pc.translation_limit_m > 0:  # centred on the source's mean root (less the floor added in train_step)
+            center = data.source_train["joints_3d"][:, 0].mean(0).cpu()
+            center[2] -= pc.min_root_depth
+            rt_kwargs.update(translation_limit=pc.translation_limit_m, translation_center=center)
+        if not 0 < pc.bl_tanh_limit < 1:
+            raise ValueError(f"poseaug.bl_tanh_limit: expected a value in (0, 1), got {pc.bl_tanh_limit!r}")
+        self._augmentor = PoseAugmentor(skel, bl_kwargs={"tanh_limit": pc.bl_tanh_limit}, rt_kwargs=rt_kwargs,
+                                        noise_dim=pc.noise_dim).to(dev)
         # compact: a first layer on the 78 distinct entries of the part KCS, the same function as the 5 x 225 one; it
         # reads part_kcs_compact's [N, 5, 28] directly (the full [N, 5, 15, 15] matrices are never formed).
         # kcs_layout "full": the release's parametrisation (a first layer on all 5 x 225 entries). The two compute the
@@ -85,9 +113,18 @@ class PoseAug(LiftingMethod):
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, decay)
         self.pool_3d, self.pool_2d = SamplePool(pc.pool_size), SamplePool(pc.pool_size)
         self.source = with_normalized_camera(data.source_train)
+        if pc.lifter_real not in ("original", "swapped"):
+            raise ValueError(f"poseaug.lifter_real: expected 'original' or 'swapped', got {pc.lifter_real!r}")
         self.templates = bone_length_templates(self.source, skel, pc.num_templates)
         self.step_count = 0
         self.depth_floor = torch.tensor([0.0, 0.0, pc.min_root_depth], device=dev)
+        if pc.generator_init == "identity":
+            # t_z² + floor is the released root depth: start it at the source's mean root
+            root = self.source["joints_3d"][:, 0].mean(0).cpu() - self.depth_floor.cpu()
+            root[2] = root[2].clamp_min(0.0)
+            self._augmentor.init_near_identity(pc.generator_init_scale, root)
+        elif pc.generator_init != "release":
+            raise ValueError(f"poseaug.generator_init: expected 'release' or 'identity', got {pc.generator_init!r}")
         weights = torch.tensor([_FEEDBACK_WEIGHTS.get(n, 1) for n in skel.joint_names], dtype=torch.float32)
         self.feedback_weights = weights.to(dev)
         self.feedback_groups = [torch.tensor([skel.joint(n) for n in g], device=dev) for g in _FEEDBACK_GROUPS]
@@ -132,7 +169,11 @@ class PoseAug(LiftingMethod):
         g = torch.Generator().manual_seed(derive_seed(self.cfg.seed, "train-split", epoch=epoch))
         j3d = swap_bone_lengths(self.source["joints_3d"], self.templates, self.skeleton, g)
         uv = project(j3d, self.source["camera_norm"])
-        return {**self.source, "joints_3d": j3d, "joints_2d_norm": uv}
+        # the swapped poses feed the generator and the discriminators' real side; the lifter's real pairs stay the
+        # source's own unless poseaug.lifter_real = "swapped" (the release's lifter pass reads the un-swapped loader)
+        real = self.source if self.pc.lifter_real == "original" else {"joints_3d": j3d, "joints_2d_norm": uv}
+        return {**self.source, "joints_3d": j3d, "joints_2d_norm": uv,
+                "real_joints_3d": real["joints_3d"], "real_joints_2d_norm": real["joints_2d_norm"]}
 
     # -- losses -----------------------------------------------------------------------------------------------------
     def _grouped_errors(self, inputs_2d, targets_3d):
@@ -227,7 +268,7 @@ class PoseAug(LiftingMethod):
         self.step_count += 1
 
         # lifter: real pairs, plus augmented pairs once the warm-up is over (out-of-frame fakes dropped, as released)
-        inputs, targets = x2d, root_relative(j3d)
+        inputs, targets = batch.get("real_joints_2d_norm", x2d), root_relative(batch.get("real_joints_3d", j3d))
         if not warm:
             keep = (uv_rt.detach().abs() <= 1).all(dim=-1).all(dim=-1) & torch.isfinite(uv_rt.detach()).all(-1).all(-1)
             self.diagnostics.add("dropped", (~keep).double().mean().reshape(1))

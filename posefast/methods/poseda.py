@@ -10,15 +10,28 @@ LPA (not released; our reading of the paper, each choice tied to its text):
 - "a augmentation generator that generates the parameters of pre-defined pose transformations": PoseAug's BA and BL
   heads (bone-direction offsets, symmetric bone-length ratios) applied by the ``bone_angle_augment`` /
   ``bone_length_augment`` kernels — local transformations only; global position is GPA's job.
-- "an anchor discriminator to ensure the reality and quality of the augmented data": an LSGAN discriminator on the
-  local 2D shape (``AnchorDiscriminator``: root-relative, scale-normalised pose + bone directions) whose real samples
-  are the target domain's 2D poses (the anchors) and whose fakes are the augmented source poses, GPA-aligned and
-  projected with the paired target camera.
+- "an anchor discriminator to ensure the reality and quality of the augmented data". The paper's public text (the
+  abstract; the authors' comment in wenhaochai/PoseDA issue #1: no adversarial loss between generator and lifter,
+  the lifter trained after the data is generated) does not say what the anchors are, what the discriminator sees
+  or which side is real. ``poseda.anchor`` selects a reading:
+  - ``target2d-local`` (default): the anchors are the target domain's 2D poses — the only target data the method
+    has, which GPA already uses for position — and the discriminator sees their local 2D shape
+    (``AnchorDiscriminator``: root-relative, scale-normalised pose + bone directions); fakes are the augmented
+    source poses, GPA-aligned and projected with the paired target camera. "Quality" = target-like local shape.
+  - ``target2d``: the same anchors, seen as the lifter sees them (normalised screen coordinates, PoseAug's 2D
+    discriminator); after GPA real and fake share their global position, so this differs from the above only in
+    what the discriminator may use (scale and position as well as shape).
+  - ``source3d``: the anchors are the source's own 3D poses (PoseAug's part-KCS discriminator, real = other source
+    poses): "reality" = plausible joint angles, with no target information in LPA at all.
+  - ``both``: ``target2d-local`` + ``source3d`` (reality from the source 3D, quality from the target 2D).
 - "no additional learnable parameters" for the lifter and no feedback from it: the generator and discriminator are
   trained first (``lpa_epochs``), then ``lpa_copies`` augmented copies of the source are generated once and the lifter
   trains on source + generated poses, all GPA-aligned.
 - A range loss keeps the mean bone-angle change in a band and a rectified L2 keeps bone-length ratios small (as in
   PoseAug), so the generator neither collapses to the identity nor breaks the body.
+- ``poseda.generator_init``: ``release`` (PoseAug's Kaiming output layers: bone-angle changes of 1 − cos ≈ 0.4 before
+  any training, which the few hundred LPA steps of a CPU run do not undo) or ``identity`` (output layers scaled by
+  ``generator_init_scale``: the heads start near the unchanged pose and the losses move them outward).
 """
 from __future__ import annotations
 
@@ -27,10 +40,14 @@ from tqdm import tqdm
 
 from posefast.methods.base import LiftingMethod
 from posefast.data.domains import root_relative
+from posefast.methods.diagnostics import EpochDistributions, real_fake_accuracy
 from posefast.methods.losses import discriminator_loss, lsgan, range_loss, rectified_l2
-from posefast.models import AnchorDiscriminator, BAHead, BLHead, bone_lengths
-from posefast.ops import bone_angle_augment, bone_length_augment, global_position_align, normalize_screen, project
+from posefast.models import AnchorDiscriminator, BAHead, BLHead, PartKCSDiscriminator, PoseDiscriminator2D, bone_lengths
+from posefast.ops import (bone_angle_augment, bone_length_augment, global_position_align, normalize_screen,
+                          part_kcs_compact, project)
 from posefast.seeds import derive_seed
+
+ANCHORS = ("target2d-local", "target2d", "source3d", "both")
 
 
 def estimate_camera(image_size: torch.Tensor) -> torch.Tensor:
@@ -62,17 +79,38 @@ class PoseDA(LiftingMethod):
             raise ValueError(f"poseda.target_camera: expected 'given' or 'estimate', got {pc.target_camera!r}")
         self.generated: torch.Tensor | None = None  # LPA poses [M, J, 3], camera frame of their source sample
         self.generated_from: torch.Tensor | None = None  # [M] source index each generated pose came from
+        self.diagnostics = EpochDistributions()
+        self.anchor_d = self.pose_d = None
         if self.lpa:
             skel, dev = self.skeleton, self.device
+            if pc.anchor not in ANCHORS:
+                raise ValueError(f"poseda.anchor: expected one of {', '.join(ANCHORS)}, got {pc.anchor!r}")
             self.ba_head = BAHead(skel, noise_dim=pc.noise_dim).to(dev)
             self.bl_head = BLHead(skel, noise_dim=pc.noise_dim).to(dev)
-            self.anchor_d = AnchorDiscriminator(skel).to(dev)
+            if pc.anchor in ("target2d-local", "both"):
+                self.anchor_d = AnchorDiscriminator(skel).to(dev)
+            elif pc.anchor == "target2d":
+                self.anchor_d = PoseDiscriminator2D(skel.num_joints).to(dev)
+            if pc.anchor in ("source3d", "both"):
+                self.pose_d = PartKCSDiscriminator.from_skeleton(skel, compact=True).to(dev)
+            if pc.generator_init == "identity":
+                self.ba_head.mlp.scale_output(pc.generator_init_scale)
+                self.bl_head.mlp.scale_output(pc.generator_init_scale)
+            elif pc.generator_init != "release":
+                raise ValueError(f"poseda.generator_init: expected 'release' or 'identity', got {pc.generator_init!r}")
             self.opt_g = torch.optim.Adam([*self.ba_head.parameters(), *self.bl_head.parameters()], lr=pc.lr_generator)
-            self.opt_d = torch.optim.Adam(self.anchor_d.parameters(), lr=pc.lr_discriminator)
+            self.opt_d = torch.optim.Adam([p for d in self._discriminators() for p in d.parameters()],
+                                          lr=pc.lr_discriminator)
 
     # -- checkpointed state ---------------------------------------------------------------------------------------
+    def _discriminators(self) -> list:
+        return [d for d in (self.anchor_d, self.pose_d) if d is not None]
+
     def modules(self):
-        extra = {"ba_head": self.ba_head, "bl_head": self.bl_head, "anchor_d": self.anchor_d} if self.lpa else {}
+        extra = {}
+        if self.lpa:
+            extra = {"ba_head": self.ba_head, "bl_head": self.bl_head}
+            extra.update({k: m for k, m in (("anchor_d", self.anchor_d), ("pose_d", self.pose_d)) if m is not None})
         return {**super().modules(), **extra}
 
     def optimizers(self):
@@ -80,10 +118,21 @@ class PoseDA(LiftingMethod):
         return {**super().optimizers(), **extra}
 
     def extra_state(self):
-        return {"generated": self.generated, "generated_from": self.generated_from}
+        return {"generated": self.generated, "generated_from": self.generated_from,
+                "diagnostics": self.diagnostics.state_dict()}
 
     def load_extra_state(self, state):
         self.generated, self.generated_from = state["generated"], state["generated_from"]
+        if "diagnostics" in state:
+            self.diagnostics.load_state_dict(state["diagnostics"])
+
+    def epoch_diagnostics(self) -> dict:
+        """With LPA, in the first epoch's record (metrics.jsonl ``diagnostics``): ``lpa_change`` (per training step,
+        the mean 1 − cos of the bone-angle change, with the range loss's band), ``lpa_bl_ratio`` (mean |bone-length
+        ratio|), the discriminators' accuracies on real and generated samples (``anchor_*``: the 2D anchor
+        discriminator, ``kcs_*``: the source-3D one), and ``generated_change`` / ``generated_angle_deg`` (the poses
+        the lifter will see: mean 1 − cos and the per-bone angle change in degrees)."""
+        return self.diagnostics.summary()
 
     # -- GPA --------------------------------------------------------------------------------------------------------
     def place(self, joints_3d: torch.Tensor, source_index: torch.Tensor, generator: torch.Generator):
@@ -127,13 +176,42 @@ class PoseDA(LiftingMethod):
         pick = torch.randint(0, tgt["joints_2d_norm"].shape[0], (n,), generator=generator).to(self.device)
         return tgt["joints_2d_norm"][pick]
 
+    def _adversarial(self, uv: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
+        """The generator's adversarial loss against the configured discriminator(s)."""
+        pc, loss = self.pc, uv.new_zeros(())
+        if self.anchor_d is not None:
+            loss = loss + pc.weight_adv * lsgan(self.anchor_d(uv), True)
+        if self.pose_d is not None:
+            loss = loss + pc.weight_adv_3d * lsgan(self.pose_d(part_kcs_compact(pose, self.skeleton)), True)
+        return loss
+
+    def _discriminator_loss(self, uv, pose, index, generator) -> torch.Tensor:
+        loss = uv.new_zeros(())
+        if self.anchor_d is not None:
+            real, fake = self.anchor_d(self.anchors(uv.shape[0], generator)), self.anchor_d(uv)
+            loss = loss + discriminator_loss(real, fake)
+            self._record_accuracy("anchor", real, fake)
+        if self.pose_d is not None:  # real: other source poses than the batch's own (as the release's loaders)
+            src = self.data.source_train["joints_3d"]
+            other = torch.randint(0, src.shape[0], (pose.shape[0],), generator=generator).to(pose.device)
+            real = self.pose_d(part_kcs_compact(src[other], self.skeleton))
+            fake = self.pose_d(part_kcs_compact(pose, self.skeleton))
+            loss = loss + discriminator_loss(real, fake)
+            self._record_accuracy("kcs", real, fake)
+        return loss
+
+    def _record_accuracy(self, name, real, fake) -> None:
+        acc_real, acc_fake = real_fake_accuracy(real, fake)
+        self.diagnostics.add(f"{name}_acc_real", acc_real)
+        self.diagnostics.add(f"{name}_acc_fake", acc_fake)
+
     def train_lpa(self) -> None:
         pc = self.pc
         src = self.data.source_train["joints_3d"]
         n, bs = src.shape[0], min(pc.lpa_batch_size, src.shape[0])
         g = torch.Generator().manual_seed(derive_seed(self.cfg.seed, "poseda-lpa"))
         steps = pc.lpa_epochs * (n // bs)
-        for m in (self.ba_head, self.bl_head, self.anchor_d):
+        for m in (self.ba_head, self.bl_head, *self._discriminators()):
             m.train()
         bar = tqdm(range(steps), desc="poseda LPA generator", leave=False,
                    disable=not (self.cfg.progress and self.dist.is_main), dynamic_ncols=True)
@@ -141,14 +219,19 @@ class PoseDA(LiftingMethod):
             index = torch.randint(0, n, (bs,), generator=g).to(self.device)
             pose, change, ratio = self.augment(src[index])
             _, uv = self.place(pose, index, g)
-            self.anchor_d.requires_grad_(False)
+            self.diagnostics.add("lpa_change", change, (max(pc.ba_range_center - pc.ba_range_width, 0.0),
+                                                        pc.ba_range_center + pc.ba_range_width))
+            self.diagnostics.add("lpa_bl_ratio", ratio.abs().mean(-1))
+            for d in self._discriminators():
+                d.requires_grad_(False)
             reg = range_loss(change, pc.ba_range_center, pc.ba_range_width) + rectified_l2(ratio, pc.bl_limit)
-            loss_g = pc.weight_adv * lsgan(self.anchor_d(uv), True) + pc.weight_reg * reg
+            loss_g = self._adversarial(uv, pose) + pc.weight_reg * reg
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             self.opt_g.step()
-            self.anchor_d.requires_grad_(True)
-            loss_d = discriminator_loss(self.anchor_d(self.anchors(bs, g)), self.anchor_d(uv.detach()))
+            for d in self._discriminators():
+                d.requires_grad_(True)
+            loss_d = self._discriminator_loss(uv.detach(), pose.detach(), index, g)
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
@@ -158,27 +241,70 @@ class PoseDA(LiftingMethod):
     @torch.no_grad()
     def generate(self) -> None:
         src = self.data.source_train["joints_3d"]
-        self.ba_head.eval(), self.bl_head.eval()
+        # "eval" (default): the heads' running batch-norm statistics; "train": batch statistics, as during the GAN
+        # steps the discriminator judged (and as PoseAug feeds its lifter)
+        mode = self.pc.generate_mode
+        if mode not in ("train", "eval"):
+            raise ValueError(f"poseda.generate_mode: expected 'train' or 'eval', got {mode!r}")
+        self.ba_head.train(mode == "train"), self.bl_head.train(mode == "train")
         poses, origin = [], []
         for _ in range(self.pc.lpa_copies):
             for index in torch.arange(src.shape[0], device=src.device).split(4096):
-                poses.append(self.augment(src[index])[0])
+                pose, change, _ = self.augment(src[index])
+                poses.append(pose)
                 origin.append(index)
+                self.diagnostics.add("generated_change", change)
         self.generated, self.generated_from = torch.cat(poses), torch.cat(origin)
+        parents = torch.tensor(self.skeleton.parents_array[1:], device=src.device)
+        a = self.generated[:256, 1:] - self.generated[:256, parents]
+        b = src[self.generated_from[:256]][:, 1:] - src[self.generated_from[:256]][:, parents]
+        cos = torch.nn.functional.cosine_similarity(a, b, dim=-1).clamp(-1, 1)
+        self.diagnostics.add("generated_angle_deg", torch.rad2deg(torch.acos(cos)).mean(-1))  # per pose, over bones
 
     def begin_epoch(self, epoch: int) -> None:
         if self.lpa and self.generated is None:  # once, before the lifter's first epoch (restored on resume)
             self.train_lpa()
             self.generate()
 
-    def plot_groups(self):
-        split = self.train_split(0)
-        n = self.data.source_train["joints_3d"].shape[0]
-        groups = {"GPA-aligned source" if self.gpa else "source": (split["joints_3d"][:64].cpu().numpy(),
-                                                                   split["joints_2d_norm"][:64].cpu().numpy())}
+    # samples.png: the rows are index-aligned (column i follows one source pose) and each LPA pose is drawn over
+    # the pose it was made from, in the same frame
+    @property
+    def _placed_title(self) -> str:
+        return "GPA-aligned source" if self.gpa else "source in its camera"
+
+    @property
+    def plot_paired(self) -> tuple:
+        return ("source", self._placed_title, "LPA")
+
+    @property
+    def plot_reference(self) -> dict:
+        return {"LPA": self._placed_title}
+
+    def plot_groups(self, count: int = 64):
+        """``{title: (3D, normalised 2D)}`` for samples.png, all made from the same first ``count`` source samples:
+        the source as filmed, the source placed by GPA (left in its own camera without GPA) and, with LPA, the
+        first generated pose of each of those sources placed with the *same* target sample as its source (same
+        root, same 2D scale), so every generated pose sits under, and is drawn over, its own source."""
+        src = self.data.source_train
+        n = src["joints_3d"].shape[0]
+        index = torch.arange(min(count, n), device=src["joints_3d"].device)
+        seed = derive_seed(self.cfg.seed, "train-split", epoch=0)  # epoch 0's pairing with target samples
+        j3d, uv = self.place(src["joints_3d"][index], index, torch.Generator().manual_seed(seed))
+        groups = {"source": (src["joints_3d"][index].cpu().numpy(), src["joints_2d_norm"][index].cpu().numpy()),
+                  self._placed_title: (j3d.cpu().numpy(), uv.cpu().numpy())}
         if self.generated is not None:
-            groups["LPA"] = (split["joints_3d"][n:n + 64].cpu().numpy(), split["joints_2d_norm"][n:n + 64].cpu().numpy())
+            g3d, guv = self.place(self.generated[self.first_generated(index)], index,
+                                  torch.Generator().manual_seed(seed))
+            groups["LPA"] = (g3d.cpu().numpy(), guv.cpu().numpy())
         return groups
+
+    def first_generated(self, source_index: torch.Tensor) -> torch.Tensor:
+        """Row in ``generated`` of the first pose made from each source sample of ``source_index``."""
+        n = self.data.source_train["joints_3d"].shape[0]
+        order = torch.arange(self.generated_from.shape[0], device=self.generated_from.device)
+        first = torch.full((n,), self.generated_from.shape[0], dtype=torch.long, device=order.device)
+        first.scatter_reduce_(0, self.generated_from, order, reduce="amin")
+        return first[source_index]
 
 
 class GPAOnly(PoseDA):

@@ -55,6 +55,16 @@ class GeneratorMLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
+    @torch.no_grad()
+    def scale_output(self, scale: float) -> None:
+        """Multiply the output Linear's weight by ``scale`` and zero its bias: the head's outputs start near 0
+        (the identity augmentation for every PoseAug head) while still depending on the pose and the noise."""
+        if not scale >= 0:
+            raise ValueError(f"scale: expected a non-negative factor, got {scale!r}")
+        last = self.net[-1]
+        last.weight.mul_(scale)
+        last.bias.zero_()
+
 
 def bone_lengths(pose_3d: torch.Tensor, skeleton: Skeleton | str) -> torch.Tensor:
     """``[..., J, 3] -> [..., B]``: length of every child-indexed bone (bone b ends at joint b+1)."""
@@ -158,15 +168,25 @@ class RTHead(_Head):
     """Rigid-transform head: ``pose [..., J, 3]`` -> ``(rotvec [..., 3], translation [..., 3])``.
 
     Two independent MLPs with independent noise, as released: axis-angle ``tanh(·)·rotation_limit`` (π) and a
-    translation whose z is squared, so the new absolute root depth is non-negative.
+    translation whose z is squared, so the new absolute root depth is non-negative. ``translation_limit`` (metres)
+    replaces the latter by ``translation_center + tanh(·)·translation_limit`` per axis: a root kept within the
+    source's own span.
     """
 
     def __init__(self, skeleton="h36m16", noise_dim: int = 48, width: int = 256, num_blocks: int = 2,
-                 residual: bool = False, rotation_limit: float = math.pi):
+                 residual: bool = False, rotation_limit: float = math.pi, translation_limit: float | None = None,
+                 translation_center=(0.0, 0.0, 0.0)):
         super().__init__(skeleton, noise_dim)
         if not rotation_limit > 0:
             raise ValueError(f"rotation_limit: expected a positive angle in radians, got {rotation_limit!r}")
         self.rotation_limit = float(rotation_limit)
+        if translation_limit is not None and not translation_limit > 0:
+            raise ValueError(f"translation_limit: expected a positive distance or None, got {translation_limit!r}")
+        self.translation_limit = None if translation_limit is None else float(translation_limit)
+        center = torch.as_tensor(translation_center, dtype=torch.float32).reshape(-1)
+        if center.numel() != 3:
+            raise ValueError(f"translation_center: expected (x, y, z), got {center.tolist()}")
+        self.register_buffer("translation_center", center, persistent=False)  # set by the constructor caller
         in_features = 3 * self.skeleton.num_joints + noise_dim
         self.rotation_mlp = GeneratorMLP(in_features, 3, width, num_blocks, residual)
         self.translation_mlp = GeneratorMLP(in_features, 3, width, num_blocks, residual)
@@ -179,7 +199,10 @@ class RTHead(_Head):
         zt = self._noise(noise_translation, lead, x, "noise_translation", generator).reshape(-1, self.noise_dim)
         rotvec = torch.tanh(self.rotation_mlp(torch.cat([x, zr], dim=1))) * self.rotation_limit
         t = self.translation_mlp(torch.cat([x, zt], dim=1))
-        translation = torch.cat([t[:, :2], t[:, 2:] * t[:, 2:]], dim=1)
+        if self.translation_limit is None:  # released: absolute position, z squared
+            translation = torch.cat([t[:, :2], t[:, 2:] * t[:, 2:]], dim=1)
+        else:  # bounded: within translation_limit (per axis) of translation_center
+            translation = self.translation_center + torch.tanh(t) * self.translation_limit
         return rotvec.reshape(*lead, 3), translation.reshape(*lead, 3)
 
 
@@ -200,6 +223,27 @@ class PoseAugmentor(nn.Module):
         self.bl = BLHead(self.skeleton, **head_kwargs, **(bl_kwargs or {}))
         self.rt = RTHead(self.skeleton, **head_kwargs, **(rt_kwargs or {}))
         self.register_buffer("bone_parents", torch.tensor(self.skeleton.parents_array[1:]), persistent=False)
+
+    @torch.no_grad()
+    def init_near_identity(self, scale: float, root) -> None:
+        """Start the heads near the identity augmentation: every head's output Linear weight is multiplied by
+        ``scale`` and its bias zeroed (BA offsets, BL ratios and rotations ~0), and the translation head's bias is
+        set so the root lands at ``root`` (x, y, z >= 0; z through the released t_z² form).
+
+        Why: with Kaiming output layers (the release) the heads start at rotations of median ~140° and bone-angle
+        changes of 1 − cos ≈ 0.4; the release trains the GAN for ~3000 steps before the lifter sees a sample, a
+        budget far beyond a few-epoch adaptation. Near the identity, the first samples are plausible and the
+        range, adversarial and feedback losses move them outward from there."""
+        root = torch.as_tensor(root, dtype=torch.float32).reshape(-1)
+        if root.numel() != 3 or not torch.isfinite(root).all() or root[2] < 0:
+            raise ValueError(f"root: expected (x, y, z) with z >= 0, got {root.tolist()}")
+        for mlp in (self.ba.mlp, self.bl.mlp, self.rt.rotation_mlp, self.rt.translation_mlp):
+            mlp.scale_output(scale)
+        bias = self.rt.translation_mlp.net[-1].bias
+        if self.rt.translation_limit is None:
+            bias.copy_(torch.stack([root[0], root[1], root[2].sqrt()]).to(bias))
+        else:  # bounded form: tanh(0) = 0 puts the root at the head's centre; move the centre there
+            self.rt.translation_center.copy_(root.to(self.rt.translation_center))
 
     def forward(self, pose_3d: torch.Tensor, generator=None) -> dict[str, torch.Tensor]:
         check_tensor(pose_3d, "pose_3d", (self.skeleton.num_joints, 3))

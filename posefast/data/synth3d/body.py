@@ -30,7 +30,7 @@ from posefast.geometry import rotation_x, rotation_y, rotation_z
 
 __all__ = ["DOF_NAMES", "SIDED_DOFS", "MEAN_BONE_LENGTHS", "REST_DIRECTIONS", "ANKLE_HEIGHT", "dof_limits",
            "clip_dofs", "limb_elev_plane", "local_rotations", "forward_kinematics", "pose_from_dofs",
-           "subject_bone_lengths"]
+           "subject_bone_lengths", "rest_stature", "age_proportions", "population_bone_lengths"]
 
 SIDED_DOFS = ("clav_elev", "clav_prot", "sh_elev", "sh_plane", "sh_twist", "elbow", "hip_elev", "hip_plane",
               "hip_twist", "knee")
@@ -200,3 +200,83 @@ def subject_bone_lengths(rng: np.random.Generator, n_subjects: int, height_range
     groups = np.clip(rng.normal(1.0, proportion_std, size=(n_subjects, H36M17.num_groups)), 0.9, 1.1)
     lengths = MEAN_BONE_LENGTHS[None, :] * groups[:, H36M17.bone_group_index]
     return lengths * scale * MEAN_BONE_LENGTHS.sum() / lengths.sum(1, keepdims=True)
+
+
+# --- bodies of all ages (the "bodies" factor of the single-factor benchmark pairs) ---------------------------------
+# Stature-for-age medians (cm), CDC 2000 growth charts (Kuczmarski et al., Vital Health Stat 11(246), 2002),
+# 50th percentiles read at whole years 3..20, (boys, girls).
+_STATURE_AGES = np.arange(3, 21)
+_STATURE_MEDIAN_CM = np.array([
+    (96.5, 95.1), (103.5, 102.7), (110.0, 109.4), (116.0, 115.5), (121.7, 121.1), (127.3, 127.0), (132.6, 132.9),
+    (137.8, 138.6), (143.1, 144.8), (149.1, 151.0), (156.0, 156.0), (163.2, 159.6), (169.0, 161.7), (172.9, 162.5),
+    (175.2, 162.9), (176.1, 163.1), (176.6, 163.2), (176.8, 163.3)])
+# Adults (cm): mean and SD of stature, men and women (NHANES 2015-2018, Fryar et al., Vital Health Stat 3(46), 2021).
+_ADULT_STATURE_CM = ((175.4, 7.6), (161.7, 7.1))
+_CHILD_STATURE_CV = 0.045  # SD / median of stature-for-age over ages 3-17 in the CDC 2000 tables
+# Sitting height / stature by age (Fredriks et al., Arch Dis Child 90:807, 2005): ~0.57 at 3, a minimum near
+# 0.515 at puberty, ~0.52-0.53 in adults - children's legs are relatively short.
+_SHR_AGES = np.array([3.0, 5.0, 8.0, 11.0, 13.0, 16.0, 18.0])
+_SHR = np.array([0.565, 0.548, 0.531, 0.518, 0.514, 0.522, 0.525])
+# Head height / stature (Medawar, Proc R Soc B 132:133, 1944): 1/5 at 2 years, 1/6 at 6, 1/7 at 12, 1/8 adult
+# (his adult figure is at 25 years; it is reached here at 18, the age the adults of this model have).
+_HEAD_AGES = np.array([2.0, 6.0, 12.0, 18.0])
+_HEAD_FRACTION = np.array([1 / 5, 1 / 6, 1 / 7, 1 / 8])
+CHILD_SHARE = 0.25  # ages 3-17 are about a quarter of the world's people (UN World Population Prospects 2022)
+
+# child-indexed bones of each body region the age proportions act on (arms and hip width follow stature:
+# arm span is about stature from early childhood on)
+_LEG_BONES = [H36M17.bone(b) for b in ("RKnee", "RAnkle", "LKnee", "LAnkle")]
+_TRUNK_BONES = [H36M17.bone(b) for b in ("Spine", "Thorax")]
+_HEAD_BONES = [H36M17.bone(b) for b in ("Neck", "Head")]
+
+
+def rest_stature(bone_lengths: np.ndarray) -> np.ndarray:
+    """[..., 16] bone lengths -> [...] standing height (m) of the rest pose: sole to head top, the sole
+    ``ANKLE_HEIGHT`` (scaled with the total bone length, as the ground contact scales it) below the ankle."""
+    lengths = np.asarray(bone_lengths, np.float64)
+    up = np.zeros(H36M17.num_bones)
+    for b in ("LHip", "LKnee", "LAnkle", "Spine", "Thorax", "Neck", "Head"):  # the chain ankle -> head top
+        up[H36M17.bone(b)] = abs(REST_DIRECTIONS[H36M17.bone(b), 1])
+    return lengths @ up + ANKLE_HEIGHT * lengths.sum(-1) / MEAN_BONE_LENGTHS.sum()
+
+
+def age_proportions(age: np.ndarray) -> np.ndarray:
+    """[n] ages (years, >= 3) -> [n, 16] factors on the mean adult body's bone lengths that give that age's
+    proportions (before scaling to a stature): legs by 1 - sitting-height ratio, the head and neck by the head
+    fraction, the spine by what the sitting height leaves above the pelvis, each relative to the adult value."""
+    age = np.asarray(age, np.float64)
+    shr, head = np.interp(age, _SHR_AGES, _SHR), np.interp(age, _HEAD_AGES, _HEAD_FRACTION)
+    shr_adult, head_adult = _SHR[-1], _HEAD_FRACTION[-1]
+    f = np.ones((age.shape[0], H36M17.num_bones))
+    f[:, _LEG_BONES] = ((1 - shr) / (1 - shr_adult))[:, None]
+    f[:, _HEAD_BONES] = (head / head_adult)[:, None]
+    f[:, _TRUNK_BONES] = ((shr - head) / (shr_adult - head_adult))[:, None]
+    return f
+
+
+def population_bone_lengths(rng: np.random.Generator, n_subjects: int, proportion_std: float = 0.04,
+                            child_share: float = CHILD_SHARE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bodies over the span people have: returns (bone lengths [S, 16], stature [S] m, age [S] years; adults 18).
+
+    ``round(child_share * S)`` subjects are children and adolescents with ages spread evenly over 3-18 years
+    (one per stratum, so a few subjects still span the range), the rest adults; sex 50/50. Stature: the CDC 2000
+    stature-for-age median with a 4.5 % SD for children, the NHANES 2015-2018 mean and SD for adults (both within
+    +-2.5 SD). Proportions: :func:`age_proportions`, times the same individual per-group variation the adult
+    presets draw (:func:`subject_bone_lengths`: N(1, ``proportion_std``) clipped to +-10 %), then the whole body
+    rescaled to its stature (:func:`rest_stature`)."""
+    n_child = int(round(child_share * n_subjects))
+    strata = (np.arange(n_child) + rng.uniform(0, 1, n_child)) / max(n_child, 1)
+    age = np.concatenate([3 + 15 * strata, np.full(n_subjects - n_child, 18.0)])
+    male = rng.random(n_subjects) < 0.5
+    z = np.clip(rng.normal(0, 1, n_subjects), -2.5, 2.5)
+    median = np.where(male, np.interp(age, _STATURE_AGES, _STATURE_MEDIAN_CM[:, 0]),
+                      np.interp(age, _STATURE_AGES, _STATURE_MEDIAN_CM[:, 1]))
+    adult_mean = np.where(male, _ADULT_STATURE_CM[0][0], _ADULT_STATURE_CM[1][0])
+    adult_sd = np.where(male, _ADULT_STATURE_CM[0][1], _ADULT_STATURE_CM[1][1])
+    is_adult = age >= 18
+    stature = np.where(is_adult, adult_mean + z * adult_sd, median * (1 + _CHILD_STATURE_CV * z)) / 100
+    groups = np.clip(rng.normal(1.0, proportion_std, size=(n_subjects, H36M17.num_groups)), 0.9, 1.1)
+    lengths = MEAN_BONE_LENGTHS[None, :] * groups[:, H36M17.bone_group_index] * age_proportions(age)
+    lengths = lengths * (stature / rest_stature(lengths))[:, None]
+    order = rng.permutation(n_subjects)  # children are not all the first subject ids
+    return lengths[order], stature[order], age[order]

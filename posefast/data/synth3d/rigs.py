@@ -16,6 +16,8 @@ image size and where the subject sits in the frame.
   so subjects land off-centre; roll ~ N(0, 3 deg).
   ``3dpw``: handheld phone - 1080 x 1920 portrait, f = 1962 px, held 1.2-1.7 m high, 2-6 m away, roughly
   centred (0.25 m aim jitter), roll ~ N(0, 6 deg).
+- :class:`FactorRig`: one rig's distance, framing and intrinsics with another rig's viewpoint (elevation above
+  the pelvis, roll): ``3dhp-position`` (3DHP framing, Human3.6M viewpoint), ``3dhp-view`` (the reverse).
 Samples whose joints fall outside the image (1 % margin) or closer than 0.3 m to the camera are reported by
 :func:`render` so callers can re-draw them.
 """
@@ -28,7 +30,8 @@ import numpy as np
 from posefast.geometry import in_image, look_at_rotation, project
 from posefast.data.pose3d.h36m import h36m_cameras
 
-__all__ = ["Intrinsics", "CameraSample", "FixedRig", "RandomRig", "RIGS", "get_rig", "render"]
+__all__ = ["Intrinsics", "CameraSample", "FixedRig", "RandomRig", "FactorRig", "RIGS", "get_rig", "render",
+           "camera_elevation"]
 
 
 @dataclass(frozen=True)
@@ -84,9 +87,11 @@ class FixedRig:
         return len(self.positions)
 
     def sample(self, rng: np.random.Generator, root_world: np.ndarray, centre=None, view=None,
-               jitter: "float | None" = None) -> CameraSample:
+               jitter: "float | None" = None, elevation=None, roll=None) -> CameraSample:
         """Cameras for n samples. ``centre`` [n, 3] or None (origin); ``view`` [n] camera indices or None (random);
-        ``jitter`` overrides the rig's per-sample position jitter (0 keeps the cameras still through a sequence)."""
+        ``jitter`` overrides the rig's per-sample position jitter (0 keeps the cameras still through a sequence).
+        ``elevation`` [n] (radians): raise or lower each camera (same horizontal place, same aim point) so the
+        pelvis sees it at that angle above the horizontal; ``roll`` [n] radians about the optical axis."""
         n = root_world.shape[0]
         centre = np.zeros((n, 3)) if centre is None else np.broadcast_to(np.asarray(centre, np.float64), (n, 3))
         if view is None:
@@ -96,9 +101,24 @@ class FixedRig:
             raise ValueError(f"view: expected [{n}] indices in 0..{self.num_views - 1}")
         sigma = self.jitter if jitter is None else jitter
         eye = centre + np.asarray(self.positions)[view] + (rng.normal(0, sigma, (n, 3)) if sigma > 0 else 0.0)
+        if elevation is not None:
+            eye = _at_elevation(eye, root_world, elevation)
         target = centre + np.asarray(self.target)
         K, size = _stack(self.intrinsics, view)
-        return CameraSample(eye, look_at_rotation(eye, target).numpy(), K, size, view.astype(np.int64))
+        R = look_at_rotation(eye, target) if roll is None else look_at_rotation(eye, target, roll=roll)
+        return CameraSample(eye, R.numpy(), K, size, view.astype(np.int64))
+
+    def viewpoint(self, rng: np.random.Generator, root_world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(elevation [n], roll [n]) in radians as this rig films poses whose pelvis is at ``root_world`` [n, 3]
+        (only its height is used): the subject is placed in the capture area as :func:`generate_synthetic` places
+        it, a camera drawn as :meth:`sample` draws it, and the angle of that camera above the pelvis measured.
+        A fixed rig has no roll."""
+        n = root_world.shape[0]
+        r = self.area_radius * np.sqrt(rng.uniform(0, 1, n))
+        a = rng.uniform(0, 2 * np.pi, n)
+        root = np.stack([r * np.cos(a), root_world[:, 1], r * np.sin(a)], -1)
+        eye = self.sample(rng, root).eye
+        return _elevation(eye, root), np.zeros(n)
 
 
 @dataclass(frozen=True)
@@ -118,24 +138,84 @@ class RandomRig:
     def num_views(self) -> int:
         return len(self.intrinsics)
 
-    def sample(self, rng: np.random.Generator, root_world: np.ndarray, centre=None, view=None) -> CameraSample:
-        n = root_world.shape[0]
+    def _kind_height_distance(self, rng, n: int, view=None):
         p = np.asarray(self.intrinsics_weights, np.float64)
         kind = rng.choice(len(self.intrinsics), size=n, p=p / p.sum()) if view is None else np.asarray(view)
         bands = np.asarray(self.height_bands, np.float64)
         band = rng.choice(len(bands), size=n, p=bands[:, 2] / bands[:, 2].sum())
         height = rng.uniform(bands[band, 0], bands[band, 1])
         dist_lo, dist_hi = np.asarray(self.distances, np.float64)[kind].T
-        dist = rng.uniform(dist_lo, dist_hi)
+        return kind, height, rng.uniform(dist_lo, dist_hi)
+
+    def sample(self, rng: np.random.Generator, root_world: np.ndarray, centre=None, view=None, elevation=None,
+               roll=None) -> CameraSample:
+        """Cameras for n subjects whose pelvis is at ``root_world`` [n, 3]. ``elevation`` [n] (radians): put each
+        camera at the height where the pelvis sees it at that angle above the horizontal, instead of drawing a
+        height band; ``roll`` [n] radians replaces the drawn roll."""
+        n = root_world.shape[0]
+        kind, height, dist = self._kind_height_distance(rng, n, view)
+        if elevation is not None:
+            height = root_world[:, 1] + dist * np.tan(elevation)
         azimuth = rng.uniform(0, 2 * np.pi, n)
         ground_dir = np.stack([np.sin(azimuth), np.zeros(n), np.cos(azimuth)], -1)
         eye = root_world * [1, 0, 1] + ground_dir * dist[:, None] + np.stack([0 * height, height, 0 * height], -1)
         side = np.cross(ground_dir, [0.0, 1.0, 0.0])
         target = root_world + side * rng.uniform(-1, 1, (n, 1)) * self.aim_offset[0] \
             + np.array([0.0, 1.0, 0.0]) * rng.uniform(-1, 1, (n, 1)) * self.aim_offset[1]
-        roll = np.radians(rng.normal(0, self.roll_std_deg, n))
+        drawn_roll = np.radians(rng.normal(0, self.roll_std_deg, n))
+        roll = drawn_roll if roll is None else roll
         K, size = _stack(self.intrinsics, kind)
         return CameraSample(eye, look_at_rotation(eye, target, roll=roll).numpy(), K, size, kind.astype(np.int64))
+
+    def viewpoint(self, rng: np.random.Generator, root_world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(elevation [n], roll [n]) in radians as this rig films poses whose pelvis is at ``root_world`` [n, 3]:
+        a camera height band, height, distance (by intrinsics choice) and roll drawn as :meth:`sample` draws them,
+        the elevation that of the camera above the pelvis."""
+        n = root_world.shape[0]
+        _, height, dist = self._kind_height_distance(rng, n)
+        return np.arctan2(height - root_world[:, 1], dist), np.radians(rng.normal(0, self.roll_std_deg, n))
+
+
+def _elevation(eye: np.ndarray, root: np.ndarray) -> np.ndarray:
+    """[n] angle (radians) of the cameras ``eye`` [n, 3] above the horizontal plane through the pelvis ``root``."""
+    d = eye - root
+    return np.arctan2(d[:, 1], np.hypot(d[:, 0], d[:, 2]))
+
+
+def _at_elevation(eye: np.ndarray, root: np.ndarray, elevation: np.ndarray) -> np.ndarray:
+    """``eye`` [n, 3] moved vertically so the pelvis ``root`` sees it at ``elevation`` [n] radians."""
+    d = eye - root
+    out = eye.copy()
+    out[:, 1] = root[:, 1] + np.hypot(d[:, 0], d[:, 2]) * np.tan(elevation)
+    return out
+
+
+@dataclass(frozen=True)
+class FactorRig:
+    """One rig's cameras with another rig's viewpoint: ``frame`` gives the distance to the subject, the framing
+    (aim point), the intrinsics, image size and capture area; ``view`` gives the elevation of the camera above the
+    subject's pelvis and the roll, drawn per sample exactly as ``view`` would film that pose
+    (:meth:`FixedRig.viewpoint` / :meth:`RandomRig.viewpoint`), and the camera is moved vertically to that
+    elevation (:meth:`FixedRig.sample` / :meth:`RandomRig.sample` ``elevation``). The azimuth of the camera around
+    the subject needs no transfer: the subject's heading is uniform in every preset, so it is uniform in both.
+    A low elevation at a long distance can put the camera below the floor plane: only the joints are filmed,
+    so nothing occludes it, and the viewpoint distribution stays the one ``view`` produces."""
+
+    name: str
+    frame: "FixedRig | RandomRig"
+    view: "FixedRig | RandomRig"
+
+    @property
+    def area_radius(self) -> float:
+        return self.frame.area_radius
+
+    @property
+    def num_views(self) -> int:
+        return self.frame.num_views
+
+    def sample(self, rng: np.random.Generator, root_world: np.ndarray) -> CameraSample:
+        elevation, roll = self.view.viewpoint(rng, root_world)
+        return self.frame.sample(rng, root_world, elevation=elevation, roll=roll)
 
 
 def render(joints_world: np.ndarray, cams: CameraSample, margin: float = 0.01, min_depth: float = 0.3):
@@ -163,20 +243,32 @@ _STUDIO = Intrinsics(1500.172288, 1500.172288, 1017.38733568, 1043.03198208, 204
 _OUTDOOR = Intrinsics(1683.98345952, 1683.98345952, 939.85754016, 560.14074317, 1920, 1080)
 _PHONE = Intrinsics(1962.0, 1962.0, 540.0, 960.0, 1080, 1920)
 
-RIGS = {
-    "h36m": _h36m_rig(),
-    "3dhp": RandomRig("3dhp", intrinsics=(_STUDIO, _OUTDOOR), intrinsics_weights=(0.75, 0.25),
+_H36M_RIG = _h36m_rig()
+_3DHP_RIG = RandomRig("3dhp", intrinsics=(_STUDIO, _OUTDOOR), intrinsics_weights=(0.75, 0.25),
                       distances=((2.8, 5.5), (3.5, 7.0)), height_bands=((0.2, 0.8, 0.3), (0.8, 1.8, 0.4),
                                                                        (1.8, 3.0, 0.3)),
-                      aim_offset=(0.9, 0.7), roll_std_deg=3.0),
+                      aim_offset=(0.9, 0.7), roll_std_deg=3.0)
+
+RIGS = {
+    "h36m": _H36M_RIG,
+    "3dhp": _3DHP_RIG,
+    # the single-factor rigs of the h36m -> 3dhp benchmark pairs (``synthetic.FACTOR_PRESETS``)
+    "3dhp-position": FactorRig("3dhp-position", frame=_3DHP_RIG, view=_H36M_RIG),
+    "3dhp-view": FactorRig("3dhp-view", frame=_H36M_RIG, view=_3DHP_RIG),
     "3dpw": RandomRig("3dpw", intrinsics=(_PHONE,), intrinsics_weights=(1.0,), distances=((2.0, 6.0),),
                       height_bands=((1.2, 1.7, 1.0),), aim_offset=(0.25, 0.25), roll_std_deg=6.0),
 }
 
 
-def get_rig(rig: "str | FixedRig | RandomRig") -> "FixedRig | RandomRig":
-    """Resolve a rig by name (``h36m``, ``3dhp``, ``3dpw``) or pass one through."""
-    if isinstance(rig, (FixedRig, RandomRig)):
+def camera_elevation(eye: np.ndarray, root: np.ndarray) -> np.ndarray:
+    """[n] degrees: the elevation of cameras ``eye`` [n, 3] above the horizontal through the pelvis ``root``
+    [n, 3] (world frame) - the viewpoint statistic the factor rigs transfer."""
+    return np.degrees(_elevation(np.asarray(eye, np.float64), np.asarray(root, np.float64)))
+
+
+def get_rig(rig: "str | FixedRig | RandomRig | FactorRig") -> "FixedRig | RandomRig | FactorRig":
+    """Resolve a rig by name (``h36m``, ``3dhp``, ``3dpw``, ``3dhp-position``, ``3dhp-view``) or pass one through."""
+    if isinstance(rig, (FixedRig, RandomRig, FactorRig)):
         return rig
     if rig not in RIGS:
         raise ValueError(f"rig: unknown camera rig {rig!r}; expected one of {sorted(RIGS)}")

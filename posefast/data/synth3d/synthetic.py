@@ -15,23 +15,28 @@ global position (rig: camera height/distance/pitch, focal length, image size, su
 diversity (repertoire: class mixture and angle noise). ``subject`` ids split train/test (``split``); ``sequence`` =
 100 * subject + class index; ``view`` = rig camera (fixed rig) or intrinsics choice (random rig).
 Deterministic for a given (preset, n, seed, split); the bodies of a preset do not depend on the seed.
+
+Single-factor targets (:data:`FACTOR_PRESETS`, ``synthetic:h36m+position`` / ``+view`` / ``+bodies`` / ``+local`` /
+``+classes``): ``h36m`` with one factor of ``3dhp`` each, to tell which gap a method closes (see
+:func:`_factor_presets`).
 """
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from posefast.skeleton import H36M17, get_skeleton
-from posefast.data.synth3d.body import ANKLE_HEIGHT, DOF_NAMES, MEAN_BONE_LENGTHS, pose_from_dofs, subject_bone_lengths
+from posefast.data.synth3d.body import (ANKLE_HEIGHT, DOF_NAMES, MEAN_BONE_LENGTHS, pose_from_dofs,
+                                        population_bone_lengths, subject_bone_lengths)
 from posefast.geometry import rotation_y
 from posefast.data.pose3d.dataset import PoseDataset
 from posefast.data.synth3d.repertoire import AIRBORNE, POSE_CLASSES, sample_class
 from posefast.data.synth3d.rigs import get_rig, render
 from posefast.data.pose3d.stats import preset_statistics
 
-__all__ = ["SyntheticPreset", "PRESETS", "generate_synthetic", "sample_world_poses", "self_penetrating",
+__all__ = ["SyntheticPreset", "PRESETS", "FACTOR_PRESETS", "ALL_PRESETS", "generate_synthetic", "sample_world_poses", "self_penetrating",
            "preset_statistics"]
 
 
@@ -45,6 +50,10 @@ class SyntheticPreset:
     angle_noise_deg: float = 3.0                 # extra N(0, s) on every joint angle (not the pelvis lean)
     train_subjects: tuple = (1,)
     test_subjects: tuple = (2,)
+    # "adult": the presets' adults (``body.subject_bone_lengths``); "population": all ages
+    # (``body.population_bone_lengths``), drawn separately for the train and the test subjects so each spans them
+    bodies: str = "adult"
+    bodies_of: str = ""  # the preset whose (seed-independent) bodies these are; "" = its own
 
     @property
     def subjects(self) -> tuple:
@@ -71,12 +80,46 @@ PRESETS = {
 }
 
 
+
+def _factor_presets() -> dict:
+    """The single-factor targets of the ``h36m`` -> ``3dhp`` pair: each is ``h36m`` (its classes, angle noise,
+    bodies - the very same subjects - and rig) with ONE factor taken from ``3dhp``'s statistics; every other
+    factor is drawn as ``h36m`` draws it (its own seed stream, so its samples are new draws, not the source's).
+
+    - ``h36m+position``: global position - distance, framing (off-centre aim), intrinsics, image sizes and capture
+      area of the 3DHP rig, the camera height chosen per sample so its elevation above the pelvis follows what the
+      Human3.6M rig gives that pose (rig ``3dhp-position``, :class:`~posefast.data.synth3d.rigs.FactorRig`).
+    - ``h36m+view``: viewpoint - the Human3.6M cameras (distance, aim point, intrinsics) moved vertically to the
+      elevation above the pelvis the 3DHP rig's height bands and distances give, with its roll (rig ``3dhp-view``).
+    - ``h36m+bodies``: bodies of all ages, children included (``body.population_bone_lengths``: CDC growth charts,
+      NHANES adults, sitting-height and head proportions by age), 20 train and 12 test subjects.
+    - ``h36m+local``: the ``h36m`` classes with ``3dhp``'s joint-angle noise (8 instead of 3 degrees).
+    - ``h36m+classes``: only the ``3dhp`` classes ``h36m`` never shows, at ``3dhp``'s relative weights, with
+      ``h36m``'s angle noise.
+    """
+    src, tgt = PRESETS["h36m"], PRESETS["3dhp"]
+    same = dict(bodies_of=src.name)
+    unseen = {k: w for k, w in tgt.classes.items() if k not in src.classes}
+    return {p.name: p for p in (
+        replace(src, name="h36m+position", rig="3dhp-position", **same),
+        replace(src, name="h36m+view", rig="3dhp-view", **same),
+        replace(src, name="h36m+bodies", bodies="population", train_subjects=tuple(range(1, 21)),
+                test_subjects=tuple(range(21, 33))),
+        replace(src, name="h36m+local", angle_noise_deg=tgt.angle_noise_deg, **same),
+        replace(src, name="h36m+classes", classes=unseen, **same),
+    )}
+
+
+FACTOR_PRESETS = _factor_presets()
+ALL_PRESETS = {**PRESETS, **FACTOR_PRESETS}
+
+
 def _preset(preset) -> SyntheticPreset:
     if isinstance(preset, SyntheticPreset):
         return preset
-    if preset not in PRESETS:
-        raise ValueError(f"preset: unknown synthetic preset {preset!r}; expected one of {sorted(PRESETS)}")
-    return PRESETS[preset]
+    if preset not in ALL_PRESETS:
+        raise ValueError(f"preset: unknown synthetic preset {preset!r}; expected one of {sorted(ALL_PRESETS)}")
+    return ALL_PRESETS[preset]
 
 
 def _salt(name: str) -> int:
@@ -86,7 +129,19 @@ def _salt(name: str) -> int:
 def preset_bodies(preset) -> dict[int, np.ndarray]:
     """subject id -> bone lengths [16] of a preset (fixed: independent of the generation seed)."""
     p = _preset(preset)
-    lengths = subject_bone_lengths(np.random.default_rng([_salt(p.name), 1]), len(p.subjects))
+    if p.bodies_of:
+        base = _preset(p.bodies_of)
+        if base.subjects != p.subjects or base.bodies != p.bodies:
+            raise ValueError(f"preset {p.name}: bodies_of={p.bodies_of!r} needs the same subjects and body model")
+        return preset_bodies(base)
+    rng = np.random.default_rng([_salt(p.name), 1])
+    if p.bodies == "adult":
+        lengths = subject_bone_lengths(rng, len(p.subjects))
+    elif p.bodies == "population":
+        lengths = np.concatenate([population_bone_lengths(rng, len(p.train_subjects))[0],
+                                  population_bone_lengths(rng, len(p.test_subjects))[0]])
+    else:
+        raise ValueError(f"preset {p.name}: bodies: expected 'adult' or 'population', got {p.bodies!r}")
     return {s: lengths[i] for i, s in enumerate(p.subjects)}
 
 
@@ -220,7 +275,8 @@ def generate_synthetic(preset: str = "h36m", n: int = 100_000, seed: int = 0, sp
     """Generate a synthetic domain (see the module docstring).
 
     Args:
-        preset: ``"h36m"``, ``"3dhp"`` or ``"3dpw"`` (or a :class:`SyntheticPreset`).
+        preset: ``"h36m"``, ``"3dhp"``, ``"3dpw"``, a single-factor target of :data:`FACTOR_PRESETS`
+            (``"h36m+position"``, ...) or a :class:`SyntheticPreset`.
         n: number of samples (after the split).
         seed: generation seed.
         split: ``"train"`` / ``"test"`` draws only that preset's train / test subjects; None or ``"all"`` both.
