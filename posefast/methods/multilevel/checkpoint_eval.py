@@ -20,7 +20,7 @@ def load_pose_net(state: dict, device="cpu"):
     """The evaluated network of a multilevel stage checkpoint, in eval mode."""
     ml = SimpleNamespace(**state["settings"]["multilevel"])
     ml.backbone_weights = ""  # the checkpoint holds every weight; the ImageNet file need not exist here
-    net = build_pose_net(ml, NUM_KEYPOINTS)
+    net = build_pose_net(ml, NUM_KEYPOINTS, imagenet=False)
     stage = state["stage"]
     if stage.get("teacher") is not None:  # EMATeacher's state: the teacher network's under "teacher."
         weights = {k[len("teacher."):]: v for k, v in stage["teacher"].items() if k.startswith("teacher.")}

@@ -60,7 +60,7 @@ from posefast.evaluation.stats import mean_std, paired_difference, pck_of_hits
 from posefast.evaluation.tables import Gain, interval_kind, summary_table
 from posefast.methods.multilevel.adain import load_style_transfer, stylize, train_style_transfer
 from posefast.methods.multilevel.image_domains import load_image_domains, load_target_splits
-from posefast.methods.multilevel.plots import plot_predictions
+from posefast.methods.multilevel.plots import plot_predictions, plot_style_transfer
 from posefast.methods.multilevel.stage import (PRETRAIN_STREAMS, VARIANT_STREAMS, VARIANTS, Stage, build_pose_net,
                                                run_stage, variant_levels)
 from posefast.methods.multilevel.steps import LEVELS, Augment
@@ -118,8 +118,8 @@ def _style_net(cfg, data, out: Path, progress: bool):
     return train_style_transfer(data["source"].images, data["target"].images, path, width_multiplier=ml.adain_width,
                                 steps=ml.adain_steps, batch_size=ml.adain_batch_size, lr=ml.adain_lr,
                                 style_weight=ml.adain_style_weight, identity_weight=ml.adain_identity_weight,
-                                seed=cfg.seed, resume=cfg.resume,
-                                progress=progress)
+                                seed=cfg.seed, resume=cfg.resume, progress=progress, encoder=ml.adain_encoder,
+                                size=ml.adain_size)
 
 
 def _check_device(cfg) -> torch.device:
@@ -128,7 +128,7 @@ def _check_device(cfg) -> torch.device:
     return resolve_device(cfg.device)[0]
 
 
-def _plot(out: Path, data, models: dict, style_net, batch_size: int, residual: bool) -> Path | None:
+def _plot(out: Path, data, models: dict, style_net, batch_size: int, residual: bool, size: int = 0) -> Path | None:
     n = 6
     src, test = data["source"], data["target_test"]
     full = models.get("multilevel") or next(iter(models.values()))
@@ -137,7 +137,7 @@ def _plot(out: Path, data, models: dict, style_net, batch_size: int, residual: b
     if style_net is not None:
         dev = next(style_net.parameters()).device
         styled = stylize(style_net, src.images[:n].to(dev), test.images[:n].to(dev), 1.0,
-                         residual=residual)[0].cpu()
+                         residual=residual, size=size)[0].cpu()
         rows.append({"title": "stylised source (target style)", "images": styled, "truth": src.keypoints[:n],
                      "visible": src.visible[:n], "pred": predict(full, styled, batch_size)[1]})
     for name, model in models.items():
@@ -165,6 +165,12 @@ def _check_image_size(ml) -> None:
     if isinstance(ml.image_size, bool) or not isinstance(ml.image_size, int) or ml.image_size < 32 \
             or ml.image_size % 32:
         raise ValueError(f"multilevel.image_size: expected a positive multiple of 32, got {ml.image_size!r}")
+    size = ml.adain_size
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0 or (size and (size < 16 or size % 8)):
+        raise ValueError(f"multilevel.adain_size: expected 0 (the image size) or a multiple of 8 of at least 16, "
+                         f"got {size!r}")
+    if ml.adain_encoder not in ("vgg19", "random"):
+        raise ValueError(f"multilevel.adain_encoder: expected 'vgg19' or 'random', got {ml.adain_encoder!r}")
 
 
 _IMAGE_DATA: dict = {}  # per process: the rendered domains of one seed, shared by its stages
@@ -326,7 +332,10 @@ def _plot_seed(cfg, out, seed: int, variants, full_levels, schedule) -> None:
         stage.load_state_dict(ckpt.load(folder / v / "checkpoint.pt")["stage"])
         models[v] = stage.eval_model
     style = _seed_style_net(cfg, folder, device) if _needs_style(variants, full_levels) else None
-    _plot(out, data, models, style, ml.eval_batch_size, ml.adain_residual)
+    _plot(out, data, models, style, ml.eval_batch_size, ml.adain_residual, ml.adain_size)
+    if style is not None:
+        plot_style_transfer(out / "adain.png", style, data["source"].images[:6], data["target_test"].images[:6],
+                            ml.adain_residual, ml.adain_size)
 
 
 def main_multilevel(cfg, method: str = "multilevel") -> dict:

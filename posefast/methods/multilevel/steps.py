@@ -78,7 +78,7 @@ def adapt_step(stage, aug: Augment, ml, source_batch, target_images) -> dict:
     levels = stage.levels
     if "image" in levels:
         images, _ = stylize(stage.style_net, images, target_images, ml.style_probability,
-                            residual=ml.adain_residual)
+                            residual=ml.adain_residual, size=getattr(ml, "adain_size", 0))
     x_src, target_src, weight_src = augmented_source(aug, images, keypoints, visible)
 
     x_stu, a_stu = aug.view(target_images)
