@@ -81,9 +81,11 @@ class MultilevelConfig:
     backbone: str = "efficientnet-lite0"  # or "resnet" (of `depth`; paper: ResNet-101)
     pretrained: bool = True  # efficientnet-lite0: its ImageNet weights from the installed package (else random)
     frozen_stages: int = 3  # efficientnet-lite0: stem + this many of its 7 stages frozen (paper: none, ResNet-101)
+    backbone_stages: int = 5  # efficientnet-lite0: stages kept; 5 = stride 16 (4x4 features of a 64 px crop)
     depth: str = "tiny"  # ResNet depth: tiny, 18, 34, 50, 101 (paper), 152
     deconv_channels: int = 32  # paper: 256
-    num_deconv: int = 4  # 4: heatmaps at 1/2 of the input (32x32 here); 3: at 1/4 (paper)
+    num_deconv: int = 3  # 3 behind the stride-16 Lite0: heatmaps at 1/2 of the input (32x32); the stride-32 ResNet
+    # needs 4 for that (paper: 3 on ResNet-101, heatmaps at 1/4)
     backbone_weights: str = ""  # resnet: local ImageNet weights file (torchvision layout); "" = random
     pretrain_epochs: int = 14  # shared source-only epochs (paper: 40 of 70)
     default_epochs: int = 16  # the 2D schedule, used instead of the (lifting-sized) top-level epochs / batch_size;

@@ -85,6 +85,8 @@ class EfficientNetLite0(nn.Module):
     (:meth:`forward`), or the last block's feature map ``[N, 320, ⌈H/32⌉, ⌈W/32⌉]`` (:meth:`features`, what a pose
     head sits on).
 
+    ``stages``: keep the first ``stages`` of the 7 stages (a pose backbone on small crops may stop at stage 5, stride
+    16, 112 channels; ``self.stride`` and ``self.out_channels`` say what is kept); the classifier needs all 7.
     ``input_norm``: ``"unit"`` (RGB in [0, 1]) or ``"imagenet"`` (ImageNet-normalised RGB).
     ``classifier``: keep the 1×1 head (320→1280), pooling and ``_fc``; a pose backbone drops them.
     ``frozen_stages``: the stem and the first ``frozen_stages`` of the 7 stages get ``requires_grad=False`` and keep
@@ -92,8 +94,14 @@ class EfficientNetLite0(nn.Module):
     """
 
     def __init__(self, classifier: bool = True, frozen_stages: int = 0, in_channels: int = 3,
-                 input_norm: str = "unit"):
+                 input_norm: str = "unit", stages: int = 7):
         super().__init__()
+        if isinstance(stages, bool) or not isinstance(stages, int) or not 1 <= stages <= len(LITE0_STAGES):
+            raise ValueError(f"stages: expected an int in [1, {len(LITE0_STAGES)}], got {stages!r}")
+        if classifier and stages != len(LITE0_STAGES):
+            raise ValueError("stages: the classifier needs all 7 stages")
+        if frozen_stages > stages if isinstance(frozen_stages, int) else False:
+            raise ValueError(f"frozen_stages: {frozen_stages} is more than the {stages} stages kept")
         if input_norm not in ("unit", "imagenet"):
             raise ValueError(f"input_norm: expected 'unit' or 'imagenet', got {input_norm!r}")
         self.input_norm = input_norm
@@ -105,8 +113,9 @@ class EfficientNetLite0(nn.Module):
         self.in_channels = 3
         self._conv_stem = _SameConv2d(3, _STEM, 3, 2)
         self._bn0 = _bn(_STEM)
-        blocks, ch, self.stage_ends = [], _STEM, []
-        for expand, kernel, stride, repeats, out in LITE0_STAGES:
+        blocks, ch, self.stage_ends, self.stride = [], _STEM, [], 2
+        for expand, kernel, stride, repeats, out in LITE0_STAGES[:stages]:
+            self.stride *= stride
             for r in range(repeats):
                 blocks.append(_MBConv(ch, out, expand, kernel, stride if r == 0 else 1))
                 ch = out
@@ -145,7 +154,8 @@ class EfficientNetLite0(nn.Module):
         Raises :class:`~posefast.models.pretrained.PretrainedUnavailable` when the package is not installed."""
         state = load_pretrained_state("efficientnet-lite0")
         if not self.classifier:
-            state = {k: v for k, v in state.items() if not k.startswith(("_conv_head.", "_bn1.", "_fc."))}
+            state = {k: v for k, v in state.items() if not k.startswith(("_conv_head.", "_bn1.", "_fc."))
+                     and not (k.startswith("_blocks.") and int(k.split(".")[1]) >= len(self._blocks))}
         self.load_state_dict(state, strict=True)
 
     def features(self, images: torch.Tensor) -> torch.Tensor:

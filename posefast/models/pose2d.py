@@ -168,33 +168,35 @@ class PoseResNet(nn.Module):
         imagenet: EfficientNet-Lite0 only: load the packaged ImageNet weights (:meth:`EfficientNetLite0.load_imagenet`;
             raises ``PretrainedUnavailable`` when the package is absent).
         frozen_stages: EfficientNet-Lite0 only: stem + this many of its 7 stages frozen (weights and BN statistics).
+        stages: EfficientNet-Lite0 only: the stages kept (5: stride 16, for small crops).
     Initialisation follows Xiao et al.: transposed convs and the head N(0, 0.001²), head bias 0, BN (1, 0).
     """
 
     def __init__(self, num_keypoints: int, depth: int | str = 50, deconv_channels: int = 256,
                  num_deconv: int = 3, in_channels: int = 3, weights: str | os.PathLike | None = None,
                  backbone_weights: str | os.PathLike | None = None, backbone: str = "resnet",
-                 imagenet: bool = False, frozen_stages: int = 0):
+                 imagenet: bool = False, frozen_stages: int = 0, stages: int = 7):
         super().__init__()
         if backbone not in BACKBONES:
             raise ValueError(f"backbone: expected one of {list(BACKBONES)}, got {backbone!r}")
         if backbone != "resnet" and backbone_weights is not None:
             raise ValueError("backbone_weights: a torchvision checkpoint fits the ResNet backbone only; "
                              f"{backbone} loads its packaged ImageNet weights (imagenet=True)")
-        if backbone == "resnet" and (imagenet or frozen_stages):
+        if backbone == "resnet" and (imagenet or frozen_stages or stages != 7):
             raise ValueError("imagenet/frozen_stages: EfficientNet-Lite0 options; the ResNet backbone takes "
                              "backbone_weights (a local torchvision file)")
         self.num_keypoints = check_positive_int(num_keypoints, "num_keypoints")
         deconv_channels = check_positive_int(deconv_channels, "deconv_channels")
         self.num_deconv = check_positive_int(num_deconv, "num_deconv")
-        if self.num_deconv > 5:
-            raise ValueError(f"num_deconv: at most 5 stride-2 upsamplings undo the stride-32 backbone, "
-                             f"got {num_deconv}")
         if backbone == "resnet":
             self.backbone = ResNetBackbone(depth, in_channels)
         else:
             self.backbone = EfficientNetLite0(classifier=False, frozen_stages=frozen_stages, in_channels=in_channels,
-                                              input_norm="imagenet")
+                                              input_norm="imagenet", stages=stages)
+        stride = getattr(self.backbone, "stride", _OUTPUT_STRIDE)
+        if 2 ** self.num_deconv > stride:
+            raise ValueError(f"num_deconv: at most {stride.bit_length() - 1} stride-2 upsamplings undo the "
+                             f"stride-{stride} backbone, got {num_deconv}")
         self.backbone_name = backbone
         layers, ch = [], self.backbone.out_channels
         for _ in range(self.num_deconv):
@@ -204,7 +206,7 @@ class PoseResNet(nn.Module):
         self.deconv = nn.Sequential(*layers)
         self.head = nn.Conv2d(deconv_channels, self.num_keypoints, 1)
         self.feature_channels = deconv_channels
-        self.output_stride = _OUTPUT_STRIDE // 2 ** self.num_deconv
+        self.output_stride = stride // 2 ** self.num_deconv
         for m in self.deconv.modules():
             if isinstance(m, nn.ConvTranspose2d):
                 nn.init.normal_(m.weight, std=0.001)

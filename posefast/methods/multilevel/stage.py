@@ -67,7 +67,8 @@ def build_pose_net(ml, num_keypoints: int, imagenet: bool = True) -> PoseResNet:
     if ml.backbone_weights:
         raise ValueError(f"multilevel.backbone_weights: a torchvision ResNet file; {backbone} takes its ImageNet "
                          f"weights from its package (multilevel.pretrained), set multilevel.backbone=resnet to use it")
-    net = PoseResNet(num_keypoints, backbone=backbone, frozen_stages=int(getattr(ml, "frozen_stages", 0)), **common)
+    net = PoseResNet(num_keypoints, backbone=backbone, frozen_stages=int(getattr(ml, "frozen_stages", 0)),
+                     stages=int(getattr(ml, "backbone_stages", 7)), **common)
     if imagenet and getattr(ml, "pretrained", False):
         try:
             net.backbone.load_imagenet()
