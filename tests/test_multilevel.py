@@ -377,3 +377,18 @@ def test_pck_records_reproduce_evaluate_pck():
     records = pck_records(net, data, 5)
     assert records["hits"].shape == records["visible"].shape == (12, 12)
     assert pck_of_hits(records) == pytest.approx(evaluate_pck(net, data, 5)["pck"], abs=1e-9)
+
+
+def test_style_transfer_figure_and_distances(tmp_path):
+    from posefast.methods.multilevel.plots import plot_style_transfer, style_distances
+
+    net = build_style_transfer(0.0625).eval()
+    g = torch.Generator().manual_seed(0)
+    content, style = torch.rand(3, 3, 32, 32, generator=g), torch.rand(3, 3, 32, 32, generator=g) * 0.3
+    # identical style and stylised images are at distance 0; the content is not
+    d = style_distances(net, content, style, style.clone())
+    assert d["stylised_to_style"] == [0.0, 0.0, 0.0] and min(d["content_to_style"]) > 0
+    path = plot_style_transfer(tmp_path / "adain.png", net, content, style, residual=True, size=16)
+    saved = json.loads((tmp_path / "adain.json").read_text())
+    assert len(saved["content_to_style"]) == 3 and saved["mean_content_to_style"] > 0
+    assert path is None or path.exists()
