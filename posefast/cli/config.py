@@ -118,7 +118,7 @@ class MultilevelConfig:
     adain_batch_size: int = 8
     adain_lr: float = 1e-3  # (Huang & Belongie: 1e-4)
     adain_style_weight: float = 10.0
-    adain_identity_weight: float = 10.0  # pixel reconstruction term for the random encoder; 0 = paper
+    adain_identity_weight: float = 10.0  # pixel reconstruction term for the briefly trained decoder; 0 = paper
     adain_residual: bool = True  # add only AdaIN's change to the source pixels; False = paper
 
 

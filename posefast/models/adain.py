@@ -84,7 +84,8 @@ def _load_indexed(module: nn.Module, path, max_index: int) -> None:
 class VGGEncoder(nn.Module):
     """VGG-19 to relu4_1: ``[N, 3, H, W]`` (RGB in [0, 1]) -> ``[N, 512·m, H/8, W/8]`` (ceil division).
 
-    ``weights``: local ``vgg_normalised.pth`` (deeper layers in it are ignored). Without it the encoder gets a
+    ``weights``: local ``vgg_normalised.pth`` (deeper layers in it are ignored); :meth:`imagenet` builds it from the
+    installed VGG-19 package instead. Without either the encoder gets a
     fixed random initialisation drawn from ``torch.Generator().manual_seed(seed)`` (Kaiming-normal convs, zero
     biases; the global RNG is untouched), which is enough for CPU demos but not for real style transfer.
     ``width_multiplier`` scales every VGG width (the 1×1 input conv stays 3→3); the topology is unchanged.

@@ -176,8 +176,8 @@ def stylize(net: StyleTransfer, content: torch.Tensor, style: torch.Tensor, prob
     [0, 1] -> ``(images [N, 3, H, W] in [0, 1], chosen [N] bool)``.
 
     ``residual``: return ``content + decoder(t) − decoder(f_c)`` instead of ``decoder(t)`` — only the change
-    AdaIN makes is added to the original pixels. Our CPU option for a narrow random encoder, whose relu4_1
-    bottleneck (1/8 resolution) decodes to a blur that would wipe out the limbs; the paper decodes directly.
+    AdaIN makes is added to the original pixels. Our CPU option for a briefly trained decoder, whose output from
+    the relu4_1 bottleneck (1/8 resolution) is a blur that would wipe out the limbs; the paper decodes directly.
 
     ``size`` > 0: content and style are resized to ``size`` pixels for the network (a full-width VGG-19 at the crop
     size costs more than the pose network's whole step on a CPU); with ``residual`` the change is upsampled

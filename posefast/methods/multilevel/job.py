@@ -16,8 +16,8 @@ variant for the remaining ``epochs − pretrain_epochs`` epochs with the same se
 
 and reports target PCK@0.05 on a held-out target test split (its labels are used for evaluation only); adapted
 variants are evaluated with the EMA teacher, as the paper's code does, source-only with its network.
-Steps and losses: :mod:`posefast.methods.multilevel.steps`; AdaIN (trained here with a fixed random encoder when no
-weights are given, see :mod:`posefast.methods.multilevel.adain`): ``python -m posefast.train adain``.
+Steps and losses: :mod:`posefast.methods.multilevel.steps`; AdaIN (its decoder trained here behind VGG-19's ImageNet
+encoder when no weights are given, see :mod:`posefast.methods.multilevel.adain`): ``python -m posefast.train adain``.
 
 CPU defaults (``MultilevelConfig`` in :mod:`posefast.cli.config`; the paper's values are in
 ``configs/multilevel_paper.yaml``) and why they depart from the paper: small crops of the synthetic
