@@ -392,7 +392,10 @@ def main_multilevel(cfg, method: str = "multilevel") -> dict:
     results = run_staged(partial(pretrain_stage, run_cfg, out), partial(adapt_stage, run_cfg, out), seeds, variants,
                          jobs, threads, on_done=_progress_line)
     rows = summarize_seeds(out, seeds, variants, results, cfg.compare.bootstrap)
-    info = (f"{ml.source} → {ml.target}, {ml.image_size} px, ResNet-{ml.depth}, {schedule['epochs']} epochs "
+    net = (f"ImageNet EfficientNet-Lite0 (stages 1-{ml.backbone_stages}, {ml.frozen_stages} frozen)"
+           if ml.backbone == "efficientnet-lite0" and ml.pretrained else
+           "EfficientNet-Lite0 (random)" if ml.backbone == "efficientnet-lite0" else f"ResNet-{ml.depth}")
+    info = (f"{ml.source} → {ml.target}, {ml.image_size} px, {net}, {schedule['epochs']} epochs "
             f"({ml.pretrain_epochs} shared source-only), {ml.n_test} target test crops, mean ± std over "
             f"{len(seeds)} seed(s) {', '.join(map(str, seeds))}")
     summary = {"source": ml.source, "target": ml.target, "seeds": seeds, "schedule": schedule,
