@@ -1,6 +1,7 @@
-"""Parity with the released multi-level code (sunshinglight/DAML_PoseEstimation, on UDAPE): for fixed inputs and
-weights, posefast's pieces give the release's numbers. The golden arrays (tests/data/daml_release_golden.npz) were
-written by ``python tools/parity/daml_release_golden.py --release <checkout>`` (numbers only; see that script).
+"""Parity with the released multi-level code (sunshinglight/DAML_PoseEstimation @ 367c350e, on UDAPE): for fixed
+inputs and weights, posefast's pieces give the release's numbers. The golden arrays
+(tests/data/parity/daml_release.npz) were written by ``python tools/parity/daml_release_golden.py --release
+<checkout>`` (numbers only; see that script).
 
 Covered, equal within float tolerance:
 - mean-teacher pseudo-labels from warped-back teacher heatmaps: rectification (``utils.py rectify``) and the
@@ -43,7 +44,7 @@ from posefast.methods.multilevel.losses import (consistency_mse, domain_losses, 
                                                 rectified_targets)
 from posefast.models import Decoder, EMATeacher, PatchDiscriminator, StyleTransfer, VGGEncoder, adain
 
-GOLDEN = Path(__file__).parent / "data" / "daml_release_golden.npz"
+GOLDEN = Path(__file__).parent / "data" / "parity" / "daml_release.npz"
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 (sunshinglight/DAML_PoseEstimation, built on UDAPE) on fixed inputs and weights. Run by hand, on the CPU:
 
     git clone https://github.com/sunshinglight/DAML_PoseEstimation /tmp/daml   # or any checkout of it
-    python tools/parity/daml_release_golden.py --release /tmp/daml [--out tests/data/daml_release_golden.npz]
+    python tools/parity/daml_release_golden.py --release /tmp/daml [--out tests/data/parity/daml_release.npz]
 
 Only numbers are stored (inputs, small weights, outputs); none of the release's code enters this repository: the
 release's modules are loaded from --release at run time. The three files used are ``lib/models/loss.py``
@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-OUT = Path(__file__).resolve().parents[2] / "tests" / "data" / "daml_release_golden.npz"
+OUT = Path(__file__).resolve().parents[2] / "tests" / "data" / "parity" / "daml_release.npz"
 
 
 def recipe(shape, seed: int, scale: float) -> torch.Tensor:
