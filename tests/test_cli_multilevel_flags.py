@@ -11,12 +11,12 @@ def _cfg(*argv):
 
 
 def test_epochs_and_batch_size_mean_what_they_say(tmp_path):
-    assert resolve_schedule(_cfg("multilevel"))["epochs"] == 16  # the 2D default when nothing is given
+    assert resolve_schedule(_cfg("multilevel"))["epochs"] == 6  # the 2D default when nothing is given
     pre = ["--set", "multilevel.pretrain_epochs=6"]
     assert resolve_schedule(_cfg("multilevel", "--epochs", "8", *pre))["epochs"] == 8  # the lifting default's value
     assert resolve_schedule(_cfg("multilevel", "--epochs", "20"))["epochs"] == 20
-    with pytest.raises(ValueError, match="pretrain_epochs: expected an int in \\[0, epochs=8\\).*pretrain_epochs=6"):
-        resolve_schedule(_cfg("multilevel", "--epochs", "8"))  # 14 shared epochs do not fit in 8: said, not changed
+    with pytest.raises(ValueError, match="pretrain_epochs: expected an int in \\[0, epochs=3\\).*pretrain_epochs=1"):
+        resolve_schedule(_cfg("multilevel", "--epochs", "3"))  # 4 shared epochs do not fit in 3: said, not changed
     assert resolve_schedule(_cfg("multilevel", "--batch-size", "256"))["batch_size"] == 256
     assert resolve_schedule(_cfg("multilevel", "--set", "epochs=8", "--lr", "0.01", *pre)) == {
         "epochs": 8, "batch_size": 32, "lr": 0.01}

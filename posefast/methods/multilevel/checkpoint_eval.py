@@ -27,7 +27,7 @@ def load_pose_net(state: dict, device="cpu"):
 def _load_pose_net(state: dict, device):
     ml = SimpleNamespace(**state["settings"]["multilevel"])
     ml.backbone_weights = ""  # the checkpoint holds every weight; the ImageNet file need not exist here
-    net = build_pose_net(ml, NUM_KEYPOINTS)
+    net = build_pose_net(ml, NUM_KEYPOINTS, imagenet=False)
     stage = state["stage"]
     if stage.get("teacher") is not None:  # EMATeacher's state: the teacher network's under "teacher."
         weights = {k[len("teacher."):]: v for k, v in stage["teacher"].items() if k.startswith("teacher.")}

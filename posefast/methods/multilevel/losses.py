@@ -36,13 +36,19 @@ def heatmap_mse(pred: Tensor, target: Tensor, weight: Tensor) -> Tensor:
     return 0.5 * ((pred - target).square() * w).mean()
 
 
-def rectified_targets(heatmaps: Tensor, sigma: float, mask_ratio: float = 0.5) -> tuple[Tensor, Tensor]:
+def rectified_targets(heatmaps: Tensor, sigma: float, mask_ratio: float = 0.5, refine: bool = True,
+                      truncate: float | None = None) -> tuple[Tensor, Tensor]:
     """UDAPE's pseudo-labels from teacher heatmaps already warped into the student's frame.
 
-    Each map is replaced by a unit-peak Gaussian (``sigma`` heatmap pixels) at its argmax (``decode_heatmaps``'s
-    argmax with the quarter-pixel refinement), and the least confident ``mask_ratio`` of the B·K keypoints of the
-    batch (confidence = the map's maximum) is masked out: kept are those strictly above the batch's
-    ``mask_ratio`` quantile (``torch.kthvalue`` at ``⌊mask_ratio·B·K⌋``, as the original code).
+    Each map is replaced by a unit-peak Gaussian (``sigma`` heatmap pixels) at its argmax, and the least confident
+    ``mask_ratio`` of the B·K keypoints of the batch (confidence = the map's maximum) is masked out: kept are those
+    strictly above the batch's ``mask_ratio`` quantile (``torch.kthvalue`` at ``⌊mask_ratio·B·K⌋``, as the original
+    code). ``refine``: the argmax with ``decode_heatmaps``'s quarter-pixel refinement; False: the integer argmax.
+    ``truncate``: cut the Gaussian to ``|dx|, |dy| <= truncate·sigma`` (None: untruncated). The released code
+    (DAML_PoseEstimation ``utils.py`` ``rectify``, lines 77-109, and train_human.py lines 520-523) is
+    ``refine=False, truncate=3`` — equal to it for an integer ``3·sigma`` (its window is misplaced by a pixel
+    otherwise) and wherever a map's maximum is positive (it puts maps whose maximum is <= 0 at pixel (0, 0)); the
+    multilevel step uses that form (tests/test_parity_daml.py).
 
     Returns ``(targets [B, K, H, W], keep [B, K] bool)``; no gradient flows into them.
     """
@@ -53,10 +59,14 @@ def rectified_targets(heatmaps: Tensor, sigma: float, mask_ratio: float = 0.5) -
     coords, conf = decode_heatmaps(heatmaps)
     if not torch.isfinite(conf).all():
         raise ValueError("heatmaps: contains NaN or inf (the teacher diverged)")
+    if not refine:
+        w = heatmaps.shape[-1]
+        idx = heatmaps.flatten(-2).argmax(-1)
+        coords = torch.stack([idx % w, torch.div(idx, w, rounding_mode="floor")], -1).to(heatmaps.dtype)
     k = int(mask_ratio * conf.numel())
     keep = conf > conf.flatten().kthvalue(k).values if k >= 1 else torch.ones_like(conf, dtype=torch.bool)
     all_visible = torch.ones(conf.shape, dtype=torch.bool, device=conf.device)
-    targets = render_heatmaps(coords, all_visible, tuple(heatmaps.shape[-2:]), sigma)
+    targets = render_heatmaps(coords, all_visible, tuple(heatmaps.shape[-2:]), sigma, truncate=truncate)
     return targets, keep
 
 

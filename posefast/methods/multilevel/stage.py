@@ -18,7 +18,7 @@ from posefast.engine.loop import Draw, EpochLoop, EpochPlan
 from posefast.evaluation.heatmap2d import evaluate_pck
 from posefast.methods.multilevel.steps import Augment, adapt_step, source_step
 from posefast.methods.registry import MULTILEVEL_VARIANTS
-from posefast.models import EMATeacher, PatchDiscriminator, PoseResNet
+from posefast.models import BACKBONES, EMATeacher, PatchDiscriminator, PoseResNet, PretrainedUnavailable
 from posefast.seeds import derive_seed
 
 __all__ = ["VARIANTS", "variant_levels", "build_pose_net", "Stage", "StageTask", "run_stage"]
@@ -49,10 +49,35 @@ def _depth(text: str):
     return int(text) if str(text).isdigit() else text
 
 
-def build_pose_net(ml, num_keypoints: int) -> PoseResNet:
-    """The student network of the config (ImageNet backbone weights from ``ml.backbone_weights`` when given)."""
-    return PoseResNet(num_keypoints, depth=_depth(ml.depth), deconv_channels=ml.deconv_channels,
-                      num_deconv=ml.num_deconv, backbone_weights=ml.backbone_weights or None)
+_SCRATCH_SAID: set[str] = set()  # say once per process that the ImageNet package is missing
+
+
+def build_pose_net(ml, num_keypoints: int, imagenet: bool = True) -> PoseResNet:
+    """The student network of the config: ``ml.backbone`` ``efficientnet-lite0`` (its packaged ImageNet weights
+    when ``ml.pretrained`` and ``imagenet``; without the package, random weights and one printed line) or ``resnet``
+    of ``ml.depth`` (ImageNet weights from the local file ``ml.backbone_weights`` when given). Settings of runs made
+    before the backbone choice existed (no ``backbone``) mean ResNet. ``imagenet=False``: skip loading them (the
+    caller loads a full state dict next)."""
+    backbone = getattr(ml, "backbone", "resnet")
+    common = dict(deconv_channels=ml.deconv_channels, num_deconv=ml.num_deconv)
+    if backbone == "resnet":
+        return PoseResNet(num_keypoints, depth=_depth(ml.depth), backbone_weights=ml.backbone_weights or None,
+                          **common)
+    if backbone not in BACKBONES:
+        raise ValueError(f"multilevel.backbone: expected one of {list(BACKBONES)}, got {backbone!r}")
+    if ml.backbone_weights:
+        raise ValueError(f"multilevel.backbone_weights: a torchvision ResNet file; {backbone} takes its ImageNet "
+                         f"weights from its package (multilevel.pretrained), set multilevel.backbone=resnet to use it")
+    net = PoseResNet(num_keypoints, backbone=backbone, frozen_stages=int(getattr(ml, "frozen_stages", 0)),
+                     stages=int(getattr(ml, "backbone_stages", 7)), **common)
+    if imagenet and getattr(ml, "pretrained", False):
+        try:
+            net.backbone.load_imagenet()
+        except PretrainedUnavailable as err:
+            if backbone not in _SCRATCH_SAID:
+                _SCRATCH_SAID.add(backbone)
+                print(f"[multilevel] {err}: the {backbone} backbone starts from scratch", flush=True)
+    return net
 
 
 def _widths(text: str) -> tuple[int, ...]:

@@ -7,7 +7,8 @@ One adaptation step (``adapt_step``), with the variant's ``levels`` switched on:
   *image* level is on) under a random affine + colour jitter; supervised heatmap MSE on Gaussian targets;
 - mean teacher (every adapted variant): the target crop gets independent random affines + colour jitter for the
   student and the teacher; the teacher's heatmaps are warped into the student's view (one batched grid_sample),
-  rectified to Gaussians at their argmax, the least confident half of the keypoints masked; consistency MSE;
+  rectified to Gaussians at their (integer) argmax cut at 3σ, as the released code, the least confident half of the
+  keypoints masked; consistency MSE;
   the teacher follows the student by EMA;
 - *feature* level: a patch discriminator on the deconvolution features behind gradient reversal (BCE, source 0 /
   target 1), trained by its own Adam from the same backward;
@@ -78,13 +79,13 @@ def adapt_step(stage, aug: Augment, ml, source_batch, target_images) -> dict:
     levels = stage.levels
     if "image" in levels:
         images, _ = stylize(stage.style_net, images, target_images, ml.style_probability,
-                            residual=ml.adain_residual)
+                            residual=ml.adain_residual, size=getattr(ml, "adain_size", 0))
     x_src, target_src, weight_src = augmented_source(aug, images, keypoints, visible)
 
     x_stu, a_stu = aug.view(target_images)
     x_tea, a_tea = aug.view(target_images)
     teacher_maps = warp_heatmaps(stage.teacher(normalize_images(x_tea)).heatmaps, a_tea, a_stu)
-    pseudo, keep = rectified_targets(teacher_maps, aug.sigma, ml.mask_ratio)
+    pseudo, keep = rectified_targets(teacher_maps, aug.sigma, ml.mask_ratio, refine=False, truncate=3.0)
 
     student = stage.student
     out_s = student(normalize_images(x_src))
