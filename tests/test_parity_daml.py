@@ -33,6 +33,7 @@ Differences, documented and left out of the comparison:
 """
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -53,18 +54,18 @@ def golden():
         return {k: torch.from_numpy(f[k]) if f[k].dtype.kind in "fb" else f[k] for k in f.files}
 
 
-def recipe(shape, seed: int, scale: float) -> torch.Tensor:
-    """The golden script's weight recipe (tools/parity/daml_release_golden.py: the same two lines)."""
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(tuple(shape), generator=g, dtype=torch.float32) * scale
+def _golden_script():
+    """The golden script itself (its module level imports only torch and numpy), so the weights the tests build
+    follow the very recipe that built the release's side, not a copy of it."""
+    path = Path(__file__).parents[1] / "tools" / "parity" / "daml_release_golden.py"
+    spec = importlib.util.spec_from_file_location("daml_release_golden", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def _fill_convs(module: nn.Module, seed0: int) -> None:
-    with torch.no_grad():
-        for i, conv in enumerate(m for m in module.modules() if isinstance(m, nn.Conv2d)):
-            fan_in = conv.weight[0].numel()
-            conv.weight.copy_(recipe(conv.weight.shape, seed0 + 2 * i, (2.0 / fan_in) ** 0.5))
-            conv.bias.copy_(recipe(conv.bias.shape, seed0 + 2 * i + 1, 0.01))
+_SCRIPT = _golden_script()
+recipe, _fill_convs = _SCRIPT.recipe, _SCRIPT._fill_convs
 
 
 def test_golden_file_names_its_release(golden):
