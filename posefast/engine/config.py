@@ -130,15 +130,16 @@ def _settable(cfg) -> dict:
     return names
 
 
-def _convert(spec: dataclasses.Field | None, current, value, key: str, where: str):
-    """``value`` checked and converted for a setting whose current value is ``current``."""
+def _convert(spec: dataclasses.Field | None, current, value, key: str, where: str, path: str):
+    """``value`` checked and converted for a setting whose current value is ``current`` (``path``: its section's
+    dotted name and a dot, or empty)."""
     meta = spec.metadata if spec is not None else {}
     if "list" in meta:
         m = dict(meta["list"])
         allowed = m.pop("allowed")
         allowed = allowed() if callable(allowed) else allowed
         try:
-            return parse_list(value, f"{where}.{key}" if where != "config" else key, allowed, **m)
+            return parse_list(value, f"{path}{key}", allowed, **m)
         except ValueError as err:
             raise ValueError(f"{where}: {err}") from None
     if isinstance(current, bool):
@@ -162,7 +163,7 @@ def _convert(spec: dataclasses.Field | None, current, value, key: str, where: st
     return value
 
 
-def apply_overrides(cfg, values: dict, where: str) -> None:
+def apply_overrides(cfg, values: dict, where: str, _path: str = "") -> None:
     """Set settings of ``cfg`` (a :class:`TrainConfig` or a section) from a dict, nested for sections; unknown keys,
     wrong types, values outside a choice and bad list items are errors naming the key, the value and what is
     allowed. A section's ``validate()`` runs after its keys are set."""
@@ -175,9 +176,9 @@ def apply_overrides(cfg, values: dict, where: str) -> None:
         if dataclasses.is_dataclass(current):
             if not isinstance(value, dict):
                 raise ValueError(f"{where}: {key!r} expects a mapping of settings, got {value!r}")
-            apply_overrides(current, value, f"{where}.{key_py}")
+            apply_overrides(current, value, f"{where}.{key_py}", f"{_path}{key_py}.")
             continue
-        setattr(cfg, key_py, _convert(names[key_py], current, value, key, where))
+        setattr(cfg, key_py, _convert(names[key_py], current, value, key, where, _path))
     check = getattr(cfg, "validate", None)
     if callable(check) and not isinstance(cfg, TrainConfig):
         check(where)
