@@ -119,3 +119,23 @@ def test_sections_are_registered_by_their_owners():
         section("poseaug")(Other)
     with pytest.raises(ValueError, match="top-level setting"):
         section("epochs")(Other)
+
+
+@pytest.mark.parametrize("argv", [
+    ["--epochs", "3", "--lr", "0.01", "--seed", "4", "--set", "compare.methods=source-only,gpa"],
+    ["--factors", "--set", "compare.adapt_epochs=2"],
+    ["multilevel", "--epochs", "9", "--batch-size", "16", "--target", "lsp:/data/lsp",
+     "--set", "multilevel.pretrain_epochs=2", "--set", "multilevel.discriminator_widths=8,4"],
+    ["poseaug", "--epochs", "2", "--set", "poseaug.feedback=paper"],
+])
+def test_a_run_folders_config_yaml_reads_back_to_the_same_settings(tmp_path, argv):
+    """config.yaml holds the resolved settings: the command line's shorthands (compare's --epochs, multilevel's
+    --target) are already applied, so --config reads it back to exactly the run's settings."""
+    from posefast.cli.train import build_parser, config_from_args
+
+    cfg = config_from_args(build_parser().parse_args(argv))
+    path = tmp_path / "config.yaml"
+    path.write_text(dump_yaml(cfg))
+    method = [a for a in argv[:1] if not a.startswith("-")]
+    again = config_from_args(build_parser().parse_args([*method, "--config", str(path)]))
+    assert again.to_dict() == cfg.to_dict()

@@ -17,6 +17,7 @@ from posefast.methods.registry import IMAGE_METHODS, LIFTING_METHODS
 from posefast.methods.run import run_lifting
 from posefast.cli.config import TrainConfig, apply_overrides, dump_yaml, load_yaml, parse_setting
 from posefast.engine.checkpoint import write_text_atomic
+from posefast.engine.config import RESOLVED
 
 COMPARE_HELP = ("the main job: per seed (--seeds), source-only pretrains (compare.pretrain_epochs), then every lifting "
                 "method adapts from that checkpoint (compare.adapt_epochs, compare.adapt_lr; --epochs and --lr set "
@@ -88,8 +89,10 @@ def config_from_args(args) -> TrainConfig:
     given = {}  # top-level settings the user gave (--config, flags, --set): multilevel maps or refuses them
     if args.config:
         values = load_yaml(args.config)
+        resolved = values.pop(RESOLVED, False) is True  # a run folder's config.yaml: applied as it is
         apply_overrides(cfg, values, args.config)
-        given.update(values)
+        if not resolved:
+            given.update(values)
     direct = {"source": args.source, "target": args.target, "backbone": args.backbone, "epochs": args.epochs,
               "batch_size": args.batch_size, "lr": args.lr, "out": args.out, "seed": args.seed,
               "device": args.device, "init": args.init, "seeds": args.seeds, "jobs": args.jobs}

@@ -19,10 +19,13 @@ import yaml
 
 from posefast.engine.jobs import parse_list
 
-__all__ = ["TrainConfig", "section", "sections", "choice", "listing", "apply_overrides", "parse_setting",
+__all__ = ["RESOLVED", "TrainConfig", "section", "sections", "choice", "listing", "apply_overrides", "parse_setting",
            "load_yaml", "dump_yaml", "non_negative_int", "positive_int"]
 
 _SECTIONS: dict[str, type] = {}
+# The first key of a file written by dump_yaml: its settings are already resolved (the command line's shorthands,
+# e.g. compare's --epochs meaning compare.adapt_epochs, are applied), so reading it back applies them as they are.
+RESOLVED = "resolved"
 
 
 def section(name: str):
@@ -119,7 +122,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
         cfg = cls()
-        apply_overrides(cfg, values, "config")
+        apply_overrides(cfg, {k: v for k, v in values.items() if k != RESOLVED}, "config")
         return cfg
 
 
@@ -217,5 +220,6 @@ def load_yaml(path: str | Path) -> dict:
 
 
 def dump_yaml(cfg: TrainConfig) -> str:
-    """The resolved settings as YAML that :func:`load_yaml` and ``--config`` read back to the same config."""
-    return yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=None)
+    """The resolved settings as YAML that ``--config`` and :meth:`TrainConfig.from_dict` read back to the same
+    config (marked :data:`RESOLVED`)."""
+    return yaml.safe_dump({RESOLVED: True, **cfg.to_dict()}, sort_keys=False, default_flow_style=None)
