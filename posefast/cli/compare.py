@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from posefast.data.domains import load_domains
-from posefast.engine.config import listing, section
+from posefast.engine.config import TrainConfig, listing, section
 from posefast.engine.distributed import init_from_env
 from posefast.engine.jobs import (Job, Summary, cached, collect_records, parse_list, parse_seeds, read_metrics_lines,
                                   run_job, stage_dir)
@@ -107,7 +107,7 @@ class LiftingComparison(Job):
 
     name = "compare"
 
-    def __init__(self, cfg, methods=None):
+    def __init__(self, cfg: TrainConfig, methods=None):
         self.cfg = cfg
         self.methods = parse_methods(list(methods) if methods else cfg.compare.methods, LIFTING_METHODS)
         self.seeds = parse_seeds(cfg.seeds)
@@ -216,6 +216,6 @@ class LiftingComparison(Job):
                     plot_pretrain_curves(s.data["pretrain_curves"], s.folder / "pretrain_curve.png")
 
 
-def run_comparison(cfg, methods=None) -> dict:
+def run_comparison(cfg: TrainConfig, methods=None) -> dict:
     """Run the staged comparison of the module docstring; write OUT/summary.{md,json}; return the summary."""
     return run_job(LiftingComparison(cfg, methods))

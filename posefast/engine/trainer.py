@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from posefast.engine import checkpoint as ckpt
-from posefast.engine.config import sections
+from posefast.engine.config import TrainConfig, sections
 from posefast.engine.loop import Draw, EpochLoop, EpochPlan
 from posefast.evaluation.lifting import (evaluate_lifter, per_class_mpjpe, per_pose_metrics, predict, summarize,
                                          view_elevation_deg)
@@ -49,7 +49,7 @@ class Trainer:
     checkpoint when the run starts fresh.
     """
 
-    def __init__(self, cfg, method, out_dir: str | Path):
+    def __init__(self, cfg: TrainConfig, method, out_dir: str | Path):
         self.cfg, self.method = cfg, method
         self.name = method.name
         self.dist = method.dist

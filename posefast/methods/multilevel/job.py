@@ -56,6 +56,7 @@ from tqdm import tqdm
 
 from posefast.data.image2d import describe_keypoints
 from posefast.engine import checkpoint as ckpt
+from posefast.engine.config import TrainConfig
 from posefast.engine.device import resolve_device
 from posefast.engine.run_folder import default_out
 from posefast.engine.jobs import (Job, Summary, cached, cached_entry, collect_records, parse_list, parse_seeds,
@@ -79,7 +80,7 @@ __all__ = ["main_multilevel", "resolve_schedule", "pretrain_stage", "adapt_stage
 RECORDS = "target_records.npz"  # a variant's per-crop PCK tallies of its final evaluation
 
 
-def resolve_schedule(cfg) -> dict:
+def resolve_schedule(cfg: TrainConfig) -> dict:
     """``{"epochs", "batch_size", "lr"}`` of this run: ``multilevel.default_epochs``/``default_batch_size`` when
     non-zero (the CPU-sized 2D schedule), else the top-level ``epochs``/``batch_size`` (sized for the lifting
     methods). ``python -m posefast.train multilevel --epochs N`` (or ``epochs`` in ``--config``/``--set``) writes N
@@ -186,7 +187,7 @@ def _seed_cfg(cfg, seed: int):
     return c
 
 
-def pretrain_stage(cfg, out, seed: int) -> dict:
+def pretrain_stage(cfg: TrainConfig, out, seed: int) -> dict:
     """The seed's shared part: its AdaIN (trained here unless weights are given; ``seed<S>/adain.pt``) and
     ``pretrain_epochs`` source-only epochs (``seed<S>/pretrain``), whose final state every variant starts from
     (``seed<S>/pretrain/pretrained.pt``)."""
@@ -233,7 +234,7 @@ def _variant_stage(cfg, folder: Path, variant: str, schedule, full_levels, num_k
     return stage
 
 
-def adapt_stage(cfg, out, seed: int, variant: str) -> dict:
+def adapt_stage(cfg: TrainConfig, out, seed: int, variant: str) -> dict:
     """``variant`` for ``epochs − pretrain_epochs`` epochs from the seed's pretrained state, into ``seed<S>/<variant>``;
     also writes the per-crop tallies of its final evaluation (``target_records.npz``) for the paired intervals."""
     cfg = _seed_cfg(cfg, seed)
@@ -281,7 +282,7 @@ class MultilevelComparison(Job):
 
     name = "multilevel"
 
-    def __init__(self, cfg):
+    def __init__(self, cfg: TrainConfig):
         self.cfg, self.out = cfg, Path(cfg.out)
         self.schedule, variants, self.full_levels = _validate(cfg)
         self.variants, self.seeds = list(variants), parse_seeds(cfg.seeds)
@@ -336,7 +337,7 @@ class MultilevelComparison(Job):
             _plot_seed(self.cfg, self.out, self.seeds[0], self.variants, self.full_levels, self.schedule)
 
 
-def main_multilevel(cfg, method: str = "multilevel") -> dict:
+def main_multilevel(cfg: TrainConfig, method: str = "multilevel") -> dict:
     """Entry point of ``python -m posefast.train multilevel|adain``. Returns the summary dict (multilevel) or
     ``{"adain": path}`` (adain, one seed: ``cfg.seed``).
 
