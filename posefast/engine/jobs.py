@@ -15,7 +15,7 @@ with ``threads`` torch threads), scheduled as soon as their pretraining is done;
 fixed order. A task's result depends only on its arguments and its thread count — never on the schedule — so a
 comparison is reproducible for a given (settings, seeds, threads per task). Stages write their own folders
 (:func:`stage_dir`) through the epoch loop, which is what makes an interrupted comparison resumable stage by stage:
-with ``resume`` every stage continues its own checkpoint, and a finished stage only reloads its result.
+with ``resume`` every stage continues from its own checkpoint.
 """
 from __future__ import annotations
 
