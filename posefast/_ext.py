@@ -85,12 +85,30 @@ def build_info() -> dict:
     runtime compiled in, e.g. ``"13.0"``), ``cuda_runtime_linkage`` (``"static"``: nothing but the driver needed at
     run time, or ``"shared"``: libcudart.so of that major version), ``cuda_min_driver`` (the NVIDIA driver that
     runtime needs); ``openmp``; ``torch_linked`` (always False: the kernels take raw pointers); ``max_joints``;
-    ``device_branches_on_host`` (a test build whose CPU backend runs the GPU code paths). The CUDA fields are empty
-    strings without CUDA.
+    ``device_branches_on_host`` (a test build whose CPU backend runs the GPU code paths); ``cpu_bf16_units`` (the
+    CPU's bf16 matrix-unit flags, comma-separated, :func:`cpu_bf16_units`: what ``--precision auto`` uses). The
+    CUDA fields are empty strings without CUDA.
     """
     info = dict(_C.BUILD_INFO)
     info["cuda_min_driver"] = min_driver(info["cuda_runtime"])
+    info["cpu_bf16_units"] = ",".join(cpu_bf16_units())
     return info
+
+
+#: CPU flags (Linux /proc/cpuinfo names) of bf16 matrix units: AMX tiles with bf16, and AVX-512 bf16 dot products.
+CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+def cpu_bf16_units(cpuinfo: str = "/proc/cpuinfo") -> tuple[str, ...]:
+    """The bf16 matrix-unit flags of :data:`CPU_BF16_FLAGS` this CPU lists (empty where it lists none or the file
+    is not there, e.g. off Linux): what ``--precision auto`` decides on for the CPU. torch's own capability string
+    says only ``AVX512``, which does not tell whether the bf16 instructions are there."""
+    try:
+        with open(cpuinfo, encoding="ascii", errors="replace") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return ()
+    return tuple(flag for flag in CPU_BF16_FLAGS if flag in flags)
 
 
 MAX_JOINTS = int(_C.BUILD_INFO["max_joints"])

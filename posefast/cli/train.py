@@ -8,6 +8,7 @@ import textwrap
 from pathlib import Path
 
 from posefast.engine.device import DEVICE_CHOICES, resolve_device
+from posefast.engine.precision import PRECISION_CHOICES, resolve_precision
 from posefast.cli.compare import FACTOR_TARGETS, run_comparison
 from posefast.engine.distributed import is_main_process, shutdown
 from posefast.engine.run_folder import default_out, prepare_run_folder
@@ -76,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="delete the run in --out and start again")
     p.add_argument("--device", choices=DEVICE_CHOICES, help="auto (default: CUDA when torch sees a GPU and posefast "
                    "was built with CUDA, else CPU), cpu or cuda")
+    p.add_argument("--precision", choices=PRECISION_CHOICES, help="what the networks' forward passes run in: fp32 "
+                   "(default), bf16 (autocast; losses, posefast's ops, optimiser state and checkpoints stay "
+                   "fp32/fp64), auto (bf16 where the hardware has bf16 matrix units: CPU amx_bf16/avx512_bf16, GPU "
+                   "compute capability >= 8.0)")
     p.add_argument("--flip-test", action="store_true", help="evaluate the target with the flip test")
     p.add_argument("--no-plots", action="store_true", help="skip the skeleton plots")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -95,7 +100,8 @@ def config_from_args(args) -> TrainConfig:
             given.update(values)
     direct = {"source": args.source, "target": args.target, "backbone": args.backbone, "epochs": args.epochs,
               "batch_size": args.batch_size, "lr": args.lr, "out": args.out, "seed": args.seed,
-              "device": args.device, "init": args.init, "seeds": args.seeds, "jobs": args.jobs}
+              "device": args.device, "init": args.init, "seeds": args.seeds, "jobs": args.jobs,
+              "precision": args.precision}
     apply_overrides(cfg, {k: v for k, v in direct.items() if v is not None}, "command line")
     given.update({k: v for k, v in direct.items() if v is not None})
     for item in args.set:
@@ -140,6 +146,9 @@ def config_from_args(args) -> TrainConfig:
     if args.method == "compare" and args.init:
         raise UsageError("--init: compare pretrains its own source-only lifter per seed (compare.pretrain_epochs); "
                          "use --init with a single method, e.g. python -m posefast.train poseaug --init RUN/checkpoint.pt")
+    if args.method == "adain" and cfg.precision != "fp32":
+        raise UsageError(f"--precision {cfg.precision}: the adain job trains its decoder outside the epoch loop, in "
+                         "fp32 only; leave --precision out")
     if args.method in IMAGE_METHODS:
         apply_generic_settings(cfg, {k.replace("-", "_"): v for k, v in given.items()}, args.method,
                                flip_test=args.flip_test)
@@ -151,12 +160,14 @@ def main(argv=None) -> int:
     cfg = config_from_args(args)
     device, chosen = resolve_device(cfg.device)
     cfg.device = str(device)
+    precision = resolve_precision(cfg.precision, device)
     cfg.out = cfg.out or default_out(args.method)
     prepare_run_folder(cfg.out, cfg.resume, args.overwrite, is_main_process())
     if is_main_process() and not cfg.resume:  # a resumed run keeps its own (and may be refused: nothing written)
         Path(cfg.out).mkdir(parents=True, exist_ok=True)
         write_text_atomic(Path(cfg.out) / "config.yaml", dump_yaml(cfg))  # the resolved settings (--config reads it)
-        print(f"[posefast] device: {chosen}; run folder: {cfg.out}", file=sys.stderr, flush=True)
+        print(f"[posefast] device: {chosen}; precision: {precision.describe()}; run folder: {cfg.out}",
+              file=sys.stderr, flush=True)
     if args.method == "compare":
         run_comparison(cfg)
     elif args.method in LIFTING_METHODS:

@@ -18,6 +18,7 @@ from typing import Any, Callable, Sequence
 import yaml
 
 from posefast.engine.jobs import parse_list
+from posefast.engine.precision import PRECISION_CHOICES
 
 __all__ = ["RESOLVED", "TrainConfig", "section", "sections", "choice", "listing", "apply_overrides", "parse_setting",
            "load_yaml", "dump_yaml", "non_negative_int", "positive_int"]
@@ -97,6 +98,9 @@ class TrainConfig:
     n_test: int = 10000  # source and target test poses (the comparison's intervals want >= 10,000)
     seed: int = 0
     device: str = "auto"  # auto: CUDA when torch sees a GPU and posefast has its CUDA backend (posefast.errors)
+    # what the networks' forward passes run in (engine/precision.py): bf16 autocast, fp32, or auto = bf16 where the
+    # hardware has bf16 matrix units. fp32 by default until the jobs' tables are re-measured at bf16 (bench/NOTES.md)
+    precision: str = choice("fp32", PRECISION_CHOICES)
     out: str = ""
     resume: bool = False
     flip_test: bool = False

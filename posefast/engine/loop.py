@@ -13,6 +13,10 @@ order of the batches, the files and resumption::
                         "diagnostics": task.epoch_diagnostics() when not empty} — bit-identical for the same
                         command, seed and thread count
     out/timing.jsonl    the wall time of each epoch (kept out of metrics.jsonl, which holds only what a run computes)
+
+Every training step and every evaluation runs inside ``precision.networks()`` (:mod:`posefast.engine.precision`,
+``--precision``): the one place where the networks' forward passes go to bf16. The checkpoint records the resolved
+precision (``"precision": "fp32"|"bf16"``) and a resume at another one is refused: its bits would differ.
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ from tqdm import tqdm
 
 from posefast.engine import checkpoint as ckpt
 from posefast.engine.distributed import DistContext
+from posefast.engine.precision import FP32, Precision
 from posefast.seeds import derive_seed
 
 __all__ = ["Draw", "EpochPlan", "EpochTask", "EpochLoop", "epoch_order", "batch_indices", "settings_mismatches"]
@@ -119,15 +124,17 @@ def batch_indices(order: torch.Tensor, step: int, batch_size: int, wrap: bool) -
 class EpochLoop:
     """Trains ``task`` for ``epochs`` epochs into ``out`` (see the module docstring). ``device``: where the index
     permutations live (that of the training tensors) and checkpoints are loaded to; ``dist``: the process group
-    (batches are sharded across ranks, only rank 0 writes)."""
+    (batches are sharded across ranks, only rank 0 writes); ``precision``: what the networks' forward passes run in
+    (:func:`posefast.engine.precision.resolve_precision`; fp32 when not given)."""
 
     def __init__(self, task: EpochTask, out: str | Path, *, epochs: int, batch_size: int, seed: int,
                  steps_per_epoch: int = 0, checkpoint_every: int = 0, progress: bool = False,
-                 dist: DistContext | None = None, device="cpu"):
+                 dist: DistContext | None = None, device="cpu", precision: Precision = FP32):
         self.task, self.epochs, self.batch_size, self.seed = task, epochs, batch_size, seed
         self.steps_per_epoch, self.checkpoint_every, self.progress = steps_per_epoch, checkpoint_every, progress
         self.dist = dist or DistContext()
         self.device = device
+        self.precision = precision
         self.out = Path(out)
         self.checkpoint_path = self.out / "checkpoint.pt"
         self.metrics_path = self.out / "metrics.jsonl"
@@ -141,6 +148,7 @@ class EpochLoop:
         if self.dist.is_main:
             state = {"epoch": epoch, "step": step, **self.task.checkpoint_state(),
                      "settings": self.task.resume_settings(), "rng": ckpt.rng_state(),
+                     "precision": self.precision.name,
                      "loss_sums": dict(self.loss_sums)}  # of the epoch so far: a mid-epoch resume logs the same means
             ckpt.save_atomic(state, self.checkpoint_path)
         self.dist.barrier()
@@ -165,6 +173,9 @@ class EpochLoop:
                                                     for v in loss_sums.values())):
             raise ckpt.CheckpointError(f"{where}: not a posefast checkpoint ('loss_sums' is not a dict of numbers)")
         bad = settings_mismatches(state["settings"], self.task.resume_settings())
+        saved = state.get("precision", "fp32")  # checkpoints from before --precision ran fp32
+        if saved != self.precision.name and not any(b.startswith("precision ") for b in bad):
+            bad.append(f"precision {saved!r} (now {self.precision.name!r}: {self.precision.describe()})")
         if bad:
             raise ValueError(f"--resume: {self.checkpoint_path} was written with different settings: {'; '.join(bad)}. "
                              "Resume with the run's own settings, or start a new --out")
@@ -189,7 +200,8 @@ class EpochLoop:
     # -- the loop -------------------------------------------------------------------------------------------------
     def step(self, indices: tuple[torch.Tensor, ...], epoch: int, step: int) -> dict[str, float]:
         """One training step of the task, its losses added to the epoch's sums."""
-        losses = self.task.train_step(indices, epoch, step)
+        with self.precision.networks():
+            losses = self.task.train_step(indices, epoch, step)
         for k, v in losses.items():
             self.loss_sums[k] = self.loss_sums.get(k, 0.0) + v
         return losses
@@ -225,7 +237,7 @@ class EpochLoop:
             done = max(steps, 1)  # the sums hold the whole epoch, resumed or not
             start_step = 0
             task.end_epoch(epoch)
-            metrics = task.evaluate()
+            metrics = self.evaluate()
             record = {"epoch": epoch, "losses": {k: v / done for k, v in self.loss_sums.items()}, **metrics}
             diagnostics = task.epoch_diagnostics()
             if diagnostics:
@@ -239,5 +251,10 @@ class EpochLoop:
             if self.dist.is_main and self.progress:
                 tqdm.write(f"[{task.name}] epoch {epoch + 1}/{self.epochs}: {task.progress_line(metrics)}")
         if metrics is None:  # resumed a finished run: report the final state again
-            metrics = task.evaluate()
+            metrics = self.evaluate()
         return metrics
+
+    def evaluate(self) -> dict:
+        """The task's evaluation, its networks in the run's precision (as trained)."""
+        with self.precision.networks():
+            return self.task.evaluate()

@@ -10,6 +10,7 @@ import numpy as np
 from posefast.engine import checkpoint as ckpt
 from posefast.engine.config import TrainConfig, sections
 from posefast.engine.loop import Draw, EpochLoop, EpochPlan
+from posefast.engine.precision import resolve_precision
 from posefast.evaluation.lifting import (evaluate_lifter, per_class_mpjpe, per_pose_metrics, predict, summarize,
                                          view_elevation_deg)
 from posefast.models.lifting.spec import lifter_spec
@@ -55,7 +56,8 @@ class Trainer:
         self.dist = method.dist
         self.loop = EpochLoop(self, out_dir, epochs=cfg.epochs, batch_size=cfg.batch_size, seed=cfg.seed,
                               steps_per_epoch=cfg.steps_per_epoch, checkpoint_every=cfg.checkpoint_every,
-                              progress=cfg.progress, dist=self.dist, device=self.dist.device)
+                              progress=cfg.progress, dist=self.dist, device=self.dist.device,
+                              precision=resolve_precision(cfg.precision, self.dist.device))
         self.out, self.checkpoint_path = self.loop.out, self.loop.checkpoint_path
         self.metrics_path = self.loop.metrics_path
         self._split: dict = {}

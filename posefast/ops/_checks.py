@@ -1,6 +1,8 @@
 """Input validation shared by every public op: each error names the argument and what was expected."""
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from posefast._ext import MAX_JOINTS
@@ -17,8 +19,39 @@ def check_float(x, name: str) -> torch.Tensor:
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
     if x.dtype not in FLOAT_DTYPES:
+        if x.dtype in _LOW:  # computing in it would lose the precision the kernels are written for
+            raise TypeError(f"{name}: expected float32 or float64, got {x.dtype}; posefast's ops do not compute in "
+                            f"it (cast with .float(); under --precision bf16 the engine casts at the op boundary)")
         raise TypeError(f"{name}: expected float32 or float64, got {x.dtype}")
     return x
+
+
+_LOW = (torch.bfloat16, torch.float16)
+
+
+def _cast_low(value):
+    if isinstance(value, torch.Tensor):
+        return value.float() if value.dtype in _LOW else value
+    if isinstance(value, (tuple, list)) and not hasattr(value, "_fields"):
+        return type(value)(_cast_low(v) for v in value)
+    return value
+
+
+def fp32_boundary(fn):
+    """Decorator of every public op: called where autocast is on (inside a network's forward under ``--precision
+    bf16``, :mod:`posefast.engine.precision`, or a user's own ``torch.autocast``), its bf16/fp16 tensor arguments
+    are cast to float32 and it runs with autocast off, as torch's autocast runs its own float32-policy ops (so the
+    pure-torch twins under ``use_kernels(False)`` do not run their matrix products in bf16 either). float64 stays
+    float64. Outside autocast it changes nothing, and :func:`check_float` refuses a bf16 tensor."""
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        if not torch._C._is_any_autocast_enabled():
+            return fn(*args, **kwargs)
+        args = tuple(_cast_low(a) for a in args)
+        kwargs = {k: _cast_low(v) for k, v in kwargs.items()}
+        with torch.autocast("cpu", enabled=False), torch.autocast("cuda", enabled=False):
+            return fn(*args, **kwargs)
+    return op
 
 
 def check_trailing(x: torch.Tensor, name: str, trailing: tuple, what: str) -> torch.Tensor:

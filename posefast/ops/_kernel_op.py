@@ -58,6 +58,7 @@ from posefast.ops._switch import ProcessSwitch
 __all__ = ["kernel_op", "KernelOp", "registered_ops", "use_fast_path", "fast_path_enabled"]
 
 _FAST = [True]
+_AUTOCAST_DEVICES = tuple(d for d in ("cpu", "cuda") if torch.amp.is_autocast_available(d))
 
 
 def fast_path_enabled() -> bool:
@@ -107,6 +108,12 @@ class KernelOp:
         self._fn = fn
         self._op = torch.library.custom_op(name, mutates_args=())(fn)
         self._op.register_fake(fake)
+        # Under autocast (a network's forward at --precision bf16, or the user's own) the dispatcher path casts
+        # bf16/fp16 inputs to float32 and runs the kernel with autocast off: the kernels compute in float32/float64
+        # only. The public ops do the same before their checks (ops._checks.fp32_boundary), which the eager fast
+        # path, bypassing the dispatcher, needs.
+        for device_type in _AUTOCAST_DEVICES:
+            self._op.register_autocast(device_type, torch.float32)
         self._function = None  # the autograd.Function of the fast path, when the op has a backward
         self.backward_op = None
         self.__doc__ = fn.__doc__

@@ -21,7 +21,7 @@ from torch import Tensor
 
 from posefast import reference
 from posefast._ext import launch
-from posefast.ops._checks import check_batch, check_float, check_like, check_trailing
+from posefast.ops._checks import check_batch, check_float, check_like, check_trailing, fp32_boundary
 from posefast.ops._kernel_op import kernel_op
 from posefast.ops._switch import kernels_enabled
 
@@ -72,6 +72,7 @@ class _render_heatmaps:
         return keypoints.new_empty(keypoints.shape[:-1] + (height, width))
 
 
+@fp32_boundary
 def render_heatmaps(keypoints: Tensor, visible: Tensor, size: tuple[int, int], sigma: float,
                     truncate: float | None = None) -> Tensor:
     """Gaussian heatmap targets ``exp(-((x - kx)^2 + (y - ky)^2) / (2 sigma^2))``, peak 1 (no normalisation).
@@ -125,6 +126,7 @@ class _decode_heatmaps:
         return heatmaps.new_empty(lead + (2,)), heatmaps.new_empty(lead)
 
 
+@fp32_boundary
 def decode_heatmaps(heatmaps: Tensor) -> tuple[Tensor, Tensor]:
     """Argmax decoding with SimpleBaseline's quarter-pixel refinement (not differentiable; inputs detached).
 
@@ -148,6 +150,7 @@ def decode_heatmaps(heatmaps: Tensor) -> tuple[Tensor, Tensor]:
     return _decode_heatmaps(heatmaps)
 
 
+@fp32_boundary
 def soft_argmax(heatmaps: Tensor, beta: float) -> Tensor:
     """Differentiable soft-argmax: the expected (x, y) under ``softmax(beta * heatmap)`` over the H*W pixels.
 
@@ -166,6 +169,7 @@ def soft_argmax(heatmaps: Tensor, beta: float) -> Tensor:
     return reference.soft_argmax(heatmaps, beta)
 
 
+@fp32_boundary
 def pck_2d(pred: Tensor, target: Tensor, visible: Tensor, normalizer: Tensor | float,
            threshold: float = 0.05) -> tuple[Tensor, Tensor]:
     """2D PCK tallies per keypoint: a visible keypoint is a hit when ``|pred - target| / normalizer < threshold``.

@@ -22,7 +22,8 @@ from torch import Tensor
 
 from posefast import reference
 from posefast._ext import launch
-from posefast.ops._checks import check_batch, check_float, check_like, check_points, check_trailing
+from posefast.ops._checks import (check_batch, check_float, check_like, check_points, check_trailing,
+                                  fp32_boundary)
 from posefast.ops._kernel_op import kernel_op
 from posefast.ops._switch import kernels_enabled
 from posefast.ops._tables import contiguous_batch, new_like
@@ -126,6 +127,7 @@ class _mpjpe:
         return _pair_backward("mpjpe_backward", grad, pred, target, root=root)
 
 
+@fp32_boundary
 def mpjpe(pred: Tensor, target: Tensor, root: int | None = None) -> Tensor:
     """Mean per-joint position error of each pose (Protocol #1), differentiable.
 
@@ -167,6 +169,7 @@ def _pair_metric_op(metric: str):
 _n_mpjpe = _pair_metric_op("n_mpjpe")
 
 
+@fp32_boundary
 def n_mpjpe(pred: Tensor, target: Tensor) -> Tensor:
     """MPJPE after the least-squares scale of ``pred`` onto ``target`` (VideoPose3D ``n_mpjpe``), differentiable.
 
@@ -200,6 +203,7 @@ _DEGENERATE_DOC = """
     """
 
 
+@fp32_boundary
 def p_mpjpe(pred: Tensor, target: Tensor) -> Tensor:
     """P-MPJPE (Protocol #2): MPJPE after the similarity Procrustes fit of ``pred`` onto ``target``, per pose.
 
@@ -264,6 +268,7 @@ class _procrustes_align:
         return new_like(pred), new_like(target)
 
 
+@fp32_boundary
 def procrustes_align(pred: Tensor, target: Tensor) -> ProcrustesAlignment:
     """Similarity Procrustes alignment of ``pred`` onto ``target`` (VideoPose3D's P-MPJPE fit), differentiable.
 
@@ -363,6 +368,7 @@ def _threshold_list(thresholds) -> list[float]:
     return sorted(values)  # the kernel's tallies need them ascending
 
 
+@fp32_boundary
 def pose_errors(pred: Tensor, target: Tensor, thresholds: Sequence[float] | Tensor = PCK_THRESHOLDS_MM,
                 joints: Sequence[int] | Tensor | None = None, unit: str = "m", root: int | None = 0,
                 pck_threshold: float = 150.0) -> PoseErrors:
@@ -418,6 +424,7 @@ def pose_errors(pred: Tensor, target: Tensor, thresholds: Sequence[float] | Tens
     return PoseErrors(mp, pm, err, per_joint, thr_t, curve, curve[k_pck], curve.mean())
 
 
+@fp32_boundary
 def pck(pred: Tensor, target: Tensor, threshold: float = 150.0, joints: Sequence[int] | Tensor | None = None,
         unit: str = "m", root: int | None = 0) -> float:
     """3D PCK in percent: root-relative joints with error strictly below ``threshold`` mm (3DHP: 150 mm).
@@ -428,6 +435,7 @@ def pck(pred: Tensor, target: Tensor, threshold: float = 150.0, joints: Sequence
                        pck_threshold=threshold).pck.item()
 
 
+@fp32_boundary
 def auc(pred: Tensor, target: Tensor, thresholds: Sequence[float] | Tensor = PCK_THRESHOLDS_MM,
         joints: Sequence[int] | Tensor | None = None, unit: str = "m", root: int | None = 0) -> float:
     """3D AUC in percent: the mean PCK over ``thresholds`` (3DHP: 0, 5, ..., 150 mm), via :func:`pose_errors`."""

@@ -13,7 +13,8 @@ from torch import Tensor
 from posefast import reference
 from posefast._ext import launch
 from posefast.geometry import DEFAULT_EPS
-from posefast.ops._checks import check_batch, check_float, check_like, check_points, check_trailing
+from posefast.ops._checks import (check_batch, check_float, check_like, check_points, check_trailing,
+                                  fp32_boundary)
 from posefast.ops._kernel_op import kernel_op
 from posefast.ops._switch import kernels_enabled
 from posefast.ops._tables import contiguous_batch, new_like, table
@@ -52,6 +53,7 @@ class _bone_vectors:
         return grad_bones.new_empty(grad_bones.shape[:-2] + (grad_bones.shape[-2] + 1, 3))
 
 
+@fp32_boundary
 def bone_vectors(joints: Tensor, skeleton: Skeleton | str) -> Tensor:
     """Bone vectors ``child - parent`` of every bone.
 
@@ -103,6 +105,7 @@ class _forward_kinematics:
         return grad_joints.new_empty(lead + (grad_joints.shape[-2] - 1, 3)), grad_joints.new_empty(lead + (3,))
 
 
+@fp32_boundary
 def forward_kinematics(bones: Tensor, skeleton: Skeleton | str, root: Tensor | None = None) -> Tensor:
     """Joint positions from bone vectors: the exact inverse of :func:`bone_vectors` given the root.
 
@@ -159,6 +162,7 @@ class _kcs:
         return new_like(bones)
 
 
+@fp32_boundary
 def kcs(bones: Tensor) -> Tensor:
     """Kinematic Chain Space matrix ``B Bᵀ`` (Wandt & Rosenhahn, RepNet, CVPR 2019).
 
@@ -208,6 +212,7 @@ class _part_kcs:
         return new_like(joints)
 
 
+@fp32_boundary
 def part_kcs(joints: Tensor, skeleton: Skeleton | str, normalize: bool = True, eps: float = DEFAULT_EPS) -> Tensor:
     """Part-aware KCS of PoseAug's 3D discriminator (Gong et al., CVPR 2021), fused in one pass.
 
@@ -272,6 +277,7 @@ class _part_kcs_compact:
         return new_like(joints)
 
 
+@fp32_boundary
 def part_kcs_compact(joints: Tensor, skeleton: Skeleton | str, normalize: bool = True,
                      eps: float = DEFAULT_EPS) -> Tensor:
     """The distinct entries of :func:`part_kcs`, written directly: ``[..., P, D]`` instead of ``[..., P, B, B]``.

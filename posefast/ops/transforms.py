@@ -19,7 +19,8 @@ from torch import Tensor
 from posefast import reference
 from posefast._ext import launch
 from posefast.geometry import DEFAULT_DEPTH_RANGE, DEFAULT_EPS, DEFAULT_MIN_DEPTH, DEFAULT_MIN_SCALE
-from posefast.ops._checks import check_batch, check_float, check_like, check_points, check_trailing
+from posefast.ops._checks import (check_batch, check_float, check_like, check_points, check_trailing,
+                                  fp32_boundary)
 from posefast.ops._kernel_op import kernel_op
 from posefast.ops._switch import kernels_enabled
 from posefast.ops._tables import contiguous_batch, new_like, table
@@ -112,6 +113,7 @@ class _rotvec_to_rotmat:
         return new_like(rotvec)
 
 
+@fp32_boundary
 def rotvec_to_rotmat(rotvec: Tensor) -> Tensor:
     """Rotation matrices from rotation vectors (axis · angle), Rodrigues' formula.
 
@@ -179,6 +181,7 @@ def _check_ba_inputs(joints, delta, skel: Skeleton, eps) -> float:
     return _positive(eps, "eps")
 
 
+@fp32_boundary
 def bone_angle_augment(joints: Tensor, delta: Tensor, skeleton: Skeleton | str, frozen: Sequence[str] | None = None,
                        eps: float = DEFAULT_EPS) -> tuple[Tensor, Tensor]:
     """PoseAug's bone-angle augmentation (BA; Gong et al., CVPR 2021).
@@ -252,6 +255,7 @@ def _check_bl_inputs(joints, ratio, skel: Skeleton) -> None:
     check_batch(ratio, "ratio", joints.shape[:-2], "joints", 1)
 
 
+@fp32_boundary
 def bone_length_augment(joints: Tensor, ratio: Tensor, skeleton: Skeleton | str) -> Tensor:
     """PoseAug's bone-length augmentation (BL; Gong et al., CVPR 2021).
 
@@ -315,6 +319,7 @@ def _check_rt_inputs(joints, rotvec, translation) -> None:
         check_batch(t, name, joints.shape[:-2], "joints", 1)
 
 
+@fp32_boundary
 def rigid_transform(joints: Tensor, rotvec: Tensor, translation: Tensor) -> Tensor:
     """PoseAug's rigid transform (RT; Gong et al., CVPR 2021): ``R(rotvec) (x_j − x_0) + translation``.
 
@@ -369,6 +374,7 @@ class _project:
         return new_like(points), new_like(camera)
 
 
+@fp32_boundary
 def project(points: Tensor, camera: Tensor, min_depth: float = DEFAULT_MIN_DEPTH) -> Tensor:
     """Camera-frame points to image coordinates, Human3.6M / VideoPose3D camera model (Pavllo et al., CVPR 2019).
 
@@ -413,6 +419,7 @@ def _check_image_size(w, h, ref: Tensor, batch: torch.Size, ref_name: str) -> No
             _positive(v, name)
 
 
+@fp32_boundary
 def normalize_screen(uv: Tensor, w, h) -> Tensor:
     """Pixels → normalised screen coordinates (VideoPose3D): ``uv / w · 2 − [1, h / w]``.
 
@@ -429,6 +436,7 @@ def normalize_screen(uv: Tensor, w, h) -> Tensor:
     return reference.normalize_screen(uv, w, h)
 
 
+@fp32_boundary
 def denormalize_screen(uv: Tensor, w, h) -> Tensor:
     """Inverse of :func:`normalize_screen`: ``(uv + [1, h / w]) · w / 2``; same arguments."""
     check_float(uv, "uv")
@@ -437,6 +445,7 @@ def denormalize_screen(uv: Tensor, w, h) -> Tensor:
     return reference.denormalize_screen(uv, w, h)
 
 
+@fp32_boundary
 def normalize_camera(camera: Tensor, w, h) -> Tensor:
     """Pixel camera → normalised-screen camera, so that
     ``project(p, normalize_camera(c, w, h)) == normalize_screen(project(p, c), w, h)``.
@@ -492,6 +501,7 @@ class _global_position_align:
         return new_like(joints), new_like(target), new_like(camera)
 
 
+@fp32_boundary
 def global_position_align(joints_3d: Tensor, target_2d: Tensor, camera: Tensor,
                           depth_range: tuple[float, float] = DEFAULT_DEPTH_RANGE,
                           min_scale: float = DEFAULT_MIN_SCALE) -> Tensor:
@@ -600,6 +610,7 @@ class _augment_pipeline:
                 new_like(camera))
 
 
+@fp32_boundary
 def augment_pipeline(joints: Tensor, delta: Tensor, ratio: Tensor, rotvec: Tensor, translation: Tensor,
                      camera: Tensor, skeleton: Skeleton | str, frozen: Sequence[str] | None = None,
                      eps: float = DEFAULT_EPS,

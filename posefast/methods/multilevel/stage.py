@@ -16,6 +16,7 @@ import torch
 from posefast.engine.checkpoint import write_text_atomic
 from posefast.engine.jobs import parse_list
 from posefast.engine.loop import Draw, EpochLoop, EpochPlan
+from posefast.engine.precision import resolve_precision
 from posefast.evaluation.heatmap2d import evaluate_pck
 from posefast.methods.multilevel.steps import Augment, adapt_step, source_step
 from posefast.methods.registry import MULTILEVEL_VARIANTS
@@ -195,7 +196,8 @@ def run_stage(stage: Stage, epochs: int, data: dict, aug: Augment, ml, cfg, sett
     metrics (``{"target": {"pck", "per_joint", "count"}, "target_student"?}``)."""
     task = StageTask(stage, data, aug, ml, settings, batch_size, streams)
     loop = EpochLoop(task, out, epochs=epochs, batch_size=batch_size, seed=order_seed(cfg.seed),
-                     steps_per_epoch=cfg.steps_per_epoch, checkpoint_every=cfg.checkpoint_every, progress=progress)
+                     steps_per_epoch=cfg.steps_per_epoch, checkpoint_every=cfg.checkpoint_every, progress=progress,
+                     precision=resolve_precision(cfg.precision, _device(stage.student)))
     last = loop.fit(cfg.resume)
     write_text_atomic(Path(out) / "metrics.json", json.dumps({"stage": stage.name, "epochs": epochs, **last}, indent=2))
     return last
