@@ -33,6 +33,10 @@ MULTILEVEL = ["multilevel", "--epochs", "3", "--batch-size", "8", "--seed", "1",
               "--set", "multilevel.variants=source-only,multilevel", "--set", "checkpoint_every=2", "--quiet",
               "--no-plots"]
 ML_STEPS = 32 // 8  # steps per multilevel epoch; its stages: pretrain (1 epoch), source-only (2), multilevel (2)
+# --precision bf16 (issue 27): the networks' forward passes in bf16 on the same loop; the same guarantees. PoseAug
+# (lifter, generator, discriminators), PoseDA (its LPA generator heads) and multilevel cover every network kind.
+BF16 = ["--precision", "bf16"]
+BF16_LIFTING = ("poseda", "poseaug")
 
 # Runs `posefast.train`'s CLI once per argv list given as JSON, in one process (one torch import for many runs).
 # POSEFAST_TEST_KILL="step:N" SIGKILLs the process right after its N-th training step on the shared epoch loop (its
@@ -113,8 +117,12 @@ def assert_same_files(a: Path, b: Path, pattern: str):
             assert without_wall_time((a / f).read_text()) == without_wall_time((b / f).read_text()), str(a / f)
 
 
-def lifting_runs(root: Path, extra=()):
-    return [[m, *SMALL, *extra, "--out", str(root / m)] for m in LIFTING]
+def lifting_runs(root: Path, extra=(), methods=LIFTING):
+    return [[m, *SMALL, *extra, "--out", str(root / m)] for m in methods]
+
+
+def bf16_runs(root: Path):
+    return lifting_runs(root, BF16, BF16_LIFTING) + [[*MULTILEVEL, *BF16, "--out", str(root / "multilevel")]]
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +134,23 @@ def quiet_runs(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="module")
+def quiet_runs_bf16(tmp_path_factory):
+    """PoseDA, PoseAug and multilevel at --precision bf16, once, at 2 threads on an otherwise idle machine."""
+    root = tmp_path_factory.mktemp("quiet-bf16")
+    done = run_cli(bf16_runs(root))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "precision: bf16 (requested" in done.stderr
+    return root
+
+
+def runs_at(request, precision: str) -> tuple[Path, list]:
+    """The quiet runs' folder and the extra flags of ``precision``."""
+    if precision == "bf16":
+        return request.getfixturevalue("quiet_runs_bf16"), BF16
+    return request.getfixturevalue("quiet_runs"), []
+
+
 def test_two_threads_under_load_repeat_every_method_bit_for_bit(quiet_runs, tmp_path):
     with cpu_load():
         done = run_cli(lifting_runs(tmp_path) + [[*MULTILEVEL, "--out", str(tmp_path / "multilevel")]])
@@ -135,11 +160,25 @@ def test_two_threads_under_load_repeat_every_method_bit_for_bit(quiet_runs, tmp_
     assert_same_files(quiet_runs / "multilevel", tmp_path / "multilevel", "summary.json")
 
 
-def test_poseaug_killed_after_warmup_resumes_bit_for_bit(quiet_runs, tmp_path):
+def test_bf16_at_two_threads_under_load_repeats_bit_for_bit(quiet_runs_bf16, quiet_runs, tmp_path):
+    with cpu_load():
+        done = run_cli(bf16_runs(tmp_path))
+    assert done.returncode == 0, done.stderr[-3000:]
+    for method in (*BF16_LIFTING, "multilevel"):
+        assert_same_files(quiet_runs_bf16 / method, tmp_path / method, "metrics.json*")
+        # and bf16 did run: the same command at fp32 computes other numbers
+        assert (quiet_runs_bf16 / method / "metrics.json").read_bytes() != \
+            (quiet_runs / method / "metrics.json").read_bytes(), method
+    assert_same_files(quiet_runs_bf16 / "multilevel", tmp_path / "multilevel", "summary.json")
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_poseaug_killed_after_warmup_resumes_bit_for_bit(request, precision, tmp_path):
     # Epoch 0 is PoseAug's warm-up. Kill 1: after the 3rd step of epoch 1, where the augmentor's feedback, the
     # discriminators and the full pool are in play and the last checkpoint is the one after the 2nd step. Kill 2
     # (in the resumed run): after epoch 1's metrics line is written, before that epoch's checkpoint.
-    run = [["poseaug", *SMALL, "--out", str(tmp_path / "poseaug")]]
+    quiet, extra = runs_at(request, precision)
+    run = [["poseaug", *SMALL, *extra, "--out", str(tmp_path / "poseaug")]]
     first = run_cli(run, kill=f"step:{STEPS_PER_EPOCH + 3}")
     assert first.returncode == -signal.SIGKILL, first.stderr[-3000:]
     assert not (tmp_path / "poseaug" / "metrics.json").exists()
@@ -149,18 +188,21 @@ def test_poseaug_killed_after_warmup_resumes_bit_for_bit(quiet_runs, tmp_path):
     assert len((tmp_path / "poseaug" / "metrics.jsonl").read_text().splitlines()) == 2  # epoch 1's line, uncheckpointed
     third = run_cli(resume)
     assert third.returncode == 0, third.stderr[-3000:]
-    assert_same_files(quiet_runs / "poseaug", tmp_path / "poseaug", "metrics.json*")
+    assert_same_files(quiet / "poseaug", tmp_path / "poseaug", "metrics.json*")
 
 
-def test_multilevel_stage_killed_mid_epoch_resumes_bit_for_bit(quiet_runs, tmp_path):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_multilevel_stage_killed_mid_epoch_resumes_bit_for_bit(request, precision, tmp_path):
     # Kill 1: after the 3rd step of the multilevel variant's first epoch (pretraining and source-only are done; the
     # last checkpoint is the mid-epoch one after its 2nd step, so the teacher, discriminator and RNG states are
     # ahead of it). Kill 2 (in the resumed run): after that variant's last metrics line, before its checkpoint.
-    run = [[*MULTILEVEL, "--out", str(tmp_path / "multilevel")]]
+    quiet, extra = runs_at(request, precision)
+    run = [[*MULTILEVEL, *extra, "--out", str(tmp_path / "multilevel")]]
     first = run_cli(run, kill=f"step:{ML_STEPS * (1 + 2) + 3}")
     assert first.returncode == -signal.SIGKILL, first.stderr[-3000:]
     variant = tmp_path / "multilevel" / "seed1" / "multilevel"
-    assert torch.load(variant / "checkpoint.pt", weights_only=False)["step"] == 2  # resumes inside the epoch
+    state = torch.load(variant / "checkpoint.pt", weights_only=False)
+    assert state["step"] == 2 and state["precision"] == precision  # resumes inside the epoch, at its precision
     assert not (tmp_path / "multilevel" / "summary.json").exists()
     resume = [run[0] + ["--resume"]]
     second = run_cli(resume, kill="save:2")
@@ -168,8 +210,8 @@ def test_multilevel_stage_killed_mid_epoch_resumes_bit_for_bit(quiet_runs, tmp_p
     assert len((variant / "metrics.jsonl").read_text().splitlines()) == 2  # epoch 1's line, uncheckpointed
     third = run_cli(resume)
     assert third.returncode == 0, third.stderr[-3000:]
-    assert_same_files(quiet_runs / "multilevel", tmp_path / "multilevel", "metrics.json*")
-    assert_same_files(quiet_runs / "multilevel", tmp_path / "multilevel", "summary.json")
+    assert_same_files(quiet / "multilevel", tmp_path / "multilevel", "metrics.json*")
+    assert_same_files(quiet / "multilevel", tmp_path / "multilevel", "summary.json")
 
 
 # -- the pieces ---------------------------------------------------------------------------------------------------

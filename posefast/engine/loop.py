@@ -175,7 +175,7 @@ class EpochLoop:
         bad = settings_mismatches(state["settings"], self.task.resume_settings())
         saved = state.get("precision", "fp32")  # checkpoints from before --precision ran fp32
         if saved != self.precision.name and not any(b.startswith("precision ") for b in bad):
-            bad.append(f"precision {saved!r} (now {self.precision.name!r}: {self.precision.describe()})")
+            bad.append(f"precision {saved!r} (now {self.precision.name!r})")
         if bad:
             raise ValueError(f"--resume: {self.checkpoint_path} was written with different settings: {'; '.join(bad)}. "
                              "Resume with the run's own settings, or start a new --out")
