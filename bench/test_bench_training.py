@@ -206,3 +206,123 @@ def test_multilevel_step(benchmark, device):
         return step, _State({"stage": stage})
 
     _paired(benchmark, f"train/multilevel_step/batch-{batch}/{device}", device, 1, build)
+
+
+# ---- precision: fp32 against bf16 (issue 27) ----------------------------------------------------------------------
+# The same pairing as above, with the kernels on in both and the two instances differing only in the precision
+# context the engine's epoch loop enters around a step (posefast.engine.precision). ``ratio_median`` is fp32 time
+# over bf16 time (> 1: bf16 faster). The methods run with the jobs' default settings (lifter width -1: 512 on the
+# CPU; multilevel's defaults at batch 32).
+def _paired_precision(benchmark, group: str, device: str, steps_per_call: int, build) -> None:
+    from posefast.engine.precision import FP32, resolve_precision
+
+    bf16 = resolve_precision("bf16", device)
+    precisions = {"fp32": FP32, "bf16": bf16}
+    runs = {}
+    for name, precision in precisions.items():
+        call, state = build()
+        with precision.networks():
+            call()  # warm-up
+        state.save()
+        runs[name] = (call, state)
+    times = {name: [] for name in precisions}
+    turn = [0]
+
+    def one_round():
+        order = ("fp32", "bf16") if turn[0] % 2 == 0 else ("bf16", "fp32")
+        turn[0] += 1
+        for name in order:
+            call, state = runs[name]
+            state.restore()
+            with precisions[name].networks():
+                t = time.perf_counter()
+                call()
+                times[name].append(time.perf_counter() - t)
+
+    benchmark.group = group
+    benchmark.pedantic(one_round, rounds=ROUNDS, warmup_rounds=0)
+    a, b = statistics.median(times["fp32"]), statistics.median(times["bf16"])
+    benchmark.extra_info.update(
+        family="train", op=group.split("/")[1], impl="precision", device=device, steps_per_call=steps_per_call,
+        threads=THREADS, load_1min=round(os.getloadavg()[0], 2), rounds=ROUNDS, bf16=bf16.describe(),
+        fp32_median_s=a, bf16_median_s=b, fp32_iqr_s=_iqr(times["fp32"]), bf16_iqr_s=_iqr(times["bf16"]),
+        ratio_median=statistics.median(x / y for x, y in zip(times["fp32"], times["bf16"])))
+    print(f"\n{group}: fp32 {a * 1e3:.1f} ms, bf16 {b * 1e3:.1f} ms per call of {steps_per_call} step(s); "
+          f"fp32/bf16 {benchmark.extra_info['ratio_median']:.2f}x (median of {ROUNDS} paired rounds, "
+          f"{THREADS} thread(s))")
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_precision_poseaug_step(benchmark, device):
+    require_device(device)
+
+    def build():
+        cfg, method = _lifting("poseaug", device, **{"poseaug.warmup_epochs": 0})
+        split = method.train_split(1)
+        bs = cfg.batch_size
+
+        def two_steps():  # one step with the discriminator update, one without
+            for i in range(2):
+                method.train_step({k: v[i * bs:(i + 1) * bs] for k, v in split.items()}, 1, i)
+            _sync(device)
+
+        return two_steps, _lifting_state(method)
+
+    _paired_precision(benchmark, f"precision/poseaug_step/{device}", device, 2, build)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_precision_poseda_steps(benchmark, device):
+    """PoseDA's LPA pass (8 generator/discriminator steps of 256) and one lifter step on its training split."""
+    require_device(device)
+
+    def build():
+        cfg, method = _lifting("poseda", device, **{"poseda.lpa_epochs": 1, "poseda.lpa_batch_size": 256})
+        method.begin_epoch(0)
+        split = method.train_split(0)
+
+        def lpa_and_lifter_step():
+            method.train_lpa()
+            method.train_step({k: v[:cfg.batch_size] for k, v in split.items()}, 0, 0)
+            _sync(device)
+
+        return lpa_and_lifter_step, _lifting_state(method)
+
+    _paired_precision(benchmark, f"precision/poseda_lpa+lifter_step/{device}", device, 9, build)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_precision_multilevel_step(benchmark, device):
+    require_device(device)
+    try:
+        from posefast.data.image2d import make_domain
+        from posefast.methods.multilevel import stage as mlmod
+        from posefast.methods.multilevel.adain import build_style_transfer
+        from posefast.methods.multilevel.steps import Augment, adapt_step
+        from posefast.methods.multilevel.warp import AffineRanges
+    except ImportError as exc:
+        pytest.skip(f"the multi-level 2D method is not importable: {exc}")
+    from posefast.cli.config import TrainConfig
+
+    ml = TrainConfig().multilevel
+    batch = 32
+    src = make_domain("source", batch, ml.image_size, 0)
+    tgt = make_domain("target", batch, ml.image_size, 0)
+    source_batch = tuple(t.to(device) for t in (src.images, src.keypoints, src.visible))
+    target_images = tgt.images.to(device)
+
+    def build():
+        torch.manual_seed(0)
+        student = mlmod.build_pose_net(ml, src.num_keypoints).to(device)
+        style = build_style_transfer(ml.adain_width).to(device).eval()
+        stage = mlmod.Stage("multilevel", ("image", "feature", "pose"), student, 1e-3, ml, style)
+        aug = Augment(AffineRanges(ml.rotation, ml.scale_min, ml.scale_max, ml.shear, ml.translate),
+                      ml.color_jitter, ml.image_size, student.output_stride, ml.sigma)
+
+        def step():
+            adapt_step(stage, aug, ml, source_batch, target_images)
+            _sync(device)
+
+        return step, _State({"stage": stage})
+
+    _paired_precision(benchmark, f"precision/multilevel_step/batch-{batch}/{device}", device, 1, build)
