@@ -203,3 +203,15 @@ def test_a_bf16_run_resumed_from_its_first_epoch_ends_where_the_whole_run_does(t
     _, resumed = _fit(tmp_path / "split", BF16, epochs=3, resume=True)
     assert resumed == whole
     assert (tmp_path / "whole" / "metrics.jsonl").read_bytes() == (tmp_path / "split" / "metrics.jsonl").read_bytes()
+
+
+def test_the_flag_reaches_the_config_and_adain_refuses_bf16():
+    from posefast.cli.train import build_parser, config_from_args
+
+    cfg = config_from_args(build_parser().parse_args(["poseaug", "--precision", "auto"]))
+    assert cfg.precision == "auto"
+    assert config_from_args(build_parser().parse_args(["poseaug"])).precision == "fp32"
+    with pytest.raises(UsageError, match=r"--precision bf16: the adain job trains its decoder outside"):
+        config_from_args(build_parser().parse_args(["adain", "--precision", "bf16"]))
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["poseaug", "--precision", "fp16"])
