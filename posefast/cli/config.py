@@ -69,6 +69,10 @@ class PoseDAConfig:
     gpa: bool = True
     lpa: bool = True
     target_camera: str = "given"  # "given": the target split's intrinsics; "estimate": from image size (see poseda)
+    # GPA's root depth: "matched" (each source pose keeps its own depth, mapped onto the target's depth distribution
+    # estimated from its 2D scales: the pose's extent still sets its 2D scale) or "pair" (the release: the depth that
+    # gives the pose the paired target pose's 2D scale)
+    gpa_depth: str = "matched"
     depth_min: float = 1.0  # GPA depth clamp (metres)
     depth_max: float = 20.0
     lpa_epochs: int = 2  # passes over the source to train the LPA generator and anchor discriminator

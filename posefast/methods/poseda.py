@@ -48,6 +48,55 @@ from posefast.ops import (bone_angle_augment, bone_length_augment, global_positi
 from posefast.seeds import derive_seed
 
 ANCHORS = ("target2d-local", "target2d", "source3d", "both")
+GPA_DEPTHS = ("matched", "pair")
+
+
+def _log_stats(x: torch.Tensor, what: str) -> tuple[float, float]:
+    """Mean and standard deviation of log x over the finite, positive entries of ``x``."""
+    x = x.detach().to(torch.float64).flatten()
+    x = x[torch.isfinite(x) & (x > 0)]
+    if x.numel() < 2:
+        raise ValueError(f"{what}: GPA needs at least 2 finite, positive values, got {x.numel()}")
+    lx = x.log()
+    return float(lx.mean()), float(lx.std())
+
+
+def log_depth_moments(source_3d: torch.Tensor, target_2d: torch.Tensor, target_camera: torch.Tensor):
+    """``(mu_s, sd_s, mu_t, sd_t)``: mean and spread of log root depth of the source (measured) and of the target
+    (estimated from its 2D only), for :func:`matched_depth`.
+
+    A pose's 2D scale divided by the focal length is its angular size a = e / z (weak perspective), with e the 3D
+    extent the released ``gpa()`` uses, ``(Δx + Δy) / 2``, and z the root depth. log a_t = log e_t − log z_t; with
+    the target's extents distributed as the source's and independent of depth (as a camera rig makes them),
+    E[log z_t] = E[log e_s] − E[log a_t] and Var[log z_t] = Var[log a_t] − Var[log e_s] (floored at 0). The
+    target's a_t is ``(w / fx + h / fy) / 2`` of its keypoint box, the same box statistic ``gpa()`` uses.
+    """
+    extent = source_3d[..., :2].amax(-2) - source_3d[..., :2].amin(-2)
+    mu_e, sd_e = _log_stats(extent.mean(-1), "source 3D extent")
+    mu_s, sd_s = _log_stats(source_3d[..., 0, 2], "source root depth")
+    box = target_2d.amax(-2) - target_2d.amin(-2)
+    mu_a, sd_a = _log_stats((box[..., 0] / target_camera[..., 0] + box[..., 1] / target_camera[..., 1]) / 2,
+                            "target 2D scale")
+    return mu_s, sd_s, mu_e - mu_a, max(sd_a ** 2 - sd_e ** 2, 0.0) ** 0.5
+
+
+def matched_depth(depth: torch.Tensor, moments) -> torch.Tensor:
+    """The source root depths mapped onto the target's estimated depth distribution, monotonically in log depth:
+    ``exp(mu_t + sd_t (log z − mu_s) / sd_s)``; identity when both distributions agree. A source without depth
+    spread (sd_s = 0) goes to the target's typical depth exp(mu_t)."""
+    mu_s, sd_s, mu_t, sd_t = moments
+    gain = sd_t / sd_s if sd_s > 0 else 0.0
+    return torch.exp(mu_t + gain * (depth.log() - mu_s))
+
+
+def place_root(joints_3d: torch.Tensor, root_2d: torch.Tensor, depth: torch.Tensor,
+               camera: torch.Tensor) -> torch.Tensor:
+    """The pose moved, root-relative shape unchanged, so that its root (joint 0) sits at ``depth`` on the camera
+    ray through ``root_2d`` (pixels of ``camera`` = ``(fx, fy, cx, cy)``, one per pose): GPA's root placement
+    with the depth given."""
+    fx, fy, cx, cy = camera.unbind(-1)
+    root = torch.stack([depth * (root_2d[..., 0] - cx) / fx, depth * (root_2d[..., 1] - cy) / fy, depth], -1)
+    return joints_3d - joints_3d[..., :1, :] + root[..., None, :]
 
 
 def estimate_camera(image_size: torch.Tensor) -> torch.Tensor:
@@ -77,6 +126,11 @@ class PoseDA(LiftingMethod):
             self.target_camera = estimate_camera(tgt["image_size"]).to(tgt["joints_2d"])
         else:
             raise ValueError(f"poseda.target_camera: expected 'given' or 'estimate', got {pc.target_camera!r}")
+        if pc.gpa_depth not in GPA_DEPTHS:
+            raise ValueError(f"poseda.gpa_depth: expected one of {', '.join(GPA_DEPTHS)}, got {pc.gpa_depth!r}")
+        self.depth_map = None  # (mu_s, sd_s, mu_t, sd_t) of log root depth, for gpa_depth="matched"
+        if self.gpa and pc.gpa_depth == "matched":
+            self.depth_map = log_depth_moments(data.source_train["joints_3d"], tgt["joints_2d"], self.target_camera)
         self.generated: torch.Tensor | None = None  # LPA poses [M, J, 3], camera frame of their source sample
         self.generated_from: torch.Tensor | None = None  # [M] source index each generated pose came from
         self.diagnostics = EpochDistributions()
@@ -143,8 +197,12 @@ class PoseDA(LiftingMethod):
             pick = torch.randint(0, tgt["joints_2d"].shape[0], (joints_3d.shape[0],), generator=generator)
             pick = pick.to(joints_3d.device)
             camera, size = self.target_camera[pick], tgt["image_size"][pick]
-            joints_3d = global_position_align(joints_3d, tgt["joints_2d"][pick], camera[:, :4],
-                                              depth_range=(self.pc.depth_min, self.pc.depth_max))
+            if self.depth_map is None:  # "pair": the release's per-pair depth
+                joints_3d = global_position_align(joints_3d, tgt["joints_2d"][pick], camera[:, :4],
+                                                  depth_range=(self.pc.depth_min, self.pc.depth_max))
+            else:
+                depth = matched_depth(joints_3d[:, 0, 2], self.depth_map).clamp(self.pc.depth_min, self.pc.depth_max)
+                joints_3d = place_root(joints_3d, tgt["joints_2d"][pick, 0], depth, camera[:, :4])
         else:
             src = self.data.source_train
             camera, size = src["camera"][source_index], src["image_size"][source_index]
