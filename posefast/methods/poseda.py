@@ -6,6 +6,21 @@ and moved, root-relative pose unchanged, so that its projection with that target
 root at the target's 2D scale; the lifter learns from those aligned 2D→3D pairs. Only target 2D and intrinsics are
 used, never target 3D. The pairing is redrawn every epoch.
 
+``poseda.gpa_depth`` chooses how GPA sets the depth (the root position always comes from the paired target pose):
+
+- ``pair`` (the released ``gpa()``, rese1f/PoseDA README.md:14-59; ``tests/test_parity_poseda_gpa.py``): the depth
+  at which the source pose's 3D extent projects to the paired target pose's 2D box scale. Every aligned pose then has
+  its partner's 2D size whatever its own extent, and its depth follows its extent over the partner's: a crouching
+  target pose paired with a standing source pushes it far away. The lifter loses the cue a camera rig gives it (a
+  bigger pose looks bigger at a depth that does not depend on the pose) and mis-sizes target poses, on targets
+  filmed by the source's own rig as much as on far ones.
+- ``matched`` (default; our reading of "align the global positions of the source to the target's", matching the
+  distribution rather than copying one partner's scale): each source pose keeps its own depth, mapped monotonically
+  (log-affine) onto the target's depth distribution, whose mean and spread of log depth are estimated from the
+  target's 2D box scales and the source's 3D extents (:func:`log_depth_moments`) — the same box statistic and the
+  same 2D-only information the release uses. When the target is filmed as the source was, the map is about the
+  identity; the 2D scale of an aligned pose keeps following its own extent.
+
 LPA (not released; our reading of the paper, each choice tied to its text):
 - "a augmentation generator that generates the parameters of pre-defined pose transformations": PoseAug's BA and BL
   heads (bone-direction offsets, symmetric bone-length ratios) applied by the ``bone_angle_augment`` /
