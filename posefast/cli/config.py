@@ -69,10 +69,10 @@ class PoseDAConfig:
     gpa: bool = True
     lpa: bool = True
     target_camera: str = "given"  # "given": the target split's intrinsics; "estimate": from image size (see poseda)
-    # GPA's root depth: "matched" (each source pose keeps its own depth, mapped onto the target's depth distribution
-    # estimated from its 2D scales: the pose's extent still sets its 2D scale) or "pair" (the release: the depth that
-    # gives the pose the paired target pose's 2D scale)
-    gpa_depth: str = "matched"
+    # GPA's placement (methods/poseda.py): "matched" (each source pose keeps its own root ray and depth, both mapped
+    # onto the target's distributions estimated from its 2D), "matched-depth" (own depth mapped, the paired target
+    # pose's root) or "pair" (the release: the paired target pose's root, at the depth giving its 2D scale)
+    gpa_align: str = "matched"
     depth_min: float = 1.0  # GPA depth clamp (metres)
     depth_max: float = 20.0
     lpa_epochs: int = 2  # passes over the source to train the LPA generator and anchor discriminator

@@ -1,6 +1,7 @@
-"""GPA's depth readings (``poseda.gpa_depth``): "pair" (the release: the depth giving each source pose its paired
-target pose's 2D scale) and "matched" (each source pose keeps its own depth, mapped onto the target's depth
-distribution estimated from the target's 2D scales), and the closed-form pieces of "matched"."""
+"""GPA's placement readings (``poseda.gpa_align``): "pair" (the release: the paired target pose's root, at the depth
+giving its 2D scale), "matched-depth" (the paired root, the source pose's own depth mapped onto the target's depth
+distribution) and "matched" (the source pose's own root ray and depth, both mapped onto the target's distributions
+estimated from its 2D), and the closed-form pieces they use."""
 import math
 
 import pytest
@@ -10,7 +11,7 @@ from posefast.cli.config import TrainConfig
 from posefast.data.domains import load_domains, root_relative
 from posefast.engine.distributed import DistContext
 from posefast.methods import lifting_method
-from posefast.methods.poseda import log_depth_moments, matched_depth, place_root
+from posefast.methods.poseda import log_depth_moments, matched_depth, matched_ray, place_root, ray_moments
 from posefast.ops import global_position_align, project
 
 
@@ -108,8 +109,8 @@ def test_place_root_puts_the_root_on_its_ray_and_has_exact_gradients():
 
 
 def test_pair_reading_is_the_release_op(domains):
-    """gpa_depth="pair" places every pose exactly as the op the parity test checks against the release."""
-    method = _gpa(domains, gpa_depth="pair")
+    """gpa_align="pair" places every pose exactly as the op the parity test checks against the release."""
+    method = _gpa(domains, gpa_align="pair")
     src, tgt = domains.source_train["joints_3d"], domains.target_train
     out, _ = method.place(src, torch.arange(src.shape[0]), torch.Generator().manual_seed(5))
     pick = torch.randint(0, tgt["joints_2d"].shape[0], (src.shape[0],), generator=torch.Generator().manual_seed(5))
@@ -117,26 +118,70 @@ def test_pair_reading_is_the_release_op(domains):
     torch.testing.assert_close(out, ref, rtol=0, atol=0)
 
 
-def test_matched_reading_keeps_the_size_cue_and_the_target_root(domains):
+def test_matched_readings_keep_the_size_cue(domains):
     src, tgt = domains.source_train["joints_3d"], domains.target_train
     n = src.shape[0]
     pick = torch.randint(0, tgt["joints_2d"].shape[0], (n,), generator=torch.Generator().manual_seed(5))
     cam = tgt["camera"][pick]
     corr = {}
-    for reading in ("matched", "pair"):
-        out, uv = _gpa(domains, gpa_depth=reading).place(src, torch.arange(n), torch.Generator().manual_seed(5))
+    for reading in ("matched", "matched-depth", "pair"):
+        out, uv = _gpa(domains, gpa_align=reading).place(src, torch.arange(n), torch.Generator().manual_seed(5))
         torch.testing.assert_close(root_relative(out), root_relative(src), atol=1e-5, rtol=0)
-        torch.testing.assert_close(project(out, cam)[:, 0], tgt["joints_2d"][pick, 0], atol=1e-2, rtol=0)
+        if reading != "matched":  # the paired target pose's root
+            torch.testing.assert_close(project(out, cam)[:, 0], tgt["joints_2d"][pick, 0], atol=1e-2, rtol=0)
         a = _angular_box(project(out, cam), cam).log()
         corr[reading] = float(torch.corrcoef(torch.stack([a, _extent(src).log()]))[0, 1])
-        if reading == "matched":  # depth: a function of the source's own depth, never of the paired target pose
+        if reading != "pair":  # depth: a function of the source's own depth, never of the paired target pose
             z = out[:, 0, 2]
             assert float(torch.corrcoef(torch.stack([z.log(), _extent(src).log()]))[0, 1]) < 0.1
             assert (z.log().argsort() == src[:, 0, 2].log().argsort()).float().mean() > 0.99
     # the source's own projections: a bigger pose looks bigger. "pair" gives every pose its partner's 2D size
-    assert corr["matched"] > 0.25 and abs(corr["pair"]) < 0.1
+    assert corr["matched"] > 0.25 and corr["matched-depth"] > 0.25 and abs(corr["pair"]) < 0.1
+
+
+def test_matched_reading_takes_the_targets_root_and_depth_distributions(domains):
+    src, tgt = domains.source_train["joints_3d"], domains.target_train
+    method = _gpa(domains)  # the default
+    assert method.pc.gpa_align == "matched"
+    out, _ = method.place(src, torch.arange(src.shape[0]), torch.Generator().manual_seed(5))
+    mu_s, sd_s, mu_t, sd_t = log_depth_moments(src, tgt["joints_2d"], tgt["camera"])
+    logz = out[:, 0, 2].double().log()
+    assert float(logz.mean()) == pytest.approx(mu_t, abs=1e-3) and float(logz.std()) == pytest.approx(sd_t, abs=1e-3)
+    ray = (out[:, 0, :2] / out[:, 0, 2:]).double()
+    cam = tgt["camera"]
+    ray_t = ((tgt["joints_2d"][:, 0] - cam[:, 2:4]) / cam[:, :2]).double()
+    torch.testing.assert_close(ray.mean(0), ray_t.mean(0), atol=1e-3, rtol=0)
+    torch.testing.assert_close(ray.std(0), ray_t.std(0), atol=1e-3, rtol=0)
+
+
+def test_matched_reading_is_about_the_identity_on_a_target_filmed_like_the_source():
+    data = load_domains("synthetic:h36m", "synthetic:h36m", "h36m16", "cpu", n_source=2048, n_target=2048,
+                        n_test=64, seed=0)
+    src = data.source_train["joints_3d"]
+    out, _ = _gpa(data).place(src, torch.arange(src.shape[0]), torch.Generator().manual_seed(5))
+    assert float((out[:, 0] - src[:, 0]).norm(dim=-1).median()) < 0.1  # metres, at ~5 m
+    assert float((out[:, 0, 2] / src[:, 0, 2] - 1).abs().median()) < 0.02
+    pair, _ = _gpa(data, gpa_align="pair").place(src, torch.arange(src.shape[0]), torch.Generator().manual_seed(5))
+    assert float((pair[:, 0] - src[:, 0]).norm(dim=-1).median()) > 0.3  # the release moves every pose
+
+
+def test_matched_ray_is_an_affine_map_per_axis():
+    ray = torch.tensor([[0.1, -0.2], [0.3, 0.0], [-0.1, 0.2]], dtype=torch.float64)
+    same = (torch.zeros(2), torch.ones(2), torch.zeros(2), torch.ones(2))
+    torch.testing.assert_close(matched_ray(ray, same), ray)
+    moments = (torch.tensor([0.1, 0.0]), torch.tensor([0.2, 0.0]), torch.tensor([0.0, -0.1]), torch.tensor([0.4, 0.3]))
+    expected = torch.stack([(ray[:, 0] - 0.1) * 2.0, torch.full((3,), -0.1, dtype=torch.float64)], -1)
+    torch.testing.assert_close(matched_ray(ray, moments), expected)  # the axis without source spread: target mean
+
+
+def test_ray_moments_refuse_without_finite_roots(domains):
+    src = domains.source_train
+    bad = src["joints_2d"].clone()
+    bad[..., 0, :] = float("nan")
+    with pytest.raises(ValueError, match="target 2D root"):
+        ray_moments(src["joints_3d"], bad, src["camera"])
 
 
 def test_unknown_depth_reading_is_one_clear_error(domains):
-    with pytest.raises(ValueError, match="poseda.gpa_depth"):
-        _gpa(domains, gpa_depth="nearest")
+    with pytest.raises(ValueError, match="poseda.gpa_align"):
+        _gpa(domains, gpa_align="nearest")
