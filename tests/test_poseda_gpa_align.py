@@ -182,6 +182,6 @@ def test_ray_moments_refuse_without_finite_roots(domains):
         ray_moments(src["joints_3d"], bad, src["camera"])
 
 
-def test_unknown_depth_reading_is_one_clear_error(domains):
+def test_unknown_placement_reading_is_one_clear_error(domains):
     with pytest.raises(ValueError, match="poseda.gpa_align"):
         _gpa(domains, gpa_align="nearest")
