@@ -40,7 +40,7 @@ def test_target_train_never_carries_3d(domains):
 
 
 def test_gpa_moves_each_pose_onto_its_paired_target_root(domains):
-    method = _method("gpa", domains)
+    method = _method("gpa", domains, gpa_align="pair")  # the release's depth: the paired target's 2D scale
     src = domains.source_train["joints_3d"]
     tgt = domains.target_train
     g = torch.Generator().manual_seed(3)

@@ -1,10 +1,29 @@
 """PoseDA (Chai et al., "Global Adaptation meets Local Generalization: Unsupervised Domain Adaptation for 3D Human
 Pose Estimation", ICCV 2023): global position alignment (GPA) + local pose augmentation (LPA).
 
-GPA (released as a function by the authors): every source 3D pose is paired with a randomly drawn *target* 2D pose
-and moved, root-relative pose unchanged, so that its projection with that target sample's camera lands on the target
-root at the target's 2D scale; the lifter learns from those aligned 2D→3D pairs. Only target 2D and intrinsics are
-used, never target 3D. The pairing is redrawn every epoch.
+GPA (released as a function by the authors): every source 3D pose is moved, root-relative pose unchanged, to a
+global position (root ray and depth) taken from the target domain's 2D, and projected with a target sample's camera;
+the lifter learns from those aligned 2D→3D pairs. Only target 2D and intrinsics are used, never target 3D. The
+pairing with target samples is redrawn every epoch.
+
+``poseda.gpa_align`` chooses how GPA places each source pose (root-relative pose always unchanged):
+
+- ``pair`` (the released ``gpa()``, rese1f/PoseDA README.md:14-59; ``tests/test_parity_poseda_gpa.py``): the root on
+  the ray of the paired target pose's 2D root, at the depth where the source pose's 3D extent projects to the paired
+  pose's 2D box scale. Every aligned pose then has its partner's 2D size whatever its own extent, its depth follows
+  its extent over the partner's (a crouching partner pushes a standing source far away), and its root sits where a
+  pose of another build and height stood: the image position, depth and pose no longer hang together as a camera
+  rig makes them (a bigger pose looks bigger, the feet and the pelvis sit where the floor and the pose put them).
+  The lifter loses those cues, on a target filmed by the source's own rig as much as on a far one.
+- ``matched-depth``: the paired target pose's root, but each source pose keeps its own depth, mapped onto the
+  target's depth distribution (:func:`log_depth_moments`, :func:`matched_depth`).
+- ``matched`` (default; our reading of the paper's "align global positions of poses from the source domain to the
+  target domain" as matching the distributions instead of copying one partner's position and scale): each source
+  pose keeps its own root ray and depth, each mapped monotonically onto the target's distribution estimated from
+  the target's 2D only — the root ray's mean and spread per axis (:func:`ray_moments`, :func:`matched_ray`) and the
+  log depth's (:func:`log_depth_moments`, from the target's 2D box scales, the statistic the release uses, and the
+  source's 3D extents); the paired target sample only lends its camera (intrinsics, image size). On a target filmed
+  as the source was, the placement is about the identity.
 
 LPA (not released; our reading of the paper, each choice tied to its text):
 - "a augmentation generator that generates the parameters of pre-defined pose transformations": PoseAug's BA and BL
@@ -48,6 +67,80 @@ from posefast.ops import (bone_angle_augment, bone_length_augment, global_positi
 from posefast.seeds import derive_seed
 
 ANCHORS = ("target2d-local", "target2d", "source3d", "both")
+GPA_ALIGNS = ("matched", "matched-depth", "pair")
+
+
+def _log_stats(x: torch.Tensor, what: str) -> tuple[float, float]:
+    """Mean and standard deviation of log x over the finite, positive entries of ``x``."""
+    x = x.detach().to(torch.float64).flatten()
+    x = x[torch.isfinite(x) & (x > 0)]
+    if x.numel() < 2:
+        raise ValueError(f"{what}: GPA needs at least 2 finite, positive values, got {x.numel()}")
+    lx = x.log()
+    return float(lx.mean()), float(lx.std())
+
+
+def log_depth_moments(source_3d: torch.Tensor, target_2d: torch.Tensor, target_camera: torch.Tensor):
+    """``(mu_s, sd_s, mu_t, sd_t)``: mean and spread of log root depth of the source (measured) and of the target
+    (estimated from its 2D only), for :func:`matched_depth`.
+
+    A pose's 2D scale divided by the focal length is its angular size a = e / z (weak perspective), with e the 3D
+    extent the released ``gpa()`` uses, ``(Δx + Δy) / 2``, and z the root depth. log a_t = log e_t − log z_t; with
+    the target's extents distributed as the source's and independent of depth (as a camera rig makes them),
+    E[log z_t] = E[log e_s] − E[log a_t] and Var[log z_t] = Var[log a_t] − Var[log e_s] (floored at 0). The
+    target's a_t is ``(w / fx + h / fy) / 2`` of its keypoint box, the same box statistic ``gpa()`` uses.
+    """
+    extent = source_3d[..., :2].amax(-2) - source_3d[..., :2].amin(-2)
+    mu_e, sd_e = _log_stats(extent.mean(-1), "source 3D extent")
+    mu_s, sd_s = _log_stats(source_3d[..., 0, 2], "source root depth")
+    box = target_2d.amax(-2) - target_2d.amin(-2)
+    mu_a, sd_a = _log_stats((box[..., 0] / target_camera[..., 0] + box[..., 1] / target_camera[..., 1]) / 2,
+                            "target 2D scale")
+    return mu_s, sd_s, mu_e - mu_a, max(sd_a ** 2 - sd_e ** 2, 0.0) ** 0.5
+
+
+def matched_depth(depth: torch.Tensor, moments) -> torch.Tensor:
+    """The source root depths mapped onto the target's estimated depth distribution, monotonically in log depth:
+    ``exp(mu_t + sd_t (log z − mu_s) / sd_s)``; identity when both distributions agree. A source without depth
+    spread (sd_s = 0) goes to the target's typical depth exp(mu_t)."""
+    mu_s, sd_s, mu_t, sd_t = moments
+    gain = sd_t / sd_s if sd_s > 0 else 0.0
+    return torch.exp(mu_t + gain * (depth.log() - mu_s))
+
+
+def ray_moments(source_3d: torch.Tensor, target_2d: torch.Tensor, target_camera: torch.Tensor):
+    """``(mean_s, sd_s, mean_t, sd_t)``, each ``[2]``: per axis, the mean and spread of the root's camera ray
+    ``(x / z, y / z)`` over the source's 3D poses and over the target's 2D roots (``(u0 − cx) / fx``, ``(v0 − cy) /
+    fy`` with each target sample's own camera), for :func:`matched_ray`."""
+    ray_s = source_3d[..., 0, :2] / source_3d[..., 0, 2:]
+    cam = target_camera[..., :4]
+    ray_t = (target_2d[..., 0, :] - cam[..., 2:]) / cam[..., :2]
+    out = []
+    for ray, what in ((ray_s, "source root ray"), (ray_t, "target 2D root")):
+        ray = ray.detach().to(torch.float64).reshape(-1, 2)
+        ray = ray[torch.isfinite(ray).all(-1)]
+        if ray.shape[0] < 2:
+            raise ValueError(f"{what}: GPA needs at least 2 finite values, got {ray.shape[0]}")
+        out += [ray.mean(0), ray.std(0)]
+    return tuple(out)
+
+
+def matched_ray(ray: torch.Tensor, moments) -> torch.Tensor:
+    """Root rays ``[..., 2]`` mapped per axis onto the target's: ``mean_t + sd_t (ray − mean_s) / sd_s``; identity
+    when both agree; an axis without source spread goes to the target's mean."""
+    mean_s, sd_s, mean_t, sd_t = (m.to(ray) for m in moments)
+    gain = torch.where(sd_s > 0, sd_t / sd_s.clamp(min=torch.finfo(sd_s.dtype).tiny), torch.zeros_like(sd_s))
+    return mean_t + gain * (ray - mean_s)
+
+
+def place_root(joints_3d: torch.Tensor, root_2d: torch.Tensor, depth: torch.Tensor,
+               camera: torch.Tensor) -> torch.Tensor:
+    """The pose moved, root-relative shape unchanged, so that its root (joint 0) sits at ``depth`` on the camera
+    ray through ``root_2d`` (pixels of ``camera`` = ``(fx, fy, cx, cy)``, one per pose): GPA's root placement
+    with the depth given."""
+    fx, fy, cx, cy = camera.unbind(-1)
+    root = torch.stack([depth * (root_2d[..., 0] - cx) / fx, depth * (root_2d[..., 1] - cy) / fy, depth], -1)
+    return joints_3d - joints_3d[..., :1, :] + root[..., None, :]
 
 
 def estimate_camera(image_size: torch.Tensor) -> torch.Tensor:
@@ -77,6 +170,14 @@ class PoseDA(LiftingMethod):
             self.target_camera = estimate_camera(tgt["image_size"]).to(tgt["joints_2d"])
         else:
             raise ValueError(f"poseda.target_camera: expected 'given' or 'estimate', got {pc.target_camera!r}")
+        if pc.gpa_align not in GPA_ALIGNS:
+            raise ValueError(f"poseda.gpa_align: expected one of {', '.join(GPA_ALIGNS)}, got {pc.gpa_align!r}")
+        # gpa_align "matched"/"matched-depth": (mu_s, sd_s, mu_t, sd_t) of log root depth; "matched": the root ray's too
+        self.depth_map = self.ray_map = None
+        if self.gpa and pc.gpa_align != "pair":
+            self.depth_map = log_depth_moments(data.source_train["joints_3d"], tgt["joints_2d"], self.target_camera)
+        if self.gpa and pc.gpa_align == "matched":
+            self.ray_map = ray_moments(data.source_train["joints_3d"], tgt["joints_2d"], self.target_camera)
         self.generated: torch.Tensor | None = None  # LPA poses [M, J, 3], camera frame of their source sample
         self.generated_from: torch.Tensor | None = None  # [M] source index each generated pose came from
         self.diagnostics = EpochDistributions()
@@ -143,8 +244,18 @@ class PoseDA(LiftingMethod):
             pick = torch.randint(0, tgt["joints_2d"].shape[0], (joints_3d.shape[0],), generator=generator)
             pick = pick.to(joints_3d.device)
             camera, size = self.target_camera[pick], tgt["image_size"][pick]
-            joints_3d = global_position_align(joints_3d, tgt["joints_2d"][pick], camera[:, :4],
-                                              depth_range=(self.pc.depth_min, self.pc.depth_max))
+            if self.depth_map is None:  # "pair": the release's per-pair depth
+                joints_3d = global_position_align(joints_3d, tgt["joints_2d"][pick], camera[:, :4],
+                                                  depth_range=(self.pc.depth_min, self.pc.depth_max))
+            else:
+                root = joints_3d[:, 0]
+                depth = matched_depth(root[:, 2], self.depth_map).clamp(self.pc.depth_min, self.pc.depth_max)
+                if self.ray_map is None:  # "matched-depth": the paired target pose's root
+                    root_2d = tgt["joints_2d"][pick, 0]
+                else:  # "matched": the pose's own root ray, mapped; the paired sample only lends its camera
+                    ray = matched_ray(root[:, :2] / root[:, 2:], self.ray_map)
+                    root_2d = ray * camera[:, :2] + camera[:, 2:4]
+                joints_3d = place_root(joints_3d, root_2d, depth, camera[:, :4])
         else:
             src = self.data.source_train
             camera, size = src["camera"][source_index], src["image_size"][source_index]

@@ -19,6 +19,10 @@ class PoseDAConfig:
     lpa: bool = True
     # "given": the target split's intrinsics; "estimate": from image size (see poseda)
     target_camera: str = choice("given", ("given", "estimate"))
+    # GPA's placement (methods/poseda.py): "matched" (each source pose keeps its own root ray and depth, both mapped
+    # onto the target's distributions estimated from its 2D), "matched-depth" (own depth mapped, the paired target
+    # pose's root) or "pair" (the release: the paired target pose's root, at the depth giving its 2D scale)
+    gpa_align: str = choice("matched", ("matched", "matched-depth", "pair"))
     depth_min: float = 1.0  # GPA depth clamp (metres)
     depth_max: float = 20.0
     lpa_epochs: int = 2  # passes over the source to train the LPA generator and anchor discriminator
