@@ -109,6 +109,7 @@ class MultilevelConfig:
     pretrained: bool = True  # efficientnet-lite0: its ImageNet weights from the installed package (else random)
     frozen_stages: int = 5  # efficientnet-lite0: stem + this many of its 7 stages frozen; 5 = all kept ones, only the
     # deconvolution head trains (paper: none, ResNet-101; fine-tuned here it fits the source and loses the target)
+    backbone_lr_mult: float = 0.1  # the backbone's trainable stages learn at this × lr (UDAPE's finetune option)
     backbone_stages: int = 5  # efficientnet-lite0: stages kept; 5 = stride 16 (4x4 features of a 64 px crop)
     depth: str = "tiny"  # ResNet depth: tiny, 18, 34, 50, 101 (paper), 152
     deconv_channels: int = 32  # paper: 256
@@ -136,7 +137,8 @@ class MultilevelConfig:
     grl_coeff: float = 1.0
     discriminator_widths: str = "16,16"  # paper: 256,128,128
     lr_discriminator: float = 1e-3  # paper: 1e-4 (with it our feature level fell to the source-only level)
-    eval_batch_size: int = 256
+    eval_batch_size: int = 32  # CPU: 256-crop batches run 2-4x slower per crop (cache); a GPU may take more
+    eval_every: int = 0  # evaluate the target test split every this many epochs of a stage; 0 = after its last only
     adain_weights: str = ""  # AdaIN weights file (or "vgg_normalised.pth,decoder.pth"); empty = train the decoder
     adain_encoder: str = "vgg19"  # vgg19: ImageNet VGG-19 from the installed package; random: fixed random encoder
     adain_width: float = 0.125  # width of the trained decoder (and of a random encoder); paper: 1

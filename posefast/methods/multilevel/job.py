@@ -61,7 +61,7 @@ from posefast.engine.device import resolve_device
 from posefast.engine.run_folder import default_out
 from posefast.engine.staged import parse_seeds, plan_workers, run_staged
 from posefast.errors import UsageError
-from posefast.evaluation.heatmap2d import pck_records, predict
+from posefast.evaluation.heatmap2d import predict
 from posefast.evaluation.stats import mean_std, paired_difference, pck_of_hits
 from posefast.evaluation.tables import Gain, interval_kind, summary_table
 from posefast.methods.multilevel.adain import load_style_transfer, stylize, train_style_transfer
@@ -269,8 +269,6 @@ def adapt_stage(cfg, out, seed: int, variant: str) -> dict:
     metrics = run_stage(stage, schedule["epochs"] - ml.pretrain_epochs, data, _augment(ml, stage.student), ml, cfg,
                         _settings(cfg, schedule), schedule["batch_size"], folder / variant, VARIANT_STREAMS,
                         cfg.progress)
-    records = pck_records(stage.eval_model, data["target_test"], ml.eval_batch_size)
-    np.savez(folder / variant / "target_records.npz", **records)
     result = {"pck": metrics["target"]["pck"], "per_joint": metrics["target"]["per_joint"]}
     if "target_student" in metrics:
         result["pck_student"] = metrics["target_student"]["pck"]
