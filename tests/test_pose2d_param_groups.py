@@ -1,5 +1,6 @@
 """The 2D network's optimiser groups: the backbone at a fraction of the head's learning rate (UDAPE's ``finetune``
-option), frozen stages out of the optimiser and without gradients, and the multilevel stage wiring them."""
+option), frozen stages out of the optimiser and without gradients, the multilevel stage wiring them, and a stage's
+evaluation after its last epoch only (``multilevel.eval_every``)."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,7 +9,11 @@ import pytest
 import torch
 
 from posefast.cli.config import TrainConfig
-from posefast.methods.multilevel.stage import Stage
+from posefast.data.image2d.domains import make_domain
+from posefast.evaluation.heatmap2d import pck_records
+from posefast.methods.multilevel.stage import Stage, StageTask
+from posefast.methods.multilevel.steps import Augment
+from posefast.methods.multilevel.warp import AffineRanges
 from posefast.models import PoseResNet
 
 
@@ -62,3 +67,24 @@ def test_stage_optimizer_steps_backbone_at_its_fraction():
     assert moved["backbone._conv_stem.weight"] == 0.0  # frozen
     assert moved["backbone._blocks.10._project_conv.weight"] == pytest.approx(1e-3, rel=1e-3)
     assert moved["head.weight"] == pytest.approx(1e-2, rel=1e-3)
+
+
+def test_stage_task_evaluates_after_its_last_epoch_with_the_records_of_that_pass():
+    ml = dataclasses.replace(TrainConfig().multilevel, eval_every=0, eval_batch_size=4)
+    net = _net(frozen=5)
+    data = {"source": make_domain("source", 8, 64, 0), "target": make_domain("target", 8, 64, 1),
+            "target_test": make_domain("target", 6, 64, 2)}
+    aug = Augment(AffineRanges(0.0, 1.0, 1.0, 0.0, 0.0), 0.0, 64, net.output_stride, 1.5)
+    task = StageTask(Stage("pretrain", None, net, 1e-3, ml), data, aug, ml, {}, 4, (0, 1), epochs=3)
+    task.end_epoch(0)
+    assert task.evaluate() == {} and task.records is None
+    task.end_epoch(2)
+    metrics = task.evaluate()
+    ref = pck_records(net, data["target_test"], 4)
+    assert set(task.records) == set(ref) and all((task.records[k] == ref[k]).all() for k in ref)
+    assert metrics["target"]["count"] == int(ref["visible"].sum())
+    assert "target" in task.evaluate()  # a finished stage asked again (resume) evaluates
+    every = StageTask(Stage("pretrain", None, net, 1e-3, dataclasses.replace(ml, eval_every=1)), data, aug,
+                      dataclasses.replace(ml, eval_every=1), {}, 4, (0, 1), epochs=3)
+    every.end_epoch(0)
+    assert "target" in every.evaluate()
