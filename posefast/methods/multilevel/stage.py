@@ -3,8 +3,9 @@ epoch loop (:class:`posefast.engine.loop.EpochLoop`), which gives it the lifting
 atomic checkpoints and exact (also mid-epoch) resume.
 
 A stage's epoch is one pass over the source crops (capped by ``steps_per_epoch``); an adapted variant also draws a
-batch of target crops per step, cycling through them. Its metrics line holds target PCK@0.05 of the network the
-paper's code evaluates (the EMA teacher once adapting, else the student) and, when adapting, the student's.
+batch of target crops per step, cycling through them. The metrics line of its last epoch (and of every
+``eval_every``-th) holds target PCK@0.05 of the network the paper's code evaluates (the EMA teacher once adapting,
+else the student) and, when adapting, the student's; the other lines hold the losses.
 """
 from __future__ import annotations
 
