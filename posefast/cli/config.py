@@ -137,7 +137,7 @@ class MultilevelConfig:
     grl_coeff: float = 1.0
     discriminator_widths: str = "16,16"  # paper: 256,128,128
     lr_discriminator: float = 1e-3  # paper: 1e-4 (with it our feature level fell to the source-only level)
-    eval_batch_size: int = 32  # CPU: 256-crop batches run 2-4x slower per crop (cache); a GPU may take more
+    eval_batch_size: int = 32  # CPU: larger batches run slower per crop (cache; docs/results.md); a GPU may take more
     eval_every: int = 0  # evaluate the target test split every this many epochs of a stage; 0 = after its last only
     adain_weights: str = ""  # AdaIN weights file (or "vgg_normalised.pth,decoder.pth"); empty = train the decoder
     adain_encoder: str = "vgg19"  # vgg19: ImageNet VGG-19 from the installed package; random: fixed random encoder

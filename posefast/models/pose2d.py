@@ -222,7 +222,7 @@ class PoseResNet(nn.Module):
             self.backbone.load_imagenet()
         if weights is not None:
             self.load_weights(weights)
-        # NHWC: the depthwise convolutions of EfficientNet run 1.1-2.5x faster on the CPU (oneDNN) than in NCHW;
+        # NHWC: EfficientNet's depthwise convolutions run faster on the CPU (oneDNN) than in NCHW (docs/results.md);
         # load_state_dict copies into these tensors and keeps their layout, EMA copies keep it too.
         self.to(memory_format=torch.channels_last)
 

@@ -168,7 +168,8 @@ class StageTask:
 
     def _evaluates(self) -> bool:
         """The target test split is evaluated after the last epoch and every ``eval_every`` epochs (0: the last
-        only): each pass costs as much as a third of an adapted epoch's steps, for a curve nothing reads."""
+        only): a pass over the test split costs a sizeable part of an epoch's training, for a curve the table does not
+        use (timings: docs/results.md)."""
         epoch, self._epoch = self._epoch, None
         if epoch is None or epoch + 1 >= self.epochs:
             return True
