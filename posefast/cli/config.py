@@ -109,7 +109,8 @@ class MultilevelConfig:
     pretrained: bool = True  # efficientnet-lite0: its ImageNet weights from the installed package (else random)
     frozen_stages: int = 5  # efficientnet-lite0: stem + this many of its 7 stages frozen; 5 = all kept ones, only the
     # deconvolution head trains (paper: none, ResNet-101; fine-tuned here it fits the source and loses the target)
-    backbone_lr_mult: float = 0.1  # the backbone's trainable stages learn at this × lr (UDAPE's finetune option)
+    backbone_lr_mult: float = 0.1  # trainable backbone stages learn at this x lr (UDAPE's finetune option; the
+    # releases' train_human.py: 1.0); no effect while frozen_stages freezes every kept stage
     backbone_stages: int = 5  # efficientnet-lite0: stages kept; 5 = stride 16 (4x4 features of a 64 px crop)
     depth: str = "tiny"  # ResNet depth: tiny, 18, 34, 50, 101 (paper), 152
     deconv_channels: int = 32  # paper: 256
