@@ -8,7 +8,8 @@ from torch import Tensor
 from posefast.data.image2d import PCK_EVAL_JOINTS
 from posefast.ops import decode_heatmaps, pck_2d
 
-__all__ = ["image_to_heatmap", "heatmap_to_image", "normalize_images", "predict", "evaluate_pck", "pck_records"]
+__all__ = ["image_to_heatmap", "heatmap_to_image", "normalize_images", "predict", "evaluate_pck", "pck_records",
+           "evaluate_pck_with_records"]
 
 # The network sees ImageNet-normalised RGB, as the paper's pipeline (so ImageNet backbone weights fit).
 _MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
@@ -63,7 +64,10 @@ def evaluate_pck(model, dataset, batch_size: int = 256, threshold: float = 0.05,
     Returns ``{"pck": float, "per_joint": {name: float}, "count": int}`` (keypoints with no visible instance are
     left out of the mean; NaN if none is visible at all).
     """
-    pred, gt, size = _predictions_and_truth(model, dataset, batch_size)
+    return _pck_summary(*_predictions_and_truth(model, dataset, batch_size), dataset, threshold, joints)
+
+
+def _pck_summary(pred: Tensor, gt: Tensor, size: float, dataset, threshold: float, joints) -> dict:
     hits, counts = pck_2d(pred, gt, dataset.visible > 0, size, threshold)
     idx = list(joints)
     hits, counts = hits[idx], counts[idx]
@@ -81,7 +85,18 @@ def pck_records(model, dataset, batch_size: int = 256, threshold: float = 0.05, 
     :func:`posefast.evaluation.stats.pck_of_hits` of them is the reported PCK and a paired bootstrap can resample
     crops. Each (crop, keypoint) goes through :func:`posefast.pck_2d` as its own keypoint, so the hit rule is the
     op's, not a copy of it."""
+    return _pck_tallies(*_predictions_and_truth(model, dataset, batch_size), dataset, threshold, joints)
+
+
+def evaluate_pck_with_records(model, dataset, batch_size: int = 256, threshold: float = 0.05,
+                              joints=PCK_EVAL_JOINTS) -> tuple[dict, dict]:
+    """``(evaluate_pck(...), pck_records(...))`` from one pass of the network over ``dataset``."""
     pred, gt, size = _predictions_and_truth(model, dataset, batch_size)
+    return (_pck_summary(pred, gt, size, dataset, threshold, joints),
+            _pck_tallies(pred, gt, size, dataset, threshold, joints))
+
+
+def _pck_tallies(pred: Tensor, gt: Tensor, size: float, dataset, threshold: float, joints) -> dict:
     idx = list(joints)
     n, k = pred.shape[0], len(idx)
     visible = dataset.visible[:, idx] > 0

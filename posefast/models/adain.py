@@ -287,13 +287,15 @@ class StyleTransfer(nn.Module):
 
     def training_losses(self, content: torch.Tensor, style: torch.Tensor, alpha=1.0) -> dict[str, torch.Tensor]:
         """Decoder training objective of Huang & Belongie: ``{"content", "style", "stylised"}``; the paper weighs
-        the style term by 10 (left to the caller). Gradients reach the decoder only."""
+        the style term by 10 (left to the caller). Gradients reach the decoder only. Also returns the inputs'
+        relu4_1 features (``"content_features"``, ``"style_features"``, no gradient) for further terms on them."""
         self._check_images(content, style)
         with torch.no_grad():
             style_feats = self.encoder.features(style)
-            t = self._target(self.encoder(content), style_feats[-1], alpha)
+            content_feat = self.encoder(content)
+            t = self._target(content_feat, style_feats[-1], alpha)
         stylised = self.decoder(t)
         gen_feats = self.encoder.features(stylised)
         return {"content": adain_content_loss(gen_feats[-1], t),
                 "style": adain_style_loss(gen_feats, style_feats, self.eps),
-                "stylised": stylised}
+                "stylised": stylised, "content_features": content_feat, "style_features": style_feats[-1]}

@@ -39,9 +39,15 @@ class _SameConv2d(nn.Conv2d):
     the smaller half before)."""
 
     def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int = 1, groups: int = 1):
-        super().__init__(in_ch, out_ch, kernel, stride, padding=0, groups=groups, bias=False)
+        # stride 1 with an odd kernel: "SAME" is the symmetric (k - 1) / 2 on every side, done inside the
+        # convolution (no padded copy of the input)
+        self.static = stride == 1 and kernel % 2 == 1
+        super().__init__(in_ch, out_ch, kernel, stride, padding=(kernel - 1) // 2 if self.static else 0,
+                         groups=groups, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.static:
+            return F.conv2d(x, self.weight, None, self.stride, self.padding, self.dilation, self.groups)
         pads = []
         for n, k, s in zip(reversed(x.shape[-2:]), reversed(self.kernel_size), reversed(self.stride)):
             total = max((math.ceil(n / s) - 1) * s + k - n, 0)

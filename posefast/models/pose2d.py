@@ -13,6 +13,7 @@ it to its own normalisation first.
 """
 from __future__ import annotations
 
+import math
 import os
 from typing import NamedTuple
 
@@ -221,6 +222,23 @@ class PoseResNet(nn.Module):
             self.backbone.load_imagenet()
         if weights is not None:
             self.load_weights(weights)
+        # NHWC: EfficientNet's depthwise convolutions run faster on the CPU (oneDNN) than in NCHW (docs/results.md);
+        # load_state_dict copies into these tensors and keeps their layout, EMA copies keep it too.
+        self.to(memory_format=torch.channels_last)
+
+    def parameter_groups(self, lr: float, backbone_lr_mult: float = 1.0) -> list[dict]:
+        """Optimiser parameter groups: the backbone's trainable parameters at ``backbone_lr_mult · lr``, the
+        deconvolutions and the head at ``lr`` (UDAPE/DAML ``lib/models/pose_resnet.py`` ``get_parameters``, lines
+        86-92 / 89-93: 0.1 × lr for the backbone with ``finetune=True``; their ``train_human.py`` leaves it off, one
+        lr for all). Frozen parameters (``requires_grad=False``) are left out; a group with none is dropped."""
+        for name, value in (("lr", lr), ("backbone_lr_mult", backbone_lr_mult)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or value <= 0:
+                raise ValueError(f"{name}: expected a positive finite number, got {value!r}")
+        trainable = lambda m: [p for p in m.parameters() if p.requires_grad]  # noqa: E731
+        groups = [{"params": trainable(self.backbone), "lr": float(lr) * float(backbone_lr_mult)},
+                  {"params": trainable(self.deconv) + trainable(self.head), "lr": float(lr)}]
+        return [g for g in groups if g["params"]]
 
     def load_weights(self, path: str | os.PathLike) -> None:
         """Load a full state dict of this network from a local file (strict)."""
@@ -238,7 +256,9 @@ class PoseResNet(nn.Module):
             raise ValueError(f"images: H and W must be positive multiples of {_OUTPUT_STRIDE} so the heatmaps are "
                              f"exactly 1/{self.output_stride} of the input, got {h}×{w}")
         lead = images.shape[:-3]
-        features = self.deconv(self.backbone(images.reshape(-1, c_in, h, w)))
-        heatmaps = self.head(features)
+        x = images.reshape(-1, c_in, h, w).contiguous(memory_format=torch.channels_last)
+        features = self.deconv(self.backbone(x))
+        heatmaps = self.head(features).contiguous()  # callers (custom ops, views) expect NCHW
+        features = features.contiguous()
         return Pose2DOutput(heatmaps.reshape(*lead, *heatmaps.shape[1:]),
                             features.reshape(*lead, *features.shape[1:]))

@@ -135,9 +135,8 @@ def train_style_transfer(source_images: torch.Tensor, target_images: torch.Tenso
         losses = net.training_losses(content, style)
         loss = losses["content"] + style_weight * losses["style"]
         if identity_weight:
-            both = torch.cat([content, style])
-            with torch.no_grad():
-                feats = net.encoder(both)
+            both = torch.cat([content, style])  # their features: already encoded for the AdaIN terms
+            feats = torch.cat([losses["content_features"], losses["style_features"]])
             losses["identity"] = F.mse_loss(net.decoder(feats), both)
             loss = loss + identity_weight * losses["identity"]
         if not torch.isfinite(loss):
@@ -196,12 +195,14 @@ def stylize(net: StyleTransfer, content: torch.Tensor, style: torch.Tensor, prob
     out = content.clone()
     if bool(chosen.any()):
         full = content[chosen]
-        c = _resized(full, size)
-        styled = net(c, _resized(style[chosen], size), alpha[chosen])
+        c, st = _resized(full, size), _resized(style[chosen], size)
+        net._check_images(c, st)
+        f_c = net.encoder(c)  # encoded once: AdaIN's target and, in residual form, the decoded baseline
+        t = net._target(f_c, net.encoder(st), alpha[chosen])
         if residual:
-            change = styled - net.decoder(net.encoder(c))
-            styled = full + _upsized(change, full.shape[-2:])
+            styled, base = net.decoder(torch.cat([t, f_c])).chunk(2)
+            styled = full + _upsized(styled - base, full.shape[-2:])
         else:
-            styled = _upsized(styled, full.shape[-2:])
+            styled = _upsized(net.decoder(t), full.shape[-2:])
         out[chosen] = styled.clamp(0, 1)
     return out, chosen

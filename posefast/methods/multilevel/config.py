@@ -30,6 +30,8 @@ class MultilevelConfig:
     pretrained: bool = True  # efficientnet-lite0: its ImageNet weights from the installed package (else random)
     frozen_stages: int = 5  # efficientnet-lite0: stem + this many of its 7 stages frozen; 5 = all kept ones, only the
     # deconvolution head trains (paper: none, ResNet-101; fine-tuned here it fits the source and loses the target)
+    backbone_lr_mult: float = 0.1  # trainable backbone stages learn at this x lr (UDAPE's finetune option; the
+    # releases' train_human.py: 1.0); no effect while frozen_stages freezes every kept stage
     backbone_stages: int = 5  # efficientnet-lite0: stages kept; 5 = stride 16 (4x4 features of a 64 px crop)
     depth: str = "tiny"  # ResNet depth: tiny, 18, 34, 50, 101 (paper), 152
     deconv_channels: int = 32  # paper: 256
@@ -60,13 +62,14 @@ class MultilevelConfig:
     discriminator_widths: list = listing([16, 16], item=positive_int, distinct=False,
                                          expected="positive ints like 256,128,128")  # paper: 256,128,128
     lr_discriminator: float = 1e-3  # paper: 1e-4 (with it our feature level fell to the source-only level)
-    eval_batch_size: int = 256
+    eval_batch_size: int = 32  # CPU: larger batches run slower per crop (cache; docs/results.md); a GPU may take more
+    eval_every: int = 0  # evaluate the target test split every this many epochs of a stage; 0 = after its last only
     adain_weights: str = ""  # AdaIN weights file (or "vgg_normalised.pth,decoder.pth"); empty = train the decoder
     # vgg19: ImageNet VGG-19 from the installed package; random: fixed random encoder
     adain_encoder: str = choice("vgg19", ("vgg19", "random"))
     adain_width: float = 0.125  # width of the trained decoder (and of a random encoder); paper: 1
     adain_size: int = 32  # AdaIN runs on crops resized to this size, its change upsampled back; 0 = image_size
-    adain_steps: int = 100
+    adain_steps: int = 300  # the 2D table is measured at 300; 100 gave the same image-level gain (docs/results.md)
     adain_batch_size: int = 8
     adain_lr: float = 1e-3  # (Huang & Belongie: 1e-4)
     adain_style_weight: float = 10.0

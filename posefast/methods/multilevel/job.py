@@ -63,7 +63,7 @@ from posefast.engine.jobs import (Job, Summary, cached, cached_entry, collect_re
                                   run_job, seed_dir)
 from posefast.errors import UsageError
 from posefast.evaluation.comparison import variant_rows
-from posefast.evaluation.heatmap2d import pck_records, predict
+from posefast.evaluation.heatmap2d import predict
 from posefast.evaluation.tables import variants_table
 from posefast.methods.multilevel.adain import load_style_transfer, stylize, train_style_transfer
 from posefast.methods.multilevel.image_domains import load_image_domains, load_target_splits
@@ -246,8 +246,6 @@ def adapt_stage(cfg: TrainConfig, out, seed: int, variant: str) -> dict:
     metrics = run_stage(stage, schedule["epochs"] - ml.pretrain_epochs, data, _augment(ml, stage.student), ml, cfg,
                         _settings(cfg, schedule), schedule["batch_size"], folder / variant, VARIANT_STREAMS,
                         cfg.progress)
-    records = pck_records(stage.eval_model, data["target_test"], ml.eval_batch_size)
-    np.savez(folder / variant / "target_records.npz", **records)
     result = {"pck": metrics["target"]["pck"], "per_joint": metrics["target"]["per_joint"]}
     if "target_student" in metrics:
         result["pck_student"] = metrics["target_student"]["pck"]

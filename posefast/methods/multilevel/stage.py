@@ -3,21 +3,23 @@ epoch loop (:class:`posefast.engine.loop.EpochLoop`), which gives it the lifting
 atomic checkpoints and exact (also mid-epoch) resume.
 
 A stage's epoch is one pass over the source crops (capped by ``steps_per_epoch``); an adapted variant also draws a
-batch of target crops per step, cycling through them. Its metrics line holds target PCK@0.05 of the network the
-paper's code evaluates (the EMA teacher once adapting, else the student) and, when adapting, the student's.
+batch of target crops per step, cycling through them. The metrics line of its last epoch (and of every
+``eval_every``-th) holds target PCK@0.05 of the network the paper's code evaluates (the EMA teacher once adapting,
+else the student) and, when adapting, the student's; the other lines hold the losses.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from posefast.engine.checkpoint import write_text_atomic
 from posefast.engine.jobs import parse_list
 from posefast.engine.loop import Draw, EpochLoop, EpochPlan
 from posefast.engine.precision import resolve_precision
-from posefast.evaluation.heatmap2d import evaluate_pck
+from posefast.evaluation.heatmap2d import evaluate_pck, evaluate_pck_with_records
 from posefast.methods.multilevel.steps import Augment, adapt_step, source_step
 from posefast.methods.registry import MULTILEVEL_VARIANTS
 from posefast.models import BACKBONES, EMATeacher, PatchDiscriminator, PoseResNet, PretrainedUnavailable
@@ -102,7 +104,7 @@ class Stage:
 
     def __init__(self, name: str, levels, student, lr: float, ml, style_net=None):
         self.name, self.levels, self.student = name, levels, student
-        self.optimizer = torch.optim.Adam(student.parameters(), lr=lr)
+        self.optimizer = torch.optim.Adam(student.parameter_groups(lr, float(getattr(ml, "backbone_lr_mult", 1.0))))
         self.teacher = self.discriminator = self.optimizer_d = None
         self.style_net = style_net
         if levels is not None:
@@ -140,10 +142,14 @@ class StageTask:
     :meth:`resume_settings`, which the loop checks."""
 
     def __init__(self, stage: Stage, data: dict, aug: Augment, ml, settings: dict, batch_size: int,
-                 streams: tuple[int, int]):
+                 streams: tuple[int, int], epochs: int = 0):
         self.stage, self.data, self.aug, self.ml, self.settings = stage, data, aug, ml, settings
         self.name, self.batch_size, self.streams = stage.name, batch_size, streams
         self.device = _device(stage.student)
+        self.epochs = epochs
+        self.eval_every = int(getattr(ml, "eval_every", 1))
+        self.records = None  # per-crop tallies of the eval model's last full evaluation (the paired intervals')
+        self._epoch = None  # the epoch just trained (None: a finished run asked for its final evaluation)
 
     def begin_epoch(self, epoch: int) -> EpochPlan:
         self.stage.student.train()
@@ -163,11 +169,23 @@ class StageTask:
         return adapt_step(self.stage, self.aug, self.ml, batch, target_images)
 
     def end_epoch(self, epoch: int) -> None:
-        pass
+        self._epoch = epoch
+
+    def _evaluates(self) -> bool:
+        """The target test split is evaluated after the last epoch and every ``eval_every`` epochs (0: the last
+        only): a pass over the test split costs a sizeable part of an epoch's training, for a curve the table does not
+        use (timings: docs/results.md)."""
+        epoch, self._epoch = self._epoch, None
+        if epoch is None or epoch + 1 >= self.epochs:
+            return True
+        return self.eval_every > 0 and (epoch + 1) % self.eval_every == 0
 
     def evaluate(self) -> dict:
+        if not self._evaluates():
+            return {}
         test, batch = self.data["target_test"], self.ml.eval_batch_size
-        metrics = {"target": evaluate_pck(self.stage.eval_model, test, batch)}
+        target, self.records = evaluate_pck_with_records(self.stage.eval_model, test, batch)
+        metrics = {"target": target}
         if self.stage.teacher is not None:
             metrics["target_student"] = evaluate_pck(self.stage.student, test, batch)
         return metrics
@@ -185,6 +203,8 @@ class StageTask:
         self.stage.load_state_dict(state["stage"])
 
     def progress_line(self, metrics: dict) -> str:
+        if "target" not in metrics:
+            return "not evaluated (multilevel.eval_every)"
         student = (f", student {metrics['target_student']['pck']:.1f} %" if "target_student" in metrics else "")
         return f"target PCK@0.05 {metrics['target']['pck']:.1f} %{student}"
 
@@ -193,11 +213,13 @@ def run_stage(stage: Stage, epochs: int, data: dict, aug: Augment, ml, cfg, sett
               out: Path, streams: tuple[int, int], progress: bool) -> dict:
     """Train ``stage`` for ``epochs`` epochs into ``out`` on the shared loop (resuming when ``cfg.resume``; mid-epoch
     checkpoints every ``cfg.checkpoint_every`` steps) and write ``out/metrics.json``; returns the last epoch's
-    metrics (``{"target": {"pck", "per_joint", "count"}, "target_student"?}``)."""
-    task = StageTask(stage, data, aug, ml, settings, batch_size, streams)
+    metrics (``{"target": {"pck", "per_joint", "count"}, "target_student"?}``) and writes the per-crop tallies of
+    its evaluated network (``out/target_records.npz``, :func:`posefast.evaluation.heatmap2d.pck_records`)."""
+    task = StageTask(stage, data, aug, ml, settings, batch_size, streams, epochs)
     loop = EpochLoop(task, out, epochs=epochs, batch_size=batch_size, seed=order_seed(cfg.seed),
                      steps_per_epoch=cfg.steps_per_epoch, checkpoint_every=cfg.checkpoint_every, progress=progress,
                      precision=resolve_precision(cfg.precision, _device(stage.student)))
     last = loop.fit(cfg.resume)
     write_text_atomic(Path(out) / "metrics.json", json.dumps({"stage": stage.name, "epochs": epochs, **last}, indent=2))
+    np.savez(Path(out) / "target_records.npz", **task.records)
     return last
