@@ -215,3 +215,21 @@ def test_the_flag_reaches_the_config_and_adain_refuses_bf16():
         config_from_args(build_parser().parse_args(["adain", "--precision", "bf16"]))
     with pytest.raises(SystemExit):
         build_parser().parse_args(["poseaug", "--precision", "fp16"])
+
+
+def test_a_run_from_before_the_setting_resumes_at_fp32_and_the_loop_alone_judges_precision(tmp_path):
+    """A lifting stage's resume settings leave ``precision`` to the loop (which compares the resolved name), so a
+    checkpoint written before ``--precision`` existed — no ``precision`` in its settings or state — resumes at fp32
+    and is refused at bf16."""
+    from posefast.engine.trainer import lifting_resume_settings
+
+    settings = {"epochs": 3, "precision": "auto", "poseaug": {"pool_size": 8}, "poseda": {"gpa": True}}
+    assert lifting_resume_settings(settings, "poseaug") == {"epochs": 3, "poseaug": {"pool_size": 8}}
+    _fit(tmp_path / "old", FP32, epochs=1)
+    path = tmp_path / "old" / "checkpoint.pt"
+    state = torch.load(path, weights_only=True)
+    del state["precision"]  # as written before the setting existed
+    torch.save(state, path)
+    assert _fit(tmp_path / "old", FP32, epochs=2, resume=True)[1] == _fit(tmp_path / "new", FP32, epochs=2)[1]
+    with pytest.raises(ValueError, match=r"precision 'fp32' \(now 'bf16'"):
+        _fit(tmp_path / "old", BF16, epochs=3, resume=True)

@@ -18,8 +18,10 @@ from posefast.models.lifting.spec import lifter_spec
 # Settings a resumed run may change: where it writes and runs, not what it computes. The checkpoint cadence changes
 # no number; ``init`` only seeds a fresh run's first step; the device is the user's to move (a GPU's rounding differs
 # from the CPU's, but a run continued elsewhere is still that run).
+# "precision" is left to the epoch loop, which compares the *resolved* precision ("auto" and "bf16" may be the same
+# run) and reads a checkpoint from before the setting existed as fp32
 RESUMABLE_SETTINGS = frozenset({"out", "resume", "progress", "plots", "device", "jobs", "seeds", "init",
-                                "checkpoint_every"})
+                                "checkpoint_every", "precision"})
 
 
 def lifting_resume_settings(config: dict, section: str | None) -> dict:
