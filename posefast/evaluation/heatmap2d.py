@@ -8,7 +8,8 @@ from torch import Tensor
 from posefast.data.image2d import PCK_EVAL_JOINTS
 from posefast.ops import decode_heatmaps, pck_2d
 
-__all__ = ["image_to_heatmap", "heatmap_to_image", "normalize_images", "predict", "evaluate_pck", "pck_records"]
+__all__ = ["image_to_heatmap", "heatmap_to_image", "normalize_images", "predict", "evaluate_pck", "pck_records",
+           "group_pck", "skeleton_eval_joints"]
 
 # The network sees ImageNet-normalised RGB, as the paper's pipeline (so ImageNet backbone weights fit).
 _MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
@@ -55,13 +56,32 @@ def _predictions_and_truth(model, dataset, batch_size: int) -> tuple[Tensor, Ten
     return pred, image_to_heatmap(dataset.keypoints, model.output_stride), float(size)
 
 
+def group_pck(per_joint: dict, groups: dict) -> dict:
+    """PCK per keypoint group as UDAPE reports it (``KeypointDataset.group_accuracy``, lib/datasets/
+    keypoint_dataset.py lines 64-76 @ baf85f1): the mean of the group's per-keypoint PCKs. ``per_joint``: name ->
+    PCK (NaN: no visible instance, left out); ``groups``: group -> keypoint names. A group none of whose keypoints
+    was visible is NaN."""
+    out = {}
+    for g, names in groups.items():
+        vals = [per_joint[n] for n in names if n in per_joint and per_joint[n] == per_joint[n]]
+        out[g] = sum(vals) / len(vals) if vals else float("nan")
+    return out
+
+
+def skeleton_eval_joints(skeleton) -> tuple:
+    """The keypoints PCK is averaged over for a layout: Body16's 12 limb keypoints (``PCK_EVAL_JOINTS``), every
+    keypoint of any other layout (UDAPE's "all" group of its animal sets)."""
+    return PCK_EVAL_JOINTS if skeleton.name == "body16" else tuple(range(skeleton.num_joints))
+
+
 def evaluate_pck(model, dataset, batch_size: int = 256, threshold: float = 0.05,
-                 joints=PCK_EVAL_JOINTS) -> dict:
+                 joints=PCK_EVAL_JOINTS, groups: dict | None = None) -> dict:
     """PCK@``threshold`` as RegDA/UDAPE/the multi-level paper: argmax decoding, distance / heatmap size, visible
     keypoints only, accuracy per keypoint then averaged over ``joints`` (12 limb keypoints). Percentages.
 
     Returns ``{"pck": float, "per_joint": {name: float}, "count": int}`` (keypoints with no visible instance are
-    left out of the mean; NaN if none is visible at all).
+    left out of the mean; NaN if none is visible at all), and ``"per_group": {group: float}`` (:func:`group_pck`)
+    when ``groups`` (group -> keypoint names, e.g. ``Skeleton.keypoint_groups``) is given.
     """
     pred, gt, size = _predictions_and_truth(model, dataset, batch_size)
     hits, counts = pck_2d(pred, gt, dataset.visible > 0, size, threshold)
@@ -71,8 +91,10 @@ def evaluate_pck(model, dataset, batch_size: int = 256, threshold: float = 0.05,
     acc = torch.where(valid, hits / counts.clamp_min(1), torch.full_like(hits, float("nan")))
     mean = float(acc[valid].mean()) * 100 if bool(valid.any()) else float("nan")
     names = [dataset.keypoint_names[j] for j in idx]
-    return {"pck": mean, "per_joint": {n: float(a) * 100 for n, a in zip(names, acc)},
-            "count": int(counts.sum())}
+    out = {"pck": mean, "per_joint": {n: float(a) * 100 for n, a in zip(names, acc)}, "count": int(counts.sum())}
+    if groups:
+        out["per_group"] = group_pck(out["per_joint"], groups)
+    return out
 
 
 def pck_records(model, dataset, batch_size: int = 256, threshold: float = 0.05, joints=PCK_EVAL_JOINTS) -> dict:

@@ -16,8 +16,8 @@ DeepLabCut (``dlc:<dir>``, or ``dlc:<file.csv|file.h5>``)
     ``axis1_level*`` / ``axis1_label*``, the values ``block0_values``); nothing is unpickled (a file whose index
     was stored as pickled objects is refused), and every array's size is checked before it is read.
 
-Which bodyparts are which keypoints: by default a bodypart is the layout's keypoint of the same name (after
-:data:`ANIMAL_NAME_ALIASES`); a keypoint map (``keypoint_map=``: ``{"bodypart": "keypoint"}``, the text
+Which bodyparts are which keypoints: by default a bodypart is the layout's keypoint of the same name (snake case;
+else through :data:`ANIMAL_NAME_ALIASES`); a keypoint map (``keypoint_map=``: ``{"bodypart": "keypoint"}``, the text
 ``"paw1LH_top=left_hind_paw,..."``, or a name of :data:`NAMED_KEYPOINT_MAPS`) says it explicitly. Bodyparts that map
 to no keypoint are ignored and listed in ``meta["unmapped_bodyparts"]``; keypoints no bodypart maps to are
 invisible (``meta["absent_keypoints"]``).
@@ -344,7 +344,7 @@ def _plan(bodyparts: list, skeleton, keypoint_map, where: str) -> tuple[np.ndarr
     src = np.full(len(names), -1)
     if keypoint_map is None:
         for b, bp in enumerate(bodyparts):
-            name = ANIMAL_NAME_ALIASES.get(_snake(bp), _snake(bp))
+            name = _snake(bp) if _snake(bp) in names else ANIMAL_NAME_ALIASES.get(_snake(bp), _snake(bp))
             if name in names and src[names.index(name)] < 0:
                 src[names.index(name)] = b
     else:
