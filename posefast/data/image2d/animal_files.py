@@ -426,19 +426,22 @@ def load_dlc(where, size: int = 64, skeleton="mouse7", *, keypoint_map=None, box
         {"files": files, "crop_boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 3)})
 
 
-def load_video_frames(path, size: int = 64, skeleton="mouse7", *, box=None, stride: int = 1,
+def load_video_frames(path, size: int = 64, skeleton="mouse7", *, box=None, stride: int | None = None,
                       max_frames: int | None = None) -> ImagePoseDataset:
-    """Frames of a video (every ``stride``-th, at most ``max_frames``) cropped to ``box`` = (left, top, side) in
-    pixels (default: the frame's centred square) and resized to ``size``: an unlabelled domain of ``skeleton``'s
-    keypoints (all invisible). Decoded with PyAV."""
+    """Frames of a video (every ``stride``-th, at most ``max_frames``; without a stride, ``max_frames`` spread
+    evenly over the video, or every frame) cropped to ``box`` = (left, top, side) in pixels (default: the frame's
+    centred square) and resized to ``size``: an unlabelled domain of ``skeleton``'s keypoints (all invisible).
+    Decoded with PyAV."""
     import av  # optional: the animal extra; only a video needs it
     from PIL import Image
 
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: video not found")
-    if not isinstance(stride, int) or stride < 1:
+    if stride is not None and (not isinstance(stride, int) or stride < 1):
         raise ValueError(f"stride: expected a positive int, got {stride!r}")
+    if max_frames is not None and (not isinstance(max_frames, int) or max_frames < 1):
+        raise ValueError(f"max_frames: expected a positive int, got {max_frames!r}")
     skel = get_skeleton(skeleton)
     frames = []
     try:
@@ -446,6 +449,8 @@ def load_video_frames(path, size: int = 64, skeleton="mouse7", *, box=None, stri
             stream = container.streams.video[0]
             if stream.width * stream.height > MAX_IMAGE_PIXELS:
                 raise ValueError(f"{stream.width} x {stream.height} pixels, more than posefast reads")
+            if stride is None:
+                stride = max(1, int(stream.frames or 0) // max_frames) if max_frames else 1
             for i, frame in enumerate(container.decode(stream)):
                 if max_frames is not None and len(frames) >= max_frames:
                     break
