@@ -49,3 +49,24 @@ def test_evaluate_pck_reports_the_layouts_groups():
     assert all(v == 100.0 for grp, v in out["per_group"].items() if grp != "chin")
     assert out["pck"] == 100.0 * (k - 1) / k
     assert skeleton_eval_joints(BODY16) != skeleton_eval_joints(TIGDOG18)
+
+
+def test_group_rows_pair_each_group_like_the_overall_table():
+    import numpy as np
+
+    from posefast.evaluation.keypoint_groups import group_rows, group_table
+    from posefast.evaluation.stats import paired_difference, pck_of_hits
+
+    rng = np.random.default_rng(0)
+    seeds, variants = [0, 1, 2], ["source-only", "multilevel"]
+    evaluated = (0, 1, 2, 3)
+    records = {v: {s: {"hits": (rng.random((50, 4)) < (0.3 if v == "source-only" else 0.6)).astype(float),
+                       "visible": np.ones((50, 4))} for s in seeds} for v in variants}
+    rows = group_rows(records, seeds, variants, {"a": (0, 1), "b": (3,), "gone": (7,)}, evaluated, 50)
+    assert set(rows) == {"a", "b"}  # a group with no evaluated keypoint is left out
+    sub = {v: {s: {k: r[k][:, [3]] for k in r} for s, r in records[v].items()} for v in variants}
+    expect = paired_difference(sub["source-only"], sub["multilevel"], pck_of_hits, True, 50)
+    assert rows["b"]["multilevel"]["vs_source_only"]["mean"] == expect["mean"]
+    assert "vs_source_only" not in rows["a"]["source-only"]
+    text = group_table(rows, variants)
+    assert text.count("\n| ") == 2 and "| variant | a | b |" in text
