@@ -149,3 +149,40 @@ def test_real_mirror_mouse_folder():
     v = load_video_frames(os.path.join(MOUSE, "videos", "test_vid.mp4"), 48, "mouse7", box=d.meta["fixed_box"],
                           stride=50)
     assert len(v) == 20 and float(v.visible.sum()) == 0
+
+
+def _mutants():
+    from hypothesis import strategies as st
+
+    return st.tuples(st.sampled_from(["truncate", "flip", "insert"]), st.floats(0, 1), st.integers(0, 255))
+
+
+def _mutate(data: bytes, how) -> bytes:
+    kind, where, byte = how
+    i = int(where * max(len(data) - 1, 0))
+    if kind == "truncate":
+        return data[:i]
+    if kind == "flip":
+        return data[:i] + bytes([data[i] ^ (1 << (byte % 8))]) + data[i + 1:] if data else data
+    return data[:i] + bytes([byte]) + data[i:]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "h5"])
+def test_damaged_tables_fail_with_a_value_error_naming_the_file(tmp_path, fmt):
+    from hypothesis import HealthCheck, given, settings
+
+    root = _project(tmp_path, fmt, "multi")
+    table = root / "labeled-data" / "vid1" / f"CollectedData_alice.{fmt}"
+    good = table.read_bytes()
+
+    @settings(max_examples=25, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(_mutants())
+    def check(how):
+        table.write_bytes(_mutate(good, how))
+        try:
+            read_dlc_table(table)
+        except ValueError as e:
+            assert str(e).startswith(str(table)) and "\n" not in str(e)
+
+    check()

@@ -227,6 +227,13 @@ def _read_h5_table(path: str) -> tuple[list, list, np.ndarray]:
     import h5py  # optional: the animal extra; only an .h5 file needs it
 
     try:
+        return _read_h5_frame(path, h5py)
+    except (OSError, KeyError, RuntimeError, TypeError, AttributeError) as e:  # h5py's errors on damaged files
+        raise ValueError(f"{path}: not a readable DeepLabCut .h5 table ({type(e).__name__}: {e})") from e
+
+
+def _read_h5_frame(path: str, h5py) -> tuple[list, list, np.ndarray]:
+    try:
         fh = h5py.File(path, "r")
     except OSError as e:
         raise ValueError(f"{path}: not a readable HDF5 file ({e})") from e
