@@ -7,7 +7,8 @@ DeepLabCut (``dlc:<dir>``, or ``dlc:<file.csv|file.h5>``)
       ``<dir>/labeled-data/<video>/CollectedData_<scorer>.csv`` or ``.h5`` per video (the ``.csv`` is read when
       both exist). Image paths in the file are relative to the project folder.
     * the Lightning Pose layout: one ``<dir>/CollectedData.csv``, image paths relative to ``<dir>``.
-    CSV: three header rows, ``scorer`` / ``bodyparts`` / ``coords`` (x, y; a ``likelihood`` column, as in DLC's
+    CSV: three header rows, ``scorer`` / ``bodyparts`` / ``coords`` (their first cells may be empty, as pandas
+    writes unnamed levels; x, y; a ``likelihood`` column, as in DLC's
     predictions, is ignored), then one row per image: its path in one cell (``labeled-data/video/img.png``) or in
     three (``labeled-data``, ``video``, ``img.png``; newer DLC), then x, y per bodypart in pixels; an empty cell
     (or NaN) = not labelled. A multi-animal file (an ``individuals`` header row) is refused.
@@ -115,12 +116,12 @@ def _read_csv_table(path: str) -> tuple[list, list, np.ndarray]:
             rows = list(csv.reader(fh))
     except (UnicodeDecodeError, csv.Error) as e:
         raise ValueError(f"{path}: not a readable CSV ({e})") from e
-    if len(rows) < 3 or not rows[0] or rows[0][0] != "scorer":
+    if len(rows) < 3 or not rows[0] or rows[0][0] not in ("scorer", ""):
         raise ValueError(f"{path}: not a DeepLabCut table (expected the header rows scorer / bodyparts / coords)")
     if rows[1] and rows[1][0] == "individuals":
         raise ValueError(f"{path}: a multi-animal DeepLabCut table (an 'individuals' row); posefast reads "
                          "single-animal tables")
-    if rows[1][0] != "bodyparts" or rows[2][0] != "coords":
+    if not rows[1] or not rows[2] or rows[1][0] not in ("bodyparts", "") or rows[2][0] not in ("coords", ""):
         raise ValueError(f"{path}: the second and third header rows must start with 'bodyparts' and 'coords'")
     width = len(rows[0])
     if width > MAX_COLUMNS or len(rows) - 3 > MAX_ROWS:
