@@ -23,8 +23,9 @@ __all__ = ["load_pose_net", "load_eval_images", "evaluate_checkpoint", "report_2
 
 
 def run_skeleton(settings: dict) -> Skeleton:
-    """The keypoint layout of a multilevel run: ``multilevel.skeleton`` (runs made before it existed: Body16)."""
-    return get_skeleton(settings["multilevel"].get("skeleton") or "body16")
+    """The keypoint layout of a multilevel run: its settings' ``skeleton`` (an animal task's; runs made before it
+    existed, and human runs: Body16)."""
+    return get_skeleton(settings.get("skeleton") or settings["multilevel"].get("skeleton") or "body16")
 
 
 def load_pose_net(state: dict, device="cpu"):
