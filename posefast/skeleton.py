@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["Skeleton", "H36M17", "H36M16", "BODY16", "TIGDOG18", "ANIMAL14", "ANIMALPOSE20", "AP10K17", "MOUSE7",
-           "get_skeleton", "skeleton_names", "keypoint_map", "KEYPOINT_MAPS", "h36m17_to_h36m16", "h36m16_to_h36m17",
+           "get_skeleton", "skeleton_names", "layout_of", "keypoint_map", "KEYPOINT_MAPS", "h36m17_to_h36m16", "h36m16_to_h36m17",
            "compact_kcs_layout"]
 
 
@@ -380,6 +380,12 @@ KEYPOINT_MAPS: dict[tuple[str, str], tuple[int, ...]] = {
     ("animalpose20", "animal14"): (0, 1, 13, 14, 15, 16, 9, 10, 11, 12, 5, 6, 7, 8),
     ("ap10k17", "animal14"): (0, 1, 7, 10, 13, 16, -1, -1, -1, -1, -1, -1, -1, -1),
 }
+
+
+def layout_of(joint_names) -> "Skeleton | None":
+    """The registered layout whose joint names are ``joint_names`` (in that order), or None."""
+    names = tuple(joint_names)
+    return next((s for s in _REGISTRY.values() if s.joint_names == names), None)
 
 
 def skeleton_names() -> list[str]:

@@ -70,3 +70,15 @@ def test_group_rows_pair_each_group_like_the_overall_table():
     assert "vs_source_only" not in rows["a"]["source-only"]
     text = group_table(rows, variants)
     assert text.count("\n| ") == 2 and "| variant | a | b |" in text
+
+
+def test_defaults_follow_the_datasets_layout():
+    n, k = 3, TIGDOG18.num_joints
+    peaks = torch.randint(2, 14, (n, k, 2), generator=torch.Generator().manual_seed(1))
+    truth = (peaks.float() + 0.5) * 4
+    animal = ImagePoseDataset(torch.zeros(n, 3, 64, 64), truth, torch.ones(n, k), TIGDOG18.joint_names)
+    out = evaluate_pck(_Fixed(peaks), animal, n)
+    assert len(out["per_joint"]) == 18 and set(out["per_group"]) == set(TIGDOG18.keypoint_groups)
+    human = ImagePoseDataset(torch.zeros(n, 3, 64, 64), truth[:, :16], torch.ones(n, 16), BODY16.joint_names)
+    out = evaluate_pck(_Fixed(peaks[:, :16]), human, n)
+    assert len(out["per_joint"]) == 12 and "per_group" not in out  # Body16: the 12 limb keypoints, no groups

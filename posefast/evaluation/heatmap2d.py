@@ -7,6 +7,7 @@ from torch import Tensor
 
 from posefast.data.image2d import PCK_EVAL_JOINTS
 from posefast.ops import decode_heatmaps, pck_2d
+from posefast.skeleton import layout_of
 
 __all__ = ["image_to_heatmap", "heatmap_to_image", "normalize_images", "predict", "evaluate_pck", "pck_records",
            "group_pck", "skeleton_eval_joints"]
@@ -74,15 +75,28 @@ def skeleton_eval_joints(skeleton) -> tuple:
     return PCK_EVAL_JOINTS if skeleton.name == "body16" else tuple(range(skeleton.num_joints))
 
 
+def _default_joints(dataset, joints):
+    """``joints``, or the ones PCK is averaged over for the dataset's layout (:func:`skeleton_eval_joints`)."""
+    if joints is not None:
+        return joints
+    layout = layout_of(dataset.keypoint_names)
+    return skeleton_eval_joints(layout) if layout is not None else tuple(range(len(dataset.keypoint_names)))
+
+
 def evaluate_pck(model, dataset, batch_size: int = 256, threshold: float = 0.05,
-                 joints=PCK_EVAL_JOINTS, groups: dict | None = None) -> dict:
+                 joints=None, groups: dict | None = None) -> dict:
     """PCK@``threshold`` as RegDA/UDAPE/the multi-level paper: argmax decoding, distance / heatmap size, visible
-    keypoints only, accuracy per keypoint then averaged over ``joints`` (12 limb keypoints). Percentages.
+    keypoints only, accuracy per keypoint then averaged over ``joints`` (default: the dataset's layout's, Body16's
+    12 limb keypoints or every keypoint of an animal layout). Percentages.
 
     Returns ``{"pck": float, "per_joint": {name: float}, "count": int}`` (keypoints with no visible instance are
     left out of the mean; NaN if none is visible at all), and ``"per_group": {group: float}`` (:func:`group_pck`)
-    when ``groups`` (group -> keypoint names, e.g. ``Skeleton.keypoint_groups``) is given.
+    by ``groups`` (group -> keypoint names; default: the layout's ``Skeleton.keypoint_groups``, if any).
     """
+    joints = _default_joints(dataset, joints)
+    if groups is None:
+        layout = layout_of(dataset.keypoint_names)
+        groups = layout.keypoint_groups if layout is not None else None
     pred, gt, size = _predictions_and_truth(model, dataset, batch_size)
     hits, counts = pck_2d(pred, gt, dataset.visible > 0, size, threshold)
     idx = list(joints)
@@ -97,12 +111,13 @@ def evaluate_pck(model, dataset, batch_size: int = 256, threshold: float = 0.05,
     return out
 
 
-def pck_records(model, dataset, batch_size: int = 256, threshold: float = 0.05, joints=PCK_EVAL_JOINTS) -> dict:
+def pck_records(model, dataset, batch_size: int = 256, threshold: float = 0.05, joints=None) -> dict:
     """Per-crop tallies behind :func:`evaluate_pck`: ``{"hits", "visible"}`` float64 numpy ``[N, K']`` over the
     evaluated ``joints`` (a NaN hit where a distance is not finite), so that
     :func:`posefast.evaluation.stats.pck_of_hits` of them is the reported PCK and a paired bootstrap can resample
     crops. Each (crop, keypoint) goes through :func:`posefast.pck_2d` as its own keypoint, so the hit rule is the
-    op's, not a copy of it."""
+    op's, not a copy of it. ``joints``: as :func:`evaluate_pck`."""
+    joints = _default_joints(dataset, joints)
     pred, gt, size = _predictions_and_truth(model, dataset, batch_size)
     idx = list(joints)
     n, k = pred.shape[0], len(idx)
