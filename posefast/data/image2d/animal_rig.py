@@ -28,9 +28,10 @@ import numpy as np
 
 from posefast.skeleton import MOUSE7, TIGDOG18, Skeleton
 
-__all__ = ["ANIMALS", "BEHAVIOURS", "AnimalRig", "PosedAnimal", "get_rig", "sample_joint_angles", "rig_available"]
+__all__ = ["ANIMALS", "BEHAVIOURS", "ROOT_PITCH", "AnimalRig", "PosedAnimal", "get_rig", "sample_joint_angles", "rig_available"]
 
 BEHAVIOURS = ("stand", "walk", "trot", "sit", "lie", "turn_head", "lift_paw")
+ROOT_PITCH = "root_pitch"  # not a joint: the free root's nose-up tilt (a sitting animal's trunk), radians
 
 
 @dataclass(frozen=True)
@@ -222,8 +223,10 @@ class AnimalRig:
         return tuple(self.joints)
 
     def clip(self, angles: dict) -> dict:
-        """Joint angles (radians) clipped to each joint's range."""
-        return {k: float(np.clip(v, self.joints[k][1], self.joints[k][2])) for k, v in angles.items()}
+        """Joint angles (radians) clipped to each joint's range (``ROOT_PITCH``, the free root's nose-up tilt, to
+        +-90 degrees)."""
+        return {k: float(np.clip(v, *((-np.pi / 2, np.pi / 2) if k == ROOT_PITCH else self.joints[k][1:])))
+                for k, v in angles.items()}
 
     def pose(self, angle_rows: list) -> PosedAnimal:
         """Pose the animal once per dict of joint angles (radians; missing joints stay at 0, every value clipped to
@@ -235,7 +238,10 @@ class AnimalRig:
         for i, angles in enumerate(angle_rows):
             qpos = self.qpos0.copy()
             for name, value in self.clip(angles).items():
-                qpos[self.joints[name][0]] = value
+                if name == ROOT_PITCH:  # nose up about the body's y axis: the free root's quaternion (w, x, y, z)
+                    qpos[3:7] = (np.cos(value / 2), 0.0, -np.sin(value / 2), 0.0)
+                else:
+                    qpos[self.joints[name][0]] = value
             d.qpos[:] = qpos
             mj.mj_kinematics(m, d)
             xpos, xmat = np.asarray(d.xpos), np.asarray(d.xmat).reshape(-1, 3, 3)
@@ -269,7 +275,8 @@ def sample_joint_angles(rig: AnimalRig, behaviours, rng: np.random.Generator) ->
     leg's proximal joint and bend its distal ones along a gait phase (a four-beat walk: legs a quarter cycle apart;
     a trot: diagonal pairs together, larger swing); sit folds the hind legs fully and raises the chest; lie folds
     all four legs; turn_head bends the neck to one side up to 90 % of its range; lift_paw raises and folds one front
-    leg. The fractions are of the model's own ranges, so the same code poses the dog and the rodent.
+    leg. The fractions are of the model's own ranges, so the same code poses the dog and the rodent; sit also tilts the
+    free root nose-up by 25-45 degrees (``ROOT_PITCH``), the trunk of a sitting animal.
     """
     spec = rig.spec
     out = []
@@ -296,7 +303,8 @@ def sample_joint_angles(rig: AnimalRig, behaviours, rng: np.random.Generator) ->
                 a[mid] = _frac(rig, mid, -rng.uniform(0.7, 0.95))
                 a[dist] = _frac(rig, dist, -rng.uniform(0.5, 0.9))
             for j in spec.spine_pitch:
-                a[j] = _frac(rig, j, rng.uniform(0.5, 0.9))
+                a[j] = _frac(rig, j, rng.uniform(0.0, 0.3))
+            a[ROOT_PITCH] = np.radians(rng.uniform(25, 45))
         elif b == "lie":
             for leg, (prox, mid, dist) in legs.items():
                 hind = leg[1] == "H"
