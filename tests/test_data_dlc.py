@@ -186,3 +186,22 @@ def test_damaged_tables_fail_with_a_value_error_naming_the_file(tmp_path, fmt):
             assert str(e).startswith(str(table)) and "\n" not in str(e)
 
     check()
+
+
+def test_region_keeps_one_view_of_the_frame(tmp_path):
+    root = tmp_path / "lp"
+    names = [f"img{i}.png" for i in range(3)]
+    for nm in names:
+        _frame(str(root / nm), shape=(60, 64))
+    _dataframe(names).to_csv(root / "CollectedData.csv")
+    # the top half of a 60-row frame is rows 0..29: nose (y 12..14) stays, tail_base (y 30..32) and paw (y 44..46)
+    # fall outside and become unlabelled
+    d = load_dlc(root, 32, "mouse7", keypoint_map={"nose": "nose", "tail_base": "tail_base",
+                                                    "paw_left": "left_front_paw"},
+                 box="fixed", fill=1.0, region=(0, 0, 1, 0.5))
+    assert d.visible[:, 0].tolist() == [1, 1, 1] and float(d.visible[:, [1, 5]].sum()) == 0
+    left, top, side = d.meta["fixed_box"]
+    rows_below = int(np.ceil((30 - top) * 32 / side)) + 1  # crop rows that lie below the kept half
+    assert float(d.images[:, :, rows_below:].abs().sum()) == 0
+    with pytest.raises(ValueError, match="region: expected"):
+        load_dlc(root, 32, "mouse7", keypoint_map={"nose": "nose"}, region=(0, 0.5, 1, 0.5))

@@ -370,6 +370,29 @@ def _plan(bodyparts: list, skeleton, keypoint_map, where: str) -> tuple[np.ndarr
                                                                           if src[k] < 0]
 
 
+def _check_region(region):
+    if region is None:
+        return None
+    r = tuple(float(v) for v in region)
+    if len(r) != 4 or not (0 <= r[0] < r[2] <= 1 and 0 <= r[1] < r[3] <= 1):
+        raise ValueError(f"region: expected (left, top, right, bottom) fractions of the frame with left < right and "
+                         f"top < bottom, got {region!r}")
+    return r
+
+
+def _keep_region(image, region):
+    """``image`` (PIL) with everything outside ``region`` (fractions of its size) black."""
+    if region is None:
+        return image
+    from PIL import Image
+
+    w, h = image.size
+    box = (round(region[0] * w), round(region[1] * h), round(region[2] * w), round(region[3] * h))
+    out = Image.new(image.mode, image.size)
+    out.paste(image.crop(box), box[:2])
+    return out
+
+
 def _square(lo: np.ndarray, hi: np.ndarray, fill: float) -> tuple[int, int, int]:
     centre = (lo + hi) / 2
     side = max(float((hi - lo).max()) / fill, 8.0)
@@ -377,10 +400,11 @@ def _square(lo: np.ndarray, hi: np.ndarray, fill: float) -> tuple[int, int, int]
 
 
 def load_dlc(where, size: int = 64, skeleton="mouse7", *, keypoint_map=None, box: str = "keypoints",
-             fill: float = 0.8, min_keypoints: int = 1) -> ImagePoseDataset:
+             fill: float = 0.8, min_keypoints: int = 1, region=None) -> ImagePoseDataset:
     """Every labelled image of a DLC project / Lightning Pose folder / file as a ``size`` px crop of ``skeleton``'s
     keypoints (see the module docstring). Images with fewer than ``min_keypoints`` mapped, labelled keypoints are
-    skipped (``meta["skipped"]``)."""
+    skipped (``meta["skipped"]``). ``region`` = (left, top, right, bottom) fractions of the frame: only that part
+    of each image is kept (the rest black; keypoints outside it unlabelled), e.g. one view of a multi-view rig."""
     if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 8:
         raise ValueError(f"size: expected an int >= 8, got {size!r}")
     if not 0 < fill <= 1:
@@ -388,6 +412,7 @@ def load_dlc(where, size: int = 64, skeleton="mouse7", *, keypoint_map=None, box
     if box not in ("keypoints", "fixed"):
         raise ValueError(f"box: expected 'keypoints' or 'fixed', got {box!r}")
     skel = get_skeleton(skeleton)
+    region = _check_region(region)
     mapping = parse_keypoint_map(keypoint_map)
     root, tables = find_dlc_files(where)
     rows = []  # (image file, keypoints [K, 2] source pixels with NaN)
@@ -401,6 +426,18 @@ def load_dlc(where, size: int = 64, skeleton="mouse7", *, keypoint_map=None, box
         kp[:, src >= 0] = xy[:, src[src >= 0]]
         for name, k in zip(files, kp):
             rows.append((table, name, k))
+    if region is not None:  # keypoints outside the kept part of the frame are not labelled there
+        sizes = {}
+        for i, (table, name, k) in enumerate(rows):
+            file = _resolve_image(root, os.path.dirname(table), name, table)
+            if file not in sizes:
+                sizes[file] = _image_size(file)
+            w, h = sizes[file]
+            x, y = k[:, 0] / w, k[:, 1] / h
+            out = ~((x >= region[0]) & (x < region[2]) & (y >= region[1]) & (y < region[3]))
+            k = k.copy()
+            k[out] = np.nan
+            rows[i] = (table, name, k)
     labelled = [r for r in rows if int(np.isfinite(r[2][:, 0]).sum()) >= min_keypoints]
     skipped = [r[1] for r in rows if int(np.isfinite(r[2][:, 0]).sum()) < min_keypoints]
     if not labelled:
@@ -413,7 +450,7 @@ def load_dlc(where, size: int = 64, skeleton="mouse7", *, keypoint_map=None, box
     images, kps, vis, boxes, files = [], [], [], [], []
     for table, name, k in labelled:
         file = _resolve_image(root, os.path.dirname(table), name, table)
-        image = _open_rgb(file)
+        image = _keep_region(_open_rgb(file), region)
         have = np.isfinite(k[:, 0])
         b = fixed or _square(k[have].min(0), k[have].max(0), fill)
         k0 = np.where(have[:, None], k, 0.0)
@@ -430,16 +467,23 @@ def load_dlc(where, size: int = 64, skeleton="mouse7", *, keypoint_map=None, box
         torch.stack(images), torch.as_tensor(np.array(kps, dtype=np.float32).reshape(-1, k, 2)),
         torch.as_tensor(np.array(vis, dtype=np.float32).reshape(-1, k)), skel.joint_names,
         {"source": "dlc", "files": tables, "skeleton": skel.name, "unmapped_bodyparts": unmapped or [],
-         "absent_keypoints": absent or [], "skipped": skipped, "fixed_box": fixed},
+         "absent_keypoints": absent or [], "skipped": skipped, "fixed_box": fixed, "region": region},
         {"files": files, "crop_boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 3)})
 
 
+def _image_size(path: str) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return im.size
+
+
 def load_video_frames(path, size: int = 64, skeleton="mouse7", *, box=None, stride: int | None = None,
-                      max_frames: int | None = None) -> ImagePoseDataset:
+                      max_frames: int | None = None, region=None) -> ImagePoseDataset:
     """Frames of a video (every ``stride``-th, at most ``max_frames``; without a stride, ``max_frames`` spread
     evenly over the video, or every frame) cropped to ``box`` = (left, top, side) in pixels (default: the frame's
     centred square) and resized to ``size``: an unlabelled domain of ``skeleton``'s keypoints (all invisible).
-    Decoded with PyAV."""
+    ``region``: as :func:`load_dlc` (the rest of the frame black). Decoded with PyAV."""
     import av  # optional: the animal extra; only a video needs it
     from PIL import Image
 
@@ -451,6 +495,7 @@ def load_video_frames(path, size: int = 64, skeleton="mouse7", *, box=None, stri
     if max_frames is not None and (not isinstance(max_frames, int) or max_frames < 1):
         raise ValueError(f"max_frames: expected a positive int, got {max_frames!r}")
     skel = get_skeleton(skeleton)
+    region = _check_region(region)
     frames = []
     try:
         with av.open(path) as container:
@@ -464,7 +509,7 @@ def load_video_frames(path, size: int = 64, skeleton="mouse7", *, box=None, stri
                     break
                 if i % stride:
                     continue
-                image = Image.fromarray(frame.to_ndarray(format="rgb24"))
+                image = _keep_region(Image.fromarray(frame.to_ndarray(format="rgb24")), region)
                 b = box
                 if b is None:
                     side = min(image.width, image.height)
@@ -477,5 +522,6 @@ def load_video_frames(path, size: int = 64, skeleton="mouse7", *, box=None, stri
     n, k = len(frames), skel.num_joints
     return ImagePoseDataset(torch.stack(frames), torch.full((n, k, 2), size / 2), torch.zeros(n, k),
                             skel.joint_names, {"source": "video", "file": path, "stride": stride,
-                                               "box": None if box is None else tuple(box), "skeleton": skel.name},
+                                               "box": None if box is None else tuple(box), "skeleton": skel.name,
+                                               "region": region},
                             {"frame": torch.arange(n) * stride})

@@ -52,11 +52,11 @@ def remap_layout(data: ImagePoseDataset, skeleton) -> ImagePoseDataset:
 
 
 def load_animal_spec(spec: str, size: int, skeleton, *, n: int | None = None, seed: int = 0, keypoint_map=None,
-                     box=None, fill: float = 0.8, flag: str = "target") -> ImagePoseDataset:
+                     box=None, fill: float = 0.8, region=None, flag: str = "target") -> ImagePoseDataset:
     """Crops of an animal spec in ``skeleton``'s layout. ``n``: crops to render (synthetic, required) or the most
     to read (files: the first ``n``); ``seed``: the synthetic draw; ``keypoint_map`` / ``fill`` / ``box`` as
     :func:`~posefast.data.image2d.animal_files.load_dlc` (``box``: "keypoints" or "fixed" there; for a video the
-    crop square (left, top, side))."""
+    crop square (left, top, side)); ``region``: the part of each frame kept (``dlc:`` and ``video:``)."""
     kind = animal_spec_kind(spec, flag)
     skel = get_skeleton(skeleton)
     path = str(spec).partition(":")[2]
@@ -66,9 +66,9 @@ def load_animal_spec(spec: str, size: int, skeleton, *, n: int | None = None, se
         animal, style = animal_spec(spec, flag)
         return remap_layout(make_animal_domain(animal, style, n, size, seed), skel)
     if kind == "dlc":
-        data = load_dlc(path, size, skel, keypoint_map=keypoint_map, box=box or "keypoints", fill=fill)
+        data = load_dlc(path, size, skel, keypoint_map=keypoint_map, box=box or "keypoints", fill=fill, region=region)
     elif kind == "video":
-        data = load_video_frames(path, size, skel, box=box, max_frames=n)
+        data = load_video_frames(path, size, skel, box=box, max_frames=n, region=region)
     else:
         folder = os.path.dirname(os.path.abspath(path))
         data = load_coco_keypoints(path, [folder, os.path.join(folder, "images")], size,

@@ -7,9 +7,10 @@ multi-level paper's other half.
 
 ``mouse`` (a real animal): dm-control's rodent rendered as the labelled source (``synthetic-animal:rodent``,
 mouse7 keypoints), the frames of Lightning Pose's mirror-mouse video as the unlabelled target (``video:``), its 60
-labelled frames as the test split (``dlc:``, side-view keypoints through the ``mirror-mouse-top`` map); target
-and test crops share one square, the box of every labelled side-view keypoint (``box="fixed"``), so the video's
-crops frame the mouse as the test crops do.
+labelled frames as the test split (``dlc:``, side-view keypoints through the ``mirror-mouse-top`` map). Only the
+side view is kept (the top half of each frame, the rest black: the mirrored view below shows the same mouse
+again, unlabelled in this layout), and target and test crops share one square, the box of every labelled
+side-view keypoint (``box="fixed"``), so the video's crops frame the mouse as the test crops do.
 """
 from __future__ import annotations
 
@@ -51,13 +52,14 @@ class AnimalTask:
     keypoint_map: str | None = None
     box: str = "keypoints"
     fill: float = 0.8
+    region: tuple | None = None  # the part of each real frame kept (fractions), e.g. one view of a mirror rig
 
 
 ANIMAL_TASKS = {
     "animal": AnimalTask("animal", "tigdog18", "synthetic-animal:dog", "synthetic-animal:dog-real"),
     "mouse": AnimalTask("mouse", "mouse7", "synthetic-animal:rodent",
                         f"video:{os.path.join(MOUSE_DIR, 'videos', 'test_vid.mp4')}", f"dlc:{MOUSE_DIR}",
-                        keypoint_map="mirror-mouse-top", box="fixed", fill=0.95),
+                        keypoint_map="mirror-mouse-top", box="fixed", fill=0.95, region=(0.0, 0.0, 1.0, 0.5)),
 }
 
 
@@ -83,9 +85,10 @@ def load_animal_domains(task: AnimalTask, n_source: int, n_target: int, n_test: 
         raise ValueError(f"--source: the labelled source must be rendered (synthetic-animal:...), got {task.source!r}")
     test_spec = task.test or task.target
     test = load_animal_spec(test_spec, size, skel, n=n_test, seed=derive_seed(seed, "target-test-draw"),
-                            keypoint_map=task.keypoint_map, box=task.box, fill=task.fill, flag="--test")
+                            keypoint_map=task.keypoint_map, box=task.box, fill=task.fill, region=task.region,
+                            flag="--test")
     box = test.meta.get("fixed_box") if task.target.startswith("video:") else task.box
     target = load_animal_spec(task.target, size, skel, n=n_target, seed=seed, box=box, fill=task.fill,
-                              flag="--target")
+                              region=task.region, flag="--target")
     source = load_animal_spec(task.source, size, skel, n=n_source, seed=seed, flag="--source")
     return {"source": source, "target": target, "target_test": test}
