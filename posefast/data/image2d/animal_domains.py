@@ -43,6 +43,7 @@ _BEHAVIOUR_P = {"stand": 0.2, "walk": 0.2, "trot": 0.2, "sit": 0.1, "lie": 0.1, 
 _VIS_FRACTION = 0.12
 _DEPTH_SCALE = 1 << 24  # depth quantisation of the z-buffer key (depth in [0, 64) m -> 2^30 steps)
 _FACE_BITS = 20
+_RASTER_BATCH = 32  # crops per z-buffer pass (32 x 7162 dog triangles stay under 2^20 triangle ids)
 
 
 def animal_spec(spec: str, flag: str = "target") -> tuple[str, str]:
@@ -68,28 +69,34 @@ class MeshRaster:
 
 
 def rasterize_mesh(points: torch.Tensor, faces: torch.Tensor, size: int) -> MeshRaster:
-    """Z-buffer a triangle mesh: ``points`` float64 [V, 3] as (u, v) pixel coordinates (pixel (i, j) covers
-    [j, j + 1) x [i, i + 1)) and camera depth z > 0; ``faces`` int64 [F, 3]. A pixel is covered by a triangle when
-    its centre lies inside it (either winding); the nearest covering triangle wins (depth interpolated as 1/z,
-    perspective-correct).
+    """Z-buffer a triangle mesh: ``points`` [V, 3] (or a batch [B, V, 3] of one mesh's poses) as (u, v) pixel
+    coordinates (pixel (i, j) covers [j, j + 1) x [i, i + 1)) and camera depth z > 0; ``faces`` int64 [F, 3]. A
+    pixel is covered by a triangle when its centre lies inside it (either winding); the nearest covering triangle
+    wins (depth interpolated as 1/z, perspective-correct). The raster's tensors have the batch's leading dim.
 
     Triangles are grouped by the size of their pixel box (1, 2, 4, ... pixels): each group tests its own
     k x k candidate centres at once, so the cost follows the covered area, not the number of triangles times the
-    image; the z-buffer is one ``scatter_reduce(amin)`` of (depth, face) packed into an int64 key.
+    image; the z-buffer is one ``scatter_reduce(amin)`` of (depth, triangle) packed into an int64 key, over every
+    image of the batch at once.
     """
+    single = points.ndim == 2
     p = points.to(torch.float32)
-    tri = p[faces]  # [F, 3, 3]
+    if single:
+        p = p[None]
+    nb, nf = p.shape[0], faces.shape[0]
+    if nb * nf >= 1 << _FACE_BITS:
+        raise ValueError(f"faces: at most {1 << _FACE_BITS} triangles per call, got {nb} x {nf}")
+    tri = p[:, faces].reshape(nb * nf, 3, 3)  # triangle g = b * F + f
     u, v, z = tri[..., 0], tri[..., 1], tri[..., 2]
-    nf = faces.shape[0]
-    if nf >= 1 << _FACE_BITS:
-        raise ValueError(f"faces: at most {1 << _FACE_BITS} triangles, got {nf}")
+    base = (torch.arange(nb) * (size * size)).repeat_interleave(nf)  # each image's first pixel in the flat buffer
     x0 = torch.ceil(u.min(1).values - 0.5).clamp_min(0)
     x1 = torch.floor(u.max(1).values - 0.5).clamp_max(size - 1)
     y0 = torch.ceil(v.min(1).values - 0.5).clamp_min(0)
     y1 = torch.floor(v.max(1).values - 0.5).clamp_max(size - 1)
     extent = torch.maximum(x1 - x0, y1 - y0) + 1
     ok = (extent >= 1) & (z.min(1).values > 0)
-    key = torch.full((size * size,), torch.iinfo(torch.int64).max, dtype=torch.int64)
+    none = torch.iinfo(torch.int64).max
+    key = torch.full((nb * size * size,), none, dtype=torch.int64)
     inv_z = 1.0 / z
     k = 1
     remaining = ok.clone()
@@ -113,28 +120,30 @@ def rasterize_mesh(points: torch.Tensor, faces: torch.Tensor, size: int) -> Mesh
             a = area.where(area.abs() > 1e-12, torch.ones_like(area))
             iz = inv_z[sel][:, :, None, None]
             depth = 1.0 / ((w0 * iz[:, 0] + w1 * iz[:, 1] + w2 * iz[:, 2]) / a).clamp_min(1e-9)
-            flat = (py * size + px).long()
+            flat = (py * size + px).long() + base[sel].view(-1, 1, 1)
             q = (depth * _DEPTH_SCALE).clamp(0, (1 << (62 - _FACE_BITS)) - 1).long()
             keys = (q << _FACE_BITS) | sel.view(-1, 1, 1).expand(-1, k, k)
             key.scatter_reduce_(0, flat[inside], keys[inside], reduce="amin")
         k *= 2
-    hit = key != torch.iinfo(torch.int64).max
-    face = torch.where(hit, key & ((1 << _FACE_BITS) - 1), torch.full_like(key, -1)).view(size, size)
-    # Barycentrics of each covered pixel centre in its face, perspective-correct (weights / z, renormalised).
+    hit = key != none
+    g = torch.where(hit, key & ((1 << _FACE_BITS) - 1), torch.zeros_like(key))  # the winning triangle, global id
+    # Barycentrics of each covered pixel centre in its triangle, perspective-correct (weights / z, renormalised).
     ys, xs = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32),
                             indexing="ij")
-    f = face.clamp_min(0).view(-1)
-    uu, vv, iz = u[f], v[f], inv_z[f]
-    cx, cy = xs.reshape(-1) + 0.5, ys.reshape(-1) + 0.5
+    uu, vv, iz = u[g], v[g], inv_z[g]
+    cx, cy = (xs.reshape(-1) + 0.5).repeat(nb), (ys.reshape(-1) + 0.5).repeat(nb)
     w0 = (uu[:, 2] - uu[:, 1]) * (cy - vv[:, 1]) - (vv[:, 2] - vv[:, 1]) * (cx - uu[:, 1])
     w1 = (uu[:, 0] - uu[:, 2]) * (cy - vv[:, 2]) - (vv[:, 0] - vv[:, 2]) * (cx - uu[:, 2])
     w2 = (uu[:, 1] - uu[:, 0]) * (cy - vv[:, 0]) - (vv[:, 1] - vv[:, 0]) * (cx - uu[:, 0])
     w = torch.stack([w0, w1, w2], 0) * iz.T
     w = w / w.sum(0, keepdim=True).where(w.sum(0).abs() > 1e-12, torch.ones(1))
-    fg = hit.view(-1)
-    bary = torch.where(fg, w, torch.zeros_like(w)).view(3, size, size).float()
+    bary = torch.where(hit, w, torch.zeros_like(w)).view(3, nb, size, size).transpose(0, 1).contiguous()
     depth = 1.0 / (w * iz.T).sum(0).clamp_min(1e-9)
-    depth = torch.where(fg, depth, torch.full_like(depth, float("inf"))).view(size, size).float()
+    depth = torch.where(hit, depth, torch.full_like(depth, float("inf"))).view(nb, size, size)
+    face = torch.where(hit, g - torch.arange(nb).repeat_interleave(size * size) * nf,
+                       torch.full_like(g, -1)).view(nb, size, size)
+    if single:
+        return MeshRaster(face[0], depth[0], bary[0])
     return MeshRaster(face, depth, bary)
 
 
@@ -269,18 +278,24 @@ def make_animal_domain(animal: str, style: str, n: int, size: int = 64, seed: in
     visible = torch.empty(n, k)
     kp_cam = torch.empty(n, k, 3)
     silhouette = torch.empty(n, size, size, dtype=torch.bool)
+    views = [_camera(posed.vertices[i], look, i, size, length) for i in range(n)]
+    projected = [_project(posed.vertices[i], *views[i]) for i in range(n)]
+    rasters = {}
     for i in range(n):
-        rot, t, intr = _camera(posed.vertices[i], look, i, size, length)
-        pv = _project(posed.vertices[i], rot, t, intr)
+        if i % _RASTER_BATCH == 0:  # one z-buffer pass for a batch of crops
+            upto = min(n, i + _RASTER_BATCH)
+            batch = rasterize_mesh(torch.from_numpy(np.stack(projected[i:upto])), faces, size)
+            rasters = {j: MeshRaster(batch.face[j - i], batch.depth[j - i], batch.bary[j - i]) for j in range(i, upto)}
+        rot, t, intr = views[i]
         pk = _project(posed.keypoints[i], rot, t, intr)
-        raster = rasterize_mesh(torch.from_numpy(pv), faces, size)
+        raster = rasters[i]
         cam_verts = torch.from_numpy(posed.vertices[i] @ rot.T + t)
         image, occluded = _shade(raster, cam_verts, faces, uv, limb, tex, look, i, size, gen, pk)
         kp = torch.from_numpy(pk[:, :2]).float()
         col, row = kp[:, 0].floor().long(), kp[:, 1].floor().long()
         inside = (kp[:, 0] >= 0) & (kp[:, 0] < size) & (kp[:, 1] >= 0) & (kp[:, 1] < size)
         flat = (row.clamp(0, size - 1) * size + col.clamp(0, size - 1))
-        front = raster.depth.view(-1)[flat]
+        front = raster.depth.reshape(-1)[flat]
         unhidden = front >= torch.from_numpy(pk[:, 2]).float() - _VIS_FRACTION * length
         free = ~occluded.view(-1)[flat]
         images[i], keypoints[i], silhouette[i] = image, kp, raster.foreground
