@@ -96,3 +96,14 @@ def test_spec_names():
     assert animal_spec("synthetic-animal:rodent") == ("rodent", "source")
     with pytest.raises(ValueError, match="target: expected synthetic-animal:dog"):
         animal_spec("synthetic-animal:cat")
+
+
+def test_a_batch_rasterises_as_its_crops_one_by_one():
+    g = torch.Generator().manual_seed(0)
+    pts = torch.cat([torch.rand(3, 40, 2, generator=g) * 32, 1 + torch.rand(3, 40, 1, generator=g)], -1)
+    faces = torch.randint(0, 40, (60, 3), generator=g)
+    batch = rasterize_mesh(pts, faces, 32)
+    for b in range(3):
+        one = rasterize_mesh(pts[b], faces, 32)
+        assert torch.equal(batch.face[b], one.face) and torch.equal(batch.depth[b], one.depth)
+        assert torch.equal(batch.bary[b], one.bary)
