@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from posefast.engine.staged import parse_seeds, plan_workers, run_staged
+from posefast.engine.jobs import parse_seeds, plan_workers, run_staged
 from posefast.evaluation.stats import mean_of, mean_std, paired_difference, pck_of_hits, t_quantile_975
 
 
@@ -257,7 +257,7 @@ def test_compare_summary_schema_and_same_numbers_in_one_or_two_processes(tmp_pat
 def test_view_elevation_is_the_body_axis_toward_the_camera():
     from posefast import H36M16
     from posefast.evaluation.lifting import view_elevation_deg
-    from posefast.cli.compare import VIEW_BINS, view_groups
+    from posefast.evaluation.comparison import VIEW_BINS, view_groups
 
     thorax = H36M16.joint("Thorax")
     poses = torch.zeros(3, 16, 3, dtype=torch.float64)
@@ -276,13 +276,14 @@ def test_view_elevation_is_the_body_axis_toward_the_camera():
 def test_pretraining_does_not_depend_on_the_target(tmp_path):
     """The shared pretraining of a several-target run is exactly each single-target run's: same weights, same
     source-test curve, whatever target it scores per epoch."""
-    from posefast.cli.compare import pretrain_stage
+    from posefast.cli.compare import LiftingComparison
 
     states = {}
     for target in ("synthetic:3dhp", "synthetic:h36m+classes"):
         cfg = _cfg(target=target, device="cpu")
         cfg.compare.pretrain_epochs = 2
-        pretrain_stage(cfg, tmp_path / target.replace(":", "_"), 0)
+        cfg.out = str(tmp_path / target.replace(":", "_"))
+        LiftingComparison(cfg).pretrain(0)
         folder = tmp_path / target.replace(":", "_") / "seed0" / "pretrain"
         states[target] = (torch.load(folder / "checkpoint.pt", weights_only=False)["modules"]["lifter"],
                           [json.loads(x)["source_test"] for x in (folder / "metrics.jsonl").read_text().splitlines()])

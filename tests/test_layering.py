@@ -196,3 +196,70 @@ def test_layout_names_every_package_and_layer():
     for _, group, _ in LAYERS:
         assert group in table or group == "facade", f"docs/ARCHITECTURE.md does not describe the {group} layer"
     assert "docs/ARCHITECTURE.md" in (PACKAGE.parent / "README.md").read_text(), "README must link the architecture"
+
+
+# -- one job runner -------------------------------------------------------------------------------------------------
+RUNNER = "posefast.engine.jobs"  # the one module that runs comparison jobs (seeds × stages × variants)
+POOL_MODULES = ("multiprocessing", "concurrent.futures", "torch.multiprocessing")
+SUMMARY_NAMES = ("summary.md", "summary.json")
+
+
+def runner_violations(path: Path, module: str) -> list[str]:
+    """What in ``path`` only the job runner may do: create worker processes (import a process-pool module),
+    name a summary file (the literal ``summary.md`` / ``summary.json``: whoever writes one is running a job),
+    name a seed folder (an f-string ``f"seed{...}"``), or call the stage scheduler ``run_staged`` itself.
+    Docstrings may mention all of it."""
+    if module == RUNNER:
+        return []
+    tree = ast.parse(path.read_text(), str(path))
+    docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                  if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and n.body
+                  and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+    where = path.relative_to(path.parents[len(module.split(".")) - 1])  # posefast/...
+    bad = []
+    for node in ast.walk(tree):
+        names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                 [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+        for name in names:
+            if any(name == m or name.startswith(m + ".") for m in POOL_MODULES):
+                bad.append(f"{where}:{node.lineno}: imports {name} (worker processes are the job runner's)")
+        if isinstance(node, ast.Constant) and node.value in SUMMARY_NAMES and id(node) not in docstrings:
+            bad.append(f"{where}:{node.lineno}: names {node.value} (summaries are written by the job runner)")
+        if isinstance(node, ast.JoinedStr) and len(node.values) >= 2 and isinstance(node.values[0], ast.Constant) \
+                and str(node.values[0].value).endswith("seed") and isinstance(node.values[1], ast.FormattedValue):
+            bad.append(f"{where}:{node.lineno}: builds a seed folder name (use posefast.engine.jobs.seed_dir)")
+        if isinstance(node, (ast.Name, ast.Attribute)) and (getattr(node, "id", None) == "run_staged"
+                                                            or getattr(node, "attr", None) == "run_staged"):
+            bad.append(f"{where}:{node.lineno}: calls run_staged (describe a Job and run it with run_job)")
+        if isinstance(node, ast.alias) and node.name == "run_staged":
+            bad.append(f"{where}: imports run_staged (describe a Job and run it with run_job)")
+    return bad
+
+
+def test_one_job_runner():
+    """Every comparison job is a description run by posefast.engine.jobs; no second runner grows elsewhere."""
+    bad = [v for path in sorted(PACKAGE.rglob("*.py")) for v in runner_violations(path, module_name(path))]
+    assert not bad, "a second job runner:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("from concurrent.futures import ProcessPoolExecutor\n", "imports concurrent.futures"),
+    ("import multiprocessing as mp\n", "imports multiprocessing"),
+    ("def f(out):\n    (out / 'summary.md').write_text('x')\n", "names summary.md"),
+    ("SUMMARY = 'summary.json'\n", "names summary.json"),
+    ("def d(out, s):\n    return out / f'seed{s}'\n", "builds a seed folder name"),
+    ("from posefast.engine.jobs import run_staged\n", "imports run_staged"),
+    ("from posefast.engine import jobs\nR = jobs.run_staged(1, 2, [0], [])\n", "calls run_staged"),
+])
+def test_the_runner_check_finds_a_second_runner(tmp_path, source, expected):
+    """The check above can fail: a fake methods module that runs its own job is caught, and a docstring that only
+    mentions summary.md is not."""
+    fake = tmp_path / "posefast" / "methods"
+    fake.mkdir(parents=True)
+    path = fake / "my_job.py"
+    path.write_text('"""Writes OUT/summary.md."""\n' + source)
+    found = runner_violations(path, "posefast.methods.my_job")
+    assert found and all(expected in f or "run_staged" in f for f in found), found
+    assert any(expected in f for f in found)
+    path.write_text('"""Writes OUT/summary.md in seed<S> folders."""\nX = 1\n')
+    assert runner_violations(path, "posefast.methods.my_job") == []

@@ -2,8 +2,7 @@
 multilevel's variants."""
 from __future__ import annotations
 
-from posefast.evaluation.tables import Gain, comparison_table, format_gain, summary_table
-from posefast.methods.multilevel.job import seeds_table
+from posefast.evaluation.tables import Gain, comparison_table, format_gain, summary_table, variants_table
 from posefast.methods.registry import label
 
 
@@ -35,8 +34,9 @@ def test_summary_table_rows_columns_and_labels():
 
 
 def test_both_jobs_print_the_same_table_shape():
-    ml = seeds_table({"source-only": {"pck": 10.0, "std": {"pck": 1.0}},
-                      "multilevel": {"pck": 12.0, "std": {"pck": 2.0}, "vs_source_only": _gain(2.0, 1.0, 3.0)}}, "info")
+    ml = variants_table({"source-only": {"pck": 10.0, "std": {"pck": 1.0}},
+                         "multilevel": {"pck": 12.0, "std": {"pck": 2.0}, "vs_source_only": _gain(2.0, 1.0, 3.0)}},
+                        "info", label)
     assert ml.splitlines()[2:6] == [
         "| variant | PCK@0.05 | gain vs source-only, 95 % CI | gain vs the row above, 95 % CI |", "|---|---:|---|---|",
         "| Source only | 10.0 ± 1.0 | — | — |",

@@ -23,49 +23,74 @@ from __future__ import annotations
 
 import copy
 import json
-import time
-from functools import partial
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from posefast.data.domains import load_domains
-from posefast.engine.checkpoint import write_text_atomic
+from posefast.engine.config import TrainConfig, listing, section
 from posefast.engine.distributed import init_from_env
+from posefast.engine.jobs import (Job, Summary, cached, collect_records, parse_list, parse_seeds, read_metrics_lines,
+                                  run_job, stage_dir)
 from posefast.engine.run_folder import default_out
-from posefast.engine.staged import parse_seeds, plan_workers, run_staged
+from posefast.evaluation.comparison import lifting_summary, targets_summary
+from posefast.evaluation.plots import plot_pretrain_curves
+from posefast.evaluation.tables import comparison_table, targets_table
 from posefast.methods.registry import BASELINE, LIFTING_METHODS, label
 from posefast.methods.run import run_lifting
-from posefast.evaluation.stats import mean_of, mean_std, paired_difference
-from posefast.evaluation.tables import LIFTING_METRICS, comparison_table, targets_table
 
-KEYS = tuple(k for k, _ in LIFTING_METRICS)
 # Extra paired comparisons reported when both methods ran: (method, against) — LPA's share of PoseDA.
 PAIRS = (("poseda", "gpa"),)
+RECORDS = "target_errors.npz"  # a lifting stage's per-pose target-test records (engine/trainer.py)
 
-_DOMAINS: dict = {}  # per process: the loaded domains of a seed (one per target), shared by its stages
+@section("compare")
+@dataclass
+class CompareConfig:
+    """The main job (``python -m posefast.train``, ``compare``): the papers' pretrain → adapt protocol over seeds.
+
+    Per seed, source-only trains ``pretrain_epochs`` epochs at ``pretrain_lr`` (linear decay) until its source-test
+    error has plateaued; from that checkpoint every method in ``methods`` (source-only included: the fair baseline)
+    trains ``adapt_epochs`` more at ``adapt_lr`` (linear decay) with the same number of lifter steps — PoseAug's
+    release pretrains at 1e-3 (run_baseline.py) and adapts at 1e-4 (run_poseaug.py ``--lr_p``). ``--epochs`` and
+    ``--lr`` given to compare set ``adapt_epochs`` / ``adapt_lr``."""
+
+    methods: list = listing(["source-only", "gpa", "poseda", "poseaug"], allowed=lambda: sorted(LIFTING_METHODS))
+    pretrain_epochs: int = 40
+    pretrain_lr: float = 1e-3
+    adapt_epochs: int = 8
+    adapt_lr: float = 1e-4
+    bootstrap: int = 2000  # resamples of the test set per interval (paired within each seed)
+
+    def validate(self, where: str = "compare") -> None:
+        """The rules between settings, checked when the section is loaded (and by the job before it runs)."""
+        for key in ("pretrain_epochs", "adapt_epochs"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{where}.{key}: expected a positive number of epochs, got {getattr(self, key)}")
+        for key in ("pretrain_lr", "adapt_lr"):
+            if not getattr(self, key) > 0:
+                raise ValueError(f"{where}.{key}: expected a positive learning rate, got {getattr(self, key)}")
+        parse_methods(self.methods, LIFTING_METHODS)
+
 
 # ``--factors``: the targets that differ from ``synthetic:h36m`` in one factor each (``synthetic.FACTOR_PRESETS``)
 FACTOR_TARGETS = ("synthetic:h36m+position", "synthetic:h36m+view", "synthetic:h36m+bodies", "synthetic:h36m+local",
                   "synthetic:h36m+classes")
 
 
-def parse_methods(text: str, known) -> list[str]:
-    names = [s.strip() for s in str(text).split(",") if s.strip()]
-    bad = [n for n in names if n not in known]
-    if bad or not names or len(set(names)) != len(names):
-        raise ValueError(f"compare.methods: expected distinct comma-separated names from {sorted(known)}, got {text!r}")
+def parse_methods(value, known) -> list[str]:
+    """``compare.methods`` → the method names, the baseline first (it must be among them)."""
+    names = parse_list(value, "compare.methods", sorted(known))
     if BASELINE not in names:
-        raise ValueError(f"compare.methods: must include {BASELINE!r}, the baseline every method is compared with")
+        raise ValueError(f"compare.methods: must include {BASELINE!r}, the baseline every method is compared with, "
+                         f"got {value!r}")
     return [BASELINE] + [n for n in names if n != BASELINE]
 
 
-def parse_targets(text: str) -> list[str]:
+def parse_targets(value) -> list[str]:
     """``--target A,B,...`` → ``[A, B, ...]``: distinct, non-empty specs whose folder names differ."""
-    specs = [t.strip() for t in str(text).split(",")]
-    tags = [target_tag(t) for t in specs if t]
-    if not all(specs) or len(set(specs)) != len(specs) or len(set(tags)) != len(tags):
-        raise ValueError(f"--target: expected one spec or distinct comma-separated specs, got {text!r}")
+    specs = parse_list(value, "--target", expected="specs (one or more)", allow_empty_items=True)
+    if len({target_tag(t) for t in specs}) != len(specs):
+        raise ValueError(f"--target: expected one spec or distinct comma-separated specs, got {value!r} (two of "
+                         f"them share a folder name)")
     return specs
 
 
@@ -76,285 +101,121 @@ def target_tag(spec: str) -> str:
     return "".join(c if c.isalnum() or c in "+-._" else "_" for c in text).strip("._") or "target"
 
 
-def _domains(cfg):
-    key = (cfg.source, cfg.target, cfg.skeleton, cfg.device, cfg.n_source, cfg.n_target, cfg.n_test, cfg.seed)
-    if key not in _DOMAINS:
-        for k in [k for k in _DOMAINS if k[-1] != cfg.seed]:
-            del _DOMAINS[k]  # one seed at a time per process (its targets' domains stay together)
-        _DOMAINS[key] = load_domains(cfg.source, cfg.target, cfg.skeleton, cfg.device, cfg.n_source, cfg.n_target,
-                                     cfg.n_test, cfg.seed)
-    return _DOMAINS[key]
+class LiftingComparison(Job):
+    """The lifting comparison of the module docstring as a :class:`~posefast.engine.jobs.Job`: variants are the
+    methods (one target) or ``(target, method)`` pairs (several targets, one shared pretraining per seed)."""
+
+    name = "compare"
+
+    def __init__(self, cfg: TrainConfig, methods=None):
+        self.cfg = cfg
+        self.methods = parse_methods(list(methods) if methods else cfg.compare.methods, LIFTING_METHODS)
+        self.seeds = parse_seeds(cfg.seeds)
+        self.targets = parse_targets(cfg.target)
+        cfg.compare.validate()
+        self.out = Path(cfg.out or default_out("compare"))
+        dist = init_from_env(cfg.device)
+        self.is_main, self.one_process = dist.is_main, dist.enabled or cfg.device != "cpu"
+        self.workers_setting = cfg.jobs
+        self.several = len(self.targets) > 1
+        self.variants = [(t, m) for t in self.targets for m in self.methods] if self.several else self.methods
+
+    # -- stages -----------------------------------------------------------------------------------------------------
+    def _stage_cfg(self, seed: int, folder: Path, target: str):
+        c = copy.deepcopy(self.cfg)
+        c.seed, c.out, c.target = seed, str(folder), target
+        c.progress = c.progress and not self.workers.parallel  # one line per finished stage, not interleaved bars
+        return c
+
+    @staticmethod
+    def _domains(c):
+        key = (c.source, c.target, c.skeleton, c.device, c.n_source, c.n_target, c.n_test)
+        return cached(key, c.seed, lambda: load_domains(c.source, c.target, c.skeleton, c.device, c.n_source,
+                                                        c.n_target, c.n_test, c.seed))
+
+    def pretrain(self, seed: int) -> dict:
+        """Source-only from scratch for ``compare.pretrain_epochs`` epochs into ``OUT/seed<S>/pretrain``: the
+        checkpoint every method adapts from. With several targets it scores the first one per epoch (its training
+        reads only the source)."""
+        c = self._stage_cfg(seed, stage_dir(self.out, seed, "pretrain"), self.targets[0])
+        c.epochs, c.lr, c.init = self.cfg.compare.pretrain_epochs, self.cfg.compare.pretrain_lr, ""
+        return run_lifting(c, BASELINE, data=self._domains(c))
+
+    def adapt(self, seed: int, variant) -> dict:
+        """A method for ``compare.adapt_epochs`` epochs at ``compare.adapt_lr`` from the seed's pretrained lifter,
+        into ``OUT/seed<S>/<method>`` (several targets: ``OUT/<target>/seed<S>/<method>``)."""
+        target, method = variant if self.several else (self.targets[0], variant)
+        c = self._stage_cfg(seed, stage_dir(self._folder(target), seed, method), target)
+        c.epochs, c.lr = self.cfg.compare.adapt_epochs, self.cfg.compare.adapt_lr
+        c.init = str(stage_dir(self.out, seed, "pretrain") / "checkpoint.pt")
+        return run_lifting(c, method, data=self._domains(c))
+
+    def _folder(self, target: str) -> Path:
+        return self.out / target_tag(target) if self.several else self.out
+
+    def header(self) -> str:
+        several = f" × {len(self.targets)} targets" if self.several else ""
+        return (f"{len(self.seeds)} seed(s) × (pretrain + {len(self.methods)} methods{several}) in "
+                f"{self.workers.jobs} process(es) × {self.workers.threads or 'default'} thread(s); run folder "
+                f"{self.out}")
+
+    def progress(self, seed: int, variant, result: dict) -> str:
+        name = "pretrain (source-only)" if variant is None else variant if isinstance(variant, str) else \
+            f"{variant[1]} → {variant[0]}"
+        t, s = result["target"], result["source_test"]
+        return f"{name}: target MPJPE {t['mpjpe']:.1f} mm, source test {s['mpjpe']:.1f} mm"
+
+    # -- tables -----------------------------------------------------------------------------------------------------
+    def _target_summary(self, target: str, results: dict) -> tuple[Summary, dict]:
+        """One target's summary from its finished stages (``results[seed][method]``), and its records."""
+        cfg, seeds, names, folder = self.cfg, self.seeds, self.methods, self._folder(target)
+        first = results[seeds[0]]
+        meta = {"source": cfg.source, "target": target, "backbone": cfg.backbone,
+                "backbone_width": cfg.backbone_width, "pretrain_epochs": cfg.compare.pretrain_epochs,
+                "pretrain_lr": cfg.compare.pretrain_lr, "epochs": cfg.compare.adapt_epochs,
+                "lr": cfg.compare.adapt_lr, "jobs": self.workers.jobs, "threads_per_job": self.workers.threads,
+                "n_target_test": first[BASELINE]["target"]["n"],
+                "source_classes": list(first[BASELINE].get("source_classes", ())), "seconds": None}
+        curves = {}
+        for s in seeds:
+            pretrain = stage_dir(self.out, s, "pretrain")
+            lines = read_metrics_lines(pretrain)
+            curves[str(s)] = {"source_test_mpjpe": [x["source_test"]["mpjpe"] for x in lines]}
+            # the shared pretraining of several targets scored only the first one per epoch
+            if not self.several or json.loads((pretrain / "metrics.json").read_text())["target_spec"] == target:
+                curves[str(s)]["target_mpjpe"] = [x["target"]["mpjpe"] for x in lines]
+        records = collect_records(folder, seeds, names, RECORDS)
+        per_seed = {m: {s: results[s][m]["target"] for s in seeds} for m in names}
+        summary = lifting_summary(records, per_seed, seeds, names, meta, curves, cfg.compare.bootstrap, BASELINE,
+                                  PAIRS)
+        summary["seconds"] = self.seconds()
+        return Summary(folder, summary, comparison_table(summary, label, BASELINE)), records
+
+    def summarize(self, results: dict) -> list[Summary]:
+        if not self.several:
+            return [self._target_summary(self.targets[0], results)[0]]
+        names, per_target, records = self.methods, {}, {}
+        for t in self.targets:
+            per_target[t], records[t] = self._target_summary(t, {s: {m: results[s][t, m] for m in names}
+                                                                  for s in self.seeds})
+        first = per_target[self.targets[0]].data
+        summaries = {t: per_target[t].data for t in self.targets}
+        folders = {t: target_tag(t) for t in self.targets}
+        summary = {"source": self.cfg.source, "targets": self.targets, "seeds": list(self.seeds), "methods": names,
+                   **{k: first[k] for k in ("backbone", "backbone_width", "pretrain_epochs", "pretrain_lr", "epochs",
+                                            "lr", "jobs", "threads_per_job")},
+                   "table": targets_summary(records, self.targets, self.seeds, names, summaries, folders,
+                                            self.cfg.compare.bootstrap, BASELINE),
+                   "seconds": self.seconds()}
+        return [*per_target.values(), Summary(self.out, summary, targets_table(summary, label, BASELINE))]
+
+    def finish(self, summaries: list[Summary]) -> None:
+        if self.cfg.plots:
+            for s in summaries:
+                if "pretrain_curves" in s.data:
+                    plot_pretrain_curves(s.data["pretrain_curves"], s.folder / "pretrain_curve.png")
 
 
-def seed_dir(out, seed: int) -> Path:
-    return Path(out) / f"seed{seed}"
-
-
-def _stage_cfg(cfg, out, seed: int, stage: str):
-    c = copy.deepcopy(cfg)
-    c.seed, c.out = seed, str(seed_dir(out, seed) / stage)
-    return c
-
-
-def pretrain_stage(cfg, out, seed: int) -> dict:
-    """Source-only from scratch for ``compare.pretrain_epochs`` epochs: the checkpoint every method adapts from."""
-    c = _stage_cfg(cfg, out, seed, "pretrain")
-    c.epochs, c.lr, c.init = cfg.compare.pretrain_epochs, cfg.compare.pretrain_lr, ""
-    return run_lifting(c, BASELINE, data=_domains(c))
-
-
-def adapt_stage(cfg, out, seed: int, method: str, pretrained=None) -> dict:
-    """``method`` for ``compare.adapt_epochs`` epochs at ``compare.adapt_lr`` from the seed's pretrained lifter
-    (``pretrained``: the run folder holding ``seed<S>/pretrain``, default ``out``)."""
-    c = _stage_cfg(cfg, out, seed, method)
-    c.epochs, c.lr = cfg.compare.adapt_epochs, cfg.compare.adapt_lr
-    c.init = str(seed_dir(pretrained or out, seed) / "pretrain" / "checkpoint.pt")
-    return run_lifting(c, method, data=_domains(c))
-
-
-def adapt_target_stage(cfg, out, seed: int, variant: tuple) -> dict:
-    """A several-target run's stage: ``variant = (target spec, method)`` adapts from ``OUT/seed<S>/pretrain`` into
-    ``OUT/<target>/seed<S>/<method>``."""
-    target, method = variant
-    c = copy.deepcopy(cfg)
-    c.target = target
-    return adapt_stage(c, Path(out) / target_tag(target), seed, method, pretrained=out)
-
-
-def load_records(out, seed: int, method: str) -> dict:
-    with np.load(seed_dir(out, seed) / method / "target_errors.npz") as f:
-        return {k: f[k] for k in f.files}
-
-
-def class_groups(records: dict, source_classes) -> dict:
-    """``{"in source repertoire (...)": mask, "not in source repertoire (...)": mask}`` over the target test poses of
-    a labelled synthetic target (empty for real data)."""
-    names = [str(n) for n in records.get("class_names", ())]
-    if not names or "pose_class" not in records or not source_classes:
-        return {}  # a source without pose classes (real mocap) has no repertoire to compare with
-    seen = np.isin(np.array(names), list(source_classes))
-    is_seen = seen[records["pose_class"]]
-    inside = ", ".join(n for n, k in zip(names, seen) if k)
-    outside = ", ".join(n for n, k in zip(names, seen) if not k)
-    return {f"in source repertoire ({inside})": is_seen, f"not in source repertoire ({outside})": ~is_seen}
-
-
-def each_class(records: dict) -> dict:
-    """``{class name: mask}`` over the target test poses of a labelled synthetic target (empty for real data)."""
-    names = [str(n) for n in records.get("class_names", ())]
-    if not names or "pose_class" not in records:
-        return {}
-    return {n: records["pose_class"] == i for i, n in enumerate(names)}
-
-
-# Viewpoint bins by the elevation of the body axis (pelvis → thorax) toward the camera: > 0 seen from above.
-VIEW_BINS = ((-90.0, -10.0), (-10.0, 5.0), (5.0, 20.0), (20.0, 35.0), (35.0, 90.0))
-
-
-def view_groups(records: dict) -> dict:
-    """``{"view elevation a..b°": mask}`` over the target test poses (every target with 3D labels)."""
-    if "view_elevation_deg" not in records:
-        return {}
-    e = records["view_elevation_deg"]
-    return {f"{lo:+.0f}° to {hi:+.0f}°": (e > lo) & (e <= hi) for lo, hi in VIEW_BINS}
-
-
-def grouped_gains(records: dict, seeds, methods, groups_of, n_boot: int) -> dict:
-    """Per group of target test poses (``groups_of(records) -> {name: mask}``, the same poses at every seed of a
-    synthetic target's test draw, so each seed's own masks are used): every method's MPJPE (mean over seeds) and
-    its paired gain vs source-only (and the :data:`PAIRS` gains) on that group, with intervals."""
-    mpjpe = mean_of("mpjpe")
-    out = {}
-    for name in groups_of(records[BASELINE][seeds[0]]):
-        masks = {s: groups_of(records[BASELINE][s])[name] for s in seeds}
-        if any(not m.any() for m in masks.values()):
-            continue  # a seed without poses in this group: nothing to pair
-        sub = {m: {s: {"mpjpe": records[m][s]["mpjpe"][masks[s]]} for s in seeds} for m in methods}
-        entry = {"n": int(np.mean([masks[s].sum() for s in seeds])), "methods": {}}
-        for m in methods:
-            e = {"mpjpe": mean_std(float(np.mean(sub[m][s]["mpjpe"])) for s in seeds)[0]}
-            if m != BASELINE:
-                e["vs_source_only"] = paired_difference(sub[BASELINE], sub[m], mpjpe, False, n_boot)
-            entry["methods"][m] = e
-        for m, against in PAIRS:
-            if m in methods and against in methods:
-                entry["methods"][m][f"vs_{against}"] = paired_difference(sub[against], sub[m], mpjpe, False, n_boot)
-        out[name] = entry
-    return out
-
-
-def summarize(out, seeds, methods, stage_results: dict, meta: dict, n_boot: int, pretrained=None) -> dict:
-    """The summary dict of a finished comparison (what it holds: the module docstring).
-    ``pretrained``: the run folder of the pretraining stages (default ``out``); its per-epoch target curve is kept
-    only where that pretraining scored this summary's target."""
-    records = {m: {s: load_records(out, s, m) for s in seeds} for m in methods}
-    errors = {m: {s: {"mpjpe": records[m][s]["mpjpe"]} for s in seeds} for m in methods}
-    per_seed = {m: {s: stage_results[s][m]["target"] for s in seeds} for m in methods}
-    methods_out = {}
-    mpjpe = mean_of("mpjpe")
-    for m in methods:
-        row = {}
-        for k in KEYS:
-            row[k], _ = mean_std(per_seed[m][s][k] for s in seeds)
-        row["std"] = {k: mean_std(per_seed[m][s][k] for s in seeds)[1] for k in KEYS}
-        row["seeds"] = {str(s): {k: per_seed[m][s][k] for k in KEYS} for s in seeds}
-        if m != BASELINE:
-            row["vs_source_only"] = paired_difference(errors[BASELINE], errors[m], mpjpe, higher_is_better=False,
-                                                      n_boot=n_boot)
-        classes = per_seed[m][seeds[0]].get("per_class")
-        if classes:
-            row["per_class"] = {c: mean_std(per_seed[m][s]["per_class"][c]["mpjpe"] for s in seeds)[0]
-                                for c in classes}
-        methods_out[m] = row
-    source_classes = meta.get("source_classes", ())
-    pairs = {f"{m}_vs_{a}": paired_difference(errors[a], errors[m], mpjpe, False, n_boot)
-             for m, a in PAIRS if m in methods and a in methods}
-    curves = {}
-    for s in seeds:
-        folder = seed_dir(pretrained or out, s) / "pretrain"
-        lines = [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines() if x.strip()]
-        curves[str(s)] = {"source_test_mpjpe": [x["source_test"]["mpjpe"] for x in lines]}
-        if pretrained is None or json.loads((folder / "metrics.json").read_text())["target_spec"] == meta["target"]:
-            curves[str(s)]["target_mpjpe"] = [x["target"]["mpjpe"] for x in lines]
-    return {**meta, "seeds": list(seeds), "methods": methods_out, "pairs": pairs,
-            "class_groups": grouped_gains(records, seeds, methods, lambda r: class_groups(r, source_classes), n_boot),
-            "view_groups": grouped_gains(records, seeds, methods, view_groups, n_boot),
-            "classes": grouped_gains(records, seeds, methods, each_class, n_boot),
-            "pretrain_curves": curves}
-
-
-def _progress_line(kind: str, seed: int, variant, result: dict) -> None:
-    name = "pretrain (source-only)" if variant is None else variant if isinstance(variant, str) else \
-        f"{variant[1]} → {variant[0]}"
-    t, s = result["target"], result["source_test"]
-    print(f"[compare] seed {seed} {name}: target MPJPE {t['mpjpe']:.1f} mm, source test {s['mpjpe']:.1f} mm",
-          flush=True)
-
-
-def plot_pretrain_curves(summary: dict, path: Path):
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return None
-    fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
-    for s, c in summary["pretrain_curves"].items():
-        epochs = np.arange(1, len(c["source_test_mpjpe"]) + 1)
-        ax[0].plot(epochs, c["source_test_mpjpe"], label=f"seed {s}")
-        if "target_mpjpe" in c:  # a shared pretraining scored another target
-            ax[1].plot(epochs, c["target_mpjpe"], label=f"seed {s}")
-    for a, title in zip(ax, ("source test", "target test")):
-        a.set_xlabel("pretraining epoch"), a.set_ylabel("MPJPE (mm)"), a.set_title(f"source-only: {title}")
-        a.grid(alpha=0.3)
-    ax[0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
-
-
-def write_summary(cfg, out: Path, seeds, names, results: dict, workers: tuple, tic: float, pretrained=None):
-    """Summarise one target's finished stages (``results[seed][method]``) into ``out/summary.{md,json}`` (and the
-    pretraining plot); returns (summary, Markdown table)."""
-    first = results[seeds[0]]
-    jobs, threads = workers
-    meta = {"source": cfg.source, "target": cfg.target, "backbone": cfg.backbone, "backbone_width": cfg.backbone_width,
-            "pretrain_epochs": cfg.compare.pretrain_epochs, "pretrain_lr": cfg.compare.pretrain_lr,
-            "epochs": cfg.compare.adapt_epochs, "lr": cfg.compare.adapt_lr, "jobs": jobs,
-            "threads_per_job": threads, "n_target_test": first[BASELINE]["target"]["n"],
-            "source_classes": list(first[BASELINE].get("source_classes", ())), "seconds": None}
-    summary = summarize(out, seeds, names, results, meta, cfg.compare.bootstrap, pretrained)
-    summary["seconds"] = time.perf_counter() - tic
-    out.mkdir(parents=True, exist_ok=True)
-    table = comparison_table(summary, label, BASELINE)
-    write_text_atomic(out / "summary.md", table)  # a full disk keeps the old file and says so
-    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2))
-    if cfg.plots:
-        plot_pretrain_curves(summary, out / "pretrain_curve.png")
-    return summary, table
-
-
-def targets_summary(out: Path, targets, seeds, names, summaries: dict, n_boot: int) -> dict:
-    """The several-target summary: per target, every method's MPJPE and P-MPJPE (mean over seeds) and their
-    paired gains over source-only (``vs_source_only``, ``p_mpjpe_vs_source_only``) from the per-pose records."""
-    p_mpjpe = mean_of("p_mpjpe")
-    table = {}
-    for t in targets:
-        folder = out / target_tag(t)
-        records = {m: {s: {"p_mpjpe": load_records(folder, s, m)["p_mpjpe"]} for s in seeds} for m in names}
-        rows = {}
-        for m in names:
-            row = {k: summaries[t]["methods"][m][k] for k in ("mpjpe", "p_mpjpe", "std")}
-            if m != BASELINE:
-                row["vs_source_only"] = summaries[t]["methods"][m]["vs_source_only"]
-                row["p_mpjpe_vs_source_only"] = paired_difference(records[BASELINE], records[m], p_mpjpe, False,
-                                                                  n_boot)
-            rows[m] = row
-        table[t] = {"folder": target_tag(t), "n_target_test": summaries[t]["n_target_test"], "methods": rows}
-    return table
-
-
-def _run_targets(cfg, run_cfg, out: Path, seeds, names, targets, workers: tuple, dist, tic: float) -> dict:
-    """Several targets: one shared pretraining per seed, every (target, method) adapting from it (module
-    docstring); writes each target's summary and OUT/summary.{md,json}."""
-    run_cfg.target = targets[0]  # what the shared pretraining scores per epoch; its training reads only the source
-    variants = [(t, m) for t in targets for m in names]
-    results = run_staged(partial(pretrain_stage, run_cfg, out), partial(adapt_target_stage, run_cfg, out), seeds,
-                         variants, *workers, on_done=_progress_line if dist.is_main else None)
-    if not dist.is_main:
-        return {}
-    summaries = {}
-    for t in targets:
-        c = copy.deepcopy(cfg)
-        c.target = t
-        per_seed = {s: {m: results[s][t, m] for m in names} for s in seeds}
-        summaries[t], _ = write_summary(c, out / target_tag(t), seeds, names, per_seed, workers, tic, pretrained=out)
-    first = summaries[targets[0]]
-    summary = {"source": cfg.source, "targets": targets, "seeds": list(seeds), "methods": names,
-               **{k: first[k] for k in ("backbone", "backbone_width", "pretrain_epochs", "pretrain_lr", "epochs",
-                                        "lr", "jobs", "threads_per_job")},
-               "table": targets_summary(out, targets, seeds, names, summaries, cfg.compare.bootstrap),
-               "seconds": time.perf_counter() - tic}
-    table = targets_table(summary, label, BASELINE)
-    write_text_atomic(out / "summary.md", table)  # a full disk keeps the old file and says so
-    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2))
-    print("\n" + table + f"\nwritten to {out}/summary.md and summary.json, each target's own summary in "
-          f"{out}/<target>/ ({summary['seconds']:.0f} s)")
-    return summary
-
-
-def run_comparison(cfg, methods=None) -> dict:
+def run_comparison(cfg: TrainConfig, methods=None) -> dict:
     """Run the staged comparison of the module docstring; write OUT/summary.{md,json}; return the summary."""
-    names = parse_methods(",".join(methods) if methods else cfg.compare.methods, LIFTING_METHODS)
-    seeds = parse_seeds(cfg.seeds)
-    targets = parse_targets(cfg.target)
-    for key in ("pretrain_epochs", "adapt_epochs"):
-        if getattr(cfg.compare, key) < 1:
-            raise ValueError(f"compare.{key}: expected a positive number of epochs, got {getattr(cfg.compare, key)}")
-    for key in ("pretrain_lr", "adapt_lr"):
-        if not getattr(cfg.compare, key) > 0:
-            raise ValueError(f"compare.{key}: expected a positive learning rate, got {getattr(cfg.compare, key)}")
-    out = Path(cfg.out or default_out("compare"))
-    dist = init_from_env(cfg.device)
-    jobs, threads = plan_workers(cfg.jobs, len(seeds))
-    if dist.enabled or cfg.device != "cpu":
-        jobs, threads = 1, None  # ranks (or one GPU) run the stages one after another
-    run_cfg = copy.deepcopy(cfg)
-    if jobs > 1:
-        run_cfg.progress = False  # one line per finished stage instead of interleaved bars
-    tic = time.perf_counter()
-    if dist.is_main:
-        several = f" × {len(targets)} targets" if len(targets) > 1 else ""
-        print(f"[compare] {len(seeds)} seed(s) × (pretrain + {len(names)} methods{several}) in {jobs} process(es) × "
-              f"{threads or 'default'} thread(s); run folder {out}", flush=True)
-    if len(targets) > 1:
-        return _run_targets(cfg, run_cfg, out, seeds, names, targets, (jobs, threads), dist, tic)
-    results = run_staged(partial(pretrain_stage, run_cfg, out), partial(adapt_stage, run_cfg, out), seeds, names,
-                         jobs, threads, on_done=_progress_line if dist.is_main else None)
-    if not dist.is_main:
-        return {}
-    summary, table = write_summary(cfg, out, seeds, names, results, (jobs, threads), tic)
-    print("\n" + table + f"\nwritten to {out}/summary.md and summary.json ({summary['seconds']:.0f} s)")
-    return summary
+    return run_job(LiftingComparison(cfg, methods))

@@ -5,6 +5,7 @@ import argparse
 import json
 import sys
 import textwrap
+from pathlib import Path
 
 from posefast.engine.device import DEVICE_CHOICES, resolve_device
 from posefast.cli.compare import FACTOR_TARGETS, run_comparison
@@ -14,7 +15,9 @@ from posefast.errors import UsageError
 from posefast.methods.multilevel import apply_generic_settings, main_multilevel
 from posefast.methods.registry import IMAGE_METHODS, LIFTING_METHODS
 from posefast.methods.run import run_lifting
-from posefast.cli.config import TrainConfig, apply_overrides, load_yaml, parse_setting
+from posefast.cli.config import TrainConfig, apply_overrides, dump_yaml, load_yaml, parse_setting
+from posefast.engine.checkpoint import write_text_atomic
+from posefast.engine.config import RESOLVED
 
 COMPARE_HELP = ("the main job: per seed (--seeds), source-only pretrains (compare.pretrain_epochs), then every lifting "
                 "method adapts from that checkpoint (compare.adapt_epochs, compare.adapt_lr; --epochs and --lr set "
@@ -86,8 +89,10 @@ def config_from_args(args) -> TrainConfig:
     given = {}  # top-level settings the user gave (--config, flags, --set): multilevel maps or refuses them
     if args.config:
         values = load_yaml(args.config)
+        resolved = values.pop(RESOLVED, False) is True  # a run folder's config.yaml: applied as it is
         apply_overrides(cfg, values, args.config)
-        given.update(values)
+        if not resolved:
+            given.update(values)
     direct = {"source": args.source, "target": args.target, "backbone": args.backbone, "epochs": args.epochs,
               "batch_size": args.batch_size, "lr": args.lr, "out": args.out, "seed": args.seed,
               "device": args.device, "init": args.init, "seeds": args.seeds, "jobs": args.jobs}
@@ -116,7 +121,7 @@ def config_from_args(args) -> TrainConfig:
         # the comparison jobs run several seeds: --seed N means that one seed
         if args.seeds is not None:
             raise UsageError("--seed and --seeds: give one of them (the comparison jobs take --seeds 0,1,2)")
-        cfg.seeds = str(args.seed)
+        cfg.seeds = [args.seed]
     if args.method not in ("compare", "multilevel") and (args.seeds is not None or args.jobs is not None):
         raise UsageError(f"--seeds/--jobs: only the comparison jobs (compare, multilevel) run several seeds; "
                          f"{args.method} runs one (--seed N)")
@@ -148,7 +153,9 @@ def main(argv=None) -> int:
     cfg.device = str(device)
     cfg.out = cfg.out or default_out(args.method)
     prepare_run_folder(cfg.out, cfg.resume, args.overwrite, is_main_process())
-    if is_main_process():
+    if is_main_process() and not cfg.resume:  # a resumed run keeps its own (and may be refused: nothing written)
+        Path(cfg.out).mkdir(parents=True, exist_ok=True)
+        write_text_atomic(Path(cfg.out) / "config.yaml", dump_yaml(cfg))  # the resolved settings (--config reads it)
         print(f"[posefast] device: {chosen}; run folder: {cfg.out}", file=sys.stderr, flush=True)
     if args.method == "compare":
         run_comparison(cfg)

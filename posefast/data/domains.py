@@ -1,6 +1,7 @@
 """The four splits a domain-adaptation run sees, as tensors on the training device."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,27 +14,72 @@ from posefast.errors import for_argument
 from posefast.seeds import derive_seed
 
 
+@dataclass(frozen=True)
+class Split:
+    """One split of a domain pair as tensors on the training device. Fields a split does not have are None; a
+    method that needs more makes a new record (:meth:`replace`), it never adds keys to a shared one.
+
+    Read like a mapping of its present fields (``split["joints_3d"]``, ``"pose_class" in split``, ``split.items()``),
+    which is what the epoch loop draws its batches from."""
+
+    joints_2d: torch.Tensor  # [N, J, 2] pixels
+    joints_2d_norm: torch.Tensor  # [N, J, 2] normalised screen (the lifter's input)
+    camera: torch.Tensor  # [N, 4|9] intrinsics (fx, fy, cx, cy[, distortion])
+    image_size: torch.Tensor  # [N, 2] int64 (width, height)
+    joints_3d: torch.Tensor | None = None  # [N, J, 3] camera frame, metres (never on an unsupervised target's train)
+    confidence: torch.Tensor | None = None  # [N, J] detector confidence
+    subject: torch.Tensor | None = None  # [N]
+    sequence: torch.Tensor | None = None  # [N]
+    view: torch.Tensor | None = None  # [N]
+    pose_class: torch.Tensor | None = None  # [N] class index of a labelled synthetic target's test poses
+    camera_norm: torch.Tensor | None = None  # [N, 4|9] intrinsics in normalised screen units (PoseAug's source)
+
+    @classmethod
+    def of(cls, dataset, device, **extra) -> "Split":
+        """The tensors of a :class:`~posefast.data.PoseDataset` (and ``extra`` fields) on ``device``."""
+        return cls(**dataset.tensors(device=device, normalized_2d=True), **extra)
+
+    def replace(self, **changes) -> "Split":
+        return dataclasses.replace(self, **changes)
+
+    def keys(self) -> list[str]:
+        return [f.name for f in dataclasses.fields(self) if getattr(self, f.name) is not None]
+
+    def items(self):
+        return [(k, getattr(self, k)) for k in self.keys()]
+
+    def values(self):
+        return [getattr(self, k) for k in self.keys()]
+
+    def __contains__(self, key) -> bool:
+        return key in self.keys()
+
+    def __getitem__(self, key: str) -> torch.Tensor:
+        value = getattr(self, key, None) if isinstance(key, str) else None
+        if value is None:
+            raise KeyError(f"{key!r}: not in this split (it has {self.keys()})")
+        return value
+
+    def get(self, key: str, default=None):
+        return self[key] if key in self else default
+
+
 @dataclass
 class DomainData:
-    """Each split is a dict of tensors: ``joints_2d_norm`` [N, J, 2] (normalised screen), ``joints_2d`` [N, J, 2]
-    (pixels), ``camera`` [N, 4|9], ``image_size`` [N, 2], and ``joints_3d`` [N, J, 3] (camera frame, metres) where
-    labels may be used. ``target_train`` never carries 3D: an unsupervised target is 2D only."""
+    """The four splits a domain-adaptation run sees (:class:`Split`). ``target_train`` never carries 3D: an
+    unsupervised target is 2D only."""
 
     skeleton: Skeleton
-    source_train: dict
-    source_test: dict
-    target_train: dict
-    target_test: dict
+    source_train: Split
+    source_test: Split
+    target_train: Split
+    target_test: Split
     source_spec: str = ""
     target_spec: str = ""
     # Pose-class names of labelled synthetic domains (``sequence = 100 * subject + class index``); the target test
     # split then carries ``pose_class`` [N]. Empty for real data.
     source_classes: tuple = ()
     target_classes: tuple = ()
-
-
-def _tensors(dataset, device) -> dict:
-    return dataset.tensors(device=device, normalized_2d=True)
 
 
 HELD_OUT_EVERY = 5  # specs without a predefined split: every 5th sequence is the source test split
@@ -124,12 +170,13 @@ def load_domains(source: str, target: str, skeleton: str | Skeleton, device, n_s
         raise ValueError(f"--source {source!r}: a source domain needs 3D labels (joints_3d)")
     if not tgt_test.has_3d:
         raise ValueError(f"--target {target!r}: the target test split needs 3D labels to be evaluated")
-    target_test = _tensors(tgt_test, device)
     target_classes = tuple(tgt_test.meta.get("classes", ()))
+    labels = {}
     if target_classes and tgt_test.sequence is not None:
-        target_test["pose_class"] = torch.as_tensor(np.asarray(tgt_test.sequence) % 100, device=device)
-    return DomainData(skel, _tensors(src_train, device), _tensors(src_test, device), _tensors(tgt_train, device),
-                      target_test, source, target, tuple(src_train.meta.get("classes", ())), target_classes)
+        labels["pose_class"] = torch.as_tensor(np.asarray(tgt_test.sequence) % 100, device=device)
+    return DomainData(skel, Split.of(src_train, device), Split.of(src_test, device), Split.of(tgt_train, device),
+                      Split.of(tgt_test, device, **labels), source, target, tuple(src_train.meta.get("classes", ())),
+                      target_classes)
 
 
 def root_relative(joints_3d: torch.Tensor) -> torch.Tensor:

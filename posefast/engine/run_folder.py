@@ -6,16 +6,18 @@ import os
 import time
 from pathlib import Path
 
+from posefast.engine.jobs import SUMMARY_JSON, SUMMARY_MD
 from posefast.errors import UsageError
 
 __all__ = ["RUN_FILES", "run_files", "prepare_run_folder", "default_out"]
 
 # What a posefast run writes (lifting runs, the comparison, multilevel and adain), at the top of the run folder
 # or up to two levels down (the comparison's and multilevel's per-method / per-variant / per-stage folders).
-RUN_FILES = ("checkpoint.pt", "metrics.json", "metrics.jsonl", "summary.json", "summary.md", "config.json",
+RUN_FILES = ("checkpoint.pt", "metrics.json", "metrics.jsonl", SUMMARY_JSON, SUMMARY_MD, "config.json",
+             "config.yaml",
              "adain.pt", "samples.png", "predictions.png", "timing.jsonl", "target_errors.npz", "target_records.npz",
              "diagnostics.png", "pretrained.pt", "pretrain_curve.png")
-_MARKERS = ("checkpoint.pt", "metrics.json", "metrics.jsonl", "summary.json", "adain.pt")
+_MARKERS = ("checkpoint.pt", "metrics.json", "metrics.jsonl", SUMMARY_JSON, "adain.pt")
 
 
 def _is_run_file(path: Path) -> bool:

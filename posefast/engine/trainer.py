@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from posefast.engine import checkpoint as ckpt
+from posefast.engine.config import TrainConfig, sections
 from posefast.engine.loop import Draw, EpochLoop, EpochPlan
 from posefast.evaluation.lifting import (evaluate_lifter, per_class_mpjpe, per_pose_metrics, predict, summarize,
                                          view_elevation_deg)
@@ -18,15 +19,13 @@ from posefast.models.lifting.spec import lifter_spec
 # from the CPU's, but a run continued elsewhere is still that run).
 RESUMABLE_SETTINGS = frozenset({"out", "resume", "progress", "plots", "device", "jobs", "seeds", "init",
                                 "checkpoint_every"})
-# Sections of the settings that belong to other jobs or methods (a method's own is its ``config_section``).
-SECTIONS = ("poseaug", "poseda", "compare", "multilevel")
 
 
 def lifting_resume_settings(config: dict, section: str | None) -> dict:
     """What decides a lifting method's numbers in its settings ``config``: every top-level setting except
     :data:`RESUMABLE_SETTINGS` and the sections, plus the method's own section (``poseaug`` for PoseAug); other
     methods' sections do not matter (a source-only stage ignores ``poseaug.*``)."""
-    kept = {k: v for k, v in config.items() if k not in RESUMABLE_SETTINGS and k not in SECTIONS}
+    kept = {k: v for k, v in config.items() if k not in RESUMABLE_SETTINGS and k not in sections()}
     if section:
         kept[section] = config[section]
     return kept
@@ -50,7 +49,7 @@ class Trainer:
     checkpoint when the run starts fresh.
     """
 
-    def __init__(self, cfg, method, out_dir: str | Path):
+    def __init__(self, cfg: TrainConfig, method, out_dir: str | Path):
         self.cfg, self.method = cfg, method
         self.name = method.name
         self.dist = method.dist

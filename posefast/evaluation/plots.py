@@ -135,3 +135,29 @@ def plot_diagnostics(metrics_jsonl: str | Path, path: str | Path) -> Path | None
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def plot_pretrain_curves(curves: dict, path: Path) -> Path | None:
+    """A comparison's shared pretraining per seed (``{seed: {"source_test_mpjpe": [...], "target_mpjpe": [...]}}``,
+    the summary's ``pretrain_curves``): source-test and target MPJPE per epoch. None without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
+    for s, c in curves.items():
+        epochs = np.arange(1, len(c["source_test_mpjpe"]) + 1)
+        ax[0].plot(epochs, c["source_test_mpjpe"], label=f"seed {s}")
+        if "target_mpjpe" in c:  # a shared pretraining scored another target
+            ax[1].plot(epochs, c["target_mpjpe"], label=f"seed {s}")
+    for a, title in zip(ax, ("source test", "target test")):
+        a.set_xlabel("pretraining epoch"), a.set_ylabel("MPJPE (mm)"), a.set_title(f"source-only: {title}")
+        a.grid(alpha=0.3)
+    ax[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 __all__ = ["LIFTING_METRICS", "Gain", "format_gain", "summary_table", "interval_kind", "comparison_table",
-           "targets_table"]
+           "targets_table", "variants_table"]
 
 Label = Callable[[str], str]
 
@@ -86,7 +86,7 @@ def _group_table(groups: dict, methods: dict, title: str, label: Label) -> list[
 
 
 def comparison_table(summary: dict, label: Label, baseline: str) -> str:
-    """Markdown of a lifting comparison's summary (:func:`posefast.cli.compare.summarize`): the main table, the
+    """Markdown of a lifting comparison's summary (:func:`posefast.evaluation.comparison.lifting_summary`): the main table, the
     extra pairs, target MPJPE by pose-class group, view elevation and pose class, the pretraining plateau."""
     methods = summary["methods"]
     seeds = summary["seeds"]
@@ -128,7 +128,7 @@ def _short_gain(d: dict) -> str:
 
 
 def targets_table(summary: dict, label: Label, baseline: str) -> str:
-    """Markdown of a several-target comparison (:func:`posefast.cli.compare.targets_summary`): one row per method,
+    """Markdown of a several-target comparison (:func:`posefast.evaluation.comparison.targets_summary`): one row per method,
     per target an MPJPE and a P-MPJPE column; the baseline's cells hold its mean ± std over seeds, every other
     cell the method's paired gain over the baseline with its 95 % interval (P-MPJPE: the mean, then the gain)."""
     table, targets = summary["table"], summary["targets"]
@@ -156,4 +156,15 @@ def targets_table(summary: dict, label: Label, baseline: str) -> str:
                   "~0 = the interval holds 0 (no measurable effect). Target test poses: " +
               ", ".join(f"{t} {table[t]['n_target_test']}" for t in targets) + "; each target's full tables in "
               "OUT/<column>/summary.md (" + ", ".join(f"{table[t]['folder']} = {t}" for t in targets) + ")."]
+    return "\n".join(lines) + "\n"
+
+
+def variants_table(rows: dict, info: str, label: Label) -> str:
+    """Markdown of the 2D job's rows (:func:`posefast.evaluation.comparison.variant_rows`): PCK@0.05 mean ± std over
+    seeds, the gain vs source-only and vs the row above, with 95 % CIs."""
+    gains = [Gain("vs_source_only", "gain vs source-only, 95 % CI"),
+             Gain("vs_previous", "gain vs the row above, 95 % CI")]
+    lines = [f"Target PCK@0.05 (%), {info}", "", *summary_table(rows, [("pck", "PCK@0.05")], gains, label,
+                                                                first="variant"),
+             "", f"Gains in PCK points (positive = better), paired per seed; interval: {interval_kind(rows)}."]
     return "\n".join(lines) + "\n"

@@ -9,6 +9,7 @@ from posefast.data.domains import DomainData, root_relative
 from posefast.models import build_lifter
 from posefast.models.lifting import lifter_width_kwargs
 from posefast.models.lifting.spec import check_init_checkpoint
+from posefast.engine.config import TrainConfig
 from posefast.engine.distributed import DistContext, unwrap
 
 
@@ -22,7 +23,7 @@ class LiftingMethod:
     name = "source-only"
     config_section: str | None = None  # its own settings section (``poseaug``), checked on --resume
 
-    def __init__(self, cfg, data: DomainData, dist: DistContext):
+    def __init__(self, cfg: TrainConfig, data: DomainData, dist: DistContext):
         self.cfg, self.data, self.dist = cfg, data, dist
         self.device = dist.device
         self.skeleton = data.skeleton

@@ -31,7 +31,7 @@ import math
 import torch
 
 from posefast.methods.base import LiftingMethod
-from posefast.data.domains import root_relative
+from posefast.data.domains import Split, root_relative
 from posefast.methods.diagnostics import EpochDistributions, real_fake_accuracy, rotation_angle_deg
 from posefast.methods.losses import discriminator_loss, linear_schedule, lsgan, range_loss, rectified_l2
 from posefast.methods.pool import SamplePool
@@ -47,10 +47,10 @@ _FEEDBACK_GROUPS = (("RHip", "LHip", "LShoulder", "RShoulder"), ("RKnee", "LKnee
                     ("RAnkle", "LAnkle", "LWrist", "RWrist"))
 
 
-def with_normalized_camera(split: dict) -> dict:
-    """Adds ``camera_norm`` (intrinsics in normalised screen units, so projections are lifter inputs)."""
+def with_normalized_camera(split: Split) -> Split:
+    """The split with ``camera_norm`` (intrinsics in normalised screen units, so projections are lifter inputs)."""
     size = split["image_size"].to(split["camera"].dtype)
-    return {**split, "camera_norm": normalize_camera(split["camera"], size[:, 0], size[:, 1])}
+    return split.replace(camera_norm=normalize_camera(split["camera"], size[:, 0], size[:, 1]))
 
 
 def bone_length_templates(split: dict, skeleton, count: int) -> torch.Tensor:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from posefast.data.domains import load_domains
 from posefast.engine.checkpoint import seed_everything
+from posefast.engine.config import TrainConfig
 from posefast.engine.distributed import init_from_env
 from posefast.engine.run_folder import default_out
 from posefast.engine.trainer import Trainer
@@ -13,8 +14,8 @@ from posefast.methods.registry import lifting_method
 __all__ = ["run_lifting"]
 
 
-def run_lifting(cfg, method_name: str, data=None, dist=None) -> dict:
-    """Train and evaluate one lifting method with the settings ``cfg`` (a :class:`posefast.cli.config.TrainConfig`);
+def run_lifting(cfg: TrainConfig, method_name: str, data=None, dist=None) -> dict:
+    """Train and evaluate one lifting method with the settings ``cfg`` (a :class:`posefast.engine.config.TrainConfig`);
     returns the final metrics dict (also in OUT/metrics.json)."""
     dist = dist or init_from_env(cfg.device)
     seed_everything(cfg.seed)

@@ -170,6 +170,90 @@ def _check_array(a, path: Path, where: str, shape_desc: str, ndim: int, last: It
     return a.astype(np.float64)
 
 
+def _selected_subjects(split, subjects) -> "list[int] | None":
+    """The subject ids ``split`` / ``subjects`` ask for (None: every calibrated subject)."""
+    if subjects is not None:
+        return sorted(set(int(s) for s in subjects))
+    if split in ("train", "test"):
+        return list(H36M_TRAIN_SUBJECTS if split == "train" else H36M_TEST_SUBJECTS)
+    if split in (None, "all"):
+        return None
+    raise ValueError(f"split: expected 'train', 'test', 'all' or None, got {split!r}")
+
+
+def _world_poses(pos3d: dict, skey: str, action: str, path3d: Path) -> np.ndarray:
+    """One sequence's world-frame 3D poses ``[T, 17, 3]`` (a 32-joint file reduced to the 17 joints)."""
+    world = _check_array(pos3d[skey][action], path3d, f"positions_3d[{skey!r}][{action!r}]",
+                         "float [T, 32 or 17, 3] metres", 3, (3,))
+    if world.shape[1] == 32:
+        return world[:, H36M32_TO_H36M17]
+    if world.shape[1] != 17:
+        raise ValueError(f"{path3d}: positions_3d[{skey!r}][{action!r}]: expected 32 or 17 joints, "
+                         f"got {world.shape[1]}")
+    return world
+
+
+def _sequence_views_2d(pos2d: dict, skey: str, action: str, n_cameras: int, path2d: Path) -> list:
+    """A sequence's 2D arrays, one per camera, as the 2D file holds them."""
+    if skey not in pos2d or action not in pos2d[skey]:
+        raise ValueError(f"{path2d}: positions_2d has no entry for {skey!r} / {action!r}")
+    views2d = list(pos2d[skey][action])
+    if len(views2d) != n_cameras:
+        raise ValueError(f"{path2d}: positions_2d[{skey!r}][{action!r}]: expected {n_cameras} "
+                         f"cameras, got {len(views2d)}")
+    return views2d
+
+
+def _view_2d(view, where: str, path2d: Path, meta2d: dict, layout2d, keypoints: str, n_frames: int, skeleton: str):
+    """One camera's detections of one sequence, checked and converted to ``skeleton``: ``(uv, confidence or
+    None, layout)``; the layout is read from the file's metadata when ``layout2d`` is None."""
+    if view is None:  # VideoPose3D's generic script leaves None for a missing video
+        raise ValueError(f"{path2d}: positions_2d{where}: no detections for this camera")
+    a = _check_array(view, path2d, f"positions_2d{where}", "float [T, K, 2 or 3] pixels", 3, (2, 3))
+    n_expected = meta2d.get("num_joints")
+    if n_expected is not None and a.shape[1] != int(n_expected):
+        raise ValueError(f"{path2d}: metadata says {n_expected} joints, arrays have {a.shape[1]}")
+    if layout2d is None:
+        layout2d = h36m_keypoint_layout(meta2d, keypoints, a.shape[1], str(path2d))
+    elif layout2d not in LAYOUT_JOINTS or len(LAYOUT_JOINTS[layout2d]) != a.shape[1]:
+        expect = len(LAYOUT_JOINTS[layout2d]) if layout2d in LAYOUT_JOINTS else "?"
+        raise ValueError(f"layout: {layout2d!r} ({expect} joints) does not fit {path2d}'s "
+                         f"{a.shape[1]} joints; known layouts {sorted(LAYOUT_JOINTS)}")
+    if a.shape[0] < n_frames:
+        raise ValueError(f"{path2d}: {where}: {a.shape[0]} 2D frames for {n_frames} 3D frames")
+    if a.shape[0] > n_frames:
+        warnings.warn(f"{path2d}: {where}: dropping the last {a.shape[0] - n_frames} 2D frames to match the "
+                      f"{n_frames} 3D frames", stacklevel=3)
+        a = a[:n_frames]
+    uv, conf = convert_keypoints(a[..., :2], layout2d, skeleton, confidence=a[..., 2] if a.shape[-1] == 3 else None)
+    if conf is not None and ((conf < 0) | (conf > 1)).any():
+        raise ValueError(f"{path2d}: {where}: the third channel is not a confidence in [0, 1] "
+                         f"(range {a[..., 2].min():g}..{a[..., 2].max():g})")
+    return uv, conf, layout2d
+
+
+def _assemble(directory: Path, out: dict, seq_names: list, skel, keypoints, stride: int, layout2d,
+              path2d) -> PoseDataset:
+    """The per-(sequence, camera) arrays of ``out`` as one :class:`PoseDataset` with its metadata."""
+    has_conf = [c is not None for c in out["conf"]]
+    if any(has_conf) and not all(has_conf):
+        raise ValueError(f"{path2d}: some arrays carry confidence and some do not")
+    meta = {"source": str(directory), "keypoints": keypoints or "projected", "stride": stride,
+            "sequence_names": seq_names}
+    if layout2d is not None:
+        meta["layout"] = layout2d
+        meta["derived_joints"] = [j for j, d in zip(skel.joint_names, derived_mask(layout2d, skel.name)) if d]
+        meta["conversion"] = describe_conversion(layout2d, skel.name)
+    return PoseDataset(
+        joints_3d=np.concatenate(out["j3d"]), joints_2d=np.concatenate(out["j2d"]),
+        confidence=np.concatenate(out["conf"]) if all(has_conf) else None,
+        camera=np.concatenate(out["cam"]), image_size=np.concatenate(out["size"]), skeleton=skel,
+        subject=np.concatenate(out["subject"]), sequence=np.concatenate(out["sequence"]),
+        view=np.concatenate(out["view"]), name=f"h36m:{directory}",
+        meta=meta,
+    )
+
+
 def load_h36m(directory, *, keypoints: "str | None" = None, split: "str | None" = None,
               subjects: "Iterable[int] | None" = None, actions: "Iterable[str] | None" = None, stride: int = 1,
               skeleton: str = "h36m17", layout: "str | None" = None) -> PoseDataset:
@@ -197,22 +281,14 @@ def load_h36m(directory, *, keypoints: "str | None" = None, split: "str | None" 
         raise ValueError(f"skeleton: expected 'h36m17' or 'h36m16', got {skeleton!r}")
     if not isinstance(stride, (int, np.integer)) or stride < 1:
         raise ValueError(f"stride: expected a positive integer, got {stride!r}")
-    if subjects is not None:
-        wanted = sorted(set(int(s) for s in subjects))
-    elif split in ("train", "test"):
-        wanted = list(H36M_TRAIN_SUBJECTS if split == "train" else H36M_TEST_SUBJECTS)
-    elif split in (None, "all"):
-        wanted = None
-    else:
-        raise ValueError(f"split: expected 'train', 'test', 'all' or None, got {split!r}")
+    wanted = _selected_subjects(split, subjects)
+    if layout is not None and keypoints is None:
+        raise ValueError("layout: only applies to a 2D file (pass keypoints= as well)")
 
     path3d = directory / "data_3d_h36m.npz"
     pos3d, _ = _load_pickled_dict(path3d, "positions_3d")
-    pos2d = meta2d = None
-    path2d = None
+    pos2d = meta2d = path2d = None
     layout2d = layout
-    if layout is not None and keypoints is None:
-        raise ValueError("layout: only applies to a 2D file (pass keypoints= as well)")
     if keypoints is not None:
         path2d = directory / f"data_2d_h36m_{keypoints}.npz"
         pos2d, meta2d = _load_pickled_dict(path2d, "positions_2d")
@@ -234,54 +310,16 @@ def load_h36m(directory, *, keypoints: "str | None" = None, split: "str | None" 
         for action in sorted(pos3d[skey]):
             if action_filter is not None and action.split(" ")[0] not in action_filter:
                 continue
-            world = _check_array(pos3d[skey][action], path3d, f"positions_3d[{skey!r}][{action!r}]",
-                                 "float [T, 32 or 17, 3] metres", 3, (3,))
-            if world.shape[1] == 32:
-                world = world[:, H36M32_TO_H36M17]
-            elif world.shape[1] != 17:
-                raise ValueError(f"{path3d}: positions_3d[{skey!r}][{action!r}]: expected 32 or 17 joints, "
-                                 f"got {world.shape[1]}")
-            views2d = None
-            if pos2d is not None:
-                if skey not in pos2d or action not in pos2d[skey]:
-                    raise ValueError(f"{path2d}: positions_2d has no entry for {skey!r} / {action!r}")
-                views2d = list(pos2d[skey][action])
-                if len(views2d) != len(cams):
-                    raise ValueError(f"{path2d}: positions_2d[{skey!r}][{action!r}]: expected {len(cams)} "
-                                     f"cameras, got {len(views2d)}")
+            world = _world_poses(pos3d, skey, action, path3d)
+            views2d = None if pos2d is None else _sequence_views_2d(pos2d, skey, action, len(cams), path2d)
             seq_id = len(seq_names)
             seq_names.append(f"{skey}/{action}")
-            T = world.shape[0]
             for v, cam in enumerate(cams):
                 j3d = world_to_camera(world, cam["orientation"], cam["translation"]).numpy()
                 conf = None
                 if views2d is not None:
-                    if views2d[v] is None:  # VideoPose3D's generic script leaves None for a missing video
-                        raise ValueError(f"{path2d}: positions_2d[{skey!r}][{action!r}][{v}]: no detections for "
-                                         f"camera {v}")
-                    a = _check_array(views2d[v], path2d, f"positions_2d[{skey!r}][{action!r}][{v}]",
-                                     "float [T, K, 2 or 3] pixels", 3, (2, 3))
-                    n_expected = meta2d.get("num_joints")
-                    if n_expected is not None and a.shape[1] != int(n_expected):
-                        raise ValueError(f"{path2d}: metadata says {n_expected} joints, arrays have {a.shape[1]}")
-                    if layout2d is None:
-                        layout2d = h36m_keypoint_layout(meta2d, keypoints, a.shape[1], str(path2d))
-                    elif layout2d not in LAYOUT_JOINTS or len(LAYOUT_JOINTS[layout2d]) != a.shape[1]:
-                        expect = len(LAYOUT_JOINTS[layout2d]) if layout2d in LAYOUT_JOINTS else "?"
-                        raise ValueError(f"layout: {layout2d!r} ({expect} joints) does not fit {path2d}'s "
-                                         f"{a.shape[1]} joints; known layouts {sorted(LAYOUT_JOINTS)}")
-                    if a.shape[0] < T:
-                        raise ValueError(f"{path2d}: {skey}/{action} camera {v}: {a.shape[0]} 2D frames for "
-                                         f"{T} 3D frames")
-                    if a.shape[0] > T:
-                        warnings.warn(f"{path2d}: {skey}/{action} camera {v}: dropping the last "
-                                      f"{a.shape[0] - T} 2D frames to match the {T} 3D frames", stacklevel=2)
-                        a = a[:T]
-                    uv, conf = convert_keypoints(a[..., :2], layout2d, skel.name,
-                                                 confidence=a[..., 2] if a.shape[-1] == 3 else None)
-                    if conf is not None and ((conf < 0) | (conf > 1)).any():
-                        raise ValueError(f"{path2d}: {skey}/{action} camera {v}: the third channel is not a "
-                                         f"confidence in [0, 1] (range {a[..., 2].min():g}..{a[..., 2].max():g})")
+                    uv, conf, layout2d = _view_2d(views2d[v], f"[{skey!r}][{action!r}][{v}]", path2d, meta2d,
+                                                  layout2d, keypoints, world.shape[0], skel.name)
                 else:
                     uv = project(j3d, cam["intrinsics"], behind_camera="raise").numpy()
                 if skel.name == "h36m16":
@@ -300,21 +338,4 @@ def load_h36m(directory, *, keypoints: "str | None" = None, split: "str | None" 
                 out["view"].append(np.full(n, v))
     if not out["j3d"]:
         raise ValueError(f"{directory}: no sequence selected (subjects {wanted}, actions {actions})")
-    has_conf = [c is not None for c in out["conf"]]
-    if any(has_conf) and not all(has_conf):
-        raise ValueError(f"{path2d}: some arrays carry confidence and some do not")
-    name = f"h36m:{directory}"
-    meta = {"source": str(directory), "keypoints": keypoints or "projected", "stride": stride,
-            "sequence_names": seq_names}
-    if layout2d is not None:
-        meta["layout"] = layout2d
-        meta["derived_joints"] = [j for j, d in zip(skel.joint_names, derived_mask(layout2d, skel.name)) if d]
-        meta["conversion"] = describe_conversion(layout2d, skel.name)
-    return PoseDataset(
-        joints_3d=np.concatenate(out["j3d"]), joints_2d=np.concatenate(out["j2d"]),
-        confidence=np.concatenate(out["conf"]) if all(has_conf) else None,
-        camera=np.concatenate(out["cam"]), image_size=np.concatenate(out["size"]), skeleton=skel,
-        subject=np.concatenate(out["subject"]), sequence=np.concatenate(out["sequence"]),
-        view=np.concatenate(out["view"]), name=name,
-        meta=meta,
-    )
+    return _assemble(directory, out, seq_names, skel, keypoints, stride, layout2d, path2d)

