@@ -14,6 +14,7 @@ from posefast.data.image2d import image_spec_kind, load_image_spec, make_domain
 from posefast.data.image2d.animal_specs import animal_spec_kind, load_animal_spec
 from posefast.engine import checkpoint as ckpt
 from posefast.evaluation.heatmap2d import evaluate_pck, skeleton_eval_joints
+from posefast.methods.multilevel import animal
 from posefast.methods.multilevel.image_domains import load_target_splits
 from posefast.methods.multilevel.stage import build_pose_net
 from posefast.seeds import derive_seed
@@ -63,10 +64,17 @@ def load_eval_images(state: dict, spec: str, split: str | None = None, n: int | 
     skeleton = run_skeleton(settings)
     if skeleton.name != "body16":
         animal_spec_kind(spec, "--data")
-        if spec == ml.target and split != "all":
-            raise ValueError("--data: scoring an animal run's own target split is the job's (its metrics.json); "
-                             "pass --split all to score the whole spec")
-        count = n or (ml.n_test if spec.startswith("synthetic-animal:") else None)
+        if "animal" in settings and getattr(ml, "task", "human") != "human":
+            run = SimpleNamespace(multilevel=ml, animal=SimpleNamespace(**settings["animal"]))
+            task = animal.task_of(run)
+            if spec in (task.target, task.test) and split != "all":
+                _, n_target, n_test = animal.animal_counts(run)
+                part = split or "test"
+                if n is not None:
+                    n_target, n_test = (n_target, n) if part == "test" else (n, n_test)
+                target, test = animal.load_target_splits(task, n_target, n_test, ml.image_size, seed)
+                return (test if part == "test" else target), f"the run's target {part} split"
+        count = n or (settings.get("animal", {}).get("n_test") if spec.startswith("synthetic-animal:") else None)
         data = load_animal_spec(spec, ml.image_size, skeleton, n=count, seed=derive_seed(seed, "target-test-draw"),
                                 keypoint_map=keypoint_map, flag="--data")
         return data, "all of it" if not spec.startswith("synthetic-animal:") else "rendered crops"
