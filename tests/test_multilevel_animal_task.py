@@ -30,7 +30,7 @@ def test_default_pair_splits():
 def test_bad_task_and_counts():
     with pytest.raises(ValueError, match="--task: expected one of"):
         animal_task("cat")
-    with pytest.raises(ValueError, match="multilevel.n_source"):
+    with pytest.raises(ValueError, match="animal.n_source"):
         load_animal_domains(ANIMAL_TASKS["animal"], 0, 5, 4, 32, 0)
     with pytest.raises(ValueError, match="--source: the labelled source must be rendered"):
         load_animal_domains(AnimalTask("x", "mouse7", "dlc:/nowhere", "synthetic-animal:rodent-real"), 2, 2, 2, 32, 0)
