@@ -61,5 +61,5 @@ def group_table(rows: dict, variants, label=str, title: str = "") -> str:
                 cell += f"<br>{d['mean']:+.1f} [{d['ci95'][0]:+.1f}, {d['ci95'][1]:+.1f}]"
             cells.append(cell)
         lines.append(f"| {label(v)} | " + " | ".join(cells) + " |")
-    note = "\n(cell: PCK@0.05 ± std over seeds; below it the paired gain vs source-only [95 % interval])"
+    note = "\n\n(cell: PCK@0.05 ± std over seeds; below it the paired gain vs source-only [95 % interval])"
     return (f"{title}\n\n" if title else "") + head + "\n".join(lines) + note + "\n"
