@@ -48,6 +48,7 @@ def _project(tmp_path, fmt, index_style):
         df.to_csv(str(out) + ".csv")
     else:
         pytest.importorskip("tables")
+        pytest.importorskip("h5py")
         df.to_hdf(str(out) + ".h5", key="df_with_missing", mode="w")
     return root
 
@@ -126,6 +127,7 @@ def test_bad_inputs_fail_with_one_line_naming_the_problem(tmp_path):
 def test_h5_with_pickled_index_is_refused(tmp_path):
     pd = pytest.importorskip("pandas")
     pytest.importorskip("tables")
+    pytest.importorskip("h5py")
     path = tmp_path / "CollectedData_x.h5"
     df = _dataframe(pd.Index(["a.png", 3, ("t",)], dtype=object))
     with pytest.warns(Warning):  # pandas warns that it pickles the mixed object index
@@ -146,6 +148,7 @@ def test_real_mirror_mouse_folder():
     _, _, tops = read_dlc_table(os.path.join(MOUSE, "CollectedData.csv"))
     col = bodyparts.index("tailMid_top")
     assert d.visible[:, 6].sum() == np.isfinite(tops[:, col, 0]).sum()
+    pytest.importorskip("av")
     v = load_video_frames(os.path.join(MOUSE, "videos", "test_vid.mp4"), 48, "mouse7", box=d.meta["fixed_box"],
                           stride=50)
     assert len(v) == 20 and float(v.visible.sum()) == 0

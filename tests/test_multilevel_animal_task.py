@@ -39,6 +39,7 @@ def test_bad_task_and_counts():
 @pytest.mark.skipif(not os.path.isdir(ANIMAL_TASKS["mouse"].test.partition(":")[2]),
                     reason="the mirror-mouse folder is not on this machine")
 def test_mouse_pair_shares_one_crop_square():
+    pytest.importorskip("av")
     d = load_animal_domains(ANIMAL_TASKS["mouse"], 4, 30, 1000, 32, seed=0)
     assert len(d["target_test"]) == 60 and len(d["target"]) == 30
     assert d["target"].meta["box"] == d["target_test"].meta["fixed_box"]
