@@ -150,7 +150,7 @@ def _plot(out: Path, data, models: dict, style_net, batch_size: int, residual: b
     for name, model in models.items():
         rows.append({"title": f"target: {name}", "images": test.images[:n], "truth": test.keypoints[:n],
                      "visible": test.visible[:n], "pred": predict(model, test.images[:n], batch_size)[1]})
-    return plot_predictions(out / "predictions.png", rows)
+    return plot_predictions(out / "predictions.png", rows, src.meta.get("skeleton"))
 
 
 def _validate(cfg) -> tuple[dict, tuple, tuple]:
