@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Skeleton", "H36M17", "H36M16", "BODY16", "get_skeleton", "h36m17_to_h36m16", "h36m16_to_h36m17",
+__all__ = ["Skeleton", "H36M17", "H36M16", "BODY16", "TIGDOG18", "ANIMAL14", "ANIMALPOSE20", "AP10K17", "MOUSE7",
+           "get_skeleton", "skeleton_names", "layout_of", "keypoint_map", "KEYPOINT_MAPS", "h36m17_to_h36m16", "h36m16_to_h36m17",
            "compact_kcs_layout"]
 
 
@@ -65,6 +66,8 @@ class Skeleton:
             augmentation (left/right pairs together); empty for a keypoint set.
         frozen_bones: bones (by child-joint name) whose direction bone-angle augmentation keeps.
         parts: KCS body parts, name -> bones (by child-joint name).
+        keypoint_groups: the groups a per-group PCK table reports (e.g. UDAPE's eye / chin / hoof / ... for the
+            animal layouts), name -> joint names; empty for the human layouts.
 
     ``kinematic`` (derived) is True when the root is joint 0 and every parent precedes its child. Only then are the
     bone-indexed tables (bone groups, frozen bones, parts, compact KCS) defined; a keypoint set must leave them
@@ -79,6 +82,7 @@ class Skeleton:
     bone_groups: tuple[tuple[str, ...], ...]
     frozen_bones: tuple[str, ...]
     parts: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    keypoint_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # derived tables, filled in __post_init__
     parents_array: np.ndarray = field(init=False, repr=False)
     bones: tuple = field(init=False, repr=False)
@@ -91,6 +95,7 @@ class Skeleton:
     flip_permutation: np.ndarray = field(init=False, repr=False)
     kinematic: bool = field(init=False, repr=False)
     root: int = field(init=False, repr=False)
+    group_indices: dict = field(init=False, repr=False)
 
     def __post_init__(self):
         if len(self.parents) != len(self.joint_names):
@@ -109,6 +114,14 @@ class Skeleton:
         object.__setattr__(self, "root", roots[0])
         if len(self.left) != len(self.right):
             raise ValueError(f"{self.name}: left and right flip lists differ in length")
+        if len(set(self.joint_names)) != len(self.joint_names):
+            raise ValueError(f"{self.name}: joint names must be distinct")
+        unknown = [n for g in self.keypoint_groups.values() for n in g if n not in self.joint_names]
+        if unknown:
+            raise ValueError(f"{self.name}: keypoint_groups name unknown joints {unknown}")
+        # name -> joint ids, in the order the group lists them
+        object.__setattr__(self, "group_indices", {g: tuple(self.joint_names.index(n) for n in members)
+                                                   for g, members in self.keypoint_groups.items()})
         grouped = [b for g in self.bone_groups for b in g]
         if not kinematic and (grouped or self.frozen_bones or self.parts):
             raise ValueError(f"{self.name}: bone_groups, frozen_bones and parts need a layout in kinematic order "
@@ -243,11 +256,161 @@ BODY16 = Skeleton(
     frozen_bones=(),
 )
 
-_REGISTRY = {s.name: s for s in (H36M17, H36M16, BODY16)}
+# -- Animal keypoint sets ---------------------------------------------------------------------------------------
+# Keypoint sets (not kinematic). Their trees are the stick figures drawn for them; where a layout lacks a trunk point
+# (animal14 has no withers or tail base) an edge joins the nearest points it has. The keypoint groups and flip pairs
+# are the released evaluation code's (checked in tests/test_skeleton_animal.py against the numbers read there):
+#   UDAPE (VisionLearningGroup/UDA_PoseEstimation @ baf85f1), lib/datasets/keypoint_dataset.py lines 161-167
+#   (Animal18: eye, chin, hoof, hip, knee, shoulder, elbow) and 208-211 (Animal14: eye, hoof, knee, elbow);
+#   UDA-Animal-Pose (chaneyddtt/UDA-Animal-Pose @ 36ef846), evaluation/test.py line 179 (the same 18-keypoint
+#   parts) and pose/utils/transforms.py line 43 (flip pairs of 'real_animal').
+
+# SynAnimal / TigDog, 18 keypoints, as UDAPE and UDA-Animal-Pose index them (TigDog's landmark file order, the tiger
+# reordered to the horse's: UDA-Animal-Pose pose/datasets/real_animal_all.py line 69). Side names follow the
+# Animal-Pose order they are mapped to (animal14 below): keypoint 3 becomes Animal-Pose's left front paw.
+TIGDOG18 = Skeleton(
+    name="tigdog18",
+    joint_names=("left_eye", "right_eye", "chin", "left_front_hoof", "right_front_hoof", "left_back_hoof",
+                 "right_back_hoof", "hip", "left_front_knee", "right_front_knee", "left_back_knee", "right_back_knee",
+                 "left_shoulder", "right_shoulder", "left_front_elbow", "right_front_elbow", "left_back_elbow",
+                 "right_back_elbow"),
+    parents=(2, 2, 12, 8, 9, 10, 11, -1, 14, 15, 16, 17, 7, 7, 12, 13, 7, 7),
+    left=(0, 3, 5, 8, 10, 12, 14, 16),
+    right=(1, 4, 6, 9, 11, 13, 15, 17),
+    bone_groups=(),
+    frozen_bones=(),
+    keypoint_groups={
+        "eye": ("left_eye", "right_eye"), "chin": ("chin",),
+        "hoof": ("left_front_hoof", "right_front_hoof", "left_back_hoof", "right_back_hoof"), "hip": ("hip",),
+        "knee": ("left_front_knee", "right_front_knee", "left_back_knee", "right_back_knee"),
+        "shoulder": ("left_shoulder", "right_shoulder"),
+        "elbow": ("left_front_elbow", "right_front_elbow", "left_back_elbow", "right_back_elbow"),
+    },
+)
+
+# UDAPE's 14 keypoints for the Animal-Pose dataset (dog, sheep, ...): the 20 of animalpose20 picked by
+# lib/datasets/animal_pose.py line 59 (eyes, paws, knees, elbows); the SynAnimal hound/sheep keypoints drop chin, hip
+# and shoulders for it (lib/datasets/synthetic_animal_sp_all_other.py lines 35-40).
+ANIMAL14 = Skeleton(
+    name="animal14",
+    joint_names=("left_eye", "right_eye", "left_front_paw", "right_front_paw", "left_back_paw", "right_back_paw",
+                 "left_front_knee", "right_front_knee", "left_back_knee", "right_back_knee", "left_front_elbow",
+                 "right_front_elbow", "left_back_elbow", "right_back_elbow"),
+    parents=(-1, 0, 6, 7, 8, 9, 10, 11, 12, 13, 0, 0, 10, 11),
+    left=(0, 2, 4, 6, 8, 10, 12),
+    right=(1, 3, 5, 7, 9, 11, 13),
+    bone_groups=(),
+    frozen_bones=(),
+    keypoint_groups={
+        "eye": ("left_eye", "right_eye"),
+        "hoof": ("left_front_paw", "right_front_paw", "left_back_paw", "right_back_paw"),
+        "knee": ("left_front_knee", "right_front_knee", "left_back_knee", "right_back_knee"),
+        "elbow": ("left_front_elbow", "right_front_elbow", "left_back_elbow", "right_back_elbow"),
+    },
+)
+
+# The Animal-Pose dataset's 20 keypoints (Cao et al., ICCV 2019) in its keypoints.json order, the order UDAPE's
+# pts_index reads (lib/datasets/animal_pose.py line 59). COCO conversions (e.g. mmpose's) list them in another order
+# under other spellings (L_EarBase, L_F_Paw, ...); the coco:/dlc: readers match by name through ANIMAL_NAME_ALIASES
+# of posefast.data.image2d.animal_files, so either order loads.
+ANIMALPOSE20 = Skeleton(
+    name="animalpose20",
+    joint_names=("left_eye", "right_eye", "nose", "left_ear", "right_ear", "left_front_elbow", "right_front_elbow",
+                 "left_back_elbow", "right_back_elbow", "left_front_knee", "right_front_knee", "left_back_knee",
+                 "right_back_knee", "left_front_paw", "right_front_paw", "left_back_paw", "right_back_paw", "throat",
+                 "withers", "tailbase"),
+    parents=(2, 2, 17, 0, 1, 18, 18, 19, 19, 5, 6, 7, 8, 9, 10, 11, 12, 18, -1, 18),
+    left=(0, 3, 5, 7, 9, 11, 13, 15),
+    right=(1, 4, 6, 8, 10, 12, 14, 16),
+    bone_groups=(),
+    frozen_bones=(),
+    keypoint_groups={
+        "eye": ("left_eye", "right_eye"),
+        "hoof": ("left_front_paw", "right_front_paw", "left_back_paw", "right_back_paw"),
+        "knee": ("left_front_knee", "right_front_knee", "left_back_knee", "right_back_knee"),
+        "elbow": ("left_front_elbow", "right_front_elbow", "left_back_elbow", "right_back_elbow"),
+    },
+)
+
+# AP-10K's 17 COCO-style keypoints (Yu et al., NeurIPS 2021 Datasets track), in its annotation files' order.
+AP10K17 = Skeleton(
+    name="ap10k17",
+    joint_names=("left_eye", "right_eye", "nose", "neck", "root_of_tail", "left_shoulder", "left_elbow",
+                 "left_front_paw", "right_shoulder", "right_elbow", "right_front_paw", "left_hip", "left_knee",
+                 "left_back_paw", "right_hip", "right_knee", "right_back_paw"),
+    parents=(2, 2, 3, -1, 3, 3, 5, 6, 3, 8, 9, 4, 11, 12, 4, 14, 15),
+    left=(0, 5, 6, 7, 11, 12, 13),
+    right=(1, 8, 9, 10, 14, 15, 16),
+    bone_groups=(),
+    frozen_bones=(),
+    keypoint_groups={
+        "eye": ("left_eye", "right_eye"), "nose": ("nose",), "neck": ("neck",), "tail": ("root_of_tail",),
+        "shoulder": ("left_shoulder", "right_shoulder"), "elbow": ("left_elbow", "right_elbow"),
+        "hip": ("left_hip", "right_hip"), "knee": ("left_knee", "right_knee"),
+        "paw": ("left_front_paw", "right_front_paw", "left_back_paw", "right_back_paw"),
+    },
+)
+
+# A mouse seen from the side: the keypoints of Lightning Pose's mirror-mouse example that one view shows (its
+# bodyparts paw1LH, paw2LF, paw3RF, paw4RH, tailBase, tailMid, nose with the _top suffix), and what the embedded
+# rodent (posefast.data.image2d.animal_render) labels.
+MOUSE7 = Skeleton(
+    name="mouse7",
+    joint_names=("nose", "left_front_paw", "right_front_paw", "left_hind_paw", "right_hind_paw", "tail_base",
+                 "tail_mid"),
+    parents=(5, 0, 0, 5, 5, -1, 5),
+    left=(1, 3),
+    right=(2, 4),
+    bone_groups=(),
+    frozen_bones=(),
+    keypoint_groups={"nose": ("nose",), "front_paw": ("left_front_paw", "right_front_paw"),
+                     "hind_paw": ("left_hind_paw", "right_hind_paw"), "tail": ("tail_base", "tail_mid")},
+)
+
+_REGISTRY = {s.name: s for s in (H36M17, H36M16, BODY16, TIGDOG18, ANIMAL14, ANIMALPOSE20, AP10K17, MOUSE7)}
+
+# Keypoint k of the target layout comes from keypoint KEYPOINT_MAPS[(source, target)][k] of the source (-1: the
+# source has no such keypoint). tigdog18 -> animal14 is UDAPE's SynAnimal hound/sheep selection (the 18-vertex list
+# minus chin, hip and both shoulders, lib/datasets/synthetic_animal_sp_all_other.py lines 35-40); animalpose20 ->
+# animal14 is its pts_index (lib/datasets/animal_pose.py line 59). AP-10K's legs have three points (shoulder, elbow,
+# paw / hip, knee, paw) where Animal-Pose's have elbow, knee, paw, and no released code pairs them, so only its
+# eyes and paws map.
+KEYPOINT_MAPS: dict[tuple[str, str], tuple[int, ...]] = {
+    ("tigdog18", "animal14"): (0, 1, 3, 4, 5, 6, 8, 9, 10, 11, 14, 15, 16, 17),
+    ("animalpose20", "animal14"): (0, 1, 13, 14, 15, 16, 9, 10, 11, 12, 5, 6, 7, 8),
+    ("ap10k17", "animal14"): (0, 1, 7, 10, 13, 16, -1, -1, -1, -1, -1, -1, -1, -1),
+}
+
+
+def layout_of(joint_names) -> "Skeleton | None":
+    """The registered layout whose joint names are ``joint_names`` (in that order), or None."""
+    names = tuple(joint_names)
+    return next((s for s in _REGISTRY.values() if s.joint_names == names), None)
+
+
+def skeleton_names() -> list[str]:
+    """The registered layouts' names."""
+    return sorted(_REGISTRY)
+
+
+def keypoint_map(source: "Skeleton | str", target: "Skeleton | str") -> tuple[int, ...]:
+    """For each keypoint of ``target``, the index of the same keypoint in ``source`` (-1: ``source`` lacks it).
+
+    The identity for one layout, a table of :data:`KEYPOINT_MAPS` otherwise; a ValueError naming ``target`` when
+    no table joins the two."""
+    src, dst = get_skeleton(source), get_skeleton(target)
+    if src is dst:
+        return tuple(range(src.num_joints))
+    try:
+        return KEYPOINT_MAPS[(src.name, dst.name)]
+    except KeyError:
+        known = ", ".join(f"{a} -> {b}" for a, b in KEYPOINT_MAPS)
+        raise ValueError(f"target: no keypoint mapping from {src.name} to {dst.name} (known: {known})") from None
 
 
 def get_skeleton(skeleton: "Skeleton | str") -> Skeleton:
-    """Resolve a layout given by object or registry name (``"h36m17"``, ``"h36m16"``, ``"body16"``)."""
+    """Resolve a layout given by object or registry name (``"h36m17"``, ``"h36m16"``, ``"body16"``, the animal sets
+    ``"tigdog18"``, ``"animal14"``, ``"animalpose20"``, ``"ap10k17"``, ``"mouse7"``)."""
     if isinstance(skeleton, Skeleton):
         return skeleton
     try:

@@ -7,7 +7,10 @@ run's own --source/--target spec it scores the exact split the run scored, so th
 
 A multilevel run's stage checkpoint (RUN/seed0/multilevel/checkpoint.pt, RUN/seed0/source-only/checkpoint.pt, ...) on 2D
 keypoint data (coco:<annotations.json>, lsp:<dir>, or synthetic): PCK@0.05 over the 12 limb keypoints and per
-keypoint, with the network the run evaluated (the EMA teacher of an adapted variant).
+keypoint, with the network the run evaluated (the EMA teacher of an adapted variant). An animal run's checkpoint on
+animal data in its layout (coco:<json>, dlc:<DeepLabCut project or Lightning Pose folder>, synthetic-animal:...):
+PCK@0.05 over all its keypoints, per keypoint and per keypoint group (eye, chin, hoof, ... as UDAPE reports);
+--keypoint-map says which bodyparts of a dlc: file are which keypoints.
 """
 from __future__ import annotations
 
@@ -47,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="poses of a synthetic spec (default: the run's n_test); a cap on real data (0 = all)")
     parser.add_argument("--flip-test", action=argparse.BooleanOptionalAction, default=None,
                         help="average with the mirrored input's prediction (default: as the run evaluated its target)")
+    parser.add_argument("--keypoint-map", default=None,
+                        help="dlc: data of an animal run: a named map (mirror-mouse-top, mirror-mouse-bot) or "
+                             "'bodypart=keypoint,...'; bodyparts it leaves out are ignored (listed)")
     parser.add_argument("--json", default=None, help="also write the metrics to this JSON file")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
                         help="auto (default: CUDA when available and built), cpu or cuda")
@@ -62,9 +68,11 @@ def main(argv=None) -> int:
         if args.flip_test:
             raise UsageError("--flip-test: the 2D evaluation has no flip test")
         with for_argument("--data"):
-            metrics = evaluate_checkpoint(state, args.data, args.split, args.n, device)
+            metrics = evaluate_checkpoint(state, args.data, args.split, args.n, device, args.keypoint_map)
         print(report_2d(metrics))
     else:
+        if args.keypoint_map:
+            raise UsageError("--keypoint-map: only for a multilevel animal run's checkpoint")
         lifter, skeleton, cfg = load_lifter(args.checkpoint, device, state=state)
         with for_argument("--data"):
             dataset, what = load_eval_data(args.data, cfg, args.split, args.n)

@@ -14,6 +14,7 @@ from posefast.engine.distributed import is_main_process, shutdown
 from posefast.engine.run_folder import default_out, prepare_run_folder
 from posefast.errors import UsageError
 from posefast.methods.multilevel import apply_generic_settings, main_multilevel
+from posefast.methods.multilevel.config import TASKS
 from posefast.methods.registry import IMAGE_METHODS, LIFTING_METHODS
 from posefast.methods.run import run_lifting
 from posefast.cli.config import TrainConfig, apply_overrides, dump_yaml, load_yaml, parse_setting
@@ -62,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "takes several, comma-separated: one shared pretraining per seed, one table methods x targets")
     p.add_argument("--factors", action="store_true", help="compare: the single-factor targets, --target " +
                    ",".join(FACTOR_TARGETS) + " (each differs from synthetic:h36m in one factor of synthetic:3dhp)")
+    p.add_argument("--task", choices=TASKS, help="multilevel/adain: what the 2D job learns: human (default: Body16 "
+                   "figures), animal (dm-control's dog, synthetic -> photo-like; tigdog18 keypoints) or mouse (the "
+                   "rodent -> the real mirror-mouse video, tested on its labelled frames); an animal task's data are "
+                   "the animal section's (--set animal.n_source=...)")
+    p.add_argument("--keypoint-map", help="an animal task's labelled dlc: file: a named map (mirror-mouse-top, "
+                   "mirror-mouse-bot) or 'bodypart=keypoint,...'; bodyparts it leaves out are ignored")
     p.add_argument("--backbone", help="lifter: simple, videopose, semgcn, stgcn (default simple)")
     p.add_argument("--epochs", type=int, help="training epochs (default 8)")
     p.add_argument("--batch-size", type=int, help="global batch size (default 256)")
@@ -149,6 +156,12 @@ def config_from_args(args) -> TrainConfig:
     if args.method == "adain" and cfg.precision != "fp32":
         raise UsageError(f"--precision {cfg.precision}: the adain job trains its decoder outside the epoch loop, in "
                          "fp32 only; leave --precision out")
+    if (args.task is not None or args.keypoint_map is not None) and args.method not in IMAGE_METHODS:
+        raise UsageError(f"--task/--keypoint-map: for the 2D job (multilevel, adain), not {args.method}")
+    if args.task is not None:
+        cfg.multilevel.task = args.task
+    if args.keypoint_map is not None:
+        cfg.animal.keypoint_map = args.keypoint_map
     if args.method in IMAGE_METHODS:
         apply_generic_settings(cfg, {k.replace("-", "_"): v for k, v in given.items()}, args.method,
                                flip_test=args.flip_test)

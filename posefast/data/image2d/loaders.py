@@ -339,7 +339,7 @@ def _requested_keypoints(arr: np.ndarray, plan: _KeypointPlan, file_names: list,
 
 def load_coco_keypoints(annotation_file, image_dir, size: int = 64, *, keypoint_names=BODY16_NAMES,
                         missing: str = "error", fill: float = 0.8, min_keypoints: int = 1,
-                        category_id: int | None = None) -> ImagePoseDataset:
+                        category_id: int | None = None, aliases: dict | None = None) -> ImagePoseDataset:
     """Load a COCO-style keypoint JSON and its image folder into person crops, one per annotation.
 
     Args:
@@ -358,6 +358,8 @@ def load_coco_keypoints(annotation_file, image_dir, size: int = 64, *, keypoint_
             from COCO-17.
         min_keypoints: skip annotations with fewer labelled (v > 0) keypoints; crowd annotations are skipped.
         category_id: the person category to read (default: the first category).
+        aliases: other spellings of keypoint names (snake case, file name -> requested name) applied to the file's
+            names that are not requested as they stand, e.g. ``l_f_paw`` -> ``left_front_paw`` for the animal layouts.
     """
     _check_args(size, fill)
     if missing not in ("error", "invisible"):
@@ -365,6 +367,9 @@ def load_coco_keypoints(annotation_file, image_dir, size: int = 64, *, keypoint_
     path = os.fspath(annotation_file)
     doc = _read_coco_json(path)
     cat_id, file_names = _coco_category(doc, category_id, path)
+    if aliases:
+        wanted = set(file_names if keypoint_names is None else keypoint_names)
+        file_names = [nm if nm in wanted else aliases.get(nm, nm) for nm in file_names]
     image_dirs = ([os.fspath(image_dir)] if isinstance(image_dir, (str, os.PathLike))
                   else [os.fspath(d) for d in image_dir])
     plan = _keypoint_plan(file_names, keypoint_names, missing, path)

@@ -10,7 +10,11 @@ from posefast.methods.multilevel.stage import VARIANTS
 from posefast.methods.multilevel.steps import LEVELS
 from posefast.models import BACKBONES
 
-__all__ = ["MultilevelConfig"]
+__all__ = ["MultilevelConfig", "AnimalConfig", "TASKS"]
+
+# What the 2D job learns: "human" (Body16 figures: the synthetic pair, LSP, COCO), or an animal task of
+# posefast.methods.multilevel.animal ("animal": the dm-control dog pair; "mouse": the rodent -> the real mirror mouse).
+TASKS = ("human", "animal", "mouse")
 
 
 @section("multilevel")
@@ -20,6 +24,7 @@ class MultilevelConfig:
     the comments and ``configs/multilevel_paper.yaml``). ``python -m posefast.train multilevel`` trains
     ``pretrain_epochs`` source-only epochs once, then each variant for ``epochs - pretrain_epochs`` more."""
 
+    task: str = choice("human", TASKS)  # human (Body16); animal / mouse: their data are the `animal` section's
     image_size: int = 64  # paper: 256
     n_source: int = 2000
     n_target: int = 2000
@@ -87,3 +92,27 @@ class MultilevelConfig:
                              f"got {size!r}")
         if self.adain_encoder not in ("vgg19", "random"):
             raise ValueError(f"{where}.adain_encoder: expected 'vgg19' or 'random', got {self.adain_encoder!r}")
+
+
+@section("animal")
+@dataclass
+class AnimalConfig:
+    """The data of the 2D job's animal tasks (``multilevel.task`` ``animal`` or ``mouse``; the network and schedule
+    stay the ``multilevel`` section's): crop counts (a rendered domain draws that many, a file gives at most that
+    many) and, to replace the task's own specs (:data:`posefast.methods.multilevel.animal.ANIMAL_TASKS`), a source,
+    target and test spec and the test file's keypoint map. CPU-sized: 1,000 crops a domain keep the animal job,
+    rendering included, near the human job's time with half its crops."""
+
+    n_source: int = 1000
+    n_target: int = 1000
+    n_test: int = 1000
+    source: str = ""  # "" = the task's: synthetic-animal:dog (animal), synthetic-animal:rodent (mouse)
+    target: str = ""  # "" = the task's: synthetic-animal:dog-real, video:<mirror mouse video>
+    test: str = ""  # "" = the task's: another draw of the target (animal), dlc:<mirror mouse folder> (mouse)
+    keypoint_map: str = ""  # the test file's bodyparts -> keypoints ("" = the task's: mirror-mouse-top for mouse)
+
+    def validate(self, where: str = "animal") -> None:
+        for name in ("n_source", "n_target", "n_test"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{where}.{name}: expected a positive int, got {v!r}")

@@ -12,6 +12,9 @@ setting            multilevel                                             adain
 lifting-only       refused: ``--backbone``, ``backbone_width``, ``skeleton``, ``n_source``/``n_target``/``n_test``
                    (the 2D counts are ``multilevel.n_*``), ``--flip-test``
 =================  =====================================================  ==========================================
+
+With an animal task (``--task animal`` or ``mouse``) ``--source`` / ``--target`` set ``animal.source`` /
+``animal.target`` (animal specs) instead.
 """
 from __future__ import annotations
 
@@ -44,6 +47,10 @@ def apply_generic_settings(cfg, given: dict, method: str, flip_test: bool = Fals
     for key, why in LIFTING_ONLY.items():
         if key in given:
             raise UsageError(f"{_FLAG.get(key, key)}: not used by {method}: {why}")
+    if cfg.multilevel.task != "human":  # an animal task: --source/--target replace its specs (animal section)
+        for key in ("source", "target"):
+            if key in given:
+                setattr(cfg.animal, key, given.pop(key))
     if "source" in given:
         if given["source"] != "synthetic":
             raise UsageError(f"--source: {method} learns from the rendered synthetic 2D domain only; expected "

@@ -63,9 +63,11 @@ from posefast.engine.jobs import (Job, Summary, cached, cached_entry, collect_re
                                   run_job, seed_dir)
 from posefast.errors import UsageError
 from posefast.evaluation.comparison import variant_rows
-from posefast.evaluation.heatmap2d import predict
+from posefast.evaluation.heatmap2d import predict, skeleton_eval_joints
+from posefast.evaluation.keypoint_groups import group_rows, group_table
 from posefast.evaluation.tables import variants_table
 from posefast.methods.multilevel.adain import load_style_transfer, stylize, train_style_transfer
+from posefast.methods.multilevel.animal import animal_counts, is_animal, load_animal_domains, task_of
 from posefast.methods.multilevel.image_domains import load_image_domains, load_target_splits
 from posefast.methods.multilevel.plots import plot_predictions, plot_style_transfer
 from posefast.methods.multilevel.stage import (PRETRAIN_STREAMS, VARIANT_STREAMS, VARIANTS, Stage, build_pose_net,
@@ -74,6 +76,7 @@ from posefast.methods.multilevel.steps import LEVELS, Augment
 from posefast.methods.multilevel.warp import AffineRanges
 from posefast.methods.registry import label
 from posefast.models import provenance
+from posefast.skeleton import get_skeleton
 
 __all__ = ["main_multilevel", "resolve_schedule", "pretrain_stage", "adapt_stage", "MultilevelComparison"]
 
@@ -102,9 +105,13 @@ def resolve_schedule(cfg: TrainConfig) -> dict:
 
 
 def _settings(cfg, schedule) -> dict:
-    """What must not change between a run and its resumption."""
-    return {"multilevel": dict(vars(cfg.multilevel)), "seed": cfg.seed, "steps_per_epoch": cfg.steps_per_epoch,
-            **schedule}
+    """What must not change between a run and its resumption; an animal task's also its data settings and
+    ``skeleton``, the keypoint layout ``posefast.evaluate`` reads the stage checkpoints in."""
+    out = {"multilevel": dict(vars(cfg.multilevel)), "seed": cfg.seed, "steps_per_epoch": cfg.steps_per_epoch,
+           **schedule}
+    if is_animal(cfg):
+        out.update(animal=dict(vars(cfg.animal)), skeleton=task_of(cfg).skeleton)
+    return out
 
 
 def _style_net(cfg, data, out: Path, progress: bool):
@@ -143,7 +150,7 @@ def _plot(out: Path, data, models: dict, style_net, batch_size: int, residual: b
     for name, model in models.items():
         rows.append({"title": f"target: {name}", "images": test.images[:n], "truth": test.keypoints[:n],
                      "visible": test.visible[:n], "pred": predict(model, test.images[:n], batch_size)[1]})
-    return plot_predictions(out / "predictions.png", rows)
+    return plot_predictions(out / "predictions.png", rows, src.meta.get("skeleton"))
 
 
 def _validate(cfg) -> tuple[dict, tuple, tuple]:
@@ -152,15 +159,32 @@ def _validate(cfg) -> tuple[dict, tuple, tuple]:
     schedule = resolve_schedule(cfg)
     variants = tuple(parse_list(ml.variants, "multilevel.variants", VARIANTS, expected="variants (at least one)"))
     full_levels = tuple(parse_list(ml.levels, "multilevel.levels", LEVELS, at_least_one=False))
-    for name in ("n_source", "n_target"):
-        if getattr(ml, name) < schedule["batch_size"]:
-            raise ValueError(f"multilevel.{name}: expected at least batch_size={schedule['batch_size']} crops, "
-                             f"got {getattr(ml, name)}")
+    section = "animal" if is_animal(cfg) else "multilevel"
+    if is_animal(cfg):
+        cfg.animal.validate()
+        task_of(cfg)  # the task and its spec overrides are checked before any work
+    for name, count in zip(("n_source", "n_target"), animal_counts(cfg)):
+        if count < schedule["batch_size"]:
+            raise ValueError(f"{section}.{name}: expected at least batch_size={schedule['batch_size']} crops, "
+                             f"got {count}")
     return schedule, variants, full_levels
 
 
-def _data_key(ml) -> str:
-    return json.dumps(dict(vars(ml)), sort_keys=True)
+def _data_key(cfg) -> str:
+    return json.dumps({"multilevel": dict(vars(cfg.multilevel)),
+                       "animal": dict(vars(cfg.animal)) if is_animal(cfg) else None}, sort_keys=True)
+
+
+def _load_domains(cfg, seed: int, counts=None) -> dict:
+    """The three splits of ``seed``: Body16 figures (human) or the animal task's (``counts`` replaces the run's
+    ``(n_source, n_target, n_test)``)."""
+    ml = cfg.multilevel
+    if is_animal(cfg):
+        return load_animal_domains(task_of(cfg), *(counts or animal_counts(cfg)), ml.image_size, seed)
+    if counts:
+        ml = copy.deepcopy(ml)
+        ml.n_source, ml.n_target, ml.n_test = counts
+    return load_image_domains(ml, seed)
 
 
 def _image_data(cfg, seed: int, progress: bool) -> dict:
@@ -169,12 +193,13 @@ def _image_data(cfg, seed: int, progress: bool) -> dict:
 
     def render():
         if progress:
-            tqdm.write(f"[multilevel] seed {seed}: rendering {ml.n_source} source, {ml.n_target} target and "
-                       f"{ml.n_test} test crops ({ml.image_size} px)")
+            n_source, n_target, n_test = animal_counts(cfg)
+            tqdm.write(f"[multilevel] seed {seed}: {ml.task}: {n_source} source, {n_target} target and "
+                       f"{n_test} test crops ({ml.image_size} px)")
         ckpt.seed_everything(seed)
-        return load_image_domains(ml, seed)
+        return _load_domains(cfg, seed)
 
-    return cached(_data_key(ml), seed, render)
+    return cached(_data_key(cfg), seed, render)
 
 
 def _needs_style(variants, full_levels) -> bool:
@@ -258,9 +283,7 @@ def _plot_seed(cfg, out, seed: int, variants, full_levels, schedule) -> None:
     ml, folder = cfg.multilevel, seed_dir(out, seed)
     cfg = _seed_cfg(cfg, seed)
     device = _check_device(cfg)
-    few = copy.deepcopy(ml)
-    few.n_source = few.n_target = few.n_test = 6
-    data = cached_entry(_data_key(ml), seed) or load_image_domains(few, seed)
+    data = cached_entry(_data_key(cfg), seed) or _load_domains(cfg, seed, (6, 6, 6))
     models = {}
     for v in variants:
         stage = _variant_stage(cfg, folder, v, schedule, full_levels, data["source"].num_keypoints, device)
@@ -303,7 +326,13 @@ class MultilevelComparison(Job):
                 f"batch {schedule['batch_size']}, lr {schedule['lr']:g}; variants: {', '.join(self.variants)}; "
                 f"{len(self.seeds)} seed(s) in {self.workers.jobs} process(es) × {self.workers.threads or 'default'} "
                 f"thread(s)")
-        if ml.target != "synthetic":
+        if is_animal(self.cfg):
+            task = task_of(self.cfg)
+            n_source, n_target, n_test = animal_counts(self.cfg)
+            line += (f"\n[multilevel] task {task.name}: {task.source} → {task.target}"
+                     f"{f' (test: {task.test})' if task.test else ''}, {task.skeleton} keypoints; at most "
+                     f"{n_source} source, {n_target} target and {n_test} test crops")
+        elif ml.target != "synthetic":
             note = describe_keypoints(load_target_splits(ml, self.seeds[0], parts=("train",))[0])
             if note:
                 line += f"\n[multilevel] {ml.target}: {note}"
@@ -321,14 +350,29 @@ class MultilevelComparison(Job):
         net = (f"ImageNet EfficientNet-Lite0 (stages 1-{ml.backbone_stages}, {ml.frozen_stages} frozen)"
                if ml.backbone == "efficientnet-lite0" and ml.pretrained else
                "EfficientNet-Lite0 (random)" if ml.backbone == "efficientnet-lite0" else f"ResNet-{ml.depth}")
-        info = (f"{ml.source} → {ml.target}, {ml.image_size} px, {net}, {schedule['epochs']} epochs "
-                f"({ml.pretrain_epochs} shared source-only), {ml.n_test} target test crops, mean ± std over "
+        first = records[self.variants[0]][seeds[0]]
+        n_test = len(first["hits"])
+        source, target = ml.source, ml.target
+        if is_animal(cfg):
+            task = task_of(cfg)
+            source, target = task.source, task.target + (f" (test: {task.test})" if task.test else "")
+            target += f", all {get_skeleton(task.skeleton).num_joints} {task.skeleton} keypoints"
+        info = (f"{source} → {target}, {ml.image_size} px, {net}, {schedule['epochs']} epochs "
+                f"({ml.pretrain_epochs} shared source-only), {n_test} target test crops, mean ± std over "
                 f"{len(seeds)} seed(s) {', '.join(map(str, seeds))}")
-        summary = {"source": ml.source, "target": ml.target, "seeds": seeds, "schedule": schedule,
-                   "pretrain_epochs": ml.pretrain_epochs, "n_target_test": ml.n_test, "jobs": self.workers.jobs,
+        summary = {"task": ml.task, "source": source, "target": target, "seeds": seeds, "schedule": schedule,
+                   "pretrain_epochs": ml.pretrain_epochs, "n_target_test": n_test, "jobs": self.workers.jobs,
                    "threads_per_job": self.workers.threads, "methods": rows, "pretrained_weights": provenance(),
                    "seconds": self.seconds()}
-        return [Summary(self.out, summary, variants_table(rows, info, label))]
+        table = variants_table(rows, info, label)
+        if is_animal(cfg):  # the animal papers' per-group table (UDAPE: eye, chin, hoof, hip, knee, ...)
+            skeleton = get_skeleton(task.skeleton)
+            summary["skeleton"] = skeleton.name
+            summary["per_group"] = group_rows(records, seeds, self.variants, skeleton.group_indices,
+                                              tuple(skeleton_eval_joints(skeleton)), cfg.compare.bootstrap)
+            table += "\n" + group_table(summary["per_group"], self.variants, label,
+                                         f"PCK@0.05 per keypoint group ({skeleton.name}):")
+        return [Summary(self.out, summary, table)]
 
     def finish(self, summaries: list[Summary]) -> None:
         if self.cfg.plots:

@@ -1,5 +1,5 @@
 """The picture grids of a multilevel run: its predictions (``predictions.png``: crops with their true and predicted
-Body16 skeletons) and its AdaIN style transfer (``adain.png`` + ``adain.json``: source, target style, stylised)."""
+skeletons, drawn with the edges of their keypoint layout) and its AdaIN style transfer (``adain.png`` + ``adain.json``: source, target style, stylised)."""
 from __future__ import annotations
 
 import json
@@ -11,13 +11,22 @@ import torch
 from posefast.data.image2d import BODY16_EDGES
 from posefast.methods.multilevel.adain import stylize
 from posefast.models import adain_style_loss
+from posefast.skeleton import get_skeleton
 
 __all__ = ["plot_predictions", "plot_style_transfer", "style_distances"]
 
-def _draw(ax, image: torch.Tensor, skeletons: list[tuple[np.ndarray, np.ndarray, str]], title: str) -> None:
+def _edges(num_keypoints: int, layout) -> tuple:
+    """The stick figure's edges: the layout's (a registry name), else Body16's for 16 keypoints, else none."""
+    if layout:
+        return get_skeleton(layout).bones
+    return BODY16_EDGES if num_keypoints == 16 else ()
+
+
+def _draw(ax, image: torch.Tensor, skeletons: list[tuple[np.ndarray, np.ndarray, str]], title: str,
+          layout=None) -> None:
     ax.imshow(image.permute(1, 2, 0).clamp(0, 1).numpy(), interpolation="nearest")
     for xy, vis, color in skeletons:
-        for a, b in BODY16_EDGES:
+        for a, b in _edges(len(xy), layout):
             if vis[a] and vis[b]:
                 ax.plot(xy[[a, b], 0] - 0.5, xy[[a, b], 1] - 0.5, color=color, lw=1.2)
         ax.scatter(xy[vis, 0] - 0.5, xy[vis, 1] - 0.5, s=5, color=color)
@@ -25,10 +34,11 @@ def _draw(ax, image: torch.Tensor, skeletons: list[tuple[np.ndarray, np.ndarray,
     ax.axis("off")
 
 
-def plot_predictions(path: str | Path, rows: list[dict]) -> Path | None:
+def plot_predictions(path: str | Path, rows: list[dict], layout: str | None = None) -> Path | None:
     """Picture grid, one row per entry ``{"title", "images" [n, 3, H, W], "truth" [n, K, 2] or None,
     "visible" [n, K], "pred" [n, K, 2] or None}`` (image pixels): truth in green, prediction in red.
-    Returns the PNG path, or None without matplotlib."""
+    ``layout``: the keypoints' layout (a registry name; default Body16). Returns the PNG path, or None without
+    matplotlib."""
     try:
         import matplotlib
 
@@ -50,7 +60,7 @@ def plot_predictions(path: str | Path, rows: list[dict]) -> Path | None:
                 skel.append((row["truth"][c].numpy(), vis, "lime"))
             if row.get("pred") is not None:
                 skel.append((row["pred"][c].numpy(), np.ones_like(vis), "red"))
-            _draw(ax, row["images"][c], skel, row["title"] if c == 0 else "")
+            _draw(ax, row["images"][c], skel, row["title"] if c == 0 else "", layout)
     fig.suptitle("green: ground truth, red: prediction", fontsize=8)
     fig.tight_layout()
     path = Path(path)
