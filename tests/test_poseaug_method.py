@@ -147,3 +147,64 @@ def test_bl_tanh_limit_bounds_the_length_ratios(domains):
     assert ratio.abs().max() <= 0.05 + 1e-6 and ratio.abs().max() > 0.049
     with pytest.raises(ValueError, match="bl_tanh_limit"):
         _poseaug(domains, bl_tanh_limit=1.5)
+
+
+def _lifter_pairs(method, batch, epoch):
+    """The (2D, 3D) pairs the lifter's step receives in one train_step."""
+    seen = {}
+    step = method.lifter_step
+
+    def capture(x, y, grad_clip=0.0):
+        seen["x"], seen["y"] = x, y
+        return step(x, y, grad_clip)
+
+    method.lifter_step = capture
+    method.train_step(batch, epoch=epoch, step=0)
+    return seen["x"], seen["y"]
+
+
+def test_augment_none_feeds_the_lifter_the_source_pairs_twice(domains):
+    """The pipeline's control: no operation and no template swap make every fake exactly its source pair, so the
+    lifter's batch is the source batch twice (same 2D normalisation, same root-relative 3D frame)."""
+    method = _poseaug(domains, augment="none", template_swap=False, warmup_epochs=0,
+                      generator_init="release", translation_limit_m=0.0)  # released heads: far from the identity
+    batch = {k: v[:64] for k, v in method.train_split(0).items()}
+    x, y = _lifter_pairs(method, batch, epoch=0)
+    assert x.shape[0] == 128
+    torch.testing.assert_close(x[64:], x[:64], atol=1e-5, rtol=0)
+    torch.testing.assert_close(y[64:], y[:64], atol=1e-5, rtol=0)
+    torch.testing.assert_close(x[:64], domains.source_train["joints_2d_norm"][:64])
+
+
+@pytest.mark.parametrize("augment, moved", [("ba", {"ba"}), ("bl", {"bl"}), ("rt", {"rt"}), ("ba,rt", {"ba", "rt"}),
+                                            ("ba,bl,rt", {"ba", "bl", "rt"})])
+def test_augment_applies_only_the_named_operations(domains, augment, moved):
+    method = _poseaug(domains, augment=augment, template_swap=False, warmup_epochs=0, generator_init="release",
+                      translation_limit_m=0.0)
+    batch = {k: v[:64] for k, v in method.train_split(0).items()}
+    heads = {"ba": method._augmentor.ba, "bl": method._augmentor.bl, "rt": method._augmentor.rt}
+    before = {k: [p.detach().clone() for p in h.parameters()] for k, h in heads.items()}
+    _lifter_pairs(method, batch, epoch=0)
+    fake = method._last_aug[0]  # every RT pose of the batch, before the out-of-frame ones are dropped
+    src = batch["joints_3d"]
+    parents = torch.as_tensor(method.skeleton.parents_array[1:].copy())
+    bones = lambda p: (p[:, 1:] - p[:, parents]).norm(dim=-1)  # noqa: E731
+    directions = lambda p: torch.nn.functional.normalize(p[:, 1:] - p[:, parents], dim=-1)  # noqa: E731
+    # a left-out operation leaves its head's weights where they were (zero gradients, no Adam step)
+    for k, h in heads.items():
+        changed = any(not torch.equal(a, b) for a, b in zip(before[k], h.parameters()))
+        assert changed == (k in moved), k
+    same_lengths = torch.allclose(bones(fake), bones(src), atol=1e-4)
+    assert same_lengths == ("bl" not in moved)  # BA and RT keep every bone's length
+    same_place = torch.allclose(fake[:, 0], src[:, 0], atol=1e-4)
+    assert same_place == ("rt" not in moved)
+    if moved <= {"bl"}:  # no BA, no rotation: every bone keeps its direction
+        torch.testing.assert_close(directions(fake), directions(src), atol=1e-4, rtol=0)
+    else:
+        assert not torch.allclose(directions(fake), directions(src), atol=1e-3)
+
+
+def test_augment_rejects_unknown_operations(domains):
+    for bad in ("", "ba,ba", "ba,xx", "none,ba"):
+        with pytest.raises(ValueError, match="poseaug.augment"):
+            _poseaug(domains, augment=bad)

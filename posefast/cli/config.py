@@ -60,6 +60,10 @@ class PoseAugConfig:
     kcs_layout: str = "compact"
     # > 0: clip the lifter's gradient norm before each step (release: 1, function_poseaug/model_pos_train.py:41)
     lifter_grad_clip: float = 0.0
+    # the generator's operations applied to the fakes: any of "ba", "bl", "rt", comma-separated (the paper's
+    # ablation of the three operations), or "none": each fake is then the generator's input pose itself, unchanged
+    # and in its own place (with template_swap=false: exactly the source pair; the pipeline's control)
+    augment: str = "ba,bl,rt"
 
 
 @dataclass

@@ -71,6 +71,20 @@ def swap_bone_lengths(joints_3d: torch.Tensor, templates: torch.Tensor, skeleton
     return forward_kinematics(unit * templates[pick].unsqueeze(-1), skeleton, joints_3d[:, 0])
 
 
+_OPERATIONS = ("ba", "bl", "rt")
+
+
+def parse_operations(text: str) -> frozenset:
+    """``poseaug.augment``: comma-separated operations out of ba, bl, rt, or "none" (the empty set)."""
+    names = [t.strip() for t in str(text).split(",") if t.strip()]
+    if names == ["none"]:
+        return frozenset()
+    if not names or len(set(names)) != len(names) or not set(names) <= set(_OPERATIONS):
+        raise ValueError(f"poseaug.augment: expected distinct comma-separated names from {list(_OPERATIONS)} or "
+                         f"'none', got {text!r}")
+    return frozenset(names)
+
+
 class PoseAug(LiftingMethod):
     name = "poseaug"
     config_section = "poseaug"  # the settings a resumed run must keep (besides the common ones)
@@ -128,6 +142,7 @@ class PoseAug(LiftingMethod):
         weights = torch.tensor([_FEEDBACK_WEIGHTS.get(n, 1) for n in skel.joint_names], dtype=torch.float32)
         self.feedback_weights = weights.to(dev)
         self.feedback_groups = [torch.tensor([skel.joint(n) for n in g], device=dev) for g in _FEEDBACK_GROUPS]
+        self.operations = parse_operations(pc.augment)
         self._last_aug = None
         self.diagnostics = EpochDistributions()
 
@@ -216,6 +231,18 @@ class PoseAug(LiftingMethod):
         # generator
         self.augmentor.train()
         params = self.augmentor(root_relative(j3d))
+        ops = self.operations
+        if ops != frozenset(_OPERATIONS):
+            # an operation left out is the identity; multiplying by 0 keeps the graph (zero gradients, so Adam leaves
+            # that head where it is) and RT's identity keeps each pose's own root
+            params = dict(params)
+            if "ba" not in ops:
+                params["delta"] = params["delta"] * 0
+            if "bl" not in ops:
+                params["ratio"] = params["ratio"] * 0
+            if "rt" not in ops:
+                params["rotvec"] = params["rotvec"] * 0
+                params["translation"] = params["translation"] * 0 + j3d[:, 0] - self.depth_floor
         translation = params["translation"] + self.depth_floor
         ba, bl, rt, uv_rt, cos_change = augment_pipeline(j3d, params["delta"], params["ratio"], params["rotvec"],
                                                          translation, cam, skel)
