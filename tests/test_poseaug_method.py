@@ -208,3 +208,51 @@ def test_augment_rejects_unknown_operations(domains):
     for bad in ("", "ba,ba", "ba,xx", "none,ba"):
         with pytest.raises(ValueError, match="poseaug.augment"):
             _poseaug(domains, augment=bad)
+
+
+def test_release_lifter_schedule_trains_after_the_gan_epoch_fakes_then_reals(domains):
+    """lifter_schedule="release": no lifter step during the GAN steps; at the epoch's end one pass over the
+    epoch's in-frame fakes, then one over the real pairs, never mixed in one batch; none in warm-up."""
+    method = _poseaug(domains, lifter_schedule="release", warmup_epochs=1, augment="none", template_swap=False)
+    calls = []
+    step = method.lifter_step
+
+    def record(x, y, grad_clip=0.0):
+        calls.append((x.clone(), y.clone()))
+        return step(x, y, grad_clip)
+
+    method.lifter_step = record
+    split = method.train_split(0)
+    lifter = [p.detach().clone() for p in method._lifter.parameters()]
+    for epoch in range(2):
+        split = method.train_split(epoch)
+        for s in range(2):
+            method.train_step({k: v[s * 64:(s + 1) * 64] for k, v in split.items()}, epoch=epoch, step=s)
+        assert not calls and all(torch.equal(a, b) for a, b in zip(lifter, method._lifter.parameters()))
+        method.end_epoch(epoch)
+        if epoch == 0:  # warm-up: the release trains only the GAN
+            assert not calls
+    # 128 fakes (augment none: the source pairs of the two batches) in 2 steps, then 256 real pairs in 4
+    assert [c[0].shape[0] for c in calls] == [64, 64, 64, 64, 64, 64]
+    fakes = torch.cat([c[0] for c in calls[:2]])
+    src = domains.source_train["joints_2d_norm"]
+    assert sorted(fakes.flatten(1).sum(1).tolist()) == pytest.approx(sorted(src[:128].flatten(1).sum(1).tolist()),
+                                                                     abs=1e-4)
+    reals = torch.cat([c[0] for c in calls[2:]])
+    assert sorted(reals.flatten(1).sum(1).tolist()) == pytest.approx(sorted(src.flatten(1).sum(1).tolist()),
+                                                                     abs=1e-4)
+    assert not any(torch.equal(a, b) for a, b in zip(lifter, method._lifter.parameters()))
+    with pytest.raises(ValueError, match="lifter_schedule"):
+        _poseaug(domains, lifter_schedule="late")
+
+
+def test_release_lifter_schedule_keeps_its_fakes_in_checkpoints(domains):
+    method = _poseaug(domains, lifter_schedule="release", warmup_epochs=0)
+    split = method.train_split(0)
+    method.train_step({k: v[:64] for k, v in split.items()}, epoch=0, step=0)
+    state = method.extra_state()
+    other = _poseaug(domains, lifter_schedule="release", warmup_epochs=0)
+    other.load_extra_state(state)
+    assert len(other._fakes) == 1 and torch.equal(other._fakes[0][0], method._fakes[0][0])
+    method.end_epoch(0)
+    assert "fakes_2d" not in method.extra_state()

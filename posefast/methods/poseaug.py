@@ -143,6 +143,10 @@ class PoseAug(LiftingMethod):
         self.feedback_weights = weights.to(dev)
         self.feedback_groups = [torch.tensor([skel.joint(n) for n in g], device=dev) for g in _FEEDBACK_GROUPS]
         self.operations = parse_operations(pc.augment)
+        if pc.lifter_schedule not in ("joint", "release"):
+            raise ValueError(f"poseaug.lifter_schedule: expected 'joint' or 'release', got {pc.lifter_schedule!r}")
+        self._fakes: list[tuple[torch.Tensor, torch.Tensor]] = []  # "release": this epoch's in-frame fake pairs
+        self._real: dict = {}
         self._last_aug = None
         self.diagnostics = EpochDistributions()
 
@@ -157,8 +161,12 @@ class PoseAug(LiftingMethod):
         return {**super().schedulers(), "generator": self.sched_g, "discriminators": self.sched_d}
 
     def extra_state(self):
-        return {"pool_3d": self.pool_3d.state_dict(), "pool_2d": self.pool_2d.state_dict(), "step": self.step_count,
-                "diagnostics": self.diagnostics.state_dict()}
+        state = {"pool_3d": self.pool_3d.state_dict(), "pool_2d": self.pool_2d.state_dict(), "step": self.step_count,
+                 "diagnostics": self.diagnostics.state_dict()}
+        if self._fakes:  # a checkpoint inside an epoch of the "release" schedule keeps the fakes made so far
+            state["fakes_2d"] = torch.cat([x for x, _ in self._fakes])
+            state["fakes_3d"] = torch.cat([y for _, y in self._fakes])
+        return state
 
     def load_extra_state(self, state):
         self.pool_3d.load_state_dict(state["pool_3d"])
@@ -166,6 +174,33 @@ class PoseAug(LiftingMethod):
         self.step_count = state["step"]
         if "diagnostics" in state:
             self.diagnostics.load_state_dict(state["diagnostics"])
+        self._fakes = [(state["fakes_2d"], state["fakes_3d"])] if "fakes_2d" in state else []
+
+    def end_epoch(self, epoch: int) -> None:
+        if self.pc.lifter_schedule == "release" and epoch >= self.pc.warmup_epochs:
+            self._lifter_passes()
+        self._fakes = []
+        super().end_epoch(epoch)
+
+    def _lifter_passes(self) -> None:
+        """The released lifter schedule (run_poseaug.py:96-101): one shuffled pass over the epoch's in-frame fakes,
+        then one over the real pairs (full batches: as many real steps as source-only takes in an epoch)."""
+        bs, clip = self.cfg.batch_size, self.pc.lifter_grad_clip
+        real = self._real or self.source
+        real_2d = real.get("real_joints_2d_norm", real["joints_2d_norm"])
+        real_3d = root_relative(real.get("real_joints_3d", real["joints_3d"]))
+        if self._fakes:
+            fake_2d, fake_3d = torch.cat([x for x, _ in self._fakes]), torch.cat([y for _, y in self._fakes])
+            order = torch.randperm(fake_2d.shape[0], device=fake_2d.device)
+            for i in range(0, order.numel(), bs):
+                idx = order[i:i + bs]
+                if idx.numel() < 2:  # batch norm needs two samples (the release skips a batch of one too)
+                    break
+                self.lifter_step(fake_2d[idx], fake_3d[idx], grad_clip=clip)
+        order = torch.randperm(real_2d.shape[0], device=real_2d.device)
+        for i in range(0, order.numel() - bs + 1, bs):
+            idx = order[i:i + bs]
+            self.lifter_step(real_2d[idx], real_3d[idx], grad_clip=clip)
 
     def epoch_diagnostics(self) -> dict:
         """What the augmentor produced and how the game went this epoch (metrics.jsonl ``diagnostics``):
@@ -187,6 +222,7 @@ class PoseAug(LiftingMethod):
         # the swapped poses feed the generator and the discriminators' real side; the lifter's real pairs stay the
         # source's own unless poseaug.lifter_real = "swapped" (the release's lifter pass reads the un-swapped loader)
         real = self.source if self.pc.lifter_real == "original" else {"joints_3d": j3d, "joints_2d_norm": uv}
+        self._real = {"joints_3d": real["joints_3d"], "joints_2d_norm": real["joints_2d_norm"]}
         return {**self.source, "joints_3d": j3d, "joints_2d_norm": uv,
                 "real_joints_3d": real["joints_3d"], "real_joints_2d_norm": real["joints_2d_norm"]}
 
@@ -198,6 +234,7 @@ class PoseAug(LiftingMethod):
 
     def _feedback(self, x2d, j3d, uv_ba, ba, uv_rt, rt, epoch):
         pc = self.pc
+        self.lifter.train()  # as released (model_gan_train.py:220): batch statistics, running ones move
         for p in self._lifter.parameters():
             p.requires_grad_(False)
         base = self._grouped_errors(x2d, j3d)
@@ -299,11 +336,14 @@ class PoseAug(LiftingMethod):
         if not warm:
             keep = (uv_rt.detach().abs() <= 1).all(dim=-1).all(dim=-1) & torch.isfinite(uv_rt.detach()).all(-1).all(-1)
             self.diagnostics.add("dropped", (~keep).double().mean().reshape(1))
-            inputs = torch.cat([inputs, uv_rt.detach()[keep]])
-            targets = torch.cat([targets, root_relative(rt.detach()[keep])])
+            fake_2d, fake_3d = uv_rt.detach()[keep], root_relative(rt.detach()[keep])
+            if pc.lifter_schedule == "release":  # the lifter learns at the epoch's end (end_epoch)
+                self._fakes.append((fake_2d, fake_3d))
+            inputs, targets = torch.cat([inputs, fake_2d]), torch.cat([targets, fake_3d])
         self._last_aug = (rt.detach()[:64], uv_rt.detach()[:64])
-        loss_lifter = self.lifter_step(inputs, targets, grad_clip=pc.lifter_grad_clip)
-        losses.update(loss_lifter=loss_lifter, loss_g=float(loss_g.detach()),
+        if pc.lifter_schedule == "joint":
+            losses["loss_lifter"] = self.lifter_step(inputs, targets, grad_clip=pc.lifter_grad_clip)
+        losses.update(loss_g=float(loss_g.detach()),
                       adv_3d=float(adv_3d.detach()), adv_2d=float(adv_2d.detach()), diff=float(diff.detach()),
                       feedback=float(feedback.detach()), ba_change=float(cos_change.detach().mean()))
         return losses
