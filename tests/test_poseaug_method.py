@@ -256,3 +256,29 @@ def test_release_lifter_schedule_keeps_its_fakes_in_checkpoints(domains):
     assert len(other._fakes) == 1 and torch.equal(other._fakes[0][0], method._fakes[0][0])
     method.end_epoch(0)
     assert "fakes_2d" not in method.extra_state()
+
+
+def test_translation_origin_own_displaces_each_pose_from_its_own_root(domains):
+    """translation_origin="own": the bounded RT root is the pose's own root plus at most translation_limit_m per
+    axis (at the identity initialisation exactly its own root), so fakes keep the source's spread of positions."""
+    src = domains.source_train["joints_3d"][:64]
+    ident = _poseaug(domains, translation_origin="own", generator_init="identity", generator_init_scale=0.0,
+                     translation_limit_m=0.5, warmup_epochs=0, template_swap=False)
+    batch = {k: v[:64] for k, v in ident.train_split(0).items()}
+    _lifter_pairs(ident, batch, epoch=0)
+    rt = ident._last_aug[0]
+    torch.testing.assert_close(rt[:, 0], src[:, 0], atol=1e-5, rtol=0)
+    method = _poseaug(domains, translation_origin="own", translation_limit_m=0.5, warmup_epochs=0,
+                      template_swap=False)
+    with torch.no_grad():
+        method._augmentor.rt.translation_mlp.net[-1].weight.mul_(1e4)  # saturate the tanh
+    _lifter_pairs(method, {k: v[:64] for k, v in method.train_split(0).items()}, epoch=0)
+    shift = (method._last_aug[0][:, 0] - src[:, 0]).abs()
+    assert (shift <= 0.5 + 1e-4).all() and (shift > 0.49).any()
+    mean_origin = _poseaug(domains, generator_init="identity", generator_init_scale=0.0, warmup_epochs=0,
+                           template_swap=False)
+    _lifter_pairs(mean_origin, {k: v[:64] for k, v in mean_origin.train_split(0).items()}, epoch=0)
+    assert not torch.allclose(mean_origin._last_aug[0][:, 0], src[:, 0], atol=1e-2)  # all near the mean root
+    for bad in ({"translation_origin": "target"}, {"translation_origin": "own", "translation_limit_m": 0.0}):
+        with pytest.raises(ValueError, match="translation_origin"):
+            _poseaug(domains, **bad)

@@ -55,6 +55,10 @@ class PoseAugConfig:
     # RT root position: 0 = released (absolute, t_z squared, plus min_root_depth); > 0: the source's mean root +
     # tanh(.) * this many metres per axis (the root stays within the source's span)
     translation_limit_m: float = 0.5
+    # the bounded root's origin: "mean" (the source's mean root: every fake lands near the middle of the source's
+    # capture area) or "own" (each pose's own root: T a displacement, so the fakes keep the source's spread of
+    # positions and the 2D discriminator cannot tell them from the real ones by where they stand)
+    translation_origin: str = "mean"
     # "compact": the 3D discriminator's first layer reads the 78 distinct part-KCS entries (same function, faster);
     # "full": the release's 5 x 225 inputs, whose Adam dynamics the compact form does not reproduce (methods/poseaug.py)
     kcs_layout: str = "compact"

@@ -99,10 +99,16 @@ class PoseAug(LiftingMethod):
         if pc.translation_limit_m < 0:
             raise ValueError(f"poseaug.translation_limit_m: expected 0 (released form) or a distance, got "
                              f"{pc.translation_limit_m!r}")
+        if pc.translation_origin not in ("mean", "own"):
+            raise ValueError(f"poseaug.translation_origin: expected 'mean' or 'own', got {pc.translation_origin!r}")
+        if pc.translation_origin == "own" and not pc.translation_limit_m > 0:
+            raise ValueError("poseaug.translation_origin: 'own' needs a bounded root (poseaug.translation_limit_m > 0)")
+        self.own_root = pc.translation_origin == "own"
         if pc.translation_limit_m > 0:  # centred on the source's mean root (less the floor added in train_step)
             center = data.source_train["joints_3d"][:, 0].mean(0).cpu()
             center[2] -= pc.min_root_depth
-            rt_kwargs.update(translation_limit=pc.translation_limit_m, translation_center=center)
+            rt_kwargs.update(translation_limit=pc.translation_limit_m,
+                             translation_center=torch.zeros(3) if self.own_root else center)
         if not 0 < pc.bl_tanh_limit < 1:
             raise ValueError(f"poseaug.bl_tanh_limit: expected a value in (0, 1), got {pc.bl_tanh_limit!r}")
         self._augmentor = PoseAugmentor(skel, bl_kwargs={"tanh_limit": pc.bl_tanh_limit}, rt_kwargs=rt_kwargs,
@@ -137,6 +143,8 @@ class PoseAug(LiftingMethod):
             root = self.source["joints_3d"][:, 0].mean(0).cpu() - self.depth_floor.cpu()
             root[2] = root[2].clamp_min(0.0)
             self._augmentor.init_near_identity(pc.generator_init_scale, root)
+            if self.own_root:  # the head's output is a displacement from each pose's own root: centre 0
+                self._augmentor.rt.translation_center.zero_()
         elif pc.generator_init != "release":
             raise ValueError(f"poseaug.generator_init: expected 'release' or 'identity', got {pc.generator_init!r}")
         weights = torch.tensor([_FEEDBACK_WEIGHTS.get(n, 1) for n in skel.joint_names], dtype=torch.float32)
@@ -280,7 +288,8 @@ class PoseAug(LiftingMethod):
             if "rt" not in ops:
                 params["rotvec"] = params["rotvec"] * 0
                 params["translation"] = params["translation"] * 0 + j3d[:, 0] - self.depth_floor
-        translation = params["translation"] + self.depth_floor
+        # "own": the pose's root displaced (it is a real root already, no floor); else the released absolute root
+        translation = params["translation"] + (j3d[:, 0] if self.own_root and "rt" in ops else self.depth_floor)
         ba, bl, rt, uv_rt, cos_change = augment_pipeline(j3d, params["delta"], params["ratio"], params["rotvec"],
                                                          translation, cam, skel)
         uv_ba = project(ba, cam)
