@@ -23,6 +23,16 @@ Options for the short CPU regime (each defaults to the release unless stated; wh
 - ``lifter_real="original"`` (default, as released): the lifter's real pairs are the source's own poses; the
   bone-length template swap feeds only the GAN (dataloader_update.py swaps the GAN's loaders, the lifter's real pass
   reads the un-swapped one, run_poseaug.py:101).
+- ``lifter_schedule``: "joint" trains the lifter once per GAN step on the real batch and its fakes together (the
+  same lifter steps as source-only); "release" trains it as run_poseaug.py:96-101 does, after each GAN epoch (none
+  in warm-up): one pass over the epoch's in-frame fakes, then one over the real pairs. In "joint" the fakes share
+  every batch-norm batch with the real pairs, and the feedback passes (the lifter in train mode, as released,
+  model_gan_train.py:220) leave their batch statistics in the running ones the lifter is evaluated with; in
+  "release" the real pass comes last, so the lifter is evaluated with statistics of real pairs.
+- ``augment``: which of BA, BL, RT the fakes get (the paper's ablation); "none" makes each fake its source pair,
+  the control that tells the pipeline (how fakes reach the lifter) from the regime (what the generator makes).
+- ``translation_origin="own"``: the bounded RT root is displaced from each pose's own root instead of placed near
+  the source's mean root.
 """
 from __future__ import annotations
 
