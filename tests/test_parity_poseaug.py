@@ -402,14 +402,17 @@ def test_lifter_passes_match_release(gold, iteration):
             torch.testing.assert_close(v, final[k], **tol, msg=lambda m, k=k: f"lifter state {k}: {m}")
 
 
-def test_release_lifter_clip_is_an_option(domains):
-    """``poseaug.lifter_grad_clip`` (default 0: unclipped) reaches the lifter step of PoseAug's train_step."""
+@pytest.mark.parametrize("schedule", ["joint", "release"])
+def test_release_lifter_clip_is_an_option(domains, schedule):
+    """``poseaug.lifter_grad_clip`` (default 0: unclipped) reaches the lifter steps of either lifter schedule."""
     cfg = TrainConfig(method="poseaug", backbone_width=32, epochs=4, batch_size=32, progress=False)
     assert cfg.poseaug.lifter_grad_clip == 0.0
-    cfg.poseaug.lifter_grad_clip = 1e-6
+    cfg.poseaug.lifter_grad_clip, cfg.poseaug.lifter_schedule, cfg.poseaug.warmup_epochs = 1e-6, schedule, 0
     method = lifting_method("poseaug")(cfg, domains, DistContext())
     batch = {k: v[:32] for k, v in method.train_split(0).items()}
     method.train_step(batch, epoch=0, step=0)
+    if schedule == "release":
+        method._lifter_passes()
     norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in method._lifter.parameters()]))
     assert norm <= 1e-6 * (1 + 1e-4)
 

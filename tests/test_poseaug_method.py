@@ -160,20 +160,28 @@ def _lifter_pairs(method, batch, epoch):
 
     method.lifter_step = capture
     method.train_step(batch, epoch=epoch, step=0)
-    return seen["x"], seen["y"]
+    return seen.get("x"), seen.get("y")  # None under lifter_schedule="release" (the lifter learns at the epoch's end)
 
 
-def test_augment_none_feeds_the_lifter_the_source_pairs_twice(domains):
+@pytest.mark.parametrize("schedule", ["joint", "release"])
+def test_augment_none_feeds_the_lifter_the_source_pairs_twice(domains, schedule):
     """The pipeline's control: no operation and no template swap make every fake exactly its source pair, so the
-    lifter's batch is the source batch twice (same 2D normalisation, same root-relative 3D frame)."""
-    method = _poseaug(domains, augment="none", template_swap=False, warmup_epochs=0,
+    lifter's batch ("joint") or fake pass ("release") is the source batch again (same 2D normalisation, same
+    root-relative 3D frame)."""
+    method = _poseaug(domains, augment="none", template_swap=False, warmup_epochs=0, lifter_schedule=schedule,
                       generator_init="release", translation_limit_m=0.0)  # released heads: far from the identity
     batch = {k: v[:64] for k, v in method.train_split(0).items()}
     x, y = _lifter_pairs(method, batch, epoch=0)
-    assert x.shape[0] == 128
-    torch.testing.assert_close(x[64:], x[:64], atol=1e-5, rtol=0)
-    torch.testing.assert_close(y[64:], y[:64], atol=1e-5, rtol=0)
-    torch.testing.assert_close(x[:64], domains.source_train["joints_2d_norm"][:64])
+    src_2d, src_3d = domains.source_train["joints_2d_norm"][:64], domains.source_train["joints_3d"][:64]
+    if schedule == "joint":
+        assert x.shape[0] == 128
+        torch.testing.assert_close(x[:64], src_2d)
+        fake_2d, fake_3d = x[64:], y[64:]
+    else:
+        assert x is None
+        (fake_2d, fake_3d), = method._fakes
+    torch.testing.assert_close(fake_2d, src_2d, atol=1e-5, rtol=0)
+    torch.testing.assert_close(fake_3d, src_3d - src_3d[:, :1], atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("augment, moved", [("ba", {"ba"}), ("bl", {"bl"}), ("rt", {"rt"}), ("ba,rt", {"ba", "rt"}),

@@ -68,11 +68,11 @@ class PoseAugConfig:
     # ablation of the three operations), or "none": each fake is then the generator's input pose itself, unchanged
     # and in its own place (with template_swap=false: exactly the source pair; the pipeline's control)
     augment: str = "ba,bl,rt"
-    # when the lifter learns: "joint" (one step per GAN step on the real batch and its in-frame fakes together, the
-    # same lifter steps as source-only); "release": after each GAN epoch (none in warm-up) one pass over that epoch's
-    # in-frame fakes, then one over the real pairs (run_poseaug.py:96-101), so the fakes never share a batch-norm
-    # batch with the real pairs and the statistics the lifter is evaluated with are the real pass's
-    lifter_schedule: str = "joint"
+    # when the lifter learns: "release" (run_poseaug.py:96-101): after each GAN epoch (none in warm-up) one pass over
+    # that epoch's in-frame fakes, then one over the real pairs, so the fakes never share a batch-norm batch with the
+    # real pairs and the lifter is evaluated with the real pass's statistics; "joint": one step per GAN step on the
+    # real batch and its fakes together (the same lifter steps as source-only; docs/results.md: what it cost)
+    lifter_schedule: str = "release"
 
 
 @dataclass
