@@ -37,6 +37,7 @@ Options for the short CPU regime (each defaults to the release unless stated; wh
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 
@@ -198,7 +199,11 @@ class PoseAug(LiftingMethod):
         if self.pc.lifter_schedule == "release" and epoch >= self.pc.warmup_epochs:
             self._lifter_passes()
         self._fakes = []
-        super().end_epoch(epoch)
+        with warnings.catch_warnings():
+            # "release" takes no lifter step in warm-up, yet the lifter's lr follows the epochs, as the release's
+            # scheduler does (run_poseaug.py:105-109): torch warns about a scheduler stepped before its optimiser
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before")
+            super().end_epoch(epoch)
 
     def _lifter_passes(self) -> None:
         """The released lifter schedule (run_poseaug.py:96-101): one shuffled pass over the epoch's in-frame fakes,
