@@ -290,3 +290,9 @@ def test_translation_origin_own_displaces_each_pose_from_its_own_root(domains):
     for bad in ({"translation_origin": "target"}, {"translation_origin": "own", "translation_limit_m": 0.0}):
         with pytest.raises(ValueError, match="translation_origin"):
             _poseaug(domains, **bad)
+
+
+def test_release_lifter_schedule_refuses_several_processes(domains):
+    cfg = TrainConfig(method="poseaug", backbone_width=64, epochs=4, batch_size=64, progress=False)
+    with pytest.raises(ValueError, match="lifter_schedule"):
+        lifting_method("poseaug")(cfg, domains, DistContext(world_size=2))

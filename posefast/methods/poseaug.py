@@ -101,6 +101,10 @@ class PoseAug(LiftingMethod):
     config_section = "poseaug"  # the settings a resumed run must keep (besides the common ones)
 
     def __init__(self, cfg, data, dist):
+        if dist.enabled and cfg.poseaug.lifter_schedule == "release":
+            # each rank's epoch-end fake pass would take as many steps as its own shard kept fakes: DDP needs equal
+            raise ValueError("poseaug.lifter_schedule: 'release' runs in one process; under torchrun use "
+                             "--set poseaug.lifter_schedule=joint")
         super().__init__(cfg, data, dist)
         pc, skel, dev = cfg.poseaug, self.skeleton, self.device
         self.pc = pc
