@@ -15,10 +15,11 @@ Where posefast deliberately differs, the test switches posefast to the release's
   projection (common/camera.py:55, no depth guard) and posefast's (depth floor 1e-6) agree.
 * Lifter passes: the release trains the lifter after the GAN epoch, one pass over the epoch's in-frame fakes and
   then one over the real pairs (run_poseaug.py:96-101), with its gradient norm clipped to 1
-  (function_poseaug/model_pos_train.py:41); posefast takes one step per GAN step on real + fake concatenated,
-  unclipped. The test records what posefast's step would feed the lifter and instead runs the release's two passes
-  through posefast's own ``lifter_step`` (fakes kept by the release's rule, "no coordinate > 1",
-  model_gan_train.py:310; posefast also drops coordinates < −1 and non-finite ones), with ``grad_clip=1``.
+  (function_poseaug/model_pos_train.py:41); posefast's ``poseaug.lifter_schedule="release"`` does the same, and
+  the test runs it with ``poseaug.lifter_grad_clip=1`` (posefast's default leaves the lifter unclipped; its
+  ``lifter_schedule="joint"`` takes one step per GAN step on real + fake concatenated instead). The real pass here
+  is the golden batch itself. posefast keeps a fake when every coordinate is within [−1, 1] and finite; the
+  release when none is > 1 (model_gan_train.py:310): the same fakes on the golden batch (checked).
 * Bone direction: the release's bones point child -> parent, posefast's parent -> child; the BA offsets are
   negated by the weight map (``generator_state``), which changes no output.
 * Epochs: the release counts them from 1 (run_poseaug.py:82-94), posefast from 0; the golden run's epoch 3 (after
@@ -269,6 +270,7 @@ def release_method(gold, data):
     cfg = TrainConfig(method="poseaug", backbone="simple", backbone_width=WIDTH_LIFTER, epochs=50, lr=1e-4,
                       batch_size=64, progress=False)
     cfg.poseaug.warmup_epochs, cfg.poseaug.min_root_depth, cfg.poseaug.kcs_layout = 2, 0.0, "full"
+    cfg.poseaug.lifter_schedule, cfg.poseaug.lifter_grad_clip = "release", 1.0
     # the release's generator ranges and initialisation (the augmentor is replaced below anyway)
     cfg.poseaug.generator_init, cfg.poseaug.rotation_limit_deg, cfg.poseaug.translation_limit_m = "release", 180.0, 0.0
     method = lifting_method("poseaug")(cfg, data, DistContext())
@@ -292,19 +294,24 @@ def run_release_iteration(gold, data):
     lifter passes through posefast's lifter_step. Returns the method, the step's losses, the lifter losses and the
     fakes kept."""
     method = release_method(gold, data)
-    fed = []
-    method.lifter_step = lambda inputs, targets, grad_clip=0.0: fed.append((inputs, targets)) or 0.0
     batch = {"joints_3d": gold["input.joints_3d"], "camera_norm": gold["input.camera"],
              "joints_2d_norm": gold["input.joints_2d"]}
     losses = method.train_step(batch, epoch=2, step=0)  # 0-based: the release's (1-based) epoch 3
-    del method.lifter_step
-    (inputs, targets), = fed
     n = batch["joints_3d"].shape[0]
     uv_rt, rt = method._last_aug[1], method._last_aug[0]
     assert uv_rt.shape[0] == n  # the whole batch was generated (first 64 kept by _last_aug)
     keep = (uv_rt > 1).sum(dim=(1, 2)) < 1  # the release's in-frame rule, model_gan_train.py:310
-    lifter_losses = [method.lifter_step(uv_rt[keep], root_relative(rt[keep]), grad_clip=1.0),
-                     method.lifter_step(inputs[:n], targets[:n], grad_clip=1.0)]
+    (fake_2d, fake_3d), = method._fakes  # the epoch's fakes, kept for the lifter's pass at its end
+    torch.testing.assert_close(fake_2d, uv_rt[keep])
+    torch.testing.assert_close(fake_3d, root_relative(rt[keep]))
+    # the epoch's end: the pass over the fakes (one batch), then the real pass (the golden batch, one batch)
+    method._real = {"joints_3d": batch["joints_3d"], "joints_2d_norm": batch["joints_2d_norm"]}
+    lifter_losses = []
+    step = method.lifter_step
+    method.lifter_step = lambda x, y, grad_clip=0.0: lifter_losses.append(step(x, y, grad_clip)) or lifter_losses[-1]
+    method._lifter_passes()
+    del method.lifter_step
+    assert len(lifter_losses) == 2
     return method, losses, lifter_losses, keep
 
 
@@ -395,14 +402,17 @@ def test_lifter_passes_match_release(gold, iteration):
             torch.testing.assert_close(v, final[k], **tol, msg=lambda m, k=k: f"lifter state {k}: {m}")
 
 
-def test_release_lifter_clip_is_an_option(domains):
-    """``poseaug.lifter_grad_clip`` (default 0: unclipped) reaches the lifter step of PoseAug's train_step."""
+@pytest.mark.parametrize("schedule", ["joint", "release"])
+def test_release_lifter_clip_is_an_option(domains, schedule):
+    """``poseaug.lifter_grad_clip`` (default 0: unclipped) reaches the lifter steps of either lifter schedule."""
     cfg = TrainConfig(method="poseaug", backbone_width=32, epochs=4, batch_size=32, progress=False)
     assert cfg.poseaug.lifter_grad_clip == 0.0
-    cfg.poseaug.lifter_grad_clip = 1e-6
+    cfg.poseaug.lifter_grad_clip, cfg.poseaug.lifter_schedule, cfg.poseaug.warmup_epochs = 1e-6, schedule, 0
     method = lifting_method("poseaug")(cfg, domains, DistContext())
     batch = {k: v[:32] for k, v in method.train_split(0).items()}
     method.train_step(batch, epoch=0, step=0)
+    if schedule == "release":
+        method._lifter_passes()
     norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in method._lifter.parameters()]))
     assert norm <= 1e-6 * (1 + 1e-4)
 

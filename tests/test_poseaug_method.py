@@ -147,3 +147,152 @@ def test_bl_tanh_limit_bounds_the_length_ratios(domains):
     assert ratio.abs().max() <= 0.05 + 1e-6 and ratio.abs().max() > 0.049
     with pytest.raises(ValueError, match="bl_tanh_limit"):
         _poseaug(domains, bl_tanh_limit=1.5)
+
+
+def _lifter_pairs(method, batch, epoch):
+    """The (2D, 3D) pairs the lifter's step receives in one train_step."""
+    seen = {}
+    step = method.lifter_step
+
+    def capture(x, y, grad_clip=0.0):
+        seen["x"], seen["y"] = x, y
+        return step(x, y, grad_clip)
+
+    method.lifter_step = capture
+    method.train_step(batch, epoch=epoch, step=0)
+    return seen.get("x"), seen.get("y")  # None under lifter_schedule="release" (the lifter learns at the epoch's end)
+
+
+@pytest.mark.parametrize("schedule", ["joint", "release"])
+def test_augment_none_feeds_the_lifter_the_source_pairs_twice(domains, schedule):
+    """The pipeline's control: no operation and no template swap make every fake exactly its source pair, so the
+    lifter's batch ("joint") or fake pass ("release") is the source batch again (same 2D normalisation, same
+    root-relative 3D frame)."""
+    method = _poseaug(domains, augment="none", template_swap=False, warmup_epochs=0, lifter_schedule=schedule,
+                      generator_init="release", translation_limit_m=0.0)  # released heads: far from the identity
+    batch = {k: v[:64] for k, v in method.train_split(0).items()}
+    x, y = _lifter_pairs(method, batch, epoch=0)
+    src_2d, src_3d = domains.source_train["joints_2d_norm"][:64], domains.source_train["joints_3d"][:64]
+    if schedule == "joint":
+        assert x.shape[0] == 128
+        torch.testing.assert_close(x[:64], src_2d)
+        fake_2d, fake_3d = x[64:], y[64:]
+    else:
+        assert x is None
+        (fake_2d, fake_3d), = method._fakes
+    torch.testing.assert_close(fake_2d, src_2d, atol=1e-5, rtol=0)
+    torch.testing.assert_close(fake_3d, src_3d - src_3d[:, :1], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("augment, moved", [("ba", {"ba"}), ("bl", {"bl"}), ("rt", {"rt"}), ("ba,rt", {"ba", "rt"}),
+                                            ("ba,bl,rt", {"ba", "bl", "rt"})])
+def test_augment_applies_only_the_named_operations(domains, augment, moved):
+    method = _poseaug(domains, augment=augment, template_swap=False, warmup_epochs=0, generator_init="release",
+                      translation_limit_m=0.0)
+    batch = {k: v[:64] for k, v in method.train_split(0).items()}
+    heads = {"ba": method._augmentor.ba, "bl": method._augmentor.bl, "rt": method._augmentor.rt}
+    before = {k: [p.detach().clone() for p in h.parameters()] for k, h in heads.items()}
+    _lifter_pairs(method, batch, epoch=0)
+    fake = method._last_aug[0]  # every RT pose of the batch, before the out-of-frame ones are dropped
+    src = batch["joints_3d"]
+    parents = torch.as_tensor(method.skeleton.parents_array[1:].copy())
+    bones = lambda p: (p[:, 1:] - p[:, parents]).norm(dim=-1)  # noqa: E731
+    directions = lambda p: torch.nn.functional.normalize(p[:, 1:] - p[:, parents], dim=-1)  # noqa: E731
+    # a left-out operation leaves its head's weights where they were (zero gradients, no Adam step)
+    for k, h in heads.items():
+        changed = any(not torch.equal(a, b) for a, b in zip(before[k], h.parameters()))
+        assert changed == (k in moved), k
+    same_lengths = torch.allclose(bones(fake), bones(src), atol=1e-4)
+    assert same_lengths == ("bl" not in moved)  # BA and RT keep every bone's length
+    same_place = torch.allclose(fake[:, 0], src[:, 0], atol=1e-4)
+    assert same_place == ("rt" not in moved)
+    if moved <= {"bl"}:  # no BA, no rotation: every bone keeps its direction
+        torch.testing.assert_close(directions(fake), directions(src), atol=1e-4, rtol=0)
+    else:
+        assert not torch.allclose(directions(fake), directions(src), atol=1e-3)
+
+
+def test_augment_rejects_unknown_operations(domains):
+    for bad in ("", "ba,ba", "ba,xx", "none,ba"):
+        with pytest.raises(ValueError, match="poseaug.augment"):
+            _poseaug(domains, augment=bad)
+
+
+def test_release_lifter_schedule_trains_after_the_gan_epoch_fakes_then_reals(domains):
+    """lifter_schedule="release": no lifter step during the GAN steps; at the epoch's end one pass over the
+    epoch's in-frame fakes, then one over the real pairs, never mixed in one batch; none in warm-up."""
+    method = _poseaug(domains, lifter_schedule="release", warmup_epochs=1, augment="none", template_swap=False)
+    calls = []
+    step = method.lifter_step
+
+    def record(x, y, grad_clip=0.0):
+        calls.append((x.clone(), y.clone()))
+        return step(x, y, grad_clip)
+
+    method.lifter_step = record
+    split = method.train_split(0)
+    lifter = [p.detach().clone() for p in method._lifter.parameters()]
+    for epoch in range(2):
+        split = method.train_split(epoch)
+        for s in range(2):
+            method.train_step({k: v[s * 64:(s + 1) * 64] for k, v in split.items()}, epoch=epoch, step=s)
+        assert not calls and all(torch.equal(a, b) for a, b in zip(lifter, method._lifter.parameters()))
+        method.end_epoch(epoch)
+        if epoch == 0:  # warm-up: the release trains only the GAN
+            assert not calls
+    # 128 fakes (augment none: the source pairs of the two batches) in 2 steps, then 256 real pairs in 4
+    assert [c[0].shape[0] for c in calls] == [64, 64, 64, 64, 64, 64]
+    fakes = torch.cat([c[0] for c in calls[:2]])
+    src = domains.source_train["joints_2d_norm"]
+    assert sorted(fakes.flatten(1).sum(1).tolist()) == pytest.approx(sorted(src[:128].flatten(1).sum(1).tolist()),
+                                                                     abs=1e-4)
+    reals = torch.cat([c[0] for c in calls[2:]])
+    assert sorted(reals.flatten(1).sum(1).tolist()) == pytest.approx(sorted(src.flatten(1).sum(1).tolist()),
+                                                                     abs=1e-4)
+    assert not any(torch.equal(a, b) for a, b in zip(lifter, method._lifter.parameters()))
+    with pytest.raises(ValueError, match="lifter_schedule"):
+        _poseaug(domains, lifter_schedule="late")
+
+
+def test_release_lifter_schedule_keeps_its_fakes_in_checkpoints(domains):
+    method = _poseaug(domains, lifter_schedule="release", warmup_epochs=0)
+    split = method.train_split(0)
+    method.train_step({k: v[:64] for k, v in split.items()}, epoch=0, step=0)
+    state = method.extra_state()
+    other = _poseaug(domains, lifter_schedule="release", warmup_epochs=0)
+    other.load_extra_state(state)
+    assert len(other._fakes) == 1 and torch.equal(other._fakes[0][0], method._fakes[0][0])
+    method.end_epoch(0)
+    assert "fakes_2d" not in method.extra_state()
+
+
+def test_translation_origin_own_displaces_each_pose_from_its_own_root(domains):
+    """translation_origin="own": the bounded RT root is the pose's own root plus at most translation_limit_m per
+    axis (at the identity initialisation exactly its own root), so fakes keep the source's spread of positions."""
+    src = domains.source_train["joints_3d"][:64]
+    ident = _poseaug(domains, translation_origin="own", generator_init="identity", generator_init_scale=0.0,
+                     translation_limit_m=0.5, warmup_epochs=0, template_swap=False)
+    batch = {k: v[:64] for k, v in ident.train_split(0).items()}
+    _lifter_pairs(ident, batch, epoch=0)
+    rt = ident._last_aug[0]
+    torch.testing.assert_close(rt[:, 0], src[:, 0], atol=1e-5, rtol=0)
+    method = _poseaug(domains, translation_origin="own", translation_limit_m=0.5, warmup_epochs=0,
+                      template_swap=False)
+    with torch.no_grad():
+        method._augmentor.rt.translation_mlp.net[-1].weight.mul_(1e4)  # saturate the tanh
+    _lifter_pairs(method, {k: v[:64] for k, v in method.train_split(0).items()}, epoch=0)
+    shift = (method._last_aug[0][:, 0] - src[:, 0]).abs()
+    assert (shift <= 0.5 + 1e-4).all() and (shift > 0.49).any()
+    mean_origin = _poseaug(domains, generator_init="identity", generator_init_scale=0.0, warmup_epochs=0,
+                           template_swap=False)
+    _lifter_pairs(mean_origin, {k: v[:64] for k, v in mean_origin.train_split(0).items()}, epoch=0)
+    assert not torch.allclose(mean_origin._last_aug[0][:, 0], src[:, 0], atol=1e-2)  # all near the mean root
+    for bad in ({"translation_origin": "target"}, {"translation_origin": "own", "translation_limit_m": 0.0}):
+        with pytest.raises(ValueError, match="translation_origin"):
+            _poseaug(domains, **bad)
+
+
+def test_release_lifter_schedule_refuses_several_processes(domains):
+    cfg = TrainConfig(method="poseaug", backbone_width=64, epochs=4, batch_size=64, progress=False)
+    with pytest.raises(ValueError, match="lifter_schedule"):
+        lifting_method("poseaug")(cfg, domains, DistContext(world_size=2))

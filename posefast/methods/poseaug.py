@@ -23,10 +23,21 @@ Options for the short CPU regime (each defaults to the release unless stated; wh
 - ``lifter_real="original"`` (default, as released): the lifter's real pairs are the source's own poses; the
   bone-length template swap feeds only the GAN (dataloader_update.py swaps the GAN's loaders, the lifter's real pass
   reads the un-swapped one, run_poseaug.py:101).
+- ``lifter_schedule``: "joint" trains the lifter once per GAN step on the real batch and its fakes together (the
+  same lifter steps as source-only); "release" trains it as run_poseaug.py:96-101 does, after each GAN epoch (none
+  in warm-up): one pass over the epoch's in-frame fakes, then one over the real pairs. In "joint" the fakes share
+  every batch-norm batch with the real pairs, and the feedback passes (the lifter in train mode, as released,
+  model_gan_train.py:220) leave their batch statistics in the running ones the lifter is evaluated with; in
+  "release" the real pass comes last, so the lifter is evaluated with statistics of real pairs.
+- ``augment``: which of BA, BL, RT the fakes get (the paper's ablation); "none" makes each fake its source pair,
+  the control that tells the pipeline (how fakes reach the lifter) from the regime (what the generator makes).
+- ``translation_origin="own"``: the bounded RT root is displaced from each pose's own root instead of placed near
+  the source's mean root.
 """
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 
@@ -71,11 +82,31 @@ def swap_bone_lengths(joints_3d: torch.Tensor, templates: torch.Tensor, skeleton
     return forward_kinematics(unit * templates[pick].unsqueeze(-1), skeleton, joints_3d[:, 0])
 
 
+_OPERATIONS = ("ba", "bl", "rt")
+
+
+def parse_operations(text: str) -> frozenset:
+    """``poseaug.augment``: operations out of ba, bl, rt (a list, or comma-separated text), or "none" (the empty
+    set)."""
+    names = [str(t).strip() for t in text] if isinstance(text, (list, tuple)) else \
+        [t.strip() for t in str(text).split(",") if t.strip()]
+    if names == ["none"]:
+        return frozenset()
+    if not names or len(set(names)) != len(names) or not set(names) <= set(_OPERATIONS):
+        raise ValueError(f"poseaug.augment: expected distinct comma-separated names from {list(_OPERATIONS)} or "
+                         f"'none', got {text!r}")
+    return frozenset(names)
+
+
 class PoseAug(LiftingMethod):
     name = "poseaug"
     config_section = "poseaug"  # the settings a resumed run must keep (besides the common ones)
 
     def __init__(self, cfg, data, dist):
+        if dist.enabled and cfg.poseaug.lifter_schedule == "release":
+            # each rank's epoch-end fake pass would take as many steps as its own shard kept fakes: DDP needs equal
+            raise ValueError("poseaug.lifter_schedule: 'release' runs in one process; under torchrun use "
+                             "--set poseaug.lifter_schedule=joint")
         super().__init__(cfg, data, dist)
         pc, skel, dev = cfg.poseaug, self.skeleton, self.device
         self.pc = pc
@@ -85,10 +116,16 @@ class PoseAug(LiftingMethod):
         if pc.translation_limit_m < 0:
             raise ValueError(f"poseaug.translation_limit_m: expected 0 (released form) or a distance, got "
                              f"{pc.translation_limit_m!r}")
+        if pc.translation_origin not in ("mean", "own"):
+            raise ValueError(f"poseaug.translation_origin: expected 'mean' or 'own', got {pc.translation_origin!r}")
+        if pc.translation_origin == "own" and not pc.translation_limit_m > 0:
+            raise ValueError("poseaug.translation_origin: 'own' needs a bounded root (poseaug.translation_limit_m > 0)")
+        self.own_root = pc.translation_origin == "own"
         if pc.translation_limit_m > 0:  # centred on the source's mean root (less the floor added in train_step)
             center = data.source_train["joints_3d"][:, 0].mean(0).cpu()
             center[2] -= pc.min_root_depth
-            rt_kwargs.update(translation_limit=pc.translation_limit_m, translation_center=center)
+            rt_kwargs.update(translation_limit=pc.translation_limit_m,
+                             translation_center=torch.zeros(3) if self.own_root else center)
         if not 0 < pc.bl_tanh_limit < 1:
             raise ValueError(f"poseaug.bl_tanh_limit: expected a value in (0, 1), got {pc.bl_tanh_limit!r}")
         self._augmentor = PoseAugmentor(skel, bl_kwargs={"tanh_limit": pc.bl_tanh_limit}, rt_kwargs=rt_kwargs,
@@ -123,11 +160,18 @@ class PoseAug(LiftingMethod):
             root = self.source["joints_3d"][:, 0].mean(0).cpu() - self.depth_floor.cpu()
             root[2] = root[2].clamp_min(0.0)
             self._augmentor.init_near_identity(pc.generator_init_scale, root)
+            if self.own_root:  # the head's output is a displacement from each pose's own root: centre 0
+                self._augmentor.rt.translation_center.zero_()
         elif pc.generator_init != "release":
             raise ValueError(f"poseaug.generator_init: expected 'release' or 'identity', got {pc.generator_init!r}")
         weights = torch.tensor([_FEEDBACK_WEIGHTS.get(n, 1) for n in skel.joint_names], dtype=torch.float32)
         self.feedback_weights = weights.to(dev)
         self.feedback_groups = [torch.tensor([skel.joint(n) for n in g], device=dev) for g in _FEEDBACK_GROUPS]
+        self.operations = parse_operations(pc.augment)
+        if pc.lifter_schedule not in ("joint", "release"):
+            raise ValueError(f"poseaug.lifter_schedule: expected 'joint' or 'release', got {pc.lifter_schedule!r}")
+        self._fakes: list[tuple[torch.Tensor, torch.Tensor]] = []  # "release": this epoch's in-frame fake pairs
+        self._real: dict = {}
         self._last_aug = None
         self.diagnostics = EpochDistributions()
 
@@ -142,8 +186,12 @@ class PoseAug(LiftingMethod):
         return {**super().schedulers(), "generator": self.sched_g, "discriminators": self.sched_d}
 
     def extra_state(self):
-        return {"pool_3d": self.pool_3d.state_dict(), "pool_2d": self.pool_2d.state_dict(), "step": self.step_count,
-                "diagnostics": self.diagnostics.state_dict()}
+        state = {"pool_3d": self.pool_3d.state_dict(), "pool_2d": self.pool_2d.state_dict(), "step": self.step_count,
+                 "diagnostics": self.diagnostics.state_dict()}
+        if self._fakes:  # a checkpoint inside an epoch of the "release" schedule keeps the fakes made so far
+            state["fakes_2d"] = torch.cat([x for x, _ in self._fakes])
+            state["fakes_3d"] = torch.cat([y for _, y in self._fakes])
+        return state
 
     def load_extra_state(self, state):
         self.pool_3d.load_state_dict(state["pool_3d"])
@@ -151,6 +199,37 @@ class PoseAug(LiftingMethod):
         self.step_count = state["step"]
         if "diagnostics" in state:
             self.diagnostics.load_state_dict(state["diagnostics"])
+        self._fakes = [(state["fakes_2d"], state["fakes_3d"])] if "fakes_2d" in state else []
+
+    def end_epoch(self, epoch: int) -> None:
+        if self.pc.lifter_schedule == "release" and epoch >= self.pc.warmup_epochs:
+            self._lifter_passes()
+        self._fakes = []
+        with warnings.catch_warnings():
+            # "release" takes no lifter step in warm-up, yet the lifter's lr follows the epochs, as the release's
+            # scheduler does (run_poseaug.py:105-109): torch warns about a scheduler stepped before its optimiser
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before")
+            super().end_epoch(epoch)
+
+    def _lifter_passes(self) -> None:
+        """The released lifter schedule (run_poseaug.py:96-101): one shuffled pass over the epoch's in-frame fakes,
+        then one over the real pairs (full batches: as many real steps as source-only takes in an epoch)."""
+        bs, clip = self.cfg.batch_size, self.pc.lifter_grad_clip
+        real = self._real or self.source
+        real_2d = real.get("real_joints_2d_norm", real["joints_2d_norm"])
+        real_3d = root_relative(real.get("real_joints_3d", real["joints_3d"]))
+        if self._fakes:
+            fake_2d, fake_3d = torch.cat([x for x, _ in self._fakes]), torch.cat([y for _, y in self._fakes])
+            order = torch.randperm(fake_2d.shape[0], device=fake_2d.device)
+            for i in range(0, order.numel(), bs):
+                idx = order[i:i + bs]
+                if idx.numel() < 2:  # batch norm needs two samples (the release skips a batch of one too)
+                    break
+                self.lifter_step(fake_2d[idx], fake_3d[idx], grad_clip=clip)
+        order = torch.randperm(real_2d.shape[0], device=real_2d.device)
+        for i in range(0, order.numel() - bs + 1, bs):
+            idx = order[i:i + bs]
+            self.lifter_step(real_2d[idx], real_3d[idx], grad_clip=clip)
 
     def epoch_diagnostics(self) -> dict:
         """What the augmentor produced and how the game went this epoch (metrics.jsonl ``diagnostics``):
@@ -172,6 +251,7 @@ class PoseAug(LiftingMethod):
         # the swapped poses feed the generator and the discriminators' real side; the lifter's real pairs stay the
         # source's own unless poseaug.lifter_real = "swapped" (the release's lifter pass reads the un-swapped loader)
         real = self.source if self.pc.lifter_real == "original" else {"joints_3d": j3d, "joints_2d_norm": uv}
+        self._real = {"joints_3d": real["joints_3d"], "joints_2d_norm": real["joints_2d_norm"]}
         return {**self.source, "joints_3d": j3d, "joints_2d_norm": uv,
                 "real_joints_3d": real["joints_3d"], "real_joints_2d_norm": real["joints_2d_norm"]}
 
@@ -183,6 +263,7 @@ class PoseAug(LiftingMethod):
 
     def _feedback(self, x2d, j3d, uv_ba, ba, uv_rt, rt, epoch):
         pc = self.pc
+        self.lifter.train()  # as released (model_gan_train.py:220): batch statistics, running ones move
         for p in self._lifter.parameters():
             p.requires_grad_(False)
         base = self._grouped_errors(x2d, j3d)
@@ -216,7 +297,20 @@ class PoseAug(LiftingMethod):
         # generator
         self.augmentor.train()
         params = self.augmentor(root_relative(j3d))
-        translation = params["translation"] + self.depth_floor
+        ops = self.operations
+        if ops != frozenset(_OPERATIONS):
+            # an operation left out is the identity; multiplying by 0 keeps the graph (zero gradients, so Adam leaves
+            # that head where it is) and RT's identity keeps each pose's own root
+            params = dict(params)
+            if "ba" not in ops:
+                params["delta"] = params["delta"] * 0
+            if "bl" not in ops:
+                params["ratio"] = params["ratio"] * 0
+            if "rt" not in ops:
+                params["rotvec"] = params["rotvec"] * 0
+                params["translation"] = params["translation"] * 0 + j3d[:, 0] - self.depth_floor
+        # "own": the pose's root displaced (it is a real root already, no floor); else the released absolute root
+        translation = params["translation"] + (j3d[:, 0] if self.own_root and "rt" in ops else self.depth_floor)
         ba, bl, rt, uv_rt, cos_change = augment_pipeline(j3d, params["delta"], params["ratio"], params["rotvec"],
                                                          translation, cam, skel)
         uv_ba = project(ba, cam)
@@ -272,11 +366,14 @@ class PoseAug(LiftingMethod):
         if not warm:
             keep = (uv_rt.detach().abs() <= 1).all(dim=-1).all(dim=-1) & torch.isfinite(uv_rt.detach()).all(-1).all(-1)
             self.diagnostics.add("dropped", (~keep).double().mean().reshape(1))
-            inputs = torch.cat([inputs, uv_rt.detach()[keep]])
-            targets = torch.cat([targets, root_relative(rt.detach()[keep])])
+            fake_2d, fake_3d = uv_rt.detach()[keep], root_relative(rt.detach()[keep])
+            if pc.lifter_schedule == "release":  # the lifter learns at the epoch's end (end_epoch)
+                self._fakes.append((fake_2d, fake_3d))
+            inputs, targets = torch.cat([inputs, fake_2d]), torch.cat([targets, fake_3d])
         self._last_aug = (rt.detach()[:64], uv_rt.detach()[:64])
-        loss_lifter = self.lifter_step(inputs, targets, grad_clip=pc.lifter_grad_clip)
-        losses.update(loss_lifter=loss_lifter, loss_g=float(loss_g.detach()),
+        if pc.lifter_schedule == "joint":
+            losses["loss_lifter"] = self.lifter_step(inputs, targets, grad_clip=pc.lifter_grad_clip)
+        losses.update(loss_g=float(loss_g.detach()),
                       adv_3d=float(adv_3d.detach()), adv_2d=float(adv_2d.detach()), diff=float(diff.detach()),
                       feedback=float(feedback.detach()), ba_change=float(cos_change.detach().mean()))
         return losses

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from posefast.engine.config import choice, section
+from posefast.engine.config import choice, listing, section
 
 __all__ = ["PoseAugConfig"]
 
@@ -55,6 +55,19 @@ class PoseAugConfig:
     # RT root position: 0 = released (absolute, t_z squared, plus min_root_depth); > 0: the source's mean root +
     # tanh(.) * this many metres per axis (the root stays within the source's span)
     translation_limit_m: float = 0.5
+    # the bounded root's origin: "mean" (the source's mean root: every fake lands near the middle of the source's
+    # capture area) or "own" (each pose's own root: T a displacement, so the fakes keep the source's spread of
+    # positions and the 2D discriminator cannot tell them from the real ones by where they stand)
+    translation_origin: str = choice("mean", ("mean", "own"))
+    # the generator's operations applied to the fakes: any of "ba", "bl", "rt" (the paper's ablation of the three
+    # operations), or ["none"]: each fake is then the generator's input pose itself, unchanged and in its own place
+    # (with template_swap=false: exactly the source pair; the pipeline's control)
+    augment: list = listing(("ba", "bl", "rt"), allowed=("ba", "bl", "rt", "none"))
+    # when the lifter learns: "release" (run_poseaug.py:96-101): after each GAN epoch (none in warm-up) one pass over
+    # that epoch's in-frame fakes, then one over the real pairs, so the fakes never share a batch-norm batch with the
+    # real pairs and the lifter is evaluated with the real pass's statistics; "joint": one step per GAN step on the
+    # real batch and its fakes together (the same lifter steps as source-only; docs/results.md: what it cost)
+    lifter_schedule: str = choice("release", ("release", "joint"))
     # "compact": the 3D discriminator's first layer reads the 78 distinct part-KCS entries (same function, faster);
     # "full": the release's 5 x 225 inputs, whose Adam dynamics the compact form does not reproduce (methods/poseaug.py)
     kcs_layout: str = choice("compact", ("compact", "full"))
