@@ -71,25 +71,11 @@ def _builders(device: str):
         return run, tb._lifting_state(method), method.optimizers()
 
     def multilevel():
-        from posefast.cli.config import TrainConfig
-        from posefast.data.image2d import make_domain
-        from posefast.methods.multilevel import stage as mlmod
-        from posefast.methods.multilevel.adain import build_style_transfer
-        from posefast.methods.multilevel.steps import Augment, adapt_step
-        from posefast.methods.multilevel.warp import AffineRanges
-
-        ml = TrainConfig().multilevel
-        src, tgt = make_domain("source", 32, ml.image_size, 0), make_domain("target", 32, ml.image_size, 0)
-        batch = tuple(t.to(device) for t in (src.images, src.keypoints, src.visible))
-        target = tgt.images.to(device)
-        torch.manual_seed(0)
-        student = mlmod.build_pose_net(ml, src.num_keypoints).to(device)
-        style = build_style_transfer(ml.adain_width).to(device).eval()
-        stage = mlmod.Stage("multilevel", ("image", "feature", "pose"), student, 1e-3, ml, style)
-        aug = Augment(AffineRanges(ml.rotation, ml.scale_min, ml.scale_max, ml.shear, ml.translate),
-                      ml.color_jitter, ml.image_size, student.output_stride, ml.sigma)
+        _, build = tb._multilevel_step_workload(device)  # the bench entries' workload, one step of it
+        step, state = build()
+        stage = state.objects["stage"]
         optimizers = {k: v for k, v in vars(stage).items() if isinstance(v, torch.optim.Optimizer)}
-        return (lambda: adapt_step(stage, aug, ml, batch, target)), tb._State({"stage": stage}), optimizers
+        return step, state, optimizers
 
     return {"poseaug (2 steps)": poseaug, "poseda (LPA pass + lifter step)": poseda, "multilevel (1 step)": multilevel}
 

@@ -171,9 +171,9 @@ def test_poseda_lpa_steps(benchmark, device):
 
 
 # ---- multi-level 2D ----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("device", DEVICES)
-def test_multilevel_step(benchmark, device):
-    require_device(device)
+def _multilevel_step_workload(device):
+    """``(batch, build)``: one multi-level adaptation step (image + feature + pose levels) on a batch of the embedded
+    2D domains; ``build()`` gives a fresh ``(step, state)`` (the same workload for the fp32 and precision entries)."""
     try:
         from posefast.data.image2d import make_domain
         from posefast.methods.multilevel import stage as mlmod
@@ -205,6 +205,13 @@ def test_multilevel_step(benchmark, device):
 
         return step, _State({"stage": stage})
 
+    return batch, build
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_multilevel_step(benchmark, device):
+    require_device(device)
+    batch, build = _multilevel_step_workload(device)
     _paired(benchmark, f"train/multilevel_step/batch-{batch}/{device}", device, 1, build)
 
 
@@ -294,35 +301,5 @@ def test_precision_poseda_steps(benchmark, device):
 @pytest.mark.parametrize("device", DEVICES)
 def test_precision_multilevel_step(benchmark, device):
     require_device(device)
-    try:
-        from posefast.data.image2d import make_domain
-        from posefast.methods.multilevel import stage as mlmod
-        from posefast.methods.multilevel.adain import build_style_transfer
-        from posefast.methods.multilevel.steps import Augment, adapt_step
-        from posefast.methods.multilevel.warp import AffineRanges
-    except ImportError as exc:
-        pytest.skip(f"the multi-level 2D method is not importable: {exc}")
-    from posefast.cli.config import TrainConfig
-
-    ml = TrainConfig().multilevel
-    batch = 32
-    src = make_domain("source", batch, ml.image_size, 0)
-    tgt = make_domain("target", batch, ml.image_size, 0)
-    source_batch = tuple(t.to(device) for t in (src.images, src.keypoints, src.visible))
-    target_images = tgt.images.to(device)
-
-    def build():
-        torch.manual_seed(0)
-        student = mlmod.build_pose_net(ml, src.num_keypoints).to(device)
-        style = build_style_transfer(ml.adain_width).to(device).eval()
-        stage = mlmod.Stage("multilevel", ("image", "feature", "pose"), student, 1e-3, ml, style)
-        aug = Augment(AffineRanges(ml.rotation, ml.scale_min, ml.scale_max, ml.shear, ml.translate),
-                      ml.color_jitter, ml.image_size, student.output_stride, ml.sigma)
-
-        def step():
-            adapt_step(stage, aug, ml, source_batch, target_images)
-            _sync(device)
-
-        return step, _State({"stage": stage})
-
+    batch, build = _multilevel_step_workload(device)
     _paired_precision(benchmark, f"precision/multilevel_step/batch-{batch}/{device}", device, 1, build)

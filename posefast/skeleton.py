@@ -288,6 +288,14 @@ TIGDOG18 = Skeleton(
     },
 )
 
+# The keypoint groups UDAPE reports on the Animal-Pose dataset (the same names in animal14 and animalpose20).
+_ANIMAL_POSE_GROUPS = {
+    "eye": ("left_eye", "right_eye"),
+    "hoof": ("left_front_paw", "right_front_paw", "left_back_paw", "right_back_paw"),
+    "knee": ("left_front_knee", "right_front_knee", "left_back_knee", "right_back_knee"),
+    "elbow": ("left_front_elbow", "right_front_elbow", "left_back_elbow", "right_back_elbow"),
+}
+
 # UDAPE's 14 keypoints for the Animal-Pose dataset (dog, sheep, ...): the 20 of animalpose20 picked by
 # lib/datasets/animal_pose.py line 59 (eyes, paws, knees, elbows); the SynAnimal hound/sheep keypoints drop chin, hip
 # and shoulders for it (lib/datasets/synthetic_animal_sp_all_other.py lines 35-40).
@@ -301,12 +309,7 @@ ANIMAL14 = Skeleton(
     right=(1, 3, 5, 7, 9, 11, 13),
     bone_groups=(),
     frozen_bones=(),
-    keypoint_groups={
-        "eye": ("left_eye", "right_eye"),
-        "hoof": ("left_front_paw", "right_front_paw", "left_back_paw", "right_back_paw"),
-        "knee": ("left_front_knee", "right_front_knee", "left_back_knee", "right_back_knee"),
-        "elbow": ("left_front_elbow", "right_front_elbow", "left_back_elbow", "right_back_elbow"),
-    },
+    keypoint_groups=_ANIMAL_POSE_GROUPS,
 )
 
 # The Animal-Pose dataset's 20 keypoints (Cao et al., ICCV 2019) in its keypoints.json order, the order UDAPE's
@@ -324,12 +327,7 @@ ANIMALPOSE20 = Skeleton(
     right=(1, 4, 6, 8, 10, 12, 14, 16),
     bone_groups=(),
     frozen_bones=(),
-    keypoint_groups={
-        "eye": ("left_eye", "right_eye"),
-        "hoof": ("left_front_paw", "right_front_paw", "left_back_paw", "right_back_paw"),
-        "knee": ("left_front_knee", "right_front_knee", "left_back_knee", "right_back_knee"),
-        "elbow": ("left_front_elbow", "right_front_elbow", "left_back_elbow", "right_back_elbow"),
-    },
+    keypoint_groups=_ANIMAL_POSE_GROUPS,
 )
 
 # AP-10K's 17 COCO-style keypoints (Yu et al., NeurIPS 2021 Datasets track), in its annotation files' order.

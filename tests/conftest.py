@@ -31,3 +31,12 @@ def cmu_dir():
         if c and pathlib.Path(c).is_dir():
             return pathlib.Path(c).resolve()
     pytest.skip("CMU mocap data (../shared/data/cmu) not present")
+
+
+@pytest.fixture
+def one_torch_thread():
+    """torch on one thread for the test, the previous count restored after it."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

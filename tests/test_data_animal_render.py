@@ -13,12 +13,8 @@ from posefast.data.image2d.animal_domains import animal_spec, make_animal_domain
 from posefast.data.image2d.animal_rig import BEHAVIOURS, ROOT_PITCH, get_rig, sample_joint_angles  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# the renders and networks are sized for one thread (their bits depend on the thread count)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("style", ["source", "target"])

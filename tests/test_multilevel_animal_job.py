@@ -4,7 +4,6 @@ numbers, and the flags' one-line errors."""
 import json
 
 import pytest
-import torch
 from cli_testing import evaluate, one_error_line, train
 
 pytest.importorskip("mujoco")
@@ -17,12 +16,8 @@ TINY_ANIMAL = ["--set", "multilevel.image_size=32", "--set", "animal.n_source=8"
                "multilevel.adain_size=16", "--set", "compare.bootstrap=20", "--jobs", "1", "--quiet", "--no-plots"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# the renders and networks are sized for one thread (their bits depend on the thread count)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_animal_task_runs_reports_groups_and_evaluates_the_same(tmp_path, capsys):

@@ -9,12 +9,8 @@ pytest.importorskip("mujoco")
 from posefast.methods.multilevel.animal import ANIMAL_TASKS, AnimalTask, animal_task, load_animal_domains  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# the renders and networks are sized for one thread (their bits depend on the thread count)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_default_pair_splits():

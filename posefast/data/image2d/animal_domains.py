@@ -31,8 +31,8 @@ import torch.nn.functional as F
 
 from posefast.data.image2d.animal_rig import BEHAVIOURS, get_rig, rig_available, sample_joint_angles
 from posefast.data.image2d.dataset import ImagePoseDataset
-from posefast.data.image2d.domains import (_gaussian_blur, _paint_patterns, _pattern_params, _random_colors,
-                                           _shape_index, _shape_params, _smooth_noise, _take)
+from posefast.data.image2d.domains import (_draw_camera_response, _gaussian_blur, _paint_patterns, _pattern_params,
+                                           _random_colors, _shape_index, _shape_params, _smooth_noise, _take)
 
 __all__ = ["ANIMAL_STYLES", "MeshRaster", "rasterize_mesh", "make_animal_domain", "animal_spec", "ANIMAL_SPEC_PREFIX"]
 
@@ -191,12 +191,7 @@ class _Look:
         self.occ_color = _random_colors(rng, (n, 2))
         self.occ_offset = rng.uniform(-0.05, 0.05, (n, 2, 2)) * size
         self.occ_joint = rng.integers(0, 1 << 16, (n, 2))
-        self.gain = rng.uniform(0.8, 1.2, (n, 3))
-        self.contrast = rng.uniform(0.6, 1.3, n)
-        self.brightness = rng.uniform(-0.1, 0.1, n)
-        self.gamma = np.exp(rng.uniform(np.log(0.7), np.log(1.4), n))
-        self.blur = rng.uniform(0.3, 1.2, n) * size / 64
-        self.noise = rng.uniform(0.01, 0.05, n)
+        _draw_camera_response(self, rng, n, size)
 
 
 def _camera(verts: np.ndarray, look: _Look, i: int, size: int, length: float):

@@ -189,6 +189,17 @@ def _take(d: dict, sl: slice) -> dict:
     return {k: _t(v[sl]) for k, v in d.items()}
 
 
+def _draw_camera_response(look, rng, n: int, size: int) -> None:
+    """The target style's camera per crop, drawn in this order (the order fixes the images a seed gives): colour
+    gain, contrast, brightness, gamma, blur sigma in pixels (scaled with the crop size) and sensor noise."""
+    look.gain = rng.uniform(0.8, 1.2, (n, 3))
+    look.contrast = rng.uniform(0.6, 1.3, n)
+    look.brightness = rng.uniform(-0.1, 0.1, n)
+    look.gamma = np.exp(rng.uniform(np.log(0.7), np.log(1.4), n))
+    look.blur = rng.uniform(0.3, 1.2, n) * size / 64
+    look.noise = rng.uniform(0.01, 0.05, n)
+
+
 class _SourceStyle:
     """Flat colours, camera light, plain or gradient background."""
 
@@ -250,12 +261,7 @@ class _TargetStyle:
         az = rng.uniform(0, 2 * np.pi, n)
         self.light = np.stack([np.sin(tilt) * np.cos(az), np.sin(tilt) * np.sin(az), -np.cos(tilt)], 1)
         self.ambient = rng.uniform(0.3, 0.6, n)
-        self.gain = rng.uniform(0.8, 1.2, (n, 3))
-        self.contrast = rng.uniform(0.6, 1.3, n)
-        self.brightness = rng.uniform(-0.1, 0.1, n)
-        self.gamma = np.exp(rng.uniform(np.log(0.7), np.log(1.4), n))
-        self.blur = rng.uniform(0.3, 1.2, n) * size / 64
-        self.noise = rng.uniform(0.01, 0.05, n)
+        _draw_camera_response(self, rng, n, size)
 
     def __call__(self, raster, sl, gen):
         n, h, w = raster.region.shape
