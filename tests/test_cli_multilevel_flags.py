@@ -13,16 +13,18 @@ def _cfg(*argv):
 def test_epochs_and_batch_size_mean_what_they_say(tmp_path):
     assert resolve_schedule(_cfg("multilevel"))["epochs"] == 6  # the 2D default when nothing is given
     pre = ["--set", "multilevel.pretrain_epochs=6"]
-    assert resolve_schedule(_cfg("multilevel", "--epochs", "8", *pre))["epochs"] == 8  # the lifting default's value
-    assert resolve_schedule(_cfg("multilevel", "--epochs", "20"))["epochs"] == 20
+    # --epochs N: each variant's N epochs after the shared pretraining (as compare's --epochs), whatever N is
+    assert resolve_schedule(_cfg("multilevel", "--epochs", "8", *pre))["epochs"] == 6 + 8
+    assert resolve_schedule(_cfg("multilevel", "--epochs", "20"))["epochs"] == 4 + 20
+    assert resolve_schedule(_cfg("multilevel", "--epochs", "1"))["epochs"] == 4 + 1
     with pytest.raises(ValueError, match="pretrain_epochs: expected an int in \\[0, epochs=3\\).*pretrain_epochs=1"):
-        resolve_schedule(_cfg("multilevel", "--epochs", "3"))  # 4 shared epochs do not fit in 3: said, not changed
+        resolve_schedule(_cfg("multilevel", "--set", "multilevel.default_epochs=3"))  # the total, set directly
     assert resolve_schedule(_cfg("multilevel", "--batch-size", "256"))["batch_size"] == 256
     assert resolve_schedule(_cfg("multilevel", "--set", "epochs=8", "--lr", "0.01", *pre)) == {
-        "epochs": 8, "batch_size": 32, "lr": 0.01}
+        "epochs": 6 + 8, "batch_size": 32, "lr": 0.01}
     yaml = tmp_path / "c.yaml"
     yaml.write_text("epochs: 8\nbatch_size: 16\nmultilevel:\n  pretrain_epochs: 4\n")
-    assert resolve_schedule(_cfg("multilevel", "--config", yaml)) == {"epochs": 8, "batch_size": 16, "lr": 1e-3}
+    assert resolve_schedule(_cfg("multilevel", "--config", yaml)) == {"epochs": 4 + 8, "batch_size": 16, "lr": 1e-3}
 
 
 def test_target_and_source_apply_to_multilevel():

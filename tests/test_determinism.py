@@ -25,7 +25,7 @@ SMALL = ["--epochs", "3", "--batch-size", "256", "--seed", "1", "--set", "n_sour
          "--set", "poseaug.pool_size=256", "--set", "poseda.lpa_epochs=1", "--set", "checkpoint_every=2",
          "--quiet", "--no-plots"]
 STEPS_PER_EPOCH = 1024 // 256
-MULTILEVEL = ["multilevel", "--epochs", "3", "--batch-size", "8", "--seed", "1", "--set", "multilevel.image_size=32",
+MULTILEVEL = ["multilevel", "--epochs", "2", "--batch-size", "8", "--seed", "1", "--set", "multilevel.image_size=32",
               "--set", "multilevel.n_source=32", "--set", "multilevel.n_target=32", "--set", "multilevel.n_test=16",
               "--set", "multilevel.pretrain_epochs=1", "--set", "multilevel.deconv_channels=8",
               "--set", "multilevel.discriminator_widths=4,4", "--set", "multilevel.adain_width=0.0625",

@@ -93,7 +93,7 @@ def world(tmp_path_factory):
     pairs = [ML[i:i + 2] for i in range(6, len(ML), 2)]  # after --epochs 3 --batch-size 4 --seeds 0 ... --quiet
     ml_ml = [*ML[:6], *[a for pair in pairs if "variants" not in pair[1] for a in pair]]
     ml_run = root / "ml_run"
-    _quiet_run(["multilevel", *ml_ml, "--epochs", "2", "--set", "multilevel.variants=source-only", "--out", ml_run])
+    _quiet_run(["multilevel", *ml_ml, "--epochs", "1", "--set", "multilevel.variants=source-only", "--out", ml_run])
     ckpt = lift_run / "checkpoint.pt"
     stage = ml_run / "seed0" / "source-only" / "checkpoint.pt"
 

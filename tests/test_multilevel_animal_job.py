@@ -11,7 +11,7 @@ pytest.importorskip("mujoco")
 from posefast.skeleton import TIGDOG18  # noqa: E402
 
 TINY_ANIMAL = ["--set", "multilevel.image_size=32", "--set", "animal.n_source=8", "--set", "animal.n_target=8",
-               "--set", "animal.n_test=6", "--set", "multilevel.pretrain_epochs=1", "--epochs", "2", "--batch-size",
+               "--set", "animal.n_test=6", "--set", "multilevel.pretrain_epochs=1", "--epochs", "1", "--batch-size",
                "4", "--set", "multilevel.deconv_channels=8", "--set", "multilevel.adain_steps=2", "--set",
                "multilevel.adain_size=16", "--set", "compare.bootstrap=20", "--jobs", "1", "--quiet", "--no-plots"]
 

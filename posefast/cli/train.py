@@ -70,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keypoint-map", help="an animal task's labelled dlc: file: a named map (mirror-mouse-top, "
                    "mirror-mouse-bot) or 'bodypart=keypoint,...'; bodyparts it leaves out are ignored")
     p.add_argument("--backbone", help="lifter: simple, videopose, semgcn, stgcn (default simple)")
-    p.add_argument("--epochs", type=int, help="training epochs (default 8)")
+    p.add_argument("--epochs", type=int, help="epochs each method trains from its starting point: one method's run "
+                   "(default 8); compare and multilevel: each method's adaptation after the shared source-only "
+                   "pretraining (compare.pretrain_epochs / multilevel.pretrain_epochs)")
     p.add_argument("--batch-size", type=int, help="global batch size (default 256)")
     p.add_argument("--lr", type=float, help="lifter learning rate (default 1e-3)")
     p.add_argument("--out", help="run folder (default runs/<timestamp>)")

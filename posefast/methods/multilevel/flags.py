@@ -4,7 +4,10 @@
 =================  =====================================================  ==========================================
 setting            multilevel                                             adain
 =================  =====================================================  ==========================================
-``--epochs``       all epochs (``multilevel.default_epochs``)             refused: ``multilevel.adain_steps``
+``--epochs``       each variant's epochs after the shared pretraining     refused: ``multilevel.adain_steps``
+                   (``multilevel.default_epochs`` = ``pretrain_epochs`` +
+                   N, as ``compare``'s ``--epochs`` is each method's
+                   adaptation)
 ``--batch-size``   the batch (``multilevel.default_batch_size``)          refused: ``multilevel.adain_batch_size``
 ``--lr``           the network's learning rate                            refused: ``multilevel.adain_lr``
 ``--target``       ``multilevel.target``: synthetic, lsp:<dir>, coco:<json>  the same (the style target)
@@ -63,7 +66,7 @@ def apply_generic_settings(cfg, given: dict, method: str, flip_test: bool = Fals
             if key in given:
                 raise UsageError(f"{_FLAG[key]}: not used by adain; set --set multilevel.{instead}=...")
         return
-    if "epochs" in given:
-        ml.default_epochs = cfg.epochs
+    if "epochs" in given:  # one meaning in every job: the epochs each method trains from its starting point
+        ml.default_epochs = ml.pretrain_epochs + cfg.epochs
     if "batch_size" in given:
         ml.default_batch_size = cfg.batch_size

@@ -86,7 +86,8 @@ RECORDS = "target_records.npz"  # a variant's per-crop PCK tallies of its final 
 def resolve_schedule(cfg: TrainConfig) -> dict:
     """``{"epochs", "batch_size", "lr"}`` of this run: ``multilevel.default_epochs``/``default_batch_size`` when
     non-zero (the CPU-sized 2D schedule), else the top-level ``epochs``/``batch_size`` (sized for the lifting
-    methods). ``python -m posefast.train multilevel --epochs N`` (or ``epochs`` in ``--config``/``--set``) writes N
+    methods). ``python -m posefast.train multilevel --epochs N`` (or ``epochs`` in ``--config``/``--set``) means each
+    variant's N epochs after the shared pretraining, as ``compare``'s ``--epochs``: it writes ``pretrain_epochs + N``
     into ``multilevel.default_epochs`` (:mod:`posefast.methods.multilevel.flags`), so a given value always wins."""
     ml = cfg.multilevel
     out = {"lr": float(cfg.lr)}
