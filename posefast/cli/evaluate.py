@@ -8,9 +8,11 @@ run's own --source/--target spec it scores the exact split the run scored, so th
 A multilevel run's stage checkpoint (RUN/seed0/multilevel/checkpoint.pt, RUN/seed0/source-only/checkpoint.pt, ...) on 2D
 keypoint data (coco:<annotations.json>, lsp:<dir>, or synthetic): PCK@0.05 over the 12 limb keypoints and per
 keypoint, with the network the run evaluated (the EMA teacher of an adapted variant). An animal run's checkpoint on
-animal data in its layout (coco:<json>, dlc:<DeepLabCut project or Lightning Pose folder>, synthetic-animal:...):
-PCK@0.05 over all its keypoints, per keypoint and per keypoint group (eye, chin, hoof, ... as UDAPE reports);
---keypoint-map says which bodyparts of a dlc: file are which keypoints.
+animal data in its layout (coco:<json>, dlc:<DeepLabCut project or Lightning Pose folder>, tigdog:<dir>,
+synanimal:<dir>, synthetic-animal:...): PCK@0.05 over all its keypoints, per keypoint and per keypoint group (eye,
+chin, hoof, ... as UDAPE reports); --keypoint-map says which bodyparts of a dlc: file (or which tigdog18 keypoints
+of a tigdog:/synanimal: one) are which keypoints. TigDog / SynAnimal are scored on the releases' valid list
+(--split train: their train list, all: every frame) unless the spec names one (tigdog:<dir>?split=...).
 """
 from __future__ import annotations
 
@@ -42,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="checkpoint.pt of a lifting run, or RUN/<variant>/checkpoint.pt of a multilevel run")
     parser.add_argument("--data", required=True,
                         help="lifting: a spec with 3D labels (synthetic:3dhp, an archive .npz, h36m:, 3dhp:, 3dpw:, "
-                             "cmu:); multilevel: coco:<annotations.json>, lsp:<dir> or synthetic")
+                             "cmu:); multilevel: coco:<annotations.json>, lsp:<dir> or synthetic; an animal run: coco:, dlc:, "
+                             "tigdog:<dir>[?animal=horse], synanimal:<dir>[?animal=...], synthetic-animal:...")
     parser.add_argument("--split", choices=("train", "test", "all"), default=None,
                         help="default: the run's own split of its --source/--target, else the test split of a spec "
                              "that has one (synthetic, h36m) and all of any other file")
@@ -51,8 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--flip-test", action=argparse.BooleanOptionalAction, default=None,
                         help="average with the mirrored input's prediction (default: as the run evaluated its target)")
     parser.add_argument("--keypoint-map", default=None,
-                        help="dlc: data of an animal run: a named map (mirror-mouse-top, mirror-mouse-bot) or "
-                             "'bodypart=keypoint,...'; bodyparts it leaves out are ignored (listed)")
+                        help="dlc: (or tigdog:/synanimal:) data of an animal run: a named map (mirror-mouse-top, "
+                             "mirror-mouse-bot) or 'bodypart=keypoint,...'; bodyparts it leaves out are ignored "
+                             "(listed)")
     parser.add_argument("--json", default=None, help="also write the metrics to this JSON file")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
                         help="auto (default: CUDA when available and built), cpu or cuda")

@@ -67,8 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "figures), animal (dm-control's dog, synthetic -> photo-like; tigdog18 keypoints) or mouse (the "
                    "rodent -> the real mirror-mouse video, tested on its labelled frames); an animal task's data are "
                    "the animal section's (--set animal.n_source=...)")
-    p.add_argument("--keypoint-map", help="an animal task's labelled dlc: file: a named map (mirror-mouse-top, "
-                   "mirror-mouse-bot) or 'bodypart=keypoint,...'; bodyparts it leaves out are ignored")
+    p.add_argument("--keypoint-map", help="an animal task's labelled dlc: file (or tigdog:/synanimal: data, whose "
+                   "keypoints are tigdog18's): a named map (mirror-mouse-top, mirror-mouse-bot) or "
+                   "'bodypart=keypoint,...'; bodyparts it leaves out are ignored")
     p.add_argument("--backbone", help="lifter: simple, videopose, semgcn, stgcn (default simple)")
     p.add_argument("--epochs", type=int, help="epochs each method trains from its starting point: one method's run "
                    "(default 8); compare and multilevel: each method's adaptation after the shared source-only "

@@ -1,12 +1,13 @@
 """Reading the dataset files a user hands posefast without running anything they hold, and without allocating more
-than they hold: the one reader of ``.npz`` files and of pickled dataset files (VideoPose3D's Human3.6M dicts, the
-3DHP per-sequence npz, 3DPW's sequence pickles).
+than they hold: the one reader of ``.npz`` and ``.npy`` files and of pickled dataset files (VideoPose3D's Human3.6M
+dicts, the 3DHP per-sequence npz, 3DPW's sequence pickles).
 
 - :func:`read_npz` opens an ``.npz`` as the zip archive it is and parses each member's ``.npy`` header itself: the
   dtype must be a plain one (numbers, bools, strings; no structured or void types), and the shape times the item
   size must equal the bytes the member holds, which the zip directory declares and the compressed size bounds
   (deflate expands at most :data:`MAX_DEFLATE_RATIO` times). So a header declaring 10^12 elements is refused before
-  anything is allocated, and memory grows only as data actually decompresses.
+  anything is allocated, and memory grows only as data actually decompresses. :func:`read_npy` reads one ``.npy``
+  file the same way (SynAnimal's keypoint files, the releases' split lists).
 - A member of dtype ``object`` is a pickle. :func:`read_npz` refuses it unless the caller asks for objects
   (``objects=True``); then it is read by :class:`RestrictedUnpickler`, as are the 3DPW pickles
   (:func:`read_pickle`). That unpickler builds only numpy arrays, dtypes and scalars (each checked against the bytes
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["PickledObjectsError", "RestrictedUnpickler", "read_npz", "read_pickle", "restricted_loads",
+__all__ = ["PickledObjectsError", "RestrictedUnpickler", "read_npy", "read_npz", "read_pickle", "restricted_loads",
            "MAX_DEFLATE_RATIO"]
 
 # deflate's largest expansion (a run of one byte: 258 bytes per 2-bit code, about 1032:1), plus slack for headers
@@ -231,39 +232,57 @@ def _read_exactly(f, n: int, where: str) -> bytearray:
     return buf
 
 
-def _read_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path, key: str, objects: bool) -> np.ndarray:
-    where = f"{path}: key {key!r}"
-    with z.open(info) as f:
-        magic = f.read(8)
-        if len(magic) != 8 or magic[:6] != _MAGIC or magic[6] not in (1, 2, 3) or magic[7] != 0:
-            raise ValueError(f"{where}: not an .npy array (bad magic)")
-        width = 2 if magic[6] == 1 else 4
-        raw_len = f.read(width)
-        header_len = int.from_bytes(raw_len, "little") if len(raw_len) == width else -1
-        offset = 8 + width + header_len
-        if header_len < 0 or header_len > _MAX_HEADER or offset > info.file_size:
-            raise ValueError(f"{where}: .npy header length {header_len} does not fit the member")
-        text = bytes(_read_exactly(f, header_len, where)).decode("utf-8" if magic[6] == 3 else "latin-1")
-        dtype, shape, fortran = _parse_header(text, where)
-        payload = info.file_size - offset
-        if dtype.kind == "O":
-            if not objects:
-                raise PickledObjectsError(f"{path}: holds pickled objects (key {key!r} is an object array)")
-            try:
-                arr = restricted_loads(bytes(_read_exactly(f, payload, where)), "a dataset file")
-            except ValueError:
-                raise
-            except Exception as e:  # noqa: BLE001 - any unpickling failure is a bad file
-                raise ValueError(f"{where}: pickled objects not read ({_refusal(where, e)})") from None
-            if not isinstance(arr, np.ndarray) or arr.shape != shape:
-                raise ValueError(f"{where}: its pickle is not the {shape} array its header declares")
-            return arr
-        n = math.prod(shape)
-        if n * dtype.itemsize != payload:
-            raise ValueError(f"{where}: .npy header declares {n} elements of {dtype} ({n * dtype.itemsize} bytes) "
-                             f"but the member holds {payload} bytes")
-        buf = _read_exactly(f, payload, where)
+def _read_npy_stream(f, size: int, where: str, objects: bool, pickled: str) -> np.ndarray:
+    """The array of one ``.npy`` stream ``f`` of ``size`` bytes, checked as the module docstring says; ``pickled``:
+    the message of a :class:`PickledObjectsError` for an object array when ``objects`` is false."""
+    magic = f.read(8)
+    if len(magic) != 8 or magic[:6] != _MAGIC or magic[6] not in (1, 2, 3) or magic[7] != 0:
+        raise ValueError(f"{where}: not an .npy array (bad magic)")
+    width = 2 if magic[6] == 1 else 4
+    raw_len = f.read(width)
+    header_len = int.from_bytes(raw_len, "little") if len(raw_len) == width else -1
+    offset = 8 + width + header_len
+    if header_len < 0 or header_len > _MAX_HEADER or offset > size:
+        raise ValueError(f"{where}: .npy header length {header_len} does not fit the member")
+    text = bytes(_read_exactly(f, header_len, where)).decode("utf-8" if magic[6] == 3 else "latin-1")
+    dtype, shape, fortran = _parse_header(text, where)
+    payload = size - offset
+    if dtype.kind == "O":
+        if not objects:
+            raise PickledObjectsError(pickled)
+        try:
+            arr = restricted_loads(bytes(_read_exactly(f, payload, where)), "a dataset file")
+        except ValueError:
+            raise
+        except Exception as e:  # noqa: BLE001 - any unpickling failure is a bad file
+            raise ValueError(f"{where}: pickled objects not read ({_refusal(where, e)})") from None
+        if not isinstance(arr, np.ndarray) or arr.shape != shape:
+            raise ValueError(f"{where}: its pickle is not the {shape} array its header declares")
+        return arr
+    n = math.prod(shape)
+    if n * dtype.itemsize != payload:
+        raise ValueError(f"{where}: .npy header declares {n} elements of {dtype} ({n * dtype.itemsize} bytes) "
+                         f"but the member holds {payload} bytes")
+    buf = _read_exactly(f, payload, where)
     return np.frombuffer(buf, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+
+
+def _read_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path, key: str, objects: bool) -> np.ndarray:
+    with z.open(info) as f:
+        return _read_npy_stream(f, info.file_size, f"{path}: key {key!r}", objects,
+                                f"{path}: holds pickled objects (key {key!r} is an object array)")
+
+
+def read_npy(path) -> np.ndarray:
+    """The array of the ``.npy`` file ``path``, its header parsed and checked against the file's size before
+    anything is allocated (as :func:`read_npz` does for each member); an object array (a pickle) is refused with a
+    :class:`PickledObjectsError`. Every failure is a ValueError (or OSError) starting with ``path``."""
+    path = Path(path)
+    _open_regular(path)
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        return _read_npy_stream(f, size, str(path), False,
+                                f"{path}: holds pickled objects (an object array); posefast does not unpickle it")
 
 
 def read_npz(path, *, objects: bool = False) -> dict[str, np.ndarray]:

@@ -1,8 +1,10 @@
 """Animal data specs, in a keypoint layout of the ``Skeleton`` registry: ``synthetic-animal:<dog|rodent>[-real]``
 (rendered, ``posefast.data.image2d.animal_domains``), ``dlc:<DeepLabCut project | Lightning Pose folder | table>``
-and ``video:<file>`` (``posefast.data.image2d.animal_files``), and ``coco:<annotations.json>`` with an animal layout
+and ``video:<file>`` (``posefast.data.image2d.animal_files``), ``coco:<annotations.json>`` with an animal layout
 (AP-10K, Animal-Pose converted to COCO: keypoints matched by name, through ``ANIMAL_NAME_ALIASES``; images next to
-the JSON or in its ``images/`` folder).
+the JSON or in its ``images/`` folder), and TigDog and SynAnimal as UDAPE / UDA-Animal-Pose store them,
+``tigdog:<dir>[?animal=horse&split=valid...]`` and ``synanimal:<dir>[?...]``
+(``posefast.data.image2d.animal_releases``).
 
 A rendered animal has its own layout (dog: tigdog18, rodent: mouse7); asked for another one it is mapped through
 ``posefast.skeleton.KEYPOINT_MAPS`` (e.g. tigdog18 -> animal14, UDAPE's Animal-Pose keypoints), keypoints the map
@@ -16,13 +18,16 @@ import torch
 
 from posefast.data.image2d.animal_domains import ANIMAL_SPEC_PREFIX, animal_spec, make_animal_domain
 from posefast.data.image2d.animal_files import ANIMAL_NAME_ALIASES, load_dlc, load_video_frames
+from posefast.data.image2d.animal_releases import RELEASE_KINDS, load_release_spec, parse_release_spec
 from posefast.data.image2d.dataset import ImagePoseDataset
 from posefast.data.image2d.loaders import load_coco_keypoints
 from posefast.skeleton import get_skeleton, keypoint_map
 
-__all__ = ["ANIMAL_SPEC_KINDS", "animal_spec_kind", "load_animal_spec", "remap_layout"]
+__all__ = ["ANIMAL_SPEC_KINDS", "LABELLED_SOURCE_KINDS", "animal_spec_kind", "load_animal_spec", "remap_layout"]
 
-ANIMAL_SPEC_KINDS = (ANIMAL_SPEC_PREFIX, "dlc", "video", "coco")
+ANIMAL_SPEC_KINDS = (ANIMAL_SPEC_PREFIX, "dlc", "video", "coco", *RELEASE_KINDS)
+# what a task's labelled source may be: rendered crops, or SynAnimal's rendered images (its train split)
+LABELLED_SOURCE_KINDS = (ANIMAL_SPEC_PREFIX, "synanimal")
 
 
 def animal_spec_kind(spec: str, flag: str = "target") -> str:
@@ -31,9 +36,11 @@ def animal_spec_kind(spec: str, flag: str = "target") -> str:
     if sep and rest and prefix in ANIMAL_SPEC_KINDS:
         if prefix == ANIMAL_SPEC_PREFIX:
             animal_spec(spec, flag)
+        elif prefix in RELEASE_KINDS:
+            parse_release_spec(spec, flag)
         return prefix
     raise ValueError(f"{flag}: expected synthetic-animal:<dog|rodent>[-real], dlc:<folder or table>, "
-                     f"video:<file> or coco:<annotations.json>, got {spec!r}")
+                     f"video:<file>, coco:<annotations.json>, tigdog:<dir> or synanimal:<dir>, got {spec!r}")
 
 
 def remap_layout(data: ImagePoseDataset, skeleton) -> ImagePoseDataset:
@@ -52,14 +59,22 @@ def remap_layout(data: ImagePoseDataset, skeleton) -> ImagePoseDataset:
 
 
 def load_animal_spec(spec: str, size: int, skeleton, *, n: int | None = None, seed: int = 0, keypoint_map=None,
-                     box=None, fill: float = 0.8, region=None, flag: str = "target") -> ImagePoseDataset:
+                     box=None, fill: float = 0.8, region=None, split: str | None = None,
+                     flag: str = "target") -> ImagePoseDataset:
     """Crops of an animal spec in ``skeleton``'s layout. ``n``: crops to render (synthetic, required) or the most
     to read (files: the first ``n``); ``seed``: the synthetic draw; ``keypoint_map`` / ``fill`` / ``box`` as
     :func:`~posefast.data.image2d.animal_files.load_dlc` (``box``: "keypoints" or "fixed" there; for a video the
-    crop square (left, top, side)); ``region``: the part of each frame kept (``dlc:`` and ``video:``)."""
+    crop square (left, top, side)); ``region``: the part of each frame kept (``dlc:`` and ``video:``); ``split``:
+    the split list of a ``tigdog:`` / ``synanimal:`` spec that names none (default ``valid``; their crops are the
+    releases' boxes, so ``box`` does not apply to them)."""
     kind = animal_spec_kind(spec, flag)
     skel = get_skeleton(skeleton)
     path = str(spec).partition(":")[2]
+    if kind in RELEASE_KINDS:
+        if region is not None:
+            raise ValueError(f"{flag}: region: {kind}: frames are cropped whole, as the releases crop them")
+        return load_release_spec(spec, size, skel, split=split, keypoint_map=keypoint_map, fill=fill, max_items=n,
+                                 flag=flag)
     if kind == ANIMAL_SPEC_PREFIX:
         if n is None:
             raise ValueError(f"{flag}: a rendered spec needs a number of crops")

@@ -11,6 +11,10 @@ labelled frames as the test split (``dlc:``, side-view keypoints through the ``m
 side view is kept (the top half of each frame, the rest black: the mirrored view below shows the same mouse
 again, unlabelled in this layout), and target and test crops share one square, the box of every labelled
 side-view keypoint (``box="fixed"``), so the video's crops frame the mouse as the test crops do.
+
+The released datasets (``tigdog:<dir>``, ``synanimal:<dir>``) come with the releases' split lists: as a target
+without a test spec, its ``train`` list adapts and its ``valid`` list tests (UDAPE's and UDA-Animal-Pose's
+evaluation split); a ``synanimal:`` source gives its ``train`` list. A spec naming ``split=`` is read as named.
 """
 from __future__ import annotations
 
@@ -18,7 +22,8 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
-from posefast.data.image2d.animal_specs import animal_spec_kind, load_animal_spec
+from posefast.data.image2d.animal_releases import RELEASE_KINDS, release_spec_split
+from posefast.data.image2d.animal_specs import LABELLED_SOURCE_KINDS, animal_spec_kind, load_animal_spec
 from posefast.seeds import derive_seed
 from posefast.skeleton import get_skeleton
 
@@ -80,8 +85,13 @@ def _check(task: AnimalTask, counts) -> None:
     for flag, spec in (("--source", task.source), ("--target", task.target), ("--test", task.test)):
         if spec:
             animal_spec_kind(spec, flag)  # a bad spec fails before anything is rendered
-    if not task.source.startswith("synthetic-animal:"):
-        raise ValueError(f"--source: the labelled source must be rendered (synthetic-animal:...), got {task.source!r}")
+    _check_source(task.source, "--source")
+
+
+def _check_source(spec: str, flag: str) -> None:
+    if animal_spec_kind(spec, flag) not in LABELLED_SOURCE_KINDS:
+        raise ValueError(f"{flag}: the labelled source must be rendered (synthetic-animal:... or synanimal:<dir>), "
+                         f"got {spec!r}")
 
 
 def load_target_splits(task: AnimalTask, n_target: int, n_test: int, size: int, seed: int) -> tuple:
@@ -89,7 +99,11 @@ def load_target_splits(task: AnimalTask, n_target: int, n_test: int, size: int, 
     :func:`load_animal_domains`)."""
     _check(task, (("n_target", n_target), ("n_test", n_test)))
     skel = get_skeleton(task.skeleton)
-    if not task.test and not task.target.startswith("synthetic-animal:"):
+    release = animal_spec_kind(task.target, "--target") in RELEASE_KINDS
+    if release and not task.test and release_spec_split(task.target, "--target") is not None:
+        raise ValueError(f"--target: {task.target!r} names its split; give the labelled test split as well "
+                         "(--set animal.test=...), or leave split= out: its train list adapts, its valid list tests")
+    if not task.test and not task.target.startswith("synthetic-animal:") and not release:
         if task.target.startswith("video:"):
             raise ValueError(f"--test: a video target ({task.target!r}) has no labels; give a labelled test spec")
         # one labelled file: its first n_target crops adapt (labels unused), its last n_test test
@@ -102,11 +116,21 @@ def load_target_splits(task: AnimalTask, n_target: int, n_test: int, size: int, 
                 everything.subset(slice(len(everything) - n_test, len(everything))))
     test = load_animal_spec(task.test or task.target, size, skel, n=n_test,
                             seed=derive_seed(seed, "target-test-draw"), keypoint_map=task.keypoint_map,
-                            box=task.box, fill=task.fill, region=task.region, flag="--test")
+                            box=task.box, fill=task.fill, region=_region(task, task.test or task.target),
+                            split="valid", flag="--test")
     box = test.meta.get("fixed_box") if task.target.startswith("video:") else task.box
+    # the keypoint map names the labelled test file's keypoints: a release target's too when the test is a release
+    # dataset (or none), its layout being the same
+    same_layout = release and (not task.test or animal_spec_kind(task.test, "--test") in RELEASE_KINDS)
     target = load_animal_spec(task.target, size, skel, n=n_target, seed=seed, box=box, fill=task.fill,
-                              region=task.region, flag="--target")
+                              region=_region(task, task.target), split="train",
+                              keypoint_map=task.keypoint_map if same_layout else None, flag="--target")
     return target, test
+
+
+def _region(task: AnimalTask, spec: str):
+    """The task's region for a spec that takes one (a release dataset's frames are cropped whole)."""
+    return None if animal_spec_kind(spec) in RELEASE_KINDS else task.region
 
 
 def load_animal_domains(task: AnimalTask, n_source: int, n_target: int, n_test: int, size: int, seed: int) -> dict:
@@ -117,7 +141,7 @@ def load_animal_domains(task: AnimalTask, n_source: int, n_target: int, n_test: 
     testing (overlap refused)."""
     _check(task, (("n_source", n_source), ("n_target", n_target), ("n_test", n_test)))
     target, test = load_target_splits(task, n_target, n_test, size, seed)
-    source = load_animal_spec(task.source, size, get_skeleton(task.skeleton), n=n_source, seed=seed,
+    source = load_animal_spec(task.source, size, get_skeleton(task.skeleton), n=n_source, seed=seed, split="train",
                               flag="--source")
     return {"source": source, "target": target, "target_test": test}
 
@@ -135,9 +159,8 @@ def task_of(cfg) -> AnimalTask:
     for key in ("source", "target", "test"):
         if key in changes:
             animal_spec_kind(changes[key], f"animal.{key}")
-    if "source" in changes and not changes["source"].startswith("synthetic-animal:"):
-        raise ValueError(f"animal.source: the labelled source must be rendered (synthetic-animal:...), got "
-                         f"{changes['source']!r}")
+    if "source" in changes:
+        _check_source(changes["source"], "animal.source")
     if "target" in changes and "test" not in changes and task.test:
         changes["test"] = ""  # a new target: its test split is another part or draw of it, not the task's file
     return dataclasses.replace(task, **changes)

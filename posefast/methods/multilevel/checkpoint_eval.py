@@ -1,7 +1,7 @@
 """``python -m posefast.evaluate`` for a multilevel run: one stage checkpoint (``RUN/<variant>/checkpoint.pt``) on
 2D keypoint data — ``coco:<annotations.json>``, ``lsp:<dir>`` or ``synthetic`` for a human (Body16) run; for an
-animal run (``multilevel.skeleton`` an animal layout) ``coco:``, ``dlc:``, ``video:`` or ``synthetic-animal:...``
-in its layout — scored with PCK@0.05 overall, per keypoint and per keypoint group by
+animal run (``multilevel.skeleton`` an animal layout) ``coco:``, ``dlc:``, ``video:``, ``tigdog:``, ``synanimal:``
+or ``synthetic-animal:...`` in its layout — scored with PCK@0.05 overall, per keypoint and per keypoint group by
 :func:`~posefast.evaluation.heatmap2d.evaluate_pck`, with the network the run itself evaluated (the EMA teacher of
 an adapted variant, the student of source-only and pretraining)."""
 from __future__ import annotations
@@ -75,8 +75,12 @@ def load_eval_images(state: dict, spec: str, split: str | None = None, n: int | 
                 target, test = animal.load_target_splits(task, n_target, n_test, ml.image_size, seed)
                 return (test if part == "test" else target), f"the run's target {part} split"
         count = n or (settings.get("animal", {}).get("n_test") if spec.startswith("synthetic-animal:") else None)
+        # a release dataset's lists: --split test (default) = its valid list, train = its train list
+        release_split = {None: "valid", "test": "valid", "train": "train", "all": "all"}[split]
         data = load_animal_spec(spec, ml.image_size, skeleton, n=count, seed=derive_seed(seed, "target-test-draw"),
-                                keypoint_map=keypoint_map, flag="--data")
+                                keypoint_map=keypoint_map, split=release_split, flag="--data")
+        if "split_files" in data.meta:
+            return data, f"its {data.meta['split']} split"
         return data, "all of it" if not spec.startswith("synthetic-animal:") else "rendered crops"
     if keypoint_map is not None:
         raise ValueError("--keypoint-map: only for an animal run's dlc: data")
