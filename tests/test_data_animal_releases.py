@@ -21,7 +21,8 @@ from posefast.skeleton import ANIMAL14, KEYPOINT_MAPS, TIGDOG18
 W, H = 96, 72  # frame size of the fixtures (the releases' are 640 x 480 / 400 x 225; nothing depends on it)
 
 # shot id, first frame, last frame per animal; shot 12's landmark file is missing (the release skips it)
-RANGES = {"horse": [[10, 100, 102], [12, 103, 104], [11, 200, 201]], "tiger": [[5, 7, 9]]}
+RANGES = {"horse": [[10, 100, 109], [12, 110, 111], [11, 200, 204]], "tiger": [[5, 7, 9]]}
+TIGDOG_SPLITS = {"horse": ([0, 3, 5, 6, 7, 8, 9, 10, 11], [14, 1, 2]), "tiger": ([1], [0, 2])}
 
 
 def _image(path, w=W, h=H, seed=0):
@@ -60,7 +61,7 @@ def write_tigdog(root, with_splits=True):
             for frame in range(first, last + 1):
                 _image(str(bd / animal / f"{frame:08d}.jpg"), seed=frame)
     if with_splits:
-        for animal, (train, valid) in {"horse": ([0, 3], [4, 1, 2]), "tiger": ([1], [0, 2])}.items():
+        for animal, (train, valid) in TIGDOG_SPLITS.items():
             d = root / "cached_data" / "real_animal" / animal
             d.mkdir(parents=True)
             np.save(d / "train_idxs_by_video.npy", np.array(train, dtype=np.int64))
@@ -84,13 +85,12 @@ def _to_crop(pts, cx, cy, side, size):
 def test_tigdog_frames_in_the_release_order_and_the_tiger_reordered(tmp_path):
     data = write_tigdog(tmp_path)
     frames, xy, flags, counts = read_tigdog_frames(data, "horse")
-    # shot 10 (frames 100-102), shot 12 skipped (no landmark file), shot 11 (200-201)
-    assert [f[0] for f in frames] == ["horse/00000100.jpg", "horse/00000101.jpg", "horse/00000102.jpg",
-                                      "horse/00000200.jpg", "horse/00000201.jpg"]
-    assert [f[1:] for f in frames] == [(10, 0), (10, 1), (10, 2), (11, 0), (11, 1)]
+    # shot 10 (frames 100-109), shot 12 skipped (no landmark file), shot 11 (200-204)
+    assert [f[0] for f in frames] == [f"horse/{n:08d}.jpg" for n in [*range(100, 110), *range(200, 205)]]
+    assert [f[1:] for f in frames] == [(10, f) for f in range(10)] + [(11, f) for f in range(5)]
     assert counts["shots without a landmark file"] == 1
-    assert np.array_equal(xy[4], _landmarks(11, 1)[0][:18])  # the 19th row dropped
-    assert np.array_equal(flags[4], _landmarks(11, 1)[1][:18, 0])
+    assert np.array_equal(xy[14], _landmarks(11, 4)[0][:18])  # the 19th row dropped
+    assert np.array_equal(flags[14], _landmarks(11, 4)[1][:18, 0])
     frames, xy, flags, _ = read_tigdog_frames(data, "tiger")
     raw = _landmarks(5, 2)[0][:18]
     # row j of tigdog18 is the tiger file's row TIGER_TO_HORSE[j]: its knees (file rows 15-18, 1-based) come before
@@ -104,11 +104,11 @@ def test_tigdog_split_lists_crops_and_scored_keypoints(tmp_path):
     data = write_tigdog(tmp_path)
     with pytest.warns(UserWarning, match="left out .*1 horse: shots without a landmark file"):
         d = load_tigdog(data, 32, animal="horse", split="valid")
-    # the valid list [4, 1, 2] in its own order
-    assert d.extras["frames"] == ["horse/00000201.jpg", "horse/00000101.jpg", "horse/00000102.jpg"]
+    # the valid list [14, 1, 2] in its own order
+    assert d.extras["frames"] == ["horse/00000204.jpg", "horse/00000101.jpg", "horse/00000102.jpg"]
     assert d.keypoint_names == TIGDOG18.joint_names and d.meta["split"] == "valid"
     assert d.meta["split_files"]["horse"].endswith(os.path.join("real_animal", "horse", "valid_idxs_by_video.npy"))
-    for i, (shot, f) in enumerate([(11, 1), (10, 1), (10, 2)]):
+    for i, (shot, f) in enumerate([(11, 4), (10, 1), (10, 2)]):
         pts = _landmarks(shot, f)[0][:18]
         cx, cy, side = release_box(pts, W, H)
         want, box = _to_crop(pts, cx, cy, side, 32)
@@ -119,8 +119,9 @@ def test_tigdog_split_lists_crops_and_scored_keypoints(tmp_path):
     flagged = load_tigdog(data, 32, animal="horse", split="valid", visible="flag")
     assert flagged.visible[:, 5].sum() == 0 and d.visible[:, 5].sum() == 3
     both = load_tigdog(data, 32, split="train")  # horse first, then tiger, each through its own list
-    assert both.extras["frames"] == ["horse/00000100.jpg", "horse/00000200.jpg", "tiger/00000008.jpg"]
-    assert len(load_tigdog(data, 32, split="all")) == 8
+    assert both.extras["frames"] == [f"horse/{n:08d}.jpg" for n in (100, 103, 105, 106, 107, 108, 109, 200, 201)] \
+        + ["tiger/00000008.jpg"]
+    assert len(load_tigdog(data, 32, split="all")) == 18
     assert len(load_tigdog(data, 32, split="all", max_items=2)) == 2
 
 
@@ -155,10 +156,10 @@ def _vertices(animal: str, i: int, n_vertices: int) -> np.ndarray:
     return v
 
 
-SYN_SPLITS = {"train": [0, 2, 3], "valid": [4, 1]}
+SYN_SPLITS = {"train": [0, 2, 3, 5, 6, 7, 8, 9], "valid": [4, 1]}
 
 
-def write_synanimal(root, animal="horse", n=5):
+def write_synanimal(root, animal="horse", n=10):
     """``animal_data/synthetic_animal/<animal>_combineds5r5_texture`` (``*img.png`` + ``*kpts.npy``, as the
     releases' generator writes them) and ``cached_data`` split lists; returns the vertex arrays."""
     folder = root / "animal_data" / "synthetic_animal" / f"{animal}_combineds5r5_texture"
@@ -213,7 +214,7 @@ def test_synanimal_files_vertices_splits_and_scored_keypoints(tmp_path):
         assert torch.equal(d.visible[row], torch.tensor(scored, dtype=torch.float32))
         assert torch.allclose(d.keypoints[row][scored], torch.tensor(want[scored], dtype=torch.float32))
     assert load_synanimal(data, 32, animal="horse", split="valid", visible="flag").visible[:, 6].sum() == 0
-    assert len(load_synanimal(data, 32, animal="horse", split="all")) == 5
+    assert len(load_synanimal(data, 32, animal="horse", split="all")) == 10
 
 
 def test_synanimal_clean_json_reads_as_the_files_do(tmp_path):
@@ -272,8 +273,8 @@ def test_bad_files_fail_in_one_line_naming_the_file(tmp_path):
     data = write_tigdog(tmp_path)
     bd = data / "behaviorDiscovery2.0"
     ranges = bd / "ranges" / "horse" / "ranges.mat"
-    scipy.io.savemat(ranges, {"ranges": np.array([[10, 100, 104]])})  # more frames than shot 10's cells
-    with pytest.raises(ValueError, match="3 landmark cells, fewer than the 5 frames") as e:
+    scipy.io.savemat(ranges, {"ranges": np.array([[10, 100, 112]])})  # more frames than shot 10's cells
+    with pytest.raises(ValueError, match="10 landmark cells, fewer than the 13 frames") as e:
         load_tigdog(data, 32, animal="horse", split="all")
     _one_line(e, bd / "landmarks" / "horse" / "10.mat")
     scipy.io.savemat(ranges, {"ranges": np.array([[10, 100], [11, 200]])})
@@ -282,8 +283,8 @@ def test_bad_files_fail_in_one_line_naming_the_file(tmp_path):
     _one_line(e, ranges)
     scipy.io.savemat(ranges, {"ranges": np.array(RANGES["horse"])})
     split = tmp_path / "cached_data" / "real_animal" / "horse" / "valid_idxs_by_video.npy"
-    np.save(split, np.array([0, 5]))
-    with pytest.raises(ValueError, match="indices must lie in \\[0, 5\\)") as e:
+    np.save(split, np.array([0, 15]))
+    with pytest.raises(ValueError, match="indices must lie in \\[0, 15\\)") as e:
         load_tigdog(data, 32, animal="horse")
     _one_line(e, split)
     np.save(split, np.array([{"a": 1}], dtype=object), allow_pickle=True)
@@ -293,7 +294,7 @@ def test_bad_files_fail_in_one_line_naming_the_file(tmp_path):
     os.remove(split)
     with pytest.raises(FileNotFoundError, match="valid_idxs_by_video.npy .* pass splits="):
         load_tigdog(data, 32, animal="horse")
-    assert len(load_tigdog(data, 32, animal="horse", split="train", splits=tmp_path / "cached_data")) == 2
+    assert len(load_tigdog(data, 32, animal="horse", split="train", splits=tmp_path / "cached_data")) == 9
     with pytest.raises(ValueError, match="not a TigDog folder"):
         load_tigdog(tmp_path, 32)
     syn, _ = write_synanimal(tmp_path / "s")
@@ -354,3 +355,58 @@ def test_damaged_files_fail_with_one_line_naming_the_file(tmp_path, which):
             assert "\n" not in str(e) and str(path) in str(e), str(e)
 
     check()
+
+
+# -- through the CLI --------------------------------------------------------------------------------------------
+
+TINY_ANIMAL = ["--set", "multilevel.image_size=32", "--set", "animal.n_source=8", "--set", "animal.n_target=8",
+               "--set", "animal.n_test=6", "--set", "multilevel.pretrain_epochs=1", "--epochs", "1", "--batch-size",
+               "4", "--set", "multilevel.deconv_channels=8", "--set", "multilevel.adain_steps=2", "--set",
+               "multilevel.adain_size=16", "--set", "compare.bootstrap=20", "--jobs", "1", "--quiet", "--no-plots"]
+
+
+@pytest.mark.filterwarnings("ignore:.*left out")
+def test_synanimal_to_tigdog_through_train_and_evaluate(tmp_path, capsys):
+    from cli_testing import evaluate, one_error_line, train
+    from test_evaluate_animal import _stage_checkpoint
+
+    from posefast.skeleton import MOUSE7
+
+    tig = write_tigdog(tmp_path / "t")
+    syn, _ = write_synanimal(tmp_path / "s")
+    out = tmp_path / "run"
+    source, target = f"synanimal:{syn}?animal=horse", f"tigdog:{tig}"
+    rc, _, err = train(["multilevel", "--task", "animal", "--source", source, "--target", target, "--out", out,
+                        "--seeds", "0", *TINY_ANIMAL], capsys)
+    assert rc == 0, err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["source"] == source and summary["target"].startswith(target) and summary["skeleton"] == "tigdog18"
+    assert summary["n_target_test"] == 5  # the valid lists: 3 horse + 2 tiger frames
+    assert set(summary["per_group"]) == set(TIGDOG18.keypoint_groups)
+    stage = out / "seed0" / "multilevel" / "checkpoint.pt"
+    metrics = json.loads((out / "seed0" / "multilevel" / "metrics.json").read_text())
+    rc, _, err = evaluate(["--checkpoint", stage, "--data", target, "--json", tmp_path / "e.json"], capsys)
+    assert rc == 0, err
+    scored = json.loads((tmp_path / "e.json").read_text())
+    assert scored["pck"] == pytest.approx(metrics["target"]["pck"], abs=1e-9) and scored["n"] == 5
+    rc, _, err = evaluate(["--checkpoint", stage, "--data", f"{target}?animal=tiger", "--json",
+                           tmp_path / "t.json"], capsys)
+    assert rc == 0, err
+    tiger = json.loads((tmp_path / "t.json").read_text())
+    assert tiger["n"] == 2 and tiger["split"] == "its valid split"
+    rc, _, err = evaluate(["--checkpoint", stage, "--data", source, "--split", "train", "--json",
+                           tmp_path / "s.json"], capsys)
+    assert rc == 0 and json.loads((tmp_path / "s.json").read_text())["n"] == 8, err
+    # a mouse7 network scored on TigDog through a keypoint map
+    mouse = _stage_checkpoint(tmp_path / "mouse.pt", MOUSE7)
+    rc, _, err = evaluate(["--checkpoint", mouse, "--data", target, "--keypoint-map", "left_eye=nose,hip=tail_base",
+                           "--json", tmp_path / "m.json"], capsys)
+    assert rc == 0, err
+    m = json.loads((tmp_path / "m.json").read_text())
+    assert m["n"] == 5 and set(m["per_group"]) == set(MOUSE7.keypoint_groups)
+    rc, _, err = train(["multilevel", "--task", "animal", "--source", source, "--target", f"{target}?split=train",
+                        "--out", tmp_path / "r2", "--seeds", "0", *TINY_ANIMAL], capsys)
+    assert rc == 2 and "names its split" in one_error_line(err)
+    rc, _, err = train(["multilevel", "--task", "animal", "--source", f"tigdog:{tig}", "--target", target,
+                        "--out", tmp_path / "r3", "--seeds", "0", *TINY_ANIMAL], capsys)
+    assert rc == 2 and "the labelled source must be rendered" in one_error_line(err)

@@ -44,8 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="checkpoint.pt of a lifting run, or RUN/<variant>/checkpoint.pt of a multilevel run")
     parser.add_argument("--data", required=True,
                         help="lifting: a spec with 3D labels (synthetic:3dhp, an archive .npz, h36m:, 3dhp:, 3dpw:, "
-                             "cmu:); multilevel: coco:<annotations.json>, lsp:<dir> or synthetic; an animal run: coco:, dlc:, "
-                             "tigdog:<dir>[?animal=horse], synanimal:<dir>[?animal=...], synthetic-animal:...")
+                             "cmu:); multilevel: coco:<annotations.json>, lsp:<dir> or synthetic; an animal run: "
+                             "coco:, dlc:, tigdog:<dir>[?animal=horse], synanimal:<dir>[?animal=...], "
+                             "synthetic-animal:...")
     parser.add_argument("--split", choices=("train", "test", "all"), default=None,
                         help="default: the run's own split of its --source/--target, else the test split of a spec "
                              "that has one (synthetic, h36m) and all of any other file")
