@@ -68,3 +68,40 @@ def test_dlc_project_with_a_keypoint_map(tmp_path, capsys):
     assert rc == 2 and "not a keypoint of mouse7" in one_error_line(err)
     rc, out, err = evaluate(argv[:4] + ["--data", "lsp:/x"], capsys)
     assert rc == 2 and "expected synthetic-animal" in one_error_line(err)
+
+
+def test_the_runs_own_dlc_file_however_its_path_is_spelled(tmp_path, capsys, monkeypatch):
+    """The run's own labelled file is recognised by where it is, not by how its path was written: scored on the
+    run's test split through the run's keypoint map and crop rule (the mouse task's: fixed box, top half)."""
+    pd = pytest.importorskip("pandas")
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / "lp"
+    root.mkdir()
+    names = ["f0.png", "f1.png", "f2.png"]
+    for nm in names:
+        _image(root / nm)
+    cols = pd.MultiIndex.from_product([["me"], ["snout", "tailroot"], ["x", "y"]],
+                                      names=["scorer", "bodyparts", "coords"])
+    pd.DataFrame([[20, 10, 60, 20], [22, 11, 61, 23], [25, 12, 50, 21]], index=names,
+                 columns=cols).to_csv(root / "CollectedData.csv")
+    ck = _stage_checkpoint(tmp_path / "checkpoint.pt", MOUSE7)
+    state = torch.load(ck, weights_only=True)
+    state["settings"]["multilevel"]["task"] = "mouse"
+    animal = dict(vars(TrainConfig().animal))
+    animal.update(n_target=2, n_test=2, target=f"dlc:{root}", test="dlc:lp", keypoint_map="snout=nose,tailroot=tail_base")
+    state["settings"]["animal"] = animal
+    ckpt.save_atomic(state, ck)
+    scored = {}
+    for spelling in ("dlc:lp", f"dlc:{root}", "dlc:./lp/"):
+        rc, out, err = evaluate(["--checkpoint", ck, "--data", spelling, "--device", "cpu", "--json",
+                                 tmp_path / "m.json"], capsys)
+        assert rc == 0, err
+        scored[spelling] = json.loads((tmp_path / "m.json").read_text())
+        assert scored[spelling]["split"] == "the run's target test split" and scored[spelling]["n"] == 2
+    assert len({m["pck"] for m in scored.values()}) == 1
+    rc, out, err = evaluate(["--checkpoint", ck, "--data", f"dlc:{root}", "--split", "all", "--device", "cpu",
+                             "--json", tmp_path / "a.json"], capsys)
+    assert rc == 0, err  # all of it, through the run's own keypoint map (none given)
+    assert json.loads((tmp_path / "a.json").read_text())["n"] == 3
+    rc, out, err = evaluate(["--checkpoint", ck, "--data", f"dlc:{root}", "--keypoint-map", "snout=nose"], capsys)
+    assert rc == 2 and "the run's own target" in one_error_line(err)

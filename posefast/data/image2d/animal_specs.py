@@ -23,7 +23,8 @@ from posefast.data.image2d.dataset import ImagePoseDataset
 from posefast.data.image2d.loaders import load_coco_keypoints
 from posefast.skeleton import get_skeleton, keypoint_map
 
-__all__ = ["ANIMAL_SPEC_KINDS", "LABELLED_SOURCE_KINDS", "animal_spec_kind", "load_animal_spec", "remap_layout"]
+__all__ = ["ANIMAL_SPEC_KINDS", "LABELLED_SOURCE_KINDS", "animal_spec_kind", "load_animal_spec", "remap_layout",
+           "same_animal_spec"]
 
 ANIMAL_SPEC_KINDS = (ANIMAL_SPEC_PREFIX, "dlc", "video", "coco", *RELEASE_KINDS)
 # what a task's labelled source may be: rendered crops, or SynAnimal's rendered images (its train split)
@@ -41,6 +42,23 @@ def animal_spec_kind(spec: str, flag: str = "target") -> str:
         return prefix
     raise ValueError(f"{flag}: expected synthetic-animal:<dog|rodent>[-real], dlc:<folder or table>, "
                      f"video:<file>, coco:<annotations.json>, tigdog:<dir> or synanimal:<dir>, got {spec!r}")
+
+
+def same_animal_spec(a: str, b: str) -> bool:
+    """Whether two animal specs name the same data: one kind, the same file or folder (paths compared resolved, so
+    ``dlc:../data/mouse`` and ``dlc:/abs/data/mouse`` agree) and the same options."""
+    if not a or not b:
+        return False
+    kind_a, _, rest_a = str(a).partition(":")
+    kind_b, _, rest_b = str(b).partition(":")
+    if kind_a != kind_b or kind_a not in ANIMAL_SPEC_KINDS:
+        return False
+    if kind_a == ANIMAL_SPEC_PREFIX:
+        return rest_a == rest_b
+    if kind_a in RELEASE_KINDS:
+        (_, path_a, opt_a), (_, path_b, opt_b) = parse_release_spec(a), parse_release_spec(b)
+        return os.path.realpath(path_a) == os.path.realpath(path_b) and opt_a == opt_b
+    return os.path.realpath(rest_a) == os.path.realpath(rest_b)
 
 
 def remap_layout(data: ImagePoseDataset, skeleton) -> ImagePoseDataset:

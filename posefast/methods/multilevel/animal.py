@@ -28,7 +28,7 @@ from posefast.seeds import derive_seed
 from posefast.skeleton import get_skeleton
 
 __all__ = ["AnimalTask", "ANIMAL_TASKS", "MOUSE_DIR", "load_animal_domains", "load_target_splits", "animal_task",
-           "is_animal",
+           "is_animal", "region_for",
            "task_of", "animal_counts"]
 
 
@@ -116,19 +116,25 @@ def load_target_splits(task: AnimalTask, n_target: int, n_test: int, size: int, 
                 everything.subset(slice(len(everything) - n_test, len(everything))))
     test = load_animal_spec(task.test or task.target, size, skel, n=n_test,
                             seed=derive_seed(seed, "target-test-draw"), keypoint_map=task.keypoint_map,
-                            box=task.box, fill=task.fill, region=_region(task, task.test or task.target),
+                            box=task.box, fill=task.fill, region=region_for(task, task.test or task.target),
                             split="valid", flag="--test")
     box = test.meta.get("fixed_box") if task.target.startswith("video:") else task.box
-    # the keypoint map names the labelled test file's keypoints: a release target's too when the test is a release
-    # dataset (or none), its layout being the same
-    same_layout = release and (not task.test or animal_spec_kind(task.test, "--test") in RELEASE_KINDS)
+    # the keypoint map names the labelled test file's keypoints; a labelled target file of the same kind has the
+    # same ones (its labels place its crops, unused in training)
+    family = _family(task.target)
+    same = family in ("dlc", "release") and _family(task.test or task.target) == family
     target = load_animal_spec(task.target, size, skel, n=n_target, seed=seed, box=box, fill=task.fill,
-                              region=_region(task, task.target), split="train",
-                              keypoint_map=task.keypoint_map if same_layout else None, flag="--target")
+                              region=region_for(task, task.target), split="train",
+                              keypoint_map=task.keypoint_map if same else None, flag="--target")
     return target, test
 
 
-def _region(task: AnimalTask, spec: str):
+def _family(spec: str) -> str:
+    kind = animal_spec_kind(spec)
+    return "release" if kind in RELEASE_KINDS else kind
+
+
+def region_for(task: AnimalTask, spec: str):
     """The task's region for a spec that takes one (a release dataset's frames are cropped whole)."""
     return None if animal_spec_kind(spec) in RELEASE_KINDS else task.region
 

@@ -11,7 +11,8 @@ from types import SimpleNamespace
 import torch
 
 from posefast.data.image2d import image_spec_kind, load_image_spec, make_domain
-from posefast.data.image2d.animal_specs import animal_spec_kind, load_animal_spec
+from posefast.data.image2d.animal_files import parse_keypoint_map
+from posefast.data.image2d.animal_specs import animal_spec_kind, load_animal_spec, same_animal_spec
 from posefast.engine import checkpoint as ckpt
 from posefast.evaluation.heatmap2d import evaluate_pck, skeleton_eval_joints
 from posefast.methods.multilevel import animal
@@ -64,21 +65,30 @@ def load_eval_images(state: dict, spec: str, split: str | None = None, n: int | 
     skeleton = run_skeleton(settings)
     if skeleton.name != "body16":
         animal_spec_kind(spec, "--data")
+        crops = {"keypoint_map": keypoint_map}
         if "animal" in settings and getattr(ml, "task", "human") != "human":
             run = SimpleNamespace(multilevel=ml, animal=SimpleNamespace(**settings["animal"]))
             task = animal.task_of(run)
-            if spec in (task.target, task.test) and split != "all":
+            own = any(same_animal_spec(spec, s) for s in (task.target, task.test))
+            if own and keypoint_map is not None and parse_keypoint_map(keypoint_map) != parse_keypoint_map(
+                    task.keypoint_map):
+                raise ValueError(f"--keypoint-map: {spec} is the run's own target, read through its map "
+                                 f"({task.keypoint_map or 'by name'}); leave --keypoint-map out")
+            if own and split != "all":
                 _, n_target, n_test = animal.animal_counts(run)
                 part = split or "test"
                 if n is not None:
                     n_target, n_test = (n_target, n) if part == "test" else (n, n_test)
                 target, test = animal.load_target_splits(task, n_target, n_test, ml.image_size, seed)
                 return (test if part == "test" else target), f"the run's target {part} split"
+            if own and animal_spec_kind(spec) != "video":  # all of the run's own labelled file, cropped as it is
+                crops = {"keypoint_map": task.keypoint_map, "box": task.box, "fill": task.fill,
+                         "region": animal.region_for(task, spec)}
         count = n or (settings.get("animal", {}).get("n_test") if spec.startswith("synthetic-animal:") else None)
         # a release dataset's lists: --split test (default) = its valid list, train = its train list
         release_split = {None: "valid", "test": "valid", "train": "train", "all": "all"}[split]
         data = load_animal_spec(spec, ml.image_size, skeleton, n=count, seed=derive_seed(seed, "target-test-draw"),
-                                keypoint_map=keypoint_map, split=release_split, flag="--data")
+                                split=release_split, flag="--data", **crops)
         if "split_files" in data.meta:
             return data, f"its {data.meta['split']} split"
         return data, "all of it" if not spec.startswith("synthetic-animal:") else "rendered crops"
