@@ -222,7 +222,7 @@ def test_synanimal_clean_json_reads_as_the_files_do(tmp_path):
     write_clean_json(data, "horse", arrays, SYNANIMAL_VERTICES["horse"], 18)
     from_files = load_synanimal(data, 32, animal="horse", split="valid", annotations="npy")
     from_json = load_synanimal(data, 32, animal="horse", split="valid")  # the JSON is read when present
-    assert from_json.meta["annotations"] == {"horse": "json"} and from_files.meta["annotations"] == {"horse": "npy"}
+    assert from_json.meta["annotations"] == "json" and from_files.meta["annotations"] == "npy"
     for key in ("images", "keypoints", "visible"):
         assert torch.equal(getattr(from_json, key), getattr(from_files, key))
 

@@ -522,28 +522,24 @@ def load_synanimal(root, size: int = 64, skeleton="tigdog18", *, animal: str = "
     base = _synanimal_folder(root)
     dirs = _split_dirs(base, splits)
     chosen = ("horse", "tiger") if animal == "all" else (animal,)
-    # the 14-keypoint file is UDAPE's hound/sheep; horse/tiger are in the 18-keypoint one
-    native = {a: get_skeleton("animal14" if a in ("hound", "sheep") else "tigdog18") for a in chosen}
-    jsons = {a: os.path.join(base, "clean_data", f"keypoints_{native[a].num_joints}.json") for a in chosen}
-    use_json = {a: annotations == "json" or (annotations is None and os.path.isfile(jsons[a])) for a in chosen}
-    if not all(use_json.values()):  # the per-image files carry tigdog18's 18 vertices for every animal
-        native = {a: (native[a] if use_json[a] else get_skeleton("tigdog18")) for a in chosen}
-    if len({s.name for s in native.values()}) > 1:
-        raise ValueError(f"animal: {animal} mixes layouts ({', '.join(sorted(s.name for s in native.values()))})")
+    # UDAPE's hound/sheep JSON holds animal14's 14 keypoints, the horse/tiger one tigdog18's 18; the per-image files
+    # give tigdog18's 18 vertices of every animal
+    in_json = get_skeleton("animal14" if animal in ("hound", "sheep") else "tigdog18")
+    json_file = os.path.join(base, "clean_data", f"keypoints_{in_json.num_joints}.json")
+    use_json = annotations == "json" or (annotations is None and os.path.isfile(json_file))
+    layout = in_json if use_json else get_skeleton("tigdog18")
+    if use_json and not os.path.isfile(json_file):
+        raise FileNotFoundError(f"{json_file}: not found (annotations=json)")
+    doc = _read_json(json_file) if use_json else None
     rows, counts, lists = [], {}, {}
-    docs = {}
     for a in chosen:
         folder = os.path.join(base, "synthetic_animal", f"{a}_combineds5r5_texture")
         if not os.path.isdir(folder):
             raise FileNotFoundError(f"{folder}: no such folder (SynAnimal's {a} images)")
         none = 0
-        if use_json[a]:
-            if jsons[a] not in docs:
-                if not os.path.isfile(jsons[a]):
-                    raise FileNotFoundError(f"{jsons[a]}: not found (annotations=json)")
-                docs[jsons[a]] = _read_json(jsons[a])
-            names, kp, bbox, idx = _json_animal(jsons[a], docs[jsons[a]], a, native[a].num_joints, split)
-            lists[a] = jsons[a] if split != "all" else None
+        if use_json:
+            names, kp, bbox, idx = _json_animal(json_file, doc, a, layout.num_joints, split)
+            lists[a] = json_file if split != "all" else None
             get = (lambda i, names=names, kp=kp, bbox=bbox:
                    (names[i], kp[i], np.array([bbox[i, 0], bbox[i, 2]]), np.array([bbox[i, 1], bbox[i, 3]])))
         else:
@@ -580,8 +576,7 @@ def load_synanimal(root, size: int = 64, skeleton="tigdog18", *, animal: str = "
         counts[f"{a}: {split} images with no keypoint in the frame"] = none
     where = f"synanimal:{base}"
     _report(where, counts)
-    layout = next(iter(native.values()))
     meta = {"source": "synanimal", "root": base, "animal": animal, "split": split, "split_files": lists,
-            "annotations": {a: "json" if use_json[a] else "npy" for a in chosen}, "visible": visible,
+            "annotations": "json" if use_json else "npy", "visible": visible,
             "left_out": {k: v for k, v in counts.items() if v}}
     return _crops(rows, layout, skel, keypoint_map, fill, size, where, meta)
