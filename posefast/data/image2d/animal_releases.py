@@ -38,12 +38,12 @@ Split lists are looked for in the ``splits=<folder>`` option (the releases' ``ca
 else in ``<dir>/cached_data``, ``<dir>/data``, ``<dir>/../cached_data``, ``<dir>/../data``.
 
 Which keypoints are scored, as the releases' evaluation reads them: both draw a keypoint's target heatmap only when
-its y > 0 (real_animal_all.py line 177, synthetic_animal_sp_all.py the same test after setting every flag to 1 and
-zeroing points outside the 640 x 480 frame, lines 176-177 and UDAPE lines 256-258), and PCK counts only keypoints
-with a drawn target (UDA-Animal-Pose pose/utils/evaluation.py lines 99-109). So by default (``visible=release``) a
-TigDog keypoint is labelled when y > 0 and a SynAnimal one when it lies in the frame (0 <= x <= W, 0 < y <= H),
-whatever the file's flag; ``visible=flag`` also requires the file's visibility flag (the releases' training
-weight). Coordinates are used as the files give them, as the releases do.
+its y > 0 (real_animal_all.py line 177; synthetic_animal_sp_all.py line 229, after setting every flag to 1 at line
+177 and zeroing the points outside the 640 x 480 frame at line 209), and PCK counts only keypoints with a drawn
+target (UDA-Animal-Pose pose/utils/evaluation.py lines 99-109; UDAPE lib/keypoint_detection.py line 65 on). So
+by default (``visible=release``) a TigDog keypoint is labelled when y > 0 and a SynAnimal one when it lies in the
+frame (0 <= x <= W, 0 < y <= H), whatever the file's flag; ``visible=flag`` also requires the file's visibility
+flag (the releases' training weight). Coordinates are used as the files give them, as the releases do.
 
 Crops are the releases' boxes: TigDog's the labelled keypoints' box (x > 0, y > 0) grown by 15 px and clipped to
 the frame (real_animal_all.py lines 129-138), SynAnimal's the box of every vertex clipped to the frame (lines
