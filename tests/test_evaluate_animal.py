@@ -88,7 +88,8 @@ def test_the_runs_own_dlc_file_however_its_path_is_spelled(tmp_path, capsys, mon
     state = torch.load(ck, weights_only=True)
     state["settings"]["multilevel"]["task"] = "mouse"
     animal = dict(vars(TrainConfig().animal))
-    animal.update(n_target=2, n_test=2, target=f"dlc:{root}", test="dlc:lp", keypoint_map="snout=nose,tailroot=tail_base")
+    animal.update(n_target=2, n_test=2, target=f"dlc:{root}", test="dlc:lp",
+                  keypoint_map="snout=nose,tailroot=tail_base")
     state["settings"]["animal"] = animal
     ckpt.save_atomic(state, ck)
     scored = {}
