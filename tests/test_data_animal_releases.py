@@ -311,21 +311,10 @@ def test_bad_files_fail_in_one_line_naming_the_file(tmp_path):
     _one_line(e, clean)
 
 
-def _mutate(data: bytes, how) -> bytes:
-    kind, where, byte = how
-    i = int(where * max(len(data) - 1, 0))
-    if kind == "truncate":
-        return data[:i]
-    if kind == "flip":
-        return data[:i] + bytes([data[i] ^ (1 << (byte % 8))]) + data[i + 1:] if data else data
-    if kind == "overwrite":
-        return data[:i] + bytes([byte]) * 8 + data[i + 8:]
-    return data[:i] + bytes([byte]) + data[i:]
-
-
 @pytest.mark.parametrize("which", ["ranges", "landmarks", "split", "kpts", "json"])
 def test_damaged_files_fail_with_one_line_naming_the_file(tmp_path, which):
-    from hypothesis import HealthCheck, given, settings, strategies as st
+    from hypothesis import HealthCheck, given, settings
+    from test_data_dlc import _mutants, _mutate
 
     tig = write_tigdog(tmp_path)
     syn, arrays = write_synanimal(tmp_path / "s")
@@ -342,8 +331,7 @@ def test_damaged_files_fail_with_one_line_naming_the_file(tmp_path, which):
 
     @settings(max_examples=40, deadline=None, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture])
-    @given(st.tuples(st.sampled_from(["truncate", "flip", "insert", "overwrite"]), st.floats(0, 1),
-                     st.integers(0, 255)))
+    @given(_mutants())
     def check(how):
         path.write_bytes(_mutate(good, how))
         try:

@@ -56,14 +56,13 @@ Layouts: both read as tigdog18 (the 14-keypoint JSON as animal14); another layou
 from __future__ import annotations
 
 import json
-import math
 import os
 import warnings
 
 import numpy as np
 import torch
 
-from posefast.data.image2d.animal_files import _plan, parse_keypoint_map
+from posefast.data.image2d.animal_files import _plan, _square, parse_keypoint_map
 from posefast.data.image2d.dataset import ImagePoseDataset
 from posefast.data.image2d.loaders import _crop, _open_rgb, _to_crop
 from posefast.data.safe_files import read_npy
@@ -189,13 +188,6 @@ def _find_split(dirs: list[str], relative: str, what: str) -> str:
             return os.path.join(d, relative)
     raise FileNotFoundError(f"split: no {relative} ({what}) in {', '.join(dirs)}; pass splits=<the releases' "
                             "cached_data/ or data/ folder>, or split=all")
-
-
-def _square(lo: np.ndarray, hi: np.ndarray, fill: float) -> tuple[int, int, int]:
-    """(left, top, side) of the integer square centred on the box [lo, hi], its longer side ``fill`` of the crop."""
-    centre = (lo + hi) / 2
-    side = max(float((hi - lo).max()) / fill, 8.0)
-    return math.floor(centre[0] - side / 2), math.floor(centre[1] - side / 2), int(math.ceil(side))
 
 
 def _layout_plan(native, skel, keypoint_map, where: str) -> tuple[np.ndarray, list, list]:
