@@ -65,6 +65,7 @@ import torch
 from posefast.data.image2d.animal_files import _plan, _square, parse_keypoint_map
 from posefast.data.image2d.dataset import ImagePoseDataset
 from posefast.data.image2d.loaders import _crop, _open_rgb, _to_crop
+from posefast.data.mat_files import MatStruct, read_mat
 from posefast.data.safe_files import read_npy
 from posefast.skeleton import KEYPOINT_MAPS, get_skeleton
 
@@ -145,18 +146,14 @@ def load_release_spec(spec: str, size: int, skeleton, *, split: str | None = Non
 # -- shared pieces -------------------------------------------------------------------------------------------------
 
 def _loadmat(path: str, what: str) -> dict:
-    import scipy.io
-
+    """The variables of a MATLAB file, read by posefast's own level-5 reader (``scipy.io.loadmat`` can crash the
+    interpreter on a damaged file)."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: {what} not found")
     size = os.path.getsize(path)
     if size > MAX_MAT_BYTES:
         raise ValueError(f"{path}: {size} bytes, more than a {what} holds ({MAX_MAT_BYTES})")
-    try:
-        return scipy.io.loadmat(path)
-    except Exception as e:  # noqa: BLE001 - scipy raises many types for a damaged file: one line naming it
-        raise ValueError(f"{path}: not a readable MATLAB file ({type(e).__name__}: {' '.join(str(e).split())})") \
-            from None
+    return read_mat(path)
 
 
 def read_split(path: str, n: int, of: str = "the frames it indexes") -> np.ndarray:
@@ -286,8 +283,8 @@ def _read_ranges(path: str) -> np.ndarray:
     if not isinstance(r, np.ndarray) or r.dtype.kind not in "iuf" or r.ndim != 2 or r.shape[1] != 3:
         raise ValueError(f"{path}: 'ranges' must be a numeric [shots, 3] array (shot id, first frame, last frame), "
                          f"got {getattr(r, 'dtype', type(r))} of shape {getattr(r, 'shape', None)}")
-    if not np.isfinite(r).all() or (r != np.round(r)).any() or (r < 0).any():
-        raise ValueError(f"{path}: 'ranges' must hold non-negative whole numbers")
+    if not np.isfinite(r).all() or (r != np.round(r)).any() or (r < 0).any() or (r >= 1e9).any():
+        raise ValueError(f"{path}: 'ranges' must hold non-negative whole numbers below 10^9")
     r = r.astype(np.int64)
     if (r[:, 2] < r[:, 1]).any():
         bad = int(np.flatnonzero(r[:, 2] < r[:, 1])[0])
@@ -310,16 +307,13 @@ def _read_shot(path: str, n_frames: int, ranges: str) -> tuple[np.ndarray, np.nd
                          "the shot")
     xy, flags = np.zeros((n_frames, 18, 2)), np.zeros((n_frames, 18))
     for f in range(n_frames):
-        cell = lm[f, 0]
-        fields = getattr(getattr(cell, "dtype", None), "names", None)
-        if not isinstance(cell, np.ndarray) or not fields or len(fields) < 2 or cell.size < 1:
+        cell = lm[f, 0]  # the releases' landmarks[frame][0][0][0]: the cell's struct, its first element
+        if not isinstance(cell, MatStruct) or len(cell.names) < 2 or not cell.elements:
             raise ValueError(f"{path}: frame {f + 1}: expected a struct of coordinates and visibility flags")
-        rec = cell.flat[0]
-        try:
-            c = np.asarray(rec[0], dtype=np.float64)
-            v = np.asarray(rec[1], dtype=np.float64).reshape(-1)
-        except (TypeError, ValueError):
-            raise ValueError(f"{path}: frame {f + 1}: coordinates and flags must be numeric") from None
+        rec = cell[0]
+        if not all(isinstance(x, np.ndarray) and x.dtype.kind in "iuf" for x in rec[:2]):
+            raise ValueError(f"{path}: frame {f + 1}: coordinates and flags must be real numbers")
+        c, v = rec[0].astype(np.float64), rec[1].astype(np.float64).reshape(-1)
         if c.ndim != 2 or c.shape[1] != 2 or c.shape[0] < 18 or v.size != c.shape[0]:
             raise ValueError(f"{path}: frame {f + 1}: expected coordinates [K >= 18, 2] and K flags, got "
                              f"{c.shape} and {v.size}")
