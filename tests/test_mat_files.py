@@ -57,9 +57,9 @@ def test_what_scipy_crashes_on_and_other_refusals(tmp_path):
     scipy.io.savemat(path, {"s": scipy.sparse.eye(3).tocsc()})
     _one_line(path, "'s' is a sparse array, which posefast does not read")
     path.write_bytes(b"\0" * 512 + b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
-    _one_line(path, "-v7.3 \\(HDF5\\) file")
+    _one_line(path, "a -v7.3 \\(HDF5\\) file")
     path.write_bytes(b"MATLAB 5.0 MAT-file" + b" " * 200)
-    _one_line(path, "no version / endian marker")
+    _one_line(path, "no level-5 version / endian marker")
 
 
 @pytest.mark.parametrize("compressed", [False, True])

@@ -201,12 +201,12 @@ def read_mat(path) -> dict:
     with open(path, "rb") as fh:
         data = fh.read()
     if len(data) < 128:
-        raise ValueError(f"{path}: not a MATLAB .mat file (shorter than its 128-byte header)")
+        raise ValueError(f"{path}: not a readable MATLAB file (shorter than the 128-byte header)")
     if data[:4] == b"\x89HDF" or data[512:516] == b"\x89HDF":
-        raise ValueError(f"{path}: a MATLAB -v7.3 (HDF5) file; save it with -v7 (or -v6) for posefast to read")
+        raise ValueError(f"{path}: not a readable MATLAB file (a -v7.3 (HDF5) file; save it with -v7 or -v6)")
     endian = data[126:128]
     if endian not in (b"IM", b"MI") or data[124:126] not in (b"\x00\x01", b"\x01\x00"):
-        raise ValueError(f"{path}: not a MATLAB level-5 .mat file (no version / endian marker in its header)")
+        raise ValueError(f"{path}: not a readable MATLAB file (no level-5 version / endian marker in its header)")
     order = "<" if endian == b"IM" else ">"
     budget = [MAX_BYTES]
     out = {}
@@ -224,5 +224,5 @@ def read_mat(path) -> dict:
             name, value = _matrix(body, order, budget, 0)
             out[name] = value
     except _Bad as e:
-        raise ValueError(f"{path}: not a readable MATLAB .mat file ({e})") from None
+        raise ValueError(f"{path}: not a readable MATLAB file ({e})") from None
     return out

@@ -34,6 +34,7 @@ import torch
 
 from posefast.data.image2d.dataset import ImagePoseDataset
 from posefast.data.image2d.keypoints import BODY16_NAMES, LSP14_TO_BODY16
+from posefast.data.mat_files import read_mat
 
 __all__ = ["load_lsp", "load_coco_keypoints", "keypoint_triplets"]
 
@@ -100,19 +101,19 @@ def _check_args(size, fill):
 
 
 def _read_lsp_joints(path: str):
-    """-> (xy [N, 14, 2], visible [N, 14], layout) from an LSP or LSP-extended joints.mat."""
-    import scipy.io
-
+    """-> (xy [N, 14, 2], visible [N, 14], layout) from an LSP or LSP-extended joints.mat (read by posefast's own
+    MATLAB reader: ``scipy.io.loadmat`` can crash the interpreter on a damaged file)."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: joints file not found")
-    try:
-        mat = scipy.io.loadmat(path)
-    except Exception as e:  # scipy raises several types for a damaged file
-        raise ValueError(f"{path}: not a readable MATLAB file ({type(e).__name__}: {e})") from e
+    mat = read_mat(path)
     if "joints" not in mat:
         keys = sorted(k for k in mat if not k.startswith("__"))
         raise ValueError(f"{path}: no 'joints' variable (found {keys})")
-    j = np.asarray(mat["joints"], dtype=np.float64)
+    j = mat["joints"]
+    if not isinstance(j, np.ndarray) or j.dtype.kind not in "iuf":
+        raise ValueError(f"{path}: 'joints' must be an array of real numbers, got {type(j).__name__} "
+                         f"{getattr(j, 'dtype', '')}")
+    j = j.astype(np.float64)
     if j.ndim == 2:  # MATLAB drops a trailing singleton: a single sample
         j = j[..., None]
     if j.ndim != 3:
