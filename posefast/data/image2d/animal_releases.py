@@ -329,6 +329,9 @@ def read_tigdog_frames(root, animal: str) -> tuple[list, np.ndarray, np.ndarray,
     tigdog18 order (the tiger reordered)."""
     bd = _tigdog_folder(root)
     ranges_file = os.path.join(bd, "ranges", animal, "ranges.mat")
+    if not os.path.isfile(ranges_file):
+        raise FileNotFoundError(f"{ranges_file}: not found (TigDog's {animal} shots; animal=all reads horse and "
+                                "tiger, ?animal=... names one)")
     ranges = _read_ranges(ranges_file)
     frames, xys, flags = [], [], []
     counts = {"shots without a landmark file": 0, "landmark cells past a shot's last frame": 0}
@@ -521,7 +524,9 @@ def load_synanimal(root, size: int = 64, skeleton="tigdog18", *, animal: str = "
     for a in chosen:
         folder = os.path.join(base, "synthetic_animal", f"{a}_combineds5r5_texture")
         if not os.path.isdir(folder):
-            raise FileNotFoundError(f"{folder}: no such folder (SynAnimal's {a} images)")
+            raise FileNotFoundError(f"{folder}: no such folder (SynAnimal's {a} images"
+                                    + ("; animal=all reads horse and tiger: name one, ?animal=..." if animal == "all"
+                                       else "") + ")")
         none = 0
         if use_json:
             names, kp, bbox, idx = _json_animal(json_file, doc, a, layout.num_joints, split)
