@@ -72,6 +72,21 @@ def test_group_rows_pair_each_group_like_the_overall_table():
     assert text.count("\n| ") == 2 and "| variant | a | b |" in text
 
 
+def test_a_group_with_no_labelled_keypoint_is_left_out_not_nan():
+    import numpy as np
+
+    from posefast.evaluation.keypoint_groups import group_rows, group_table, unscored_groups
+
+    seeds, variants = [0, 1], ["source-only", "multilevel"]
+    visible = np.ones((20, 3))
+    visible[:, 2] = 0  # nobody labels keypoint 2 (a chin the target never marks)
+    records = {v: {s: {"hits": np.ones((20, 3)), "visible": visible} for s in seeds} for v in variants}
+    groups = {"a": (0, 1), "chin": (2,)}
+    rows = group_rows(records, seeds, variants, groups, (0, 1, 2), 20)
+    assert set(rows) == {"a"} and unscored_groups(rows, groups) == ["chin"]
+    assert "nan" not in group_table(rows, variants)
+
+
 def test_defaults_follow_the_datasets_layout():
     n, k = 3, TIGDOG18.num_joints
     peaks = torch.randint(2, 14, (n, k, 2), generator=torch.Generator().manual_seed(1))

@@ -10,7 +10,7 @@ import math
 
 from posefast.evaluation.stats import mean_std, paired_difference, pck_of_hits
 
-__all__ = ["group_rows", "group_table"]
+__all__ = ["group_rows", "group_table", "unscored_groups"]
 
 
 def _columns(records: dict, cols) -> dict:
@@ -23,13 +23,16 @@ def group_rows(records: dict, seeds, variants, groups: dict, evaluated: tuple, n
 
     ``records``: ``{variant: {seed: {"hits", "visible"} [N, K']}}`` over the ``evaluated`` keypoint ids (the
     columns, in that order); ``groups``: group -> keypoint ids of the layout. A group none of whose keypoints was
-    evaluated is left out."""
+    evaluated, or none of whose keypoints is labelled in any test crop (its PCK is undefined, not 0), is left out;
+    :func:`unscored_groups` names those."""
     out = {}
     for g, ids in groups.items():
         cols = [evaluated.index(k) for k in ids if k in evaluated]
         if not cols:
             continue
         sub = {v: {s: _columns(records[v][s], cols) for s in seeds} for v in variants}
+        if not any(sub[v][s]["visible"].any() for v in variants for s in seeds):
+            continue
         entry = {}
         for v in variants:
             pck, std = mean_std(pck_of_hits(sub[v][s]) for s in seeds)
@@ -39,6 +42,11 @@ def group_rows(records: dict, seeds, variants, groups: dict, evaluated: tuple, n
             entry[v] = row
         out[g] = entry
     return out
+
+
+def unscored_groups(rows: dict, groups: dict) -> list[str]:
+    """The layout's groups :func:`group_rows` left out (no keypoint evaluated or labelled), for the table's note."""
+    return [g for g in groups if g not in rows]
 
 
 def _fmt(x: float) -> str:

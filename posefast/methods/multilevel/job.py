@@ -64,7 +64,7 @@ from posefast.engine.jobs import (Job, Summary, cached, cached_entry, collect_re
 from posefast.errors import UsageError
 from posefast.evaluation.comparison import variant_rows
 from posefast.evaluation.heatmap2d import predict, skeleton_eval_joints
-from posefast.evaluation.keypoint_groups import group_rows, group_table
+from posefast.evaluation.keypoint_groups import group_rows, group_table, unscored_groups
 from posefast.evaluation.tables import variants_table
 from posefast.methods.multilevel.adain import load_style_transfer, stylize, train_style_transfer
 from posefast.methods.multilevel.animal import animal_counts, is_animal, load_animal_domains, task_of
@@ -373,6 +373,9 @@ class MultilevelComparison(Job):
                                               tuple(skeleton_eval_joints(skeleton)), cfg.compare.bootstrap)
             table += "\n" + group_table(summary["per_group"], self.variants, label,
                                          f"PCK@0.05 per keypoint group ({skeleton.name}):")
+            unscored = unscored_groups(summary["per_group"], skeleton.group_indices)
+            if unscored:  # e.g. a target that labels no chin: say so rather than print an undefined PCK
+                table += f"Not scored (no labelled keypoint in the test crops): {', '.join(unscored)}.\n"
         return [Summary(self.out, summary, table)]
 
     def finish(self, summaries: list[Summary]) -> None:
