@@ -58,7 +58,7 @@ import torch
 from tqdm import tqdm
 
 from posefast.methods.base import LiftingMethod
-from posefast.data.domains import root_relative
+from posefast.data.domains import load_target_labels, root_relative
 from posefast.methods.diagnostics import EpochDistributions, real_fake_accuracy
 from posefast.methods.losses import discriminator_loss, lsgan, range_loss, rectified_l2
 from posefast.models import AnchorDiscriminator, BAHead, BLHead, PartKCSDiscriminator, PoseDiscriminator2D, bone_lengths
@@ -97,6 +97,22 @@ def log_depth_moments(source_3d: torch.Tensor, target_2d: torch.Tensor, target_c
     mu_a, sd_a = _log_stats((box[..., 0] / target_camera[..., 0] + box[..., 1] / target_camera[..., 1]) / 2,
                             "target 2D scale")
     return mu_s, sd_s, mu_e - mu_a, max(sd_a ** 2 - sd_e ** 2, 0.0) ** 0.5
+
+
+def true_moments(source_3d: torch.Tensor, target_3d: torch.Tensor):
+    """``(depth moments, ray moments)`` as :func:`log_depth_moments` and :func:`ray_moments` give them, the target's
+    halves measured on its 3D roots instead of estimated from its 2D: the ``gpa_moments=target-3d`` diagnostic (it
+    reads target labels, so it is not adaptation). The root ray is the 2D root's, so only the depth half differs
+    from the estimate."""
+    depth, ray = [], []
+    for joints, what in ((source_3d, "source"), (target_3d, "target")):
+        depth += _log_stats(joints[..., 0, 2], f"{what} root depth")
+        r = (joints[..., 0, :2] / joints[..., 0, 2:]).detach().to(torch.float64).reshape(-1, 2)
+        r = r[torch.isfinite(r).all(-1)]
+        if r.shape[0] < 2:
+            raise ValueError(f"{what} root ray: GPA needs at least 2 finite values, got {r.shape[0]}")
+        ray += [r.mean(0), r.std(0)]
+    return tuple(depth), tuple(ray)
 
 
 def matched_depth(depth: torch.Tensor, moments) -> torch.Tensor:
@@ -178,6 +194,17 @@ class PoseDA(LiftingMethod):
             self.depth_map = log_depth_moments(data.source_train["joints_3d"], tgt["joints_2d"], self.target_camera)
         if self.gpa and pc.gpa_align == "matched":
             self.ray_map = ray_moments(data.source_train["joints_3d"], tgt["joints_2d"], self.target_camera)
+        if pc.gpa_moments == "target-3d":  # the diagnostic: the true target moments from its 3D training labels
+            if not self.gpa or pc.gpa_align == "pair":
+                raise ValueError(f"poseda.gpa_moments=target-3d: replaces the moments of gpa_align matched or "
+                                 f"matched-depth, and this run has {'no GPA' if not self.gpa else 'gpa_align=pair'}")
+            labels = load_target_labels(data.target_spec or cfg.target, data.skeleton, dist.device, cfg.n_target,
+                                        cfg.seed)
+            depth_map, ray_map = true_moments(data.source_train["joints_3d"], labels["joints_3d"])
+            self.depth_map = depth_map
+            self.ray_map = ray_map if self.ray_map is not None else None
+        elif pc.gpa_moments != "target-2d":
+            raise ValueError(f"poseda.gpa_moments: expected 'target-2d' or 'target-3d', got {pc.gpa_moments!r}")
         self.generated: torch.Tensor | None = None  # LPA poses [M, J, 3], camera frame of their source sample
         self.generated_from: torch.Tensor | None = None  # [M] source index each generated pose came from
         self.diagnostics = EpochDistributions()
