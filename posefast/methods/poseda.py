@@ -33,7 +33,13 @@ LPA (not released; our reading of the paper, each choice tied to its text):
   abstract; the authors' comment in wenhaochai/PoseDA issue #1: no adversarial loss between generator and lifter,
   the lifter trained after the data is generated) does not say what the anchors are, what the discriminator sees
   or which side is real. ``poseda.anchor`` selects a reading:
-  - ``target2d-local`` (default): the anchors are the target domain's 2D poses — the only target data the method
+  - ``both`` (default): ``target2d-local`` + ``source3d`` below, the reading that gives each of the paper's two
+    words its own judge — "reality" (plausible joint angles: the source's own 3D poses as real) and "quality"
+    (target-like local 2D shape: the target's 2D poses as real). It is the default because it is the one that
+    works across the single-factor targets and the full pair (docs/results.md, the factor table): the source-3D
+    discriminator holds the generated change near the target's extra spread instead of letting the 2D anchor
+    alone pull bones far off.
+  - ``target2d-local``: the anchors are the target domain's 2D poses — the only target data the method
     has, which GPA already uses for position — and the discriminator sees their local 2D shape
     (``AnchorDiscriminator``: root-relative, scale-normalised pose + bone directions); fakes are the augmented
     source poses, GPA-aligned and projected with the paired target camera. "Quality" = target-like local shape.
@@ -42,7 +48,6 @@ LPA (not released; our reading of the paper, each choice tied to its text):
     what the discriminator may use (scale and position as well as shape).
   - ``source3d``: the anchors are the source's own 3D poses (PoseAug's part-KCS discriminator, real = other source
     poses): "reality" = plausible joint angles, with no target information in LPA at all.
-  - ``both``: ``target2d-local`` + ``source3d`` (reality from the source 3D, quality from the target 2D).
 - "no additional learnable parameters" for the lifter and no feedback from it: the generator and discriminator are
   trained first (``lpa_epochs``), then ``lpa_copies`` augmented copies of the source are generated once and the lifter
   trains on source + generated poses, all GPA-aligned.

@@ -40,11 +40,11 @@ class PoseDAConfig:
     ba_range_center: float = 0.1  # band of the mean bone-angle change 1 - cos kept by the range loss
     ba_range_width: float = 0.1
     bl_limit: float = 0.1
-    # what the anchor discriminator compares (methods/poseda.py lists the paper's readings): "target2d-local" (the
-    # target's 2D poses, scale-free local shape), "target2d" (the target's normalised 2D poses as the lifter sees
-    # them), "source3d" (PoseAug's part-KCS discriminator with the source 3D poses as real), "both"
-    # (target2d-local + source3d)
-    anchor: str = choice("target2d-local", ("target2d-local", "target2d", "source3d", "both"))
+    # what the anchor discriminator compares (methods/poseda.py lists the paper's readings): "both" (default:
+    # target2d-local + source3d, "reality" from the source 3D and "quality" from the target 2D), "target2d-local"
+    # (the target's 2D poses, scale-free local shape), "target2d" (the target's normalised 2D poses as the lifter
+    # sees them), "source3d" (PoseAug's part-KCS discriminator with the source 3D poses as real)
+    anchor: str = choice("both", ("target2d-local", "target2d", "source3d", "both"))
     weight_adv_3d: float = 1.0  # the source3d discriminator's weight in the generator loss ("source3d", "both")
     # "release": Kaiming output layers; "identity": see poseaug.generator_init
     generator_init: str = choice("identity", ("identity", "release"))
