@@ -53,6 +53,19 @@ def test_oracle_placement_takes_the_true_depth_distribution(domains):
     assert oracle.ray_map is not None
 
 
-def test_oracle_moments_need_a_matched_placement(domains):
-    with pytest.raises(ValueError, match="poseda.gpa_moments=target-3d: replaces the moments of gpa_align matched"):
-        _gpa(domains, gpa_moments="target-3d", gpa_align="pair")
+def test_oracle_depth_only_keeps_each_pose_on_its_own_ray(domains):
+    src = domains.source_train["joints_3d"]
+    method = _gpa(domains, gpa_moments="target-3d-depth")
+    out, _ = method.place(src, torch.arange(src.shape[0]), torch.Generator().manual_seed(5))
+    torch.testing.assert_close(out[:, 0, :2] / out[:, 0, 2:], src[:, 0, :2] / src[:, 0, 2:], atol=1e-5, rtol=1e-4)
+    truth = load_target_labels("synthetic:h36m+bodies", "h36m16", "cpu", 2048, 0)["joints_3d"]
+    assert float(out[:, 0, 2].double().log().mean()) == pytest.approx(float(truth[:, 0, 2].double().log().mean()),
+                                                                      abs=1e-3)
+
+
+@pytest.mark.parametrize("moments", ["target-3d", "target-3d-depth"])
+def test_oracle_moments_need_a_matched_placement(domains, moments):
+    with pytest.raises(ValueError, match=f"poseda.gpa_moments={moments}: replaces the moments of gpa_align=matched"):
+        _gpa(domains, gpa_moments=moments, gpa_align="pair")
+    with pytest.raises(ValueError, match="gpa_align=matched-depth"):
+        _gpa(domains, gpa_moments=moments, gpa_align="matched-depth")

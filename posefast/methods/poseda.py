@@ -25,6 +25,12 @@ pairing with target samples is redrawn every epoch.
   source's 3D extents); the paired target sample only lends its camera (intrinsics, image size). On a target filmed
   as the source was, the placement is about the identity.
 
+``poseda.gpa_moments=target-3d`` is a diagnostic, not a method: the target halves of those moments are measured on
+the target's 3D training labels (:func:`true_moments`) instead of estimated from its 2D, which tells how much of
+GPA's result on a target is the estimate's error and how much the placement itself (mapping the source's positions
+onto the target's distributions); ``target-3d-depth`` maps only the depth onto the true moments and keeps every
+source pose on its own root ray, which separates the two halves of the placement.
+
 LPA (not released; our reading of the paper, each choice tied to its text):
 - "a augmentation generator that generates the parameters of pre-defined pose transformations": PoseAug's BA and BL
   heads (bone-direction offsets, symmetric bone-length ratios) applied by the ``bone_angle_augment`` /
@@ -199,17 +205,19 @@ class PoseDA(LiftingMethod):
             self.depth_map = log_depth_moments(data.source_train["joints_3d"], tgt["joints_2d"], self.target_camera)
         if self.gpa and pc.gpa_align == "matched":
             self.ray_map = ray_moments(data.source_train["joints_3d"], tgt["joints_2d"], self.target_camera)
-        if pc.gpa_moments == "target-3d":  # the diagnostic: the true target moments from its 3D training labels
-            if not self.gpa or pc.gpa_align == "pair":
-                raise ValueError(f"poseda.gpa_moments=target-3d: replaces the moments of gpa_align matched or "
-                                 f"matched-depth, and this run has {'no GPA' if not self.gpa else 'gpa_align=pair'}")
+        if pc.gpa_moments in ("target-3d", "target-3d-depth"):  # diagnostics: true moments from target 3D labels
+            if not self.gpa or pc.gpa_align != "matched":
+                raise ValueError(f"poseda.gpa_moments={pc.gpa_moments}: replaces the moments of gpa_align=matched, "
+                                 f"and this run has {'no GPA' if not self.gpa else f'gpa_align={pc.gpa_align}'}")
             labels = load_target_labels(data.target_spec or cfg.target, data.skeleton, dist.device, cfg.n_target,
                                         cfg.seed)
-            depth_map, ray_map = true_moments(data.source_train["joints_3d"], labels["joints_3d"])
-            self.depth_map = depth_map
-            self.ray_map = ray_map if self.ray_map is not None else None
+            self.depth_map, self.ray_map = true_moments(data.source_train["joints_3d"], labels["joints_3d"])
+            if pc.gpa_moments == "target-3d-depth":  # the source's own ray moments on both sides: the identity
+                mean_s, sd_s = self.ray_map[:2]
+                self.ray_map = (mean_s, sd_s, mean_s, sd_s)
         elif pc.gpa_moments != "target-2d":
-            raise ValueError(f"poseda.gpa_moments: expected 'target-2d' or 'target-3d', got {pc.gpa_moments!r}")
+            raise ValueError(f"poseda.gpa_moments: expected one of target-2d, target-3d, target-3d-depth, got "
+                             f"{pc.gpa_moments!r}")
         self.generated: torch.Tensor | None = None  # LPA poses [M, J, 3], camera frame of their source sample
         self.generated_from: torch.Tensor | None = None  # [M] source index each generated pose came from
         self.diagnostics = EpochDistributions()

@@ -24,9 +24,10 @@ class PoseDAConfig:
     # pose's root) or "pair" (the release: the paired target pose's root, at the depth giving its 2D scale)
     gpa_align: str = choice("matched", ("matched", "matched-depth", "pair"))
     # where "matched"/"matched-depth" take the target's root-depth and root-ray moments from: "target-2d" (the
-    # method: estimated from the target's 2D) or "target-3d" (a DIAGNOSTIC that reads the target's 3D labels of its
-    # training split, the true moments: never a default, not adaptation; it tells what 2D alone cannot identify)
-    gpa_moments: str = choice("target-2d", ("target-2d", "target-3d"))
+    # method: estimated from the target's 2D) or, as DIAGNOSTICS that read the target's 3D labels of its training
+    # split (never a default, not adaptation; they tell what 2D alone cannot identify): "target-3d" (the true
+    # moments) and "target-3d-depth" (the true depth moments, every source pose kept on its own root ray)
+    gpa_moments: str = choice("target-2d", ("target-2d", "target-3d", "target-3d-depth"))
     depth_min: float = 1.0  # GPA depth clamp (metres)
     depth_max: float = 20.0
     lpa_epochs: int = 2  # passes over the source to train the LPA generator and anchor discriminator
