@@ -69,3 +69,14 @@ def test_oracle_moments_need_a_matched_placement(domains, moments):
         _gpa(domains, gpa_moments=moments, gpa_align="pair")
     with pytest.raises(ValueError, match="gpa_align=matched-depth"):
         _gpa(domains, gpa_moments=moments, gpa_align="matched-depth")
+
+
+def test_the_diagnostic_switch_is_recorded_only_when_on(domains, tmp_path):
+    """Off (the default), ``gpa_moments`` is not part of the settings a resumed run must keep, so GPA/PoseDA run
+    folders written before it existed resume; on, it is, and a resume with another value is refused."""
+    from posefast.engine.trainer import Trainer
+
+    off = Trainer(_gpa(domains).cfg, _gpa(domains), tmp_path / "off").resume_settings()
+    assert "gpa_moments" not in off["poseda"] and off["poseda"]["gpa_align"] == "matched"
+    on = _gpa(domains, gpa_moments="target-3d")
+    assert Trainer(on.cfg, on, tmp_path / "on").resume_settings()["poseda"]["gpa_moments"] == "target-3d"

@@ -182,6 +182,8 @@ def estimate_camera(image_size: torch.Tensor) -> torch.Tensor:
 class PoseDA(LiftingMethod):
     name = "poseda"
     config_section = "poseda"  # the settings a resumed run must keep (besides the common ones)
+    # diagnostics of the section and their off values (engine/trainer.py leaves them out of the resume settings there)
+    diagnostic_switches = {"gpa_moments": "target-2d"}
     use_gpa: bool | None = None  # the ablation subclasses fix these
     use_lpa: bool | None = None
 
