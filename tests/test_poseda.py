@@ -302,3 +302,12 @@ def test_resume_mid_epoch_matches_uninterrupted_run(domains, tmp_path):
     assert torch.equal(method.generated, generated)
     lines = (tmp_path / "killed" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(ln)["epoch"] for ln in lines] == [0, 1]
+
+
+def test_the_shipped_anchor_reading_is_both():
+    """The default reading of the anchor discriminator (docs/results.md, the factor table: the one that works across
+    the single-factor targets and the full pair): the source-3D part-KCS discriminator for "reality" and the
+    target-2D local-shape anchor for "quality"."""
+    from posefast.methods.poseda_config import PoseDAConfig
+
+    assert PoseDAConfig().anchor == "both" and TrainConfig().poseda.anchor == "both"

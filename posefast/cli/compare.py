@@ -35,7 +35,7 @@ from posefast.engine.run_folder import default_out
 from posefast.evaluation.comparison import lifting_summary, targets_summary
 from posefast.evaluation.plots import plot_pretrain_curves
 from posefast.evaluation.tables import comparison_table, targets_table
-from posefast.methods.registry import BASELINE, LIFTING_METHODS, label
+from posefast.methods.registry import BASELINE, LIFTING_METHODS, is_reference, label
 from posefast.methods.run import run_lifting
 
 # Extra paired comparisons reported when both methods ran: (method, against) — LPA's share of PoseDA.
@@ -74,15 +74,19 @@ class CompareConfig:
 # ``--factors``: the targets that differ from ``synthetic:h36m`` in one factor each (``synthetic.FACTOR_PRESETS``)
 FACTOR_TARGETS = ("synthetic:h36m+position", "synthetic:h36m+view", "synthetic:h36m+bodies", "synthetic:h36m+local",
                   "synthetic:h36m+classes")
+# ``--factors`` adds these reference rows to the default ``compare.methods``: the closable gap of each factor
+FACTOR_REFERENCES = ("target-labels",)
 
 
 def parse_methods(value, known) -> list[str]:
-    """``compare.methods`` → the method names, the baseline first (it must be among them)."""
+    """``compare.methods`` → the method names, the baseline first (it must be among them) and the references
+    (``target-labels``: upper bounds that use target labels, not methods) last."""
     names = parse_list(value, "compare.methods", sorted(known))
     if BASELINE not in names:
         raise ValueError(f"compare.methods: must include {BASELINE!r}, the baseline every method is compared with, "
                          f"got {value!r}")
-    return [BASELINE] + [n for n in names if n != BASELINE]
+    rest = [n for n in names if n != BASELINE]
+    return [BASELINE] + [n for n in rest if not is_reference(n)] + [n for n in rest if is_reference(n)]
 
 
 def parse_targets(value) -> list[str]:
@@ -189,7 +193,10 @@ class LiftingComparison(Job):
         summary = lifting_summary(records, per_seed, seeds, names, meta, curves, cfg.compare.bootstrap, BASELINE,
                                   PAIRS)
         summary["seconds"] = self.seconds()
-        return Summary(folder, summary, comparison_table(summary, label, BASELINE)), records
+        return Summary(folder, summary, comparison_table(summary, label, BASELINE, self._references())), records
+
+    def _references(self) -> list[str]:
+        return [m for m in self.methods if is_reference(m)]
 
     def summarize(self, results: dict) -> list[Summary]:
         if not self.several:
@@ -207,7 +214,8 @@ class LiftingComparison(Job):
                    "table": targets_summary(records, self.targets, self.seeds, names, summaries, folders,
                                             self.cfg.compare.bootstrap, BASELINE),
                    "seconds": self.seconds()}
-        return [*per_target.values(), Summary(self.out, summary, targets_table(summary, label, BASELINE))]
+        return [*per_target.values(), Summary(self.out, summary, targets_table(summary, label, BASELINE,
+                                                                              self._references()))]
 
     def finish(self, summaries: list[Summary]) -> None:
         if self.cfg.plots:

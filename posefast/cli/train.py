@@ -9,7 +9,7 @@ from pathlib import Path
 
 from posefast.engine.device import DEVICE_CHOICES, resolve_device
 from posefast.engine.precision import PRECISION_CHOICES, resolve_precision
-from posefast.cli.compare import FACTOR_TARGETS, run_comparison
+from posefast.cli.compare import FACTOR_REFERENCES, FACTOR_TARGETS, run_comparison
 from posefast.engine.distributed import is_main_process, shutdown
 from posefast.engine.run_folder import default_out, prepare_run_folder
 from posefast.errors import UsageError
@@ -62,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", help="target SPEC; only its 2D is used for training (default synthetic:3dhp); compare "
                    "takes several, comma-separated: one shared pretraining per seed, one table methods x targets")
     p.add_argument("--factors", action="store_true", help="compare: the single-factor targets, --target " +
-                   ",".join(FACTOR_TARGETS) + " (each differs from synthetic:h36m in one factor of synthetic:3dhp)")
+                   ",".join(FACTOR_TARGETS) + " (each differs from synthetic:h36m in one factor of synthetic:3dhp); unless "
+                   "compare.methods is set, the methods plus the " + ", ".join(FACTOR_REFERENCES) + " reference row "
+                   "(the target's labels: each factor's closable gap, not a method)")
     p.add_argument("--task", choices=TASKS, help="multilevel/adain: what the 2D job learns: human (default: Body16 "
                    "figures), animal (dm-control's dog, synthetic -> photo-like; tigdog18 keypoints) or mouse (the "
                    "rodent -> the real mirror-mouse video, tested on its labelled frames); an animal task's data are "
@@ -101,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args) -> TrainConfig:
     cfg = TrainConfig()
+    methods_given = False  # compare.methods set by --config or --set (--factors then adds no reference row)
     given = {}  # top-level settings the user gave (--config, flags, --set): multilevel maps or refuses them
     if args.config:
         values = load_yaml(args.config)
@@ -108,6 +111,7 @@ def config_from_args(args) -> TrainConfig:
         apply_overrides(cfg, values, args.config)
         if not resolved:
             given.update(values)
+        methods_given = resolved or "methods" in (values.get("compare") or {})
     direct = {"source": args.source, "target": args.target, "backbone": args.backbone, "epochs": args.epochs,
               "batch_size": args.batch_size, "lr": args.lr, "out": args.out, "seed": args.seed,
               "device": args.device, "init": args.init, "seeds": args.seeds, "jobs": args.jobs,
@@ -124,6 +128,7 @@ def config_from_args(args) -> TrainConfig:
         for part in reversed(path):
             nested = {part: nested}
         apply_overrides(cfg, nested, "--set")
+        methods_given = methods_given or key == "compare.methods"
         if not path:
             given[leaf] = value
     cfg.resume = cfg.resume or args.resume
@@ -151,6 +156,9 @@ def config_from_args(args) -> TrainConfig:
             raise UsageError("--factors: runs the comparison (compare) on the single-factor targets; give it without "
                              "--target and without a METHOD")
         cfg.target = ",".join(FACTOR_TARGETS)
+        if not methods_given:  # the factor table's ceiling: how much of each factor's gap can be closed at all
+            cfg.compare.methods = [*cfg.compare.methods, *(r for r in FACTOR_REFERENCES
+                                                           if r not in cfg.compare.methods)]
     elif args.method != "compare" and "," in cfg.target:
         raise UsageError(f"--target: {args.method} trains on one target; several (comma-separated) are for compare")
     if args.method == "compare" and args.init:

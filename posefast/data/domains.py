@@ -179,6 +179,23 @@ def load_domains(source: str, target: str, skeleton: str | Skeleton, device, n_s
                       target_classes)
 
 
+def load_target_labels(target: str, skeleton: str | Skeleton, device, n_target: int, seed: int) -> Split:
+    """The target's *training* split with its 3D labels: the very poses :func:`load_domains` gives as
+    ``target_train`` (same spec, count, seed and subset), 3D kept. Only for what is explicitly not adaptation —
+    the ``target-labels`` reference stage (the closable gap) and GPA's ``gpa_moments=target-3d`` diagnostic; no
+    method reads it. The target's test split is never read here: training on it would score a lifter on the poses
+    it learned. A target without a separate labelled training split is a ``ValueError`` naming ``--target``."""
+    if spec_kind(target) in ("3dhp", "3dpw"):  # one file serves as both splits (load_split)
+        raise ValueError(f"--target {target!r}: target 3D labels need a training split apart from the test split, "
+                         f"and a 3DHP/3DPW file is a single split")
+    with for_argument("--target"):
+        train = load_split(target, "train", n_target, seed, SPLIT_SALTS["target", "train"], get_skeleton(skeleton))
+    if not train.has_3d:
+        raise ValueError(f"--target {target!r}: target 3D labels need joints_3d on the target's training split, "
+                         f"and it has none")
+    return Split.of(train, device)
+
+
 def root_relative(joints_3d: torch.Tensor) -> torch.Tensor:
     """``[..., J, 3]`` relative to the root joint (index 0 in every layout)."""
     return joints_3d - joints_3d[..., :1, :]

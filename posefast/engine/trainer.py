@@ -81,7 +81,14 @@ class Trainer:
         m.load_extra_state(state["extra"])
 
     def resume_settings(self) -> dict:
-        return lifting_resume_settings(self.cfg.to_dict(), self.method.config_section)  # ``method`` among them
+        settings = lifting_resume_settings(self.cfg.to_dict(), self.method.config_section)  # ``method`` among them
+        # a diagnostic switch at its off value changes nothing, so it is not recorded: run folders written before
+        # the switch existed still resume, and one run with it on is refused as a different run
+        section = settings.get(self.method.config_section)
+        for key, off in getattr(self.method, "diagnostic_switches", {}).items():
+            if isinstance(section, dict) and section.get(key) == off:
+                section = settings[self.method.config_section] = {k: v for k, v in section.items() if k != key}
+        return settings
 
     def begin_epoch(self, epoch: int) -> EpochPlan:
         m = self.method

@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 __all__ = ["LIFTING_METRICS", "Gain", "format_gain", "summary_table", "interval_kind", "comparison_table",
-           "targets_table", "variants_table"]
+           "targets_table", "variants_table", "closable_shares"]
 
 Label = Callable[[str], str]
 
@@ -85,9 +85,40 @@ def _group_table(groups: dict, methods: dict, title: str, label: Label) -> list[
     return lines
 
 
-def comparison_table(summary: dict, label: Label, baseline: str) -> str:
+def closable_shares(rows: dict, reference: str, baseline: str, references: Sequence[str] = ()) -> dict | None:
+    """Each method's mean MPJPE gain over ``baseline`` as a fraction of the reference row's (the closable gap:
+    ``target-labels``), ``{method: fraction}`` for the rows that are neither the baseline nor a reference; None when
+    the reference's own gain is not measurably positive (there is no gap to take a fraction of)."""
+    ref = rows.get(reference, {}).get("vs_source_only")
+    if ref is None or ref["effect"] != "better":
+        return None
+    skip = {baseline, reference, *references}
+    return {m: r["vs_source_only"]["mean"] / ref["mean"] for m, r in rows.items()
+            if m not in skip and "vs_source_only" in r}
+
+
+def _share_line(rows: dict, reference: str, baseline: str, references: Sequence[str], label: Label,
+                where: str = "") -> str:
+    """One line: the closable gap (the reference's gain) and each method's gain as a percentage of it."""
+    gain = _short_gain(rows[reference]["vs_source_only"])
+    shares = closable_shares(rows, reference, baseline, references)
+    if shares is None:
+        return f"{where}{label(reference)}: {gain} mm, no measurable gap to close; no shares."
+    parts = ", ".join(f"{label(m)} {100 * v:+.0f} %" for m, v in shares.items())
+    return f"{where}closable gap {gain} mm ({label(reference)}); each method's gain as a share of it: {parts}."
+
+
+def _reference_note(references: Sequence[str], label: Label, baseline: str) -> str:
+    return (f"{', '.join(label(r) for r in references)}: a reference, not a method — the same budget from the same "
+            f"pretrained lifter, trained on the target's labelled training split (3D labels no adaptation method "
+            f"has); its gain over {label(baseline)} is the gap a lifter can close here, never a result to beat.")
+
+
+def comparison_table(summary: dict, label: Label, baseline: str, references: Sequence[str] = ()) -> str:
     """Markdown of a lifting comparison's summary (:func:`posefast.evaluation.comparison.lifting_summary`): the main table, the
-    extra pairs, target MPJPE by pose-class group, view elevation and pose class, the pretraining plateau."""
+    extra pairs, target MPJPE by pose-class group, view elevation and pose class, the pretraining plateau.
+    ``references``: rows that are upper bounds, not methods (``target-labels``): a note says so and each method's
+    gain is also given as a share of theirs."""
     methods = summary["methods"]
     seeds = summary["seeds"]
     lines = [f"Target metrics, {summary['source']} → {summary['target']}: {summary['backbone']} lifter, source-only "
@@ -102,6 +133,10 @@ def comparison_table(summary: dict, label: Label, baseline: str) -> str:
     for key, d in summary.get("pairs", {}).items():
         m, a = key.split("_vs_")
         lines.append(f"{label(m)} vs {label(a)}: {format_gain(d, ' mm', methods[a]['mpjpe'])}.")
+    refs = [r for r in references if r in methods]
+    if refs:
+        lines += ["", _reference_note(refs, label, baseline)]
+        lines += [_share_line(methods, r, baseline, refs, label, "MPJPE: ") for r in refs]
     for key, title in (("class_groups", "pose class group"), ("view_groups", "view elevation (body axis toward the "
                                                                             "camera; > 0 = seen from above)")):
         lines += _group_table(summary.get(key) or {}, methods, title, label)
@@ -127,10 +162,12 @@ def _short_gain(d: dict) -> str:
     return f"{d['mean']:+.1f} [{lo:+.1f}, {hi:+.1f}]" + (" ~0" if d["effect"] == "no measurable effect" else "")
 
 
-def targets_table(summary: dict, label: Label, baseline: str) -> str:
+def targets_table(summary: dict, label: Label, baseline: str, references: Sequence[str] = ()) -> str:
     """Markdown of a several-target comparison (:func:`posefast.evaluation.comparison.targets_summary`): one row per method,
     per target an MPJPE and a P-MPJPE column; the baseline's cells hold its mean ± std over seeds, every other
-    cell the method's paired gain over the baseline with its 95 % interval (P-MPJPE: the mean, then the gain)."""
+    cell the method's paired gain over the baseline with its 95 % interval (P-MPJPE: the mean, then the gain).
+    ``references`` (upper bounds such as ``target-labels``, not methods): a note, and per target each method's gain
+    as a share of the reference's (the closable gap)."""
     table, targets = summary["table"], summary["targets"]
     methods = list(table[targets[0]]["methods"])
     seeds = summary["seeds"]
@@ -156,6 +193,11 @@ def targets_table(summary: dict, label: Label, baseline: str) -> str:
                   "~0 = the interval holds 0 (no measurable effect). Target test poses: " +
               ", ".join(f"{t} {table[t]['n_target_test']}" for t in targets) + "; each target's full tables in "
               "OUT/<column>/summary.md (" + ", ".join(f"{table[t]['folder']} = {t}" for t in targets) + ")."]
+    refs = [r for r in references if r in methods]
+    if refs:
+        lines += ["", _reference_note(refs, label, baseline), ""]
+        lines += [_share_line(table[t]["methods"], r, baseline, refs, label, f"- {table[t]['folder']}: ")
+                  for r in refs for t in targets]
     return "\n".join(lines) + "\n"
 
 

@@ -23,6 +23,11 @@ class PoseDAConfig:
     # onto the target's distributions estimated from its 2D), "matched-depth" (own depth mapped, the paired target
     # pose's root) or "pair" (the release: the paired target pose's root, at the depth giving its 2D scale)
     gpa_align: str = choice("matched", ("matched", "matched-depth", "pair"))
+    # where "matched"/"matched-depth" take the target's root-depth and root-ray moments from: "target-2d" (the
+    # method: estimated from the target's 2D) or, as DIAGNOSTICS that read the target's 3D labels of its training
+    # split (never a default, not adaptation; they tell what 2D alone cannot identify): "target-3d" (the true
+    # moments) and "target-3d-depth" (the true depth moments, every source pose kept on its own root ray)
+    gpa_moments: str = choice("target-2d", ("target-2d", "target-3d", "target-3d-depth"))
     depth_min: float = 1.0  # GPA depth clamp (metres)
     depth_max: float = 20.0
     lpa_epochs: int = 2  # passes over the source to train the LPA generator and anchor discriminator
@@ -36,11 +41,11 @@ class PoseDAConfig:
     ba_range_center: float = 0.1  # band of the mean bone-angle change 1 - cos kept by the range loss
     ba_range_width: float = 0.1
     bl_limit: float = 0.1
-    # what the anchor discriminator compares (methods/poseda.py lists the paper's readings): "target2d-local" (the
-    # target's 2D poses, scale-free local shape), "target2d" (the target's normalised 2D poses as the lifter sees
-    # them), "source3d" (PoseAug's part-KCS discriminator with the source 3D poses as real), "both"
-    # (target2d-local + source3d)
-    anchor: str = choice("target2d-local", ("target2d-local", "target2d", "source3d", "both"))
+    # what the anchor discriminator compares (methods/poseda.py lists the paper's readings): "both" (default:
+    # target2d-local + source3d, "reality" from the source 3D and "quality" from the target 2D), "target2d-local"
+    # (the target's 2D poses, scale-free local shape), "target2d" (the target's normalised 2D poses as the lifter
+    # sees them), "source3d" (PoseAug's part-KCS discriminator with the source 3D poses as real)
+    anchor: str = choice("both", ("target2d-local", "target2d", "source3d", "both"))
     weight_adv_3d: float = 1.0  # the source3d discriminator's weight in the generator loss ("source3d", "both")
     # "release": Kaiming output layers; "identity": see poseaug.generator_init
     generator_init: str = choice("identity", ("identity", "release"))

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from posefast.methods.base import LiftingMethod
 from posefast.methods.poseaug import PoseAug
 from posefast.methods.poseda import GPAOnly, LPAOnly, PoseDA
+from posefast.methods.target_labels import TargetLabels
 
-__all__ = ["MethodInfo", "LIFTING_METHODS", "IMAGE_METHODS", "MULTILEVEL_VARIANTS", "BASELINE", "lifting_method",
-           "label"]
+__all__ = ["MethodInfo", "LIFTING_METHODS", "IMAGE_METHODS", "MULTILEVEL_VARIANTS", "BASELINE", "REFERENCES",
+           "lifting_method", "label", "is_reference"]
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,13 @@ LIFTING_METHODS: dict[str, MethodInfo] = {
                          "local pose augmentation (LPA)", PoseDA),
     "gpa": MethodInfo("GPA only", "PoseDA with only its global position alignment (the paper's ablation)", GPAOnly),
     "lpa": MethodInfo("LPA only", "PoseDA with only its local pose augmentation (the paper's ablation)", LPAOnly),
+    "target-labels": MethodInfo("Target 3D labels (upper bound, not adaptation)",
+                                "reference, not a method: the lifter trained on the target's labelled training split "
+                                "with a method's budget; its gain is the closable gap", TargetLabels),
 }
+
+# Rows that are references, not methods (they use target labels): listed after the methods, never the best method.
+REFERENCES = ("target-labels",)
 
 # The 2D (image) methods: trained by posefast.methods.multilevel, not by the lifting trainer.
 IMAGE_METHODS: dict[str, MethodInfo] = {
@@ -57,6 +64,11 @@ def lifting_method(name: str) -> type:
         return LIFTING_METHODS[name].cls
     except KeyError:
         raise ValueError(f"METHOD: unknown lifting method {name!r}; expected one of {sorted(LIFTING_METHODS)}") from None
+
+
+def is_reference(name: str) -> bool:
+    """Whether ``name`` is a reference row (an upper bound using target labels), not an adaptation method."""
+    return name in REFERENCES
 
 
 def label(name: str) -> str:
