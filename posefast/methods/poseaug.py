@@ -33,6 +33,9 @@ Options for the short CPU regime (each defaults to the release unless stated; wh
   the control that tells the pipeline (how fakes reach the lifter) from the regime (what the generator makes).
 - ``translation_origin="own"``: the bounded RT root is displaced from each pose's own root instead of placed near
   the source's mean root.
+- ``warmup_steps``: GAN-only steps before the first epoch, the warm-up counted in GAN steps as the release's is
+  (its 2 warm-up epochs are ~3000 steps of batch 1024; the CPU default's ``warmup_epochs=1`` is ~78 steps of 256).
+  ``discriminator_every``, ``pool_size`` and the hardness bands (``beta_*``) are the release's other schedule knobs.
 """
 from __future__ import annotations
 

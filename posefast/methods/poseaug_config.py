@@ -14,8 +14,9 @@ __all__ = ["PoseAugConfig"]
 class PoseAugConfig:
     """PoseAug (Gong et al., CVPR 2021) augmentor and discriminators; numbers from the released code."""
 
-    # epochs of this run in which only the GAN trains (no feedback, no lifter step under lifter_schedule=release;
-    # release: --warmup 2, function_poseaug/config.py:51 with run_poseaug.py:96)
+    # epochs of this run in which the GAN trains without feedback and the lifter sees no fakes (under
+    # lifter_schedule=release it takes no step at all; release: --warmup 2, function_poseaug/config.py:51 with
+    # run_poseaug.py:96)
     warmup_epochs: int = 1
     # GAN-only steps before the first epoch (generator and both discriminators on the template-swapped source, no
     # feedback, the lifter untouched), counted in GAN steps: the release's 2 warm-up epochs are ~3000 steps of batch
