@@ -77,6 +77,7 @@ def test_diagnostics_reach_metrics_jsonl_and_their_plot(tmp_path):
     cfg = TrainConfig(method="poseaug", backbone_width=64, epochs=2, batch_size=64, progress=False, n_source=256,
                       n_target=128, n_test=64, out=str(tmp_path / "run"))
     cfg.poseaug.warmup_epochs = 1
+    cfg.poseaug.beta_rt_center, cfg.poseaug.beta_rt_width = 17.0, 15.0  # the release's RT band
     run_lifting(cfg, "poseaug")
     lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     warm, adapt = lines[0]["diagnostics"], lines[1]["diagnostics"]
@@ -376,3 +377,25 @@ def test_pool_size_is_the_discriminators_history(domains):
     method.train_step({k: v[64:128] for k, v in split.items()}, epoch=0, step=1)
     method.train_step({k: v[128:192] for k, v in split.items()}, epoch=0, step=2)
     assert method.pool_2d.count == 100  # full after the second discriminator step (64 + 36 of the next batch)
+
+
+def test_default_hardness_bands_and_the_feedback_they_set(domains):
+    """Default bands 1.5 ± 0.5 (the release's 3 → 5 ± 2 and 17 ± 15 are settings): the band the feedback's range
+    loss holds each hardness ratio in, so a pose as hard as the release asks for is pushed back by the default."""
+    from posefast.methods.losses import range_loss
+
+    pc = _poseaug(domains).pc
+    assert (pc.beta_start, pc.beta_end, pc.beta_width, pc.beta_rt_center, pc.beta_rt_width) == (1.5, 1.5, 0.5, 1.5, 0.5)
+    ratio = torch.tensor([1.5, 3.0, 17.0])
+    assert range_loss(ratio[:1], pc.beta_rt_center, pc.beta_rt_width) == 0
+    assert range_loss(ratio[1:], pc.beta_rt_center, pc.beta_rt_width) > 0
+    assert range_loss(ratio[1:], 17.0, 15.0) == 0
+    method = _poseaug(domains, warmup_epochs=0)
+    release = _poseaug(domains, warmup_epochs=0, beta_start=3.0, beta_end=5.0, beta_width=2.0, beta_rt_center=17.0,
+                       beta_rt_width=15.0)
+    batch = {k: v[:64] for k, v in method.train_split(0).items()}
+    torch.manual_seed(0)
+    a = method.train_step(batch, epoch=0, step=0)["feedback"]
+    torch.manual_seed(0)
+    b = release.train_step({k: v[:64] for k, v in release.train_split(0).items()}, epoch=0, step=0)["feedback"]
+    assert a != b  # the bands reach the generator's loss
