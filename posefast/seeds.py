@@ -35,6 +35,10 @@ def _poseda_lpa(seed: int) -> int:
     return seed * 104729 + 1
 
 
+def _poseaug_warmup(seed: int, round: int) -> int:
+    return seed * 104_729 + 2 + round
+
+
 def _adain_decoder(seed: int) -> int:
     return seed * 7919 + 17
 
@@ -70,6 +74,10 @@ PURPOSES: dict[str, Purpose] = {
         "PoseAug's bone-length template swap and PoseDA's GPA placement of an epoch's source poses"),
     "poseda-lpa": Purpose(
         (), _poseda_lpa, "PoseDA's LPA generator pretraining: its source batches and target 2D anchors"),
+    "poseaug-warmup": Purpose(
+        ("round",), _poseaug_warmup,
+        "PoseAug's GAN warm-up before the first epoch (poseaug.warmup_steps): the template swap and batch order of "
+        "each pass over the source, `round` counting the passes"),
     "adain-decoder": Purpose(
         (), _adain_decoder, "methods.multilevel.adain: the image pairs the AdaIN decoder trains on"),
     "target-test-draw": Purpose(

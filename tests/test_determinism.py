@@ -191,6 +191,21 @@ def test_poseaug_killed_after_warmup_resumes_bit_for_bit(request, precision, tmp
     assert_same_files(quiet / "poseaug", tmp_path / "poseaug", "metrics.json*")
 
 
+def test_poseaug_gan_warmup_killed_in_the_first_epoch_resumes_bit_for_bit(tmp_path):
+    # poseaug.warmup_steps runs before the first step; the kill comes after step 3 of epoch 0, the last checkpoint
+    # (after step 2) holds the warmed-up GAN and the warm-up's diagnostics, which epoch 0's line must still carry.
+    run = ["poseaug", *SMALL, "--set", "poseaug.warmup_steps=6", "--out"]
+    ref = run_cli([run + [str(tmp_path / "ref")]])
+    assert ref.returncode == 0, ref.stderr[-3000:]
+    first = run_cli([run + [str(tmp_path / "poseaug")]], kill="step:3")
+    assert first.returncode == -signal.SIGKILL, first.stderr[-3000:]
+    again = run_cli([run + [str(tmp_path / "poseaug"), "--resume"]])
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert_same_files(tmp_path / "ref", tmp_path / "poseaug", "metrics.json*")
+    line = json.loads((tmp_path / "ref" / "metrics.jsonl").read_text().splitlines()[0])
+    assert "warmup_d2d_acc_fake" in line["diagnostics"]
+
+
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_multilevel_stage_killed_mid_epoch_resumes_bit_for_bit(request, precision, tmp_path):
     # Kill 1: after the 3rd step of the multilevel variant's first epoch (pretraining and source-only are done; the

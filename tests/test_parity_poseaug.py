@@ -38,7 +38,8 @@ Where posefast deliberately differs, the test switches posefast to the release's
   output layer, Kaiming on the compact fan-in), and the fake pools are fresh, so they pass the fakes through
   (utils/gan_utils.py:163; posefast's ``SamplePool`` likewise) and the iteration is deterministic.
 * Feedback: posefast's default ``poseaug.feedback="released"`` is the release's hardness range loss (the paper's
-  form is the other option); nothing to switch.
+  form is the other option); its default bands differ (BA and RT 1.5 ± 0.5 against the release's 3 → 5 ± 2 and
+  17 ± 15, function_poseaug/config.py:54-59), and the test sets the release's.
 * Not covered by one iteration (regime, listed for the reader): the release also runs the feedback passes during
   warm-up (lifter BN statistics move, model_gan_train.py:267), draws the discriminators' real samples from
   separately shuffled loaders (dataloader_update.py:70-76), and its lifter's real pass uses the un-swapped source
@@ -273,6 +274,9 @@ def release_method(gold, data):
     cfg.poseaug.lifter_schedule, cfg.poseaug.lifter_grad_clip = "release", 1.0
     # the release's generator ranges and initialisation (the augmentor is replaced below anyway)
     cfg.poseaug.generator_init, cfg.poseaug.rotation_limit_deg, cfg.poseaug.translation_limit_m = "release", 180.0, 0.0
+    # the release's hardness bands (function_poseaug/config.py:54-59)
+    cfg.poseaug.beta_start, cfg.poseaug.beta_end, cfg.poseaug.beta_width = 3.0, 5.0, 2.0
+    cfg.poseaug.beta_rt_center, cfg.poseaug.beta_rt_width = 17.0, 15.0
     method = lifting_method("poseaug")(cfg, data, DistContext())
     pc = method.pc
     aug = build_augmentor(_section(gold, "init.G."))

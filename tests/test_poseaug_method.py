@@ -77,6 +77,7 @@ def test_diagnostics_reach_metrics_jsonl_and_their_plot(tmp_path):
     cfg = TrainConfig(method="poseaug", backbone_width=64, epochs=2, batch_size=64, progress=False, n_source=256,
                       n_target=128, n_test=64, out=str(tmp_path / "run"))
     cfg.poseaug.warmup_epochs = 1
+    cfg.poseaug.beta_rt_center, cfg.poseaug.beta_rt_width = 17.0, 15.0  # the release's RT band
     run_lifting(cfg, "poseaug")
     lines = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     warm, adapt = lines[0]["diagnostics"], lines[1]["diagnostics"]
@@ -296,3 +297,105 @@ def test_release_lifter_schedule_refuses_several_processes(domains):
     cfg = TrainConfig(method="poseaug", backbone_width=64, epochs=4, batch_size=64, progress=False)
     with pytest.raises(ValueError, match="lifter_schedule"):
         lifting_method("poseaug")(cfg, domains, DistContext(world_size=2))
+
+
+@pytest.mark.parametrize("bad", [{"warmup_steps": -1}, {"discriminator_every": 0}, {"pool_size": 0},
+                                 {"warmup_steps": 2.5}, {"beta_width": 0.0}, {"beta_rt_width": -1.0}])
+def test_schedule_settings_are_checked(domains, bad):
+    (key, _), = bad.items()
+    with pytest.raises(ValueError, match=f"poseaug.{key}"):
+        _poseaug(domains, **bad)
+
+
+def _params(module):
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def _same(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def test_warmup_steps_train_only_the_gan_before_the_first_epoch(domains):
+    """poseaug.warmup_steps: that many generator steps (and a discriminator step every discriminator_every) before
+    the first epoch, none after; the lifter untouched, no feedback; the diagnostics under warmup_ in epoch 0."""
+    method = _poseaug(domains, warmup_steps=7, discriminator_every=3, lifter_schedule="release")
+    lifter, gen, d2d = _params(method._lifter), _params(method._augmentor), _params(method._d2d)
+    d_steps = []
+    step = method.opt_d.step
+    method.opt_d.step = lambda *a, **k: (d_steps.append(1), step(*a, **k))[1]
+    feedback = []
+    fb = method._feedback
+    method._feedback = lambda *a, **k: (feedback.append(1), fb(*a, **k))[1]
+    method.begin_epoch(0)
+    assert method.step_count == 7 and len(d_steps) == 3  # steps 0, 3, 6
+    assert not feedback and not method._fakes
+    assert _same(lifter, method._lifter.parameters())
+    assert not _same(gen, method._augmentor.parameters()) and not _same(d2d, method._d2d.parameters())
+    after = _params(method._augmentor)
+    method.begin_epoch(1)  # once only
+    assert method.step_count == 7 and _same(after, method._augmentor.parameters())
+    diag = method.epoch_diagnostics()
+    assert "warmup_rt_angle_deg" in diag and "warmup_d2d_acc_fake" in diag and "rt_angle_deg" not in diag
+    assert "warmup_rt_angle_deg" not in method.epoch_diagnostics()  # reported with the first epoch only
+    # 7 steps of 64 over 256 source poses: two passes (4 + 3 steps), each with its own template swap
+    none = _poseaug(domains, warmup_steps=0)
+    none.begin_epoch(0)
+    assert none.step_count == 0 and none.warmed_up
+
+
+def test_warmup_steps_repeat_and_survive_a_checkpoint(domains):
+    a, b = _poseaug(domains, warmup_steps=5), _poseaug(domains, warmup_steps=5)
+    for m in (a, b):
+        torch.manual_seed(3)
+        m.begin_epoch(0)
+    assert _same(_params(a._augmentor), b._augmentor.parameters()) and _same(_params(a._d3d), b._d3d.parameters())
+    assert torch.equal(a.pool_2d.items, b.pool_2d.items)
+    state = a.extra_state()
+    c = _poseaug(domains, warmup_steps=5)
+    c.load_extra_state(state)
+    c.begin_epoch(0)  # a resumed run does not warm up again
+    assert c.step_count == 5 and c.epoch_diagnostics().keys() == a.epoch_diagnostics().keys()
+
+
+@pytest.mark.parametrize("every", [1, 2, 4])
+def test_discriminator_every_sets_the_discriminator_steps(domains, every):
+    method = _poseaug(domains, discriminator_every=every, warmup_epochs=1)
+    calls = []
+    step = method.opt_d.step
+    method.opt_d.step = lambda *a, **k: (calls.append(1), step(*a, **k))[1]
+    split = method.train_split(0)
+    for s in range(4):
+        method.train_step({k: v[s * 64:(s + 1) * 64] for k, v in split.items()}, epoch=0, step=s)
+    assert len(calls) == len(range(0, 4, every))
+
+
+def test_pool_size_is_the_discriminators_history(domains):
+    method = _poseaug(domains, pool_size=100, warmup_epochs=1)
+    assert method.pool_2d.size == 100 and method.pool_3d.size == 100
+    split = method.train_split(0)
+    method.train_step({k: v[:64] for k, v in split.items()}, epoch=0, step=0)
+    method.train_step({k: v[64:128] for k, v in split.items()}, epoch=0, step=1)
+    method.train_step({k: v[128:192] for k, v in split.items()}, epoch=0, step=2)
+    assert method.pool_2d.count == 100  # full after the second discriminator step (64 + 36 of the next batch)
+
+
+def test_default_hardness_bands_and_the_feedback_they_set(domains):
+    """Default bands 1.5 ± 0.5 (the release's 3 → 5 ± 2 and 17 ± 15 are settings): the band the feedback's range
+    loss holds each hardness ratio in, so a pose as hard as the release asks for is pushed back by the default."""
+    from posefast.methods.losses import range_loss
+
+    pc = _poseaug(domains).pc
+    assert (pc.beta_start, pc.beta_end, pc.beta_width, pc.beta_rt_center, pc.beta_rt_width) == (1.5, 1.5, 0.5, 1.5, 0.5)
+    ratio = torch.tensor([1.5, 3.0, 17.0])
+    assert range_loss(ratio[:1], pc.beta_rt_center, pc.beta_rt_width) == 0
+    assert range_loss(ratio[1:], pc.beta_rt_center, pc.beta_rt_width) > 0
+    assert range_loss(ratio[1:], 17.0, 15.0) == 0
+    method = _poseaug(domains, warmup_epochs=0)
+    release = _poseaug(domains, warmup_epochs=0, beta_start=3.0, beta_end=5.0, beta_width=2.0, beta_rt_center=17.0,
+                       beta_rt_width=15.0)
+    batch = {k: v[:64] for k, v in method.train_split(0).items()}
+    torch.manual_seed(0)
+    a = method.train_step(batch, epoch=0, step=0)["feedback"]
+    torch.manual_seed(0)
+    b = release.train_step({k: v[:64] for k, v in release.train_split(0).items()}, epoch=0, step=0)["feedback"]
+    assert a != b  # the bands reach the generator's loss

@@ -37,6 +37,7 @@ def test_literal_values():
     assert derive_seed(2, "train-split", epoch=4) == 15_842
     assert derive_seed(1, "multilevel-loop") == 10_007
     assert derive_seed(2, "poseda-lpa") == 209_459
+    assert derive_seed(2, "poseaug-warmup", round=3) == 209_463
     assert derive_seed(1, "adain-decoder") == 7936
     assert derive_seed(0, "target-test-draw") == 1_000_003
     assert derive_seed(5, "subset", salt=4) == 9

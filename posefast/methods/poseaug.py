@@ -33,6 +33,9 @@ Options for the short CPU regime (each defaults to the release unless stated; wh
   the control that tells the pipeline (how fakes reach the lifter) from the regime (what the generator makes).
 - ``translation_origin="own"``: the bounded RT root is displaced from each pose's own root instead of placed near
   the source's mean root.
+- ``warmup_steps``: GAN-only steps before the first epoch, the warm-up counted in GAN steps as the release's is
+  (its 2 warm-up epochs are ~3000 steps of batch 1024; the CPU default's ``warmup_epochs=1`` is ~78 steps of 256).
+  ``discriminator_every``, ``pool_size`` and the hardness bands (``beta_*``) are the release's other schedule knobs.
 """
 from __future__ import annotations
 
@@ -110,6 +113,15 @@ class PoseAug(LiftingMethod):
         super().__init__(cfg, data, dist)
         pc, skel, dev = cfg.poseaug, self.skeleton, self.device
         self.pc = pc
+        for key in ("warmup_steps", "discriminator_every", "pool_size"):
+            value = getattr(pc, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "warmup_steps" else 1):
+                raise ValueError(f"poseaug.{key}: expected a {'non-negative' if key == 'warmup_steps' else 'positive'} "
+                                 f"integer, got {value!r}")
+        for key in ("beta_width", "beta_rt_width"):
+            if not getattr(pc, key) > 0:
+                raise ValueError(f"poseaug.{key}: expected a positive half-width of the hardness band, got "
+                                 f"{getattr(pc, key)!r}")
         if not 0 < pc.rotation_limit_deg <= 180:
             raise ValueError(f"poseaug.rotation_limit_deg: expected an angle in (0, 180], got {pc.rotation_limit_deg!r}")
         rt_kwargs = {"rotation_limit": math.radians(pc.rotation_limit_deg)}
@@ -174,6 +186,8 @@ class PoseAug(LiftingMethod):
         self._real: dict = {}
         self._last_aug = None
         self.diagnostics = EpochDistributions()
+        self.warmed_up = pc.warmup_steps == 0
+        self._warmup_diagnostics: dict = {}
 
     # -- checkpointed state ---------------------------------------------------------------------------------------
     def modules(self):
@@ -187,7 +201,9 @@ class PoseAug(LiftingMethod):
 
     def extra_state(self):
         state = {"pool_3d": self.pool_3d.state_dict(), "pool_2d": self.pool_2d.state_dict(), "step": self.step_count,
-                 "diagnostics": self.diagnostics.state_dict()}
+                 "diagnostics": self.diagnostics.state_dict(), "warmed_up": self.warmed_up}
+        if self._warmup_diagnostics:  # a checkpoint inside the first epoch keeps the warm-up's line for it
+            state["warmup_diagnostics"] = self._warmup_diagnostics
         if self._fakes:  # a checkpoint inside an epoch of the "release" schedule keeps the fakes made so far
             state["fakes_2d"] = torch.cat([x for x, _ in self._fakes])
             state["fakes_3d"] = torch.cat([y for _, y in self._fakes])
@@ -200,6 +216,40 @@ class PoseAug(LiftingMethod):
         if "diagnostics" in state:
             self.diagnostics.load_state_dict(state["diagnostics"])
         self._fakes = [(state["fakes_2d"], state["fakes_3d"])] if "fakes_2d" in state else []
+        # a checkpoint is written after the warm-up (it runs before the first step); older ones had none to run
+        self.warmed_up = bool(state.get("warmed_up", True))
+        self._warmup_diagnostics = dict(state.get("warmup_diagnostics", {}))
+
+    def begin_epoch(self, epoch: int) -> None:
+        super().begin_epoch(epoch)
+        if not self.warmed_up:
+            self._gan_warmup()
+
+    def _gan_warmup(self) -> None:
+        """``poseaug.warmup_steps`` GAN-only steps before the first epoch, as the release's warm-up epochs train
+        (run_poseaug.py:94-96: train_gan without train_posenet; model_gan_train.py:271: no feedback): passes over
+        the source, each with its own template swap and batch order, full batches of ``batch_size``. Their
+        diagnostics go to the first epoch's line under ``warmup_<name>``."""
+        pc, bs = self.pc, self.cfg.batch_size
+        n = self.source["joints_3d"].shape[0]
+        per_pass = max(1, n // bs)
+        epoch_diagnostics, self.diagnostics = self.diagnostics, EpochDistributions()
+        done, rnd = 0, 0
+        while done < pc.warmup_steps:
+            g = torch.Generator().manual_seed(derive_seed(self.cfg.seed, "poseaug-warmup", round=rnd))
+            split = dict(self.source)
+            if pc.template_swap:
+                split["joints_3d"], split["joints_2d_norm"] = self._swapped_source(g)
+            order = torch.randperm(n, generator=g).to(self.source["joints_3d"].device)
+            for i in range(min(per_pass, pc.warmup_steps - done)):
+                idx = order[i * bs:(i + 1) * bs]
+                self._gan_step({k: split[k][idx] for k in ("joints_3d", "camera_norm", "joints_2d_norm")}, 0,
+                               warm=True)
+                done += 1
+            rnd += 1
+        self._warmup_diagnostics = {f"warmup_{k}": v for k, v in self.diagnostics.summary().items()}
+        self.diagnostics = epoch_diagnostics
+        self.warmed_up = True
 
     def end_epoch(self, epoch: int) -> None:
         if self.pc.lifter_schedule == "release" and epoch >= self.pc.warmup_epochs:
@@ -238,16 +288,22 @@ class PoseAug(LiftingMethod):
         of frame, left out of the lifter's batch), ``hardness_ba`` / ``hardness_rt`` (the lifter's error on
         augmented / original poses per joint group, with the released target bands; after warm-up), and the
         discriminators' accuracies on real and pooled fake samples."""
-        return self.diagnostics.summary()
+        summary = {**self._warmup_diagnostics, **self.diagnostics.summary()}
+        self._warmup_diagnostics = {}
+        return summary
 
     # -- data -------------------------------------------------------------------------------------------------------
+    def _swapped_source(self, generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """The source poses with random template bone lengths (``generator`` draws them) and their projections."""
+        j3d = swap_bone_lengths(self.source["joints_3d"], self.templates, self.skeleton, generator)
+        return j3d, project(j3d, self.source["camera_norm"])
+
     def train_split(self, epoch: int) -> dict:
         if not self.pc.template_swap:
             return self.source
         # A generator seeded by (seed, epoch): a run resumed mid-epoch rebuilds the same swapped split.
         g = torch.Generator().manual_seed(derive_seed(self.cfg.seed, "train-split", epoch=epoch))
-        j3d = swap_bone_lengths(self.source["joints_3d"], self.templates, self.skeleton, g)
-        uv = project(j3d, self.source["camera_norm"])
+        j3d, uv = self._swapped_source(g)
         # the swapped poses feed the generator and the discriminators' real side; the lifter's real pairs stay the
         # source's own unless poseaug.lifter_real = "swapped" (the release's lifter pass reads the un-swapped loader)
         real = self.source if self.pc.lifter_real == "original" else {"joints_3d": j3d, "joints_2d_norm": uv}
@@ -289,10 +345,12 @@ class PoseAug(LiftingMethod):
         return pc.weight_feedback_ba * loss_ba + pc.weight_feedback_rt * loss_rt
 
     # -- one step ---------------------------------------------------------------------------------------------------
-    def train_step(self, batch, epoch, step):
+    def _gan_step(self, batch, epoch, warm):
+        """One generator step (feedback unless ``warm``) and, every ``discriminator_every`` GAN steps, one step of
+        both discriminators on pooled fakes. Returns (the discriminators' losses, the generator's losses, the RT
+        poses, their projections)."""
         pc, skel = self.pc, self.skeleton
         j3d, cam, x2d = batch["joints_3d"], batch["camera_norm"], batch["joints_2d_norm"]
-        warm = epoch < pc.warmup_epochs
 
         # generator
         self.augmentor.train()
@@ -360,6 +418,16 @@ class PoseAug(LiftingMethod):
             self.opt_d.step()
             losses["loss_d"] = float(loss_d.detach())
         self.step_count += 1
+        generator = dict(loss_g=float(loss_g.detach()), adv_3d=float(adv_3d.detach()), adv_2d=float(adv_2d.detach()),
+                         diff=float(diff.detach()), feedback=float(feedback.detach()),
+                         ba_change=float(cos_change.detach().mean()))
+        return losses, generator, rt, uv_rt
+
+    def train_step(self, batch, epoch, step):
+        pc = self.pc
+        j3d, x2d = batch["joints_3d"], batch["joints_2d_norm"]
+        warm = epoch < pc.warmup_epochs
+        losses, generator, rt, uv_rt = self._gan_step(batch, epoch, warm)
 
         # lifter: real pairs, plus augmented pairs once the warm-up is over (out-of-frame fakes dropped, as released)
         inputs, targets = batch.get("real_joints_2d_norm", x2d), root_relative(batch.get("real_joints_3d", j3d))
@@ -373,9 +441,7 @@ class PoseAug(LiftingMethod):
         self._last_aug = (rt.detach()[:64], uv_rt.detach()[:64])
         if pc.lifter_schedule == "joint":
             losses["loss_lifter"] = self.lifter_step(inputs, targets, grad_clip=pc.lifter_grad_clip)
-        losses.update(loss_g=float(loss_g.detach()),
-                      adv_3d=float(adv_3d.detach()), adv_2d=float(adv_2d.detach()), diff=float(diff.detach()),
-                      feedback=float(feedback.detach()), ba_change=float(cos_change.detach().mean()))
+        losses.update(generator)
         return losses
 
     def plot_groups(self):

@@ -14,7 +14,14 @@ __all__ = ["PoseAugConfig"]
 class PoseAugConfig:
     """PoseAug (Gong et al., CVPR 2021) augmentor and discriminators; numbers from the released code."""
 
-    warmup_epochs: int = 1  # lifter-only epochs before the augmentor joins (paper: 2)
+    # epochs of this run in which the GAN trains without feedback and the lifter sees no fakes (under
+    # lifter_schedule=release it takes no step at all; release: --warmup 2, function_poseaug/config.py:51 with
+    # run_poseaug.py:96)
+    warmup_epochs: int = 1
+    # GAN-only steps before the first epoch (generator and both discriminators on the template-swapped source, no
+    # feedback, the lifter untouched), counted in GAN steps: the release's 2 warm-up epochs are ~3000 steps of batch
+    # 1024 (run_poseaug.py:94-96) while one CPU epoch is ~78 steps of 256. They take GAN time, no lifter steps.
+    warmup_steps: int = 0
     lr_generator: float = 1e-4
     lr_discriminator: float = 1e-4
     noise_dim: int = 48
@@ -29,13 +36,18 @@ class PoseAugConfig:
     feedback: str = choice("released", ("released", "paper"))
     weight_feedback_ba: float = 0.1
     weight_feedback_rt: float = 0.01
-    beta_start: float = 3.0  # beta_BA(e) = beta_start + (beta_end - beta_start) e / epochs (released: 3 + 2e/50)
-    beta_end: float = 5.0
-    beta_width: float = 2.0  # released BA hardness band beta_BA +- 2
-    beta_rt_center: float = 17.0  # released RT hardness band 17 +- 15
-    beta_rt_width: float = 15.0
-    pool_size: int = 4096
-    discriminator_every: int = 2
+    # The hardness bands: the lifter's error on BA / RT poses over its error on their source poses is kept in
+    # beta +- width. beta_BA(e) = beta_start + (beta_end - beta_start) e / epochs. Release: BA 3 -> 5 +- 2, RT 17 +- 15
+    # (--hardratio_*, function_poseaug/config.py:54-59; configs/poseaug_paper.yaml). Default 1.5 +- 0.5 for both:
+    # augmented poses 1-2 times as hard as their source (docs/results.md, "Which gap each method closes": the full
+    # pair gains measurably over the released bands, no factor loses measurably).
+    beta_start: float = 1.5
+    beta_end: float = 1.5
+    beta_width: float = 0.5
+    beta_rt_center: float = 1.5
+    beta_rt_width: float = 0.5
+    pool_size: int = 4096  # fakes the discriminators draw from (release: Sample_from_Pool(4096), utils/gan_utils.py:155)
+    discriminator_every: int = 2  # discriminator update every N GAN steps (release --df 2, function_poseaug/config.py:52)
     grad_clip: float = 1.0
     template_swap: bool = True  # random bone-length template swap of the source each epoch
     # the lifter's real pairs: "original" source poses (released: run_poseaug.py trains the lifter's real pass on
