@@ -61,9 +61,9 @@ class EpochTask(Protocol):
 
     def begin_epoch(self, epoch: int) -> EpochPlan: ...
 
-    def train_step(self, indices: tuple[torch.Tensor, ...], epoch: int, step: int) -> dict[str, float]:
+    def train_step(self, indices: tuple[torch.Tensor, ...], epoch: int, step: int) -> dict[str, float | torch.Tensor]:
         """One optimisation step on the batches ``indices`` (one index tensor per draw of the plan, this rank's
-        share); returns the step's losses as floats."""
+        share); returns the step's losses, as floats or (better: no host read per step) 0-dim tensors."""
 
     def end_epoch(self, epoch: int) -> None: ...
 
@@ -138,7 +138,11 @@ class EpochLoop:
         self.out = Path(out)
         self.checkpoint_path = self.out / "checkpoint.pt"
         self.metrics_path = self.out / "metrics.jsonl"
-        self.loss_sums: dict[str, float] = {}
+        # per loss, the epoch's sum so far: float64 0-dim tensors on the losses' device, added without reading them
+        # back each step (a host read per loss and step is a synchronisation on a GPU); read once per epoch and at
+        # each mid-epoch checkpoint. Adding the float32 losses in float64 in step order rounds exactly as the Python
+        # floats did, so the logged means keep their bits.
+        self.loss_sums: dict[str, float | torch.Tensor] = {}
         if self.dist.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
 
@@ -146,10 +150,11 @@ class EpochLoop:
     def save(self, epoch: int, step: int) -> None:
         """Checkpoint the state before (``epoch``, ``step``): what a resumed run continues from."""
         if self.dist.is_main:
+            # loss_sums: of the epoch so far, so a mid-epoch resume logs the same means
             state = {"epoch": epoch, "step": step, **self.task.checkpoint_state(),
                      "settings": self.task.resume_settings(), "rng": ckpt.rng_state(),
                      "precision": self.precision.name,
-                     "loss_sums": dict(self.loss_sums)}  # of the epoch so far: a mid-epoch resume logs the same means
+                     "loss_sums": {k: float(v) for k, v in self.loss_sums.items()}}
             ckpt.save_atomic(state, self.checkpoint_path)
         self.dist.barrier()
 
@@ -198,11 +203,13 @@ class EpochLoop:
             self.metrics_path.unlink()
 
     # -- the loop -------------------------------------------------------------------------------------------------
-    def step(self, indices: tuple[torch.Tensor, ...], epoch: int, step: int) -> dict[str, float]:
-        """One training step of the task, its losses added to the epoch's sums."""
+    def step(self, indices: tuple[torch.Tensor, ...], epoch: int, step: int) -> dict[str, float | torch.Tensor]:
+        """One training step of the task, its losses added to the epoch's sums (see ``loss_sums``)."""
         with self.precision.networks():
             losses = self.task.train_step(indices, epoch, step)
         for k, v in losses.items():
+            if isinstance(v, torch.Tensor):
+                v = v.detach().to(torch.float64)
             self.loss_sums[k] = self.loss_sums.get(k, 0.0) + v
         return losses
 
@@ -231,14 +238,15 @@ class EpochLoop:
                 indices = tuple(self.dist.shard(batch_indices(order, step, self.batch_size, d.wrap))
                                 for order, d in zip(orders, plan.draws))
                 losses = self.step(indices, epoch, step)
-                bar.set_postfix({k: f"{v:.4g}" for k, v in losses.items()}, refresh=False)
+                if not bar.disable:  # formatting reads every loss back: only for a bar someone sees
+                    bar.set_postfix({k: f"{float(v):.4g}" for k, v in losses.items()}, refresh=False)
                 if self.checkpoint_every and (step + 1) % self.checkpoint_every == 0 and step + 1 < steps:
                     self.save(epoch, step + 1)
             done = max(steps, 1)  # the sums hold the whole epoch, resumed or not
             start_step = 0
             task.end_epoch(epoch)
             metrics = self.evaluate()
-            record = {"epoch": epoch, "losses": {k: v / done for k, v in self.loss_sums.items()}, **metrics}
+            record = {"epoch": epoch, "losses": {k: float(v) / done for k, v in self.loss_sums.items()}, **metrics}
             diagnostics = task.epoch_diagnostics()
             if diagnostics:
                 record["diagnostics"] = diagnostics
