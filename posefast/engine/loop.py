@@ -14,7 +14,8 @@ order of the batches, the files and resumption::
                         command, seed and thread count
     out/timing.jsonl    the wall time of each epoch (kept out of metrics.jsonl, which holds only what a run computes)
 
-Every training step and every evaluation runs inside ``precision.networks()`` (:mod:`posefast.engine.precision`,
+Every training step, every evaluation and the task's ``begin_epoch`` / ``end_epoch`` (which train too: PoseDA's LPA
+pass, PoseAug's release-schedule lifter passes) run inside ``precision.networks()`` (:mod:`posefast.engine.precision`,
 ``--precision``): the one place where the networks' forward passes go to bf16. The checkpoint records the resolved
 precision (``"precision": "fp32"|"bf16"``) and a resume at another one is refused: its bits would differ.
 """
@@ -225,7 +226,8 @@ class EpochLoop:
         metrics = None
         for epoch in range(start_epoch, self.epochs):
             tic = time.perf_counter()
-            plan = task.begin_epoch(epoch)
+            with self.precision.networks():  # a task may train here (PoseDA's LPA pass)
+                plan = task.begin_epoch(epoch)
             orders = [epoch_order(d.size, self.seed, epoch, d.stream, self.device) for d in plan.draws]
             steps = plan.steps
             if self.steps_per_epoch:
@@ -244,7 +246,8 @@ class EpochLoop:
                     self.save(epoch, step + 1)
             done = max(steps, 1)  # the sums hold the whole epoch, resumed or not
             start_step = 0
-            task.end_epoch(epoch)
+            with self.precision.networks():  # a task may train here (PoseAug's release-schedule lifter passes)
+                task.end_epoch(epoch)
             metrics = self.evaluate()
             record = {"epoch": epoch, "losses": {k: float(v) / done for k, v in self.loss_sums.items()}, **metrics}
             diagnostics = task.epoch_diagnostics()
