@@ -1,7 +1,8 @@
 """The released PoseAug's training iteration as a peer of posefast's PoseAug (issue 27): the same batches, the same
 network sizes, one process, the same threads, timed in interleaved rounds (bench/RESULTS.md, "PoseAug peer").
 
-    PYTHONPATH=. python bench/peer_poseaug.py --release /path/to/PoseAug [--threads 1] [--iters 8] [--rounds 5]
+    PYTHONPATH=. python bench/peer_poseaug.py --release /path/to/PoseAug [--threads 1] [--iters 8] [--rounds 5] \
+        [--results bench/RESULTS.md]
 
 ``--release``: a checkout of jfzhang95/PoseAug (measured at f469ce4; its ``common``, ``function_poseaug``,
 ``models_baseline``, ``models_poseaug``, ``progress`` and ``utils`` folders are what is imported). It needs
@@ -29,7 +30,9 @@ schedule; the same K batches of posefast's ``synthetic:h36m`` training split, wi
 The three contenders run one round each in turn (round-robin, after one untimed warm-up round each) and the table
 gives the median over ``--rounds`` of the time per GAN iteration (the round's wall time / K, lifter passes
 included) and the ratio to the release. The load average is printed before and after: timings from a shared
-machine are only comparable within one run of this script.
+machine are only comparable within one run of this script. ``--results`` also writes the table, the command and the
+conditions into that RESULTS.md as its section "The released PoseAug as a peer" (bench/report.py keeps the section
+when it renders the file again).
 """
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ import contextlib
 import io
 import os
 import statistics
+import subprocess
 import sys
 import time
 import types
@@ -48,6 +52,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import test_bench_training as tb  # noqa: E402  (the benchmarks' own method builders)
+from report import PEER_HEADING, peer_section  # noqa: E402  (bench/report.py carries the section over)
 
 import posefast  # noqa: E402
 from posefast.engine.precision import FP32, resolve_precision  # noqa: E402
@@ -145,6 +150,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--iters", type=int, default=8, help="GAN iterations (batches of 256) per round")
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--results", type=Path, help="a RESULTS.md to write the peer section into")
     args = ap.parse_args()
     for name in ("threads", "iters", "rounds"):
         if getattr(args, name) < 1:
@@ -173,13 +179,48 @@ def main() -> None:
             times[name].append((time.perf_counter() - t) / args.iters)
     load1 = os.getloadavg()
     ref = statistics.median(times["release (fp32, as released)"])
-    print(f"threads {args.threads}, {args.iters} GAN iterations of {BATCH} per round (+ the lifter passes), "
-          f"{args.rounds} rounds; lifter width {LIFTER_WIDTH}; load average before {load0[0]:.2f}, after "
-          f"{load1[0]:.2f}")
-    print("| contender | ms per GAN iteration (median) | min | max | release / contender |\n|---|---:|---:|---:|---:|")
+    lines = [f"threads {args.threads}, {args.iters} GAN iterations of {BATCH} per round (+ the lifter passes), "
+             f"{args.rounds} rounds; lifter width {LIFTER_WIDTH}; 1-min load average before {load0[0]:.2f}, after "
+             f"{load1[0]:.2f}",
+             "",
+             "| contender | ms per GAN iteration (median) | min | max | release / contender |",
+             "|---|---:|---:|---:|---:|"]
     for name, ts in times.items():
         med = statistics.median(ts)
-        print(f"| {name} | {med * 1e3:.1f} | {min(ts) * 1e3:.1f} | {max(ts) * 1e3:.1f} | {ref / med:.2f}× |")
+        lines.append(f"| {name} | {med * 1e3:.1f} | {min(ts) * 1e3:.1f} | {max(ts) * 1e3:.1f} | {ref / med:.2f}× |")
+    print("\n".join(lines))
+    if args.results:
+        _write_section(args.results, lines, args)
+
+
+def _write_section(path: Path, lines: list[str], args) -> None:
+    """Put the table into ``path``'s peer section (replaced if there, else before "## Machine and run")."""
+    command = (f"PYTHONPATH=. python bench/peer_poseaug.py --release PoseAug --threads {args.threads} "
+               f"--iters {args.iters} --rounds {args.rounds}")
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    section = "\n".join([
+        PEER_HEADING, "",
+        "One PoseAug training iteration of the released code (jfzhang95/PoseAug, imported from a checkout, its "
+        "networks at its defaults and its MLP lifter at posefast's CPU width) against posefast's PoseAug on the same "
+        "batches, in one process on the same threads, the three timed in turn (bench/peer_poseaug.py's docstring "
+        "says what a round holds). Issue 27's target: posefast ≥ 2× the release.", "",
+        f"Measured {when}, `{command}` (commit {_commit()}):", "", *lines, ""])
+    text = path.read_text() if path.exists() else ""
+    old = peer_section(text)
+    if old:
+        text = text.replace(old, section + "\n")
+    else:
+        head, sep, tail = text.partition("\n## Machine and run")
+        text = head.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n" + sep + tail
+    path.write_text(text)
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True,
+                              cwd=Path(__file__).resolve().parent, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 if __name__ == "__main__":
