@@ -91,7 +91,7 @@ class Trainer:
         steps = next(iter(m.data.source_train.values())).shape[0] // self.cfg.batch_size
         return EpochPlan(steps, (Draw(n),))
 
-    def train_step(self, indices, epoch: int, step: int) -> dict[str, float]:
+    def train_step(self, indices, epoch: int, step: int) -> dict[str, torch.Tensor]:
         index, = indices
         return self.method.train_step({k: v[index] for k, v in self._split.items()}, epoch, step)
 

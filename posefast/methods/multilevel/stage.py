@@ -160,7 +160,7 @@ class StageTask:
             draws += (Draw(len(tgt), self.streams[1], wrap=True),)
         return EpochPlan(len(src) // self.batch_size, draws)
 
-    def train_step(self, indices, epoch: int, step: int) -> dict[str, float]:
+    def train_step(self, indices, epoch: int, step: int) -> dict[str, torch.Tensor]:
         src = self.data["source"]
         idx = indices[0]
         batch = tuple(t.to(self.device) for t in (src.images[idx], src.keypoints[idx], src.visible[idx]))
