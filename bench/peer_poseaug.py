@@ -55,23 +55,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import test_bench_training as tb  # noqa: E402  (the benchmarks' own method builders)
 from report import PEER_HEADING, peer_section  # noqa: E402  (bench/report.py carries the section over)
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools" / "parity"))
+from poseaug_release_golden import _Proxy  # noqa: E402  (``torch`` for one release module, some names replaced)
+
 import posefast  # noqa: E402
 from posefast.engine.precision import FP32, resolve_precision  # noqa: E402
 
 BATCH = 256
 LIFTER_WIDTH, LIFTER_STAGES, LIFTER_DROPOUT = 512, 2, 0.25  # posefast's `simple` backbone at its CPU width
-
-
-class _Proxy(types.ModuleType):
-    """``torch`` for one release module with some names replaced (the CUDA device -> CPU)."""
-
-    def __init__(self, base, **overrides):
-        super().__init__(base.__name__)
-        self._base = base
-        self.__dict__.update(overrides)
-
-    def __getattr__(self, name):
-        return getattr(self._base, name)
 
 
 class _NoWriter:

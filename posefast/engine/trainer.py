@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from posefast.engine import checkpoint as ckpt
 from posefast.engine.config import TrainConfig, sections
