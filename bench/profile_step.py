@@ -10,11 +10,13 @@ self time of torch's ops by kind (matrix products and convolutions forward and b
 everything else), the posefast ops (each call wrapped in a ``record_function`` named after the op, here only) and the
 optimiser steps (torch's ``Optimizer.step#``/``zero_grad#`` ranges) with every op inside them, so the kinds add up
 to the time inside ops, how many ``.item()``/``.tolist()``-style host reads
-(``aten::_local_scalar_dense``) a call makes, and the Python time outside any op (wall minus the ops' self time).
+(``aten::_local_scalar_dense``) a call makes (in brackets those inside Adam's step: torch reads each parameter's step
+count, a CPU tensor, back as a Python float — twice in the foreach update — which is no device synchronisation even
+on a GPU), and the Python time outside any op (wall minus the ops' self time).
 
-``--adam-variants`` also checks, per method, whether switching its Adam optimisers to ``foreach=True`` or
-``fused=True`` keeps the step's bits (same parameters after the call as the default single-tensor Adam) and times the
-optimiser share with each.
+``--adam-variants`` also checks, per method, whether Adam's ``foreach`` update (what the methods use:
+:func:`posefast.engine.optim.adam`) and its ``fused`` one keep the step's bits (same parameters after the call as
+torch's single-tensor update, its CPU default) and times the optimiser share with each.
 """
 from __future__ import annotations
 
@@ -103,13 +105,16 @@ def _breakdown(prof, calls: int, wall: float) -> dict:
     """Per call: each event's self time under :func:`_kind` (so the kinds add up to the time inside ops), the
     Python time outside every op, and the host reads."""
     out = dict(matrix=0.0, norm=0.0, casts=0.0, other=0.0, posefast=0.0, optimizer=0.0)
-    reads = 0
+    reads = reads_opt = 0
     for e in prof.events():
-        out[_kind(e)] += e.self_cpu_time_total / 1e6
-        reads += e.name == "aten::_local_scalar_dense"
+        kind = _kind(e)
+        out[kind] += e.self_cpu_time_total / 1e6
+        if e.name == "aten::_local_scalar_dense":
+            reads += 1
+            reads_opt += kind == "optimizer"
     inside = sum(out.values())
     out = {k: v / calls for k, v in out.items()}
-    out.update(wall=wall / calls, python=(wall - inside) / calls, reads=reads // calls)
+    out.update(wall=wall / calls, python=(wall - inside) / calls, reads=reads // calls, reads_opt=reads_opt // calls)
     return out
 
 
@@ -137,9 +142,10 @@ def _tensors(value) -> list:
 
 
 def _adam_variants(build, steps: int) -> str:
-    """Whether foreach/fused Adam keep the bits of the default Adam on this method, and the optimiser's time."""
+    """Whether foreach/fused Adam keep the bits of torch's single-tensor Adam (its CPU default, which the methods
+    used before ``posefast.engine.optim.adam``) on this method, and the optimiser's time."""
     results = {}
-    for variant in ("default", "foreach", "fused"):
+    for variant in ("single-tensor", "foreach", "fused"):
         run, state, optimizers = build()
         for opt in optimizers.values():
             for group in opt.param_groups:
@@ -155,11 +161,12 @@ def _adam_variants(build, steps: int) -> str:
                 run()
             times.append(sum(e.cpu_time_total for e in prof.key_averages() if e.key.startswith("Optimizer.step#")))
         results[variant] = (params, statistics.median(times) / 1e3)
-    base = results["default"][0]
+    base = results["single-tensor"][0]
     words = []
     for variant, (params, ms) in results.items():
         same = len(params) == len(base) and all(torch.equal(a, b) for a, b in zip(params, base))
-        words.append(f"{variant} {ms:.2f} ms" + ("" if variant == "default" else f" ({'same bits' if same else 'other bits'})"))
+        words.append(f"{variant} {ms:.2f} ms" + ("" if variant == "single-tensor" else
+                                                  f" ({'same bits' if same else 'other bits'})"))
     return "; ".join(words)
 
 
@@ -178,7 +185,7 @@ def main() -> None:
     print(f"threads {args.threads}, {args.steps} profiled calls each, bf16: {bf16.describe()}, "
           f"load {torch.tensor(__import__('os').getloadavg()).tolist()}")
     head = ("method", "precision", "wall ms", "matrix", "norm", "casts", "other aten", "posefast ops", "optimizer",
-            "python", "host reads")
+            "python", "host reads (in Adam)")
     print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
     for label, build in _builders(args.device).items():
         for name, precision in (("fp32", FP32), ("bf16", bf16)):
@@ -190,7 +197,7 @@ def main() -> None:
             ms = lambda k: f"{r[k] * 1e3:.1f}"  # noqa: E731
             pct = lambda k: f"{r[k] * 1e3:.1f} ({100 * r[k] / r['wall']:.0f} %)"  # noqa: E731
             print(f"| {label} | {name} | {ms('wall')} | {pct('matrix')} | {pct('norm')} | {pct('casts')} | "
-                  f"{pct('other')} | {pct('posefast')} | {pct('optimizer')} | {pct('python')} | {r['reads']} |")
+                  f"{pct('other')} | {pct('posefast')} | {pct('optimizer')} | {pct('python')} | {r['reads']} ({r['reads_opt']}) |")
         if args.adam_variants:
             print(f"  Adam on {label}: {_adam_variants(build, args.steps)}")
 

@@ -305,6 +305,18 @@ def render(data: dict, source: str) -> str:
     return "\n".join(lines)
 
 
+PEER_HEADING = "## The released PoseAug as a peer"
+
+
+def peer_section(text: str) -> str:
+    """The peer section of a RESULTS.md (from its heading to the next ``## `` heading), or ""."""
+    start = text.find(PEER_HEADING)
+    if start < 0:
+        return ""
+    end = text.find("\n## ", start + len(PEER_HEADING))
+    return text[start:] if end < 0 else text[start:end + 1]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("json", help="pytest-benchmark JSON (--benchmark-json)")
@@ -312,7 +324,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     text = render(load(args.json), args.json)
     if args.out:
-        Path(args.out).write_text(text + "\n")
+        out = Path(args.out)
+        peer = peer_section(out.read_text()) if out.exists() else ""
+        if peer:  # written by bench/peer_poseaug.py, not by this suite: carried over
+            head, sep, tail = text.partition("\n## Machine and run")
+            text = head.rstrip("\n") + "\n\n" + peer.rstrip("\n") + "\n" + sep + tail
+        out.write_text(text + "\n")
     else:
         sys.stdout.write(text + "\n")
     return 0

@@ -3,6 +3,8 @@ what stays float32/float64 (the ops, the code between network calls, parameters)
 setting is checked, recorded and refused on resume."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from torch import nn
@@ -11,7 +13,7 @@ import posefast
 from posefast import _ext
 from posefast.engine import precision as prec
 from posefast.engine.config import TrainConfig, apply_overrides
-from posefast.engine.loop import Draw, EpochLoop, EpochPlan
+from posefast.engine.loop import Draw, EpochLoop, EpochPlan, batch_indices, epoch_order
 from posefast.engine.precision import FP32, Precision, resolve_precision
 from posefast.errors import UsageError
 
@@ -203,6 +205,55 @@ def test_a_bf16_run_resumed_from_its_first_epoch_ends_where_the_whole_run_does(t
     _, resumed = _fit(tmp_path / "split", BF16, epochs=3, resume=True)
     assert resumed == whole
     assert (tmp_path / "whole" / "metrics.jsonl").read_bytes() == (tmp_path / "split" / "metrics.jsonl").read_bytes()
+
+
+class HookTrainingTask(ToyTask):
+    """Trains in its epoch hooks too (as PoseDA's LPA pass in begin_epoch and PoseAug's release-schedule lifter passes
+    in end_epoch do) and returns its losses as 0-dim tensors (as the methods do)."""
+
+    def __init__(self):
+        super().__init__()
+        self.hook_dtypes = {}
+
+    def _hook_step(self, where):
+        self.dtypes.clear()
+        self.train_step((torch.arange(16),), 0, 0)
+        self.hook_dtypes[where] = set(self.dtypes)
+
+    def begin_epoch(self, epoch):
+        self._hook_step("begin")
+        return super().begin_epoch(epoch)
+
+    def train_step(self, indices, epoch, step):
+        index, = indices
+        loss = ((self.net(self.x[index]) - self.y[index]) ** 2).mean()
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step()
+        return {"loss": loss.detach(), "half": (loss / 2).detach()}
+
+    def end_epoch(self, epoch):
+        self._hook_step("end")
+
+
+@pytest.mark.parametrize("precision", [BF16, FP32], ids=["bf16", "fp32"])
+def test_epoch_hooks_train_in_the_run_precision_and_tensor_losses_log_as_floats(tmp_path, precision):
+    task = HookTrainingTask()
+    EpochLoop(task, tmp_path, epochs=1, batch_size=16, seed=0, precision=precision).fit(False)
+    assert task.hook_dtypes == {"begin": {precision.dtype}, "end": {precision.dtype}}
+    # the loop sums the tensors in float64, as it summed Python floats: the same means, written as JSON numbers
+    line = json.loads((tmp_path / "metrics.jsonl").read_text())
+    assert set(line["losses"]) == {"loss", "half"} and all(type(v) is float for v in line["losses"].values())
+    replay = HookTrainingTask()
+    with precision.networks():
+        replay.begin_epoch(0)
+    order = epoch_order(64, 0, 0)
+    sums = [0.0, 0.0]
+    for step in range(4):
+        with precision.networks():
+            losses = replay.train_step((batch_indices(order, step, 16, False),), 0, step)
+        sums = [sums[0] + float(losses["loss"]), sums[1] + float(losses["half"])]
+    assert [line["losses"]["loss"], line["losses"]["half"]] == [sums[0] / 4, sums[1] / 4]
 
 
 def test_the_flag_reaches_the_config_and_adain_refuses_bf16():

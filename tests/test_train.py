@@ -124,7 +124,7 @@ def test_kernels_and_twins_give_the_same_poseaug_losses():
             steps = []
             for step in range(3):
                 batch = {k: v[step * 64:(step + 1) * 64] for k, v in split.items()}
-                steps.append(method.train_step(batch, 1, step))
+                steps.append({k: float(v) for k, v in method.train_step(batch, 1, step).items()})  # 0-dim tensors
             runs.append(steps)
     for a, b in zip(*runs):
         for k in a:

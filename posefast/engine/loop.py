@@ -14,7 +14,8 @@ order of the batches, the files and resumption::
                         command, seed and thread count
     out/timing.jsonl    the wall time of each epoch (kept out of metrics.jsonl, which holds only what a run computes)
 
-Every training step and every evaluation runs inside ``precision.networks()`` (:mod:`posefast.engine.precision`,
+Every training step, every evaluation and the task's ``begin_epoch`` / ``end_epoch`` (which train too: PoseDA's LPA
+pass, PoseAug's release-schedule lifter passes) run inside ``precision.networks()`` (:mod:`posefast.engine.precision`,
 ``--precision``): the one place where the networks' forward passes go to bf16. The checkpoint records the resolved
 precision (``"precision": "fp32"|"bf16"``) and a resume at another one is refused: its bits would differ.
 """
@@ -61,9 +62,9 @@ class EpochTask(Protocol):
 
     def begin_epoch(self, epoch: int) -> EpochPlan: ...
 
-    def train_step(self, indices: tuple[torch.Tensor, ...], epoch: int, step: int) -> dict[str, float]:
+    def train_step(self, indices: tuple[torch.Tensor, ...], epoch: int, step: int) -> dict[str, float | torch.Tensor]:
         """One optimisation step on the batches ``indices`` (one index tensor per draw of the plan, this rank's
-        share); returns the step's losses as floats."""
+        share); returns the step's losses, as floats or (better: no host read per step) 0-dim tensors."""
 
     def end_epoch(self, epoch: int) -> None: ...
 
@@ -138,7 +139,11 @@ class EpochLoop:
         self.out = Path(out)
         self.checkpoint_path = self.out / "checkpoint.pt"
         self.metrics_path = self.out / "metrics.jsonl"
-        self.loss_sums: dict[str, float] = {}
+        # per loss, the epoch's sum so far: float64 0-dim tensors on the losses' device, added without reading them
+        # back each step (a host read per loss and step is a synchronisation on a GPU); read once per epoch and at
+        # each mid-epoch checkpoint. Adding the float32 losses in float64 in step order rounds exactly as the Python
+        # floats did, so the logged means keep their bits.
+        self.loss_sums: dict[str, float | torch.Tensor] = {}
         if self.dist.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
 
@@ -146,10 +151,11 @@ class EpochLoop:
     def save(self, epoch: int, step: int) -> None:
         """Checkpoint the state before (``epoch``, ``step``): what a resumed run continues from."""
         if self.dist.is_main:
+            # loss_sums: of the epoch so far, so a mid-epoch resume logs the same means
             state = {"epoch": epoch, "step": step, **self.task.checkpoint_state(),
                      "settings": self.task.resume_settings(), "rng": ckpt.rng_state(),
                      "precision": self.precision.name,
-                     "loss_sums": dict(self.loss_sums)}  # of the epoch so far: a mid-epoch resume logs the same means
+                     "loss_sums": {k: float(v) for k, v in self.loss_sums.items()}}
             ckpt.save_atomic(state, self.checkpoint_path)
         self.dist.barrier()
 
@@ -198,11 +204,13 @@ class EpochLoop:
             self.metrics_path.unlink()
 
     # -- the loop -------------------------------------------------------------------------------------------------
-    def step(self, indices: tuple[torch.Tensor, ...], epoch: int, step: int) -> dict[str, float]:
-        """One training step of the task, its losses added to the epoch's sums."""
+    def step(self, indices: tuple[torch.Tensor, ...], epoch: int, step: int) -> dict[str, float | torch.Tensor]:
+        """One training step of the task, its losses added to the epoch's sums (see ``loss_sums``)."""
         with self.precision.networks():
             losses = self.task.train_step(indices, epoch, step)
         for k, v in losses.items():
+            if isinstance(v, torch.Tensor):
+                v = v.detach().to(torch.float64)
             self.loss_sums[k] = self.loss_sums.get(k, 0.0) + v
         return losses
 
@@ -218,7 +226,8 @@ class EpochLoop:
         metrics = None
         for epoch in range(start_epoch, self.epochs):
             tic = time.perf_counter()
-            plan = task.begin_epoch(epoch)
+            with self.precision.networks():  # a task may train here (PoseDA's LPA pass)
+                plan = task.begin_epoch(epoch)
             orders = [epoch_order(d.size, self.seed, epoch, d.stream, self.device) for d in plan.draws]
             steps = plan.steps
             if self.steps_per_epoch:
@@ -231,14 +240,16 @@ class EpochLoop:
                 indices = tuple(self.dist.shard(batch_indices(order, step, self.batch_size, d.wrap))
                                 for order, d in zip(orders, plan.draws))
                 losses = self.step(indices, epoch, step)
-                bar.set_postfix({k: f"{v:.4g}" for k, v in losses.items()}, refresh=False)
+                if not bar.disable:  # formatting reads every loss back: only for a bar someone sees
+                    bar.set_postfix({k: f"{float(v):.4g}" for k, v in losses.items()}, refresh=False)
                 if self.checkpoint_every and (step + 1) % self.checkpoint_every == 0 and step + 1 < steps:
                     self.save(epoch, step + 1)
             done = max(steps, 1)  # the sums hold the whole epoch, resumed or not
             start_step = 0
-            task.end_epoch(epoch)
+            with self.precision.networks():  # a task may train here (PoseAug's release-schedule lifter passes)
+                task.end_epoch(epoch)
             metrics = self.evaluate()
-            record = {"epoch": epoch, "losses": {k: v / done for k, v in self.loss_sums.items()}, **metrics}
+            record = {"epoch": epoch, "losses": {k: float(v) / done for k, v in self.loss_sums.items()}, **metrics}
             diagnostics = task.epoch_diagnostics()
             if diagnostics:
                 record["diagnostics"] = diagnostics

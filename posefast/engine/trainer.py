@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from posefast.engine import checkpoint as ckpt
 from posefast.engine.config import TrainConfig, sections
@@ -98,7 +99,7 @@ class Trainer:
         steps = next(iter(m.data.source_train.values())).shape[0] // self.cfg.batch_size
         return EpochPlan(steps, (Draw(n),))
 
-    def train_step(self, indices, epoch: int, step: int) -> dict[str, float]:
+    def train_step(self, indices, epoch: int, step: int) -> dict[str, torch.Tensor]:
         index, = indices
         return self.method.train_step({k: v[index] for k, v in self._split.items()}, epoch, step)
 

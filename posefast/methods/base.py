@@ -11,6 +11,7 @@ from posefast.models.lifting import lifter_width_kwargs
 from posefast.models.lifting.spec import check_init_checkpoint
 from posefast.engine.config import TrainConfig
 from posefast.engine.distributed import DistContext, unwrap
+from posefast.engine.optim import adam
 
 
 class LiftingMethod:
@@ -31,7 +32,7 @@ class LiftingMethod:
         kwargs = lifter_width_kwargs(cfg.backbone, cfg.backbone_width)
         self._lifter = build_lifter(cfg.backbone, self.skeleton, **kwargs).to(self.device)
         self.lifter = dist.wrap(self._lifter)
-        self.opt_lifter = torch.optim.Adam(self._lifter.parameters(), lr=cfg.lr)
+        self.opt_lifter = adam(self._lifter.parameters(), lr=cfg.lr)
         total = cfg.epochs
         decay = (lambda e: 1.0 - e / (total + 1)) if cfg.lr_decay else (lambda e: 1.0)
         self.sched_lifter = torch.optim.lr_scheduler.LambdaLR(self.opt_lifter, decay)
@@ -79,9 +80,10 @@ class LiftingMethod:
         """(normalised 2D [n, J, 2], root-relative 3D [n, J, 3]) the lifter learns from in this step."""
         return batch["joints_2d_norm"], root_relative(batch["joints_3d"])
 
-    def lifter_step(self, inputs_2d: torch.Tensor, targets_3d: torch.Tensor, grad_clip: float = 0.0) -> float:
-        """One MSE step of the lifter. ``grad_clip`` > 0 clips the gradient norm first (PoseAug's released lifter
-        passes clip at 1: function_poseaug/model_pos_train.py:41); 0 leaves it unclipped (the default)."""
+    def lifter_step(self, inputs_2d: torch.Tensor, targets_3d: torch.Tensor, grad_clip: float = 0.0) -> torch.Tensor:
+        """One MSE step of the lifter; returns its loss (0-dim, detached: the epoch loop sums it without a host
+        read). ``grad_clip`` > 0 clips the gradient norm first (PoseAug's released lifter passes clip at 1:
+        function_poseaug/model_pos_train.py:41); 0 leaves it unclipped (the default)."""
         self.lifter.train()
         loss = F.mse_loss(self.lifter(inputs_2d), targets_3d)
         self.opt_lifter.zero_grad(set_to_none=True)
@@ -89,9 +91,9 @@ class LiftingMethod:
         if grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self._lifter.parameters(), grad_clip)
         self.opt_lifter.step()
-        return float(loss.detach())
+        return loss.detach()
 
-    def train_step(self, batch: dict, epoch: int, step: int) -> dict[str, float]:
+    def train_step(self, batch: dict, epoch: int, step: int) -> dict[str, torch.Tensor]:
         x, y = self.training_pairs(batch, epoch)
         return {"loss_lifter": self.lifter_step(x, y)}
 

@@ -12,11 +12,13 @@ class EpochDistributions:
 
     def __init__(self, per_step: int = 64):
         self.per_step = per_step
-        self.values: dict[str, list[np.ndarray]] = {}
+        # float64 tensors where the values were made (no host read per step: a synchronisation on a GPU); to numpy
+        # once, in summary
+        self.values: dict[str, list[torch.Tensor]] = {}
         self.bands: dict[str, tuple[float, float]] = {}
 
     def add(self, name: str, values: torch.Tensor, band: tuple[float, float] | None = None) -> None:
-        flat = values.detach().reshape(-1)[: self.per_step].double().cpu().numpy()
+        flat = values.detach().reshape(-1)[: self.per_step].to(torch.float64, copy=True)
         self.values.setdefault(name, []).append(flat)
         if band is not None:
             self.bands[name] = (float(band[0]), float(band[1]))
@@ -24,7 +26,7 @@ class EpochDistributions:
     def summary(self) -> dict:
         out = {}
         for name, chunks in self.values.items():
-            v = np.concatenate(chunks)
+            v = np.concatenate([c.cpu().numpy() for c in chunks])
             v = v[np.isfinite(v)]
             if v.size == 0:
                 continue
@@ -39,12 +41,12 @@ class EpochDistributions:
 
     def state_dict(self) -> dict:
         # tensors, not numpy arrays: a checkpoint holds what torch.load(weights_only=True) reads
-        return {"values": {k: [torch.from_numpy(c.copy()) for c in v] for k, v in self.values.items()},
+        return {"values": {k: [c.cpu().clone() for c in v] for k, v in self.values.items()},
                 "bands": dict(self.bands)}
 
     def load_state_dict(self, state: dict) -> None:
-        self.values = {k: [c.numpy() if isinstance(c, torch.Tensor) else np.asarray(c) for c in v]
-                       for k, v in state["values"].items()}
+        self.values = {k: [c if isinstance(c, torch.Tensor) else torch.as_tensor(np.asarray(c), dtype=torch.float64)
+                           for c in v] for k, v in state["values"].items()}
         self.bands = dict(state["bands"])
 
 

@@ -49,6 +49,7 @@ from posefast.data.domains import Split, root_relative
 from posefast.methods.diagnostics import EpochDistributions, real_fake_accuracy, rotation_angle_deg
 from posefast.methods.losses import discriminator_loss, linear_schedule, lsgan, range_loss, rectified_l2
 from posefast.methods.pool import SamplePool
+from posefast.engine.optim import adam
 from posefast.seeds import derive_seed
 from posefast.models import PartKCSDiscriminator, PoseAugmentor, PoseDiscriminator2D
 from posefast.ops import (augment_pipeline, bone_vectors, forward_kinematics, normalize_camera, part_kcs,
@@ -155,8 +156,8 @@ class PoseAug(LiftingMethod):
         self._d3d = PartKCSDiscriminator.from_skeleton(skel, compact=compact).to(dev)
         self._d2d = PoseDiscriminator2D(skel.num_joints).to(dev)
         self.augmentor, self.d3d, self.d2d = dist.wrap(self._augmentor), dist.wrap(self._d3d), dist.wrap(self._d2d)
-        self.opt_g = torch.optim.Adam(self._augmentor.parameters(), lr=pc.lr_generator)
-        self.opt_d = torch.optim.Adam([*self._d3d.parameters(), *self._d2d.parameters()], lr=pc.lr_discriminator)
+        self.opt_g = adam(self._augmentor.parameters(), lr=pc.lr_generator)
+        self.opt_d = adam([*self._d3d.parameters(), *self._d2d.parameters()], lr=pc.lr_discriminator)
         decay = self.sched_lifter.lr_lambdas[0]
         self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, decay)
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, decay)
@@ -416,11 +417,10 @@ class PoseAug(LiftingMethod):
             for d in (self._d3d, self._d2d):  # each on its own, as released (model_gan_train.py:81)
                 torch.nn.utils.clip_grad_norm_(d.parameters(), pc.grad_clip)
             self.opt_d.step()
-            losses["loss_d"] = float(loss_d.detach())
+            losses["loss_d"] = loss_d.detach()
         self.step_count += 1
-        generator = dict(loss_g=float(loss_g.detach()), adv_3d=float(adv_3d.detach()), adv_2d=float(adv_2d.detach()),
-                         diff=float(diff.detach()), feedback=float(feedback.detach()),
-                         ba_change=float(cos_change.detach().mean()))
+        generator = dict(loss_g=loss_g.detach(), adv_3d=adv_3d.detach(), adv_2d=adv_2d.detach(), diff=diff.detach(),
+                         feedback=feedback.detach(), ba_change=cos_change.detach().mean())  # 0-dim: summed unread
         return losses, generator, rt, uv_rt
 
     def train_step(self, batch, epoch, step):

@@ -72,6 +72,7 @@ from posefast.methods.base import LiftingMethod
 from posefast.data.domains import load_target_labels, root_relative
 from posefast.methods.diagnostics import EpochDistributions, real_fake_accuracy
 from posefast.methods.losses import discriminator_loss, lsgan, range_loss, rectified_l2
+from posefast.engine.optim import adam
 from posefast.models import AnchorDiscriminator, BAHead, BLHead, PartKCSDiscriminator, PoseDiscriminator2D, bone_lengths
 from posefast.ops import (bone_angle_augment, bone_length_augment, global_position_align, normalize_screen,
                           part_kcs_compact, project)
@@ -241,9 +242,8 @@ class PoseDA(LiftingMethod):
                 self.bl_head.mlp.scale_output(pc.generator_init_scale)
             elif pc.generator_init != "release":
                 raise ValueError(f"poseda.generator_init: expected 'release' or 'identity', got {pc.generator_init!r}")
-            self.opt_g = torch.optim.Adam([*self.ba_head.parameters(), *self.bl_head.parameters()], lr=pc.lr_generator)
-            self.opt_d = torch.optim.Adam([p for d in self._discriminators() for p in d.parameters()],
-                                          lr=pc.lr_discriminator)
+            self.opt_g = adam([*self.ba_head.parameters(), *self.bl_head.parameters()], lr=pc.lr_generator)
+            self.opt_d = adam([p for d in self._discriminators() for p in d.parameters()], lr=pc.lr_discriminator)
 
     # -- checkpointed state ---------------------------------------------------------------------------------------
     def _discriminators(self) -> list:
@@ -388,8 +388,9 @@ class PoseDA(LiftingMethod):
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
-            bar.set_postfix(g=f"{float(loss_g.detach()):.3f}", d=f"{float(loss_d.detach()):.3f}", change=f"{float(change.detach().mean()):.3f}",
-                            refresh=False)
+            if not bar.disable:  # three host reads a step: only for a bar someone sees
+                bar.set_postfix(g=f"{float(loss_g.detach()):.3f}", d=f"{float(loss_d.detach()):.3f}",
+                                change=f"{float(change.detach().mean()):.3f}", refresh=False)
 
     @torch.no_grad()
     def generate(self) -> None:

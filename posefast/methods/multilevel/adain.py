@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from posefast.models import Decoder, PretrainedUnavailable, StyleTransfer, VGGEncoder
 from posefast.engine import checkpoint as ckpt
+from posefast.engine.optim import adam
 from posefast.seeds import derive_seed
 
 __all__ = ["build_style_transfer", "load_style_transfer", "save_style_transfer", "train_style_transfer",
@@ -118,7 +119,7 @@ def train_style_transfer(source_images: torch.Tensor, target_images: torch.Tenso
     out = Path(out)
     state_path = out.with_name(out.name + ".checkpoint")
     net = build_style_transfer(width_multiplier, encoder)
-    opt = torch.optim.Adam(net.decoder.parameters(), lr=lr)
+    opt = adam(net.decoder.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(derive_seed(seed, "adain-decoder"))
     start = 0
     if resume and state_path.exists():
@@ -144,8 +145,9 @@ def train_style_transfer(source_images: torch.Tensor, target_images: torch.Tenso
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        bar.set_postfix(content=f"{losses['content'].item():.3g}", style=f"{losses['style'].item():.3g}",
-                        refresh=False)
+        if not bar.disable:  # two host reads a step: only for a bar someone sees
+            bar.set_postfix(content=f"{losses['content'].item():.3g}", style=f"{losses['style'].item():.3g}",
+                            refresh=False)
         if (step + 1) % checkpoint_every == 0 and step + 1 < steps:
             ckpt.save_atomic({"decoder": net.decoder.state_dict(), "optimizer": opt.state_dict(),
                               "generator": gen.get_state(), "step": step + 1}, state_path)

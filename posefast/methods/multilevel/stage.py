@@ -18,6 +18,7 @@ import torch
 from posefast.engine.checkpoint import write_text_atomic
 from posefast.engine.jobs import parse_list
 from posefast.engine.loop import Draw, EpochLoop, EpochPlan
+from posefast.engine.optim import adam
 from posefast.engine.precision import resolve_precision
 from posefast.evaluation.heatmap2d import evaluate_pck, evaluate_pck_with_records
 from posefast.methods.multilevel.steps import Augment, adapt_step, source_step
@@ -104,7 +105,7 @@ class Stage:
 
     def __init__(self, name: str, levels, student, lr: float, ml, style_net=None):
         self.name, self.levels, self.student = name, levels, student
-        self.optimizer = torch.optim.Adam(student.parameter_groups(lr, float(getattr(ml, "backbone_lr_mult", 1.0))))
+        self.optimizer = adam(student.parameter_groups(lr, float(getattr(ml, "backbone_lr_mult", 1.0))), lr=lr)
         self.teacher = self.discriminator = self.optimizer_d = None
         self.style_net = style_net
         if levels is not None:
@@ -112,7 +113,7 @@ class Stage:
         if levels is not None and "feature" in levels:
             widths = _widths(ml.discriminator_widths)
             self.discriminator = PatchDiscriminator(student.feature_channels, widths).to(_device(student))
-            self.optimizer_d = torch.optim.Adam(self.discriminator.parameters(), lr=ml.lr_discriminator)
+            self.optimizer_d = adam(self.discriminator.parameters(), lr=ml.lr_discriminator)
 
     @property
     def eval_model(self):
@@ -159,7 +160,7 @@ class StageTask:
             draws += (Draw(len(tgt), self.streams[1], wrap=True),)
         return EpochPlan(len(src) // self.batch_size, draws)
 
-    def train_step(self, indices, epoch: int, step: int) -> dict[str, float]:
+    def train_step(self, indices, epoch: int, step: int) -> dict[str, torch.Tensor]:
         src = self.data["source"]
         idx = indices[0]
         batch = tuple(t.to(self.device) for t in (src.images[idx], src.keypoints[idx], src.visible[idx]))

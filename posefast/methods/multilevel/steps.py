@@ -55,6 +55,9 @@ def augmented_source(aug: Augment, images, keypoints, visible):
 
 
 def _finite(losses: dict) -> None:
+    # one host read for all of them (each is a synchronisation on a GPU); the loop over names only on failure
+    if bool(torch.stack([v.detach() for v in losses.values()]).isfinite().all()):
+        return
     for k, v in losses.items():
         if not torch.isfinite(v):
             raise FloatingPointError(f"loss {k!r} became {v.item()} (training diverged; lower the learning rate)")
@@ -69,7 +72,7 @@ def source_step(student, optimizer, aug: Augment, batch) -> dict:
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
-    return {"source": loss.item()}
+    return {"source": loss.detach()}
 
 
 def adapt_step(stage, aug: Augment, ml, source_batch, target_images) -> dict:
@@ -110,6 +113,6 @@ def adapt_step(stage, aug: Augment, ml, source_batch, target_images) -> dict:
     if "feature" in levels:
         stage.optimizer_d.step()
     stage.teacher.update(student)
-    out = {k: v.item() for k, v in losses.items()}
-    out["kept"] = keep.float().mean().item()
+    out = {k: v.detach() for k, v in losses.items()}  # 0-dim tensors: the epoch loop sums them unread
+    out["kept"] = keep.float().mean()
     return out
