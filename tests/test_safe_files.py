@@ -167,3 +167,27 @@ def test_array_states_are_checked_before_numpy_allocates():
     assert restricted_loads(obj, "t").tolist() == [1, 2]
     assert restricted_loads(pickle.dumps(np.float32(2.5), protocol=5), "t") == np.float32(2.5)
     assert restricted_loads(pickle.dumps(np.arange(3), protocol=5), "t").tolist() == [0, 1, 2]
+
+
+def test_every_json_reader_shares_one_refusal(tmp_path, monkeypatch):
+    """COCO annotations, detections, OpenPose folders and SynAnimal keypoints all parse through ``read_json``: a file
+    over the size cap is refused before parsing, and broken, non-UTF-8 or too deeply nested JSON is one ValueError."""
+    from posefast.data import safe_files
+    from posefast.data.detections import read_detections
+    from posefast.skeleton import BODY16
+    from posefast.data.image2d.loaders import load_coco_keypoints
+
+    good = tmp_path / "ok.json"
+    good.write_text('{"a": [1, 2.5, "x"]}')
+    assert safe_files.read_json(good) == {"a": [1, 2.5, "x"]}
+    for name, raw in (("broken.json", b'{"a": '), ("latin.json", b'{"\xe9": 1}'), ("deep.json", b"[" * 100_000)):
+        (tmp_path / name).write_bytes(raw)
+        with pytest.raises(ValueError, match=rf"{name}: not valid JSON"):
+            safe_files.read_json(tmp_path / name)
+    monkeypatch.setattr(safe_files, "MAX_JSON_BYTES", 8)
+    with pytest.raises(ValueError, match=r"ok\.json: 20 bytes, more than a JSON file posefast reads \(8\)"):
+        safe_files.read_json(good)
+    with pytest.raises(ValueError, match=r"ok\.json: 20 bytes"):
+        load_coco_keypoints(good, tmp_path)
+    with pytest.raises(ValueError, match=r"ok\.json: 20 bytes"):
+        read_detections(good, BODY16)

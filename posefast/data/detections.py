@@ -32,7 +32,6 @@ joint at all cannot be placed and is skipped (and reported by the CLI).
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from posefast.data.pose3d.keypoint_layouts import LAYOUT_JOINTS, convert_keypoints
-from posefast.data.safe_files import read_npz
+from posefast.data.safe_files import read_json, read_npz
 from posefast.data.image2d.loaders import keypoint_triplets
 from posefast.skeleton import get_skeleton, h36m16_to_h36m17, h36m17_to_h36m16
 
@@ -72,10 +71,7 @@ class Detections:
 
 
 def _read_coco(path: Path) -> Detections:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    doc = read_json(path)
     names = list(LAYOUT_JOINTS["coco"])
     sizes = {}
     if isinstance(doc, dict):  # an annotation file: the flag v (0 = not labelled) is the confidence
@@ -116,10 +112,7 @@ def _read_openpose(folder: Path) -> Detections:
         raise ValueError(f"{folder}: a folder of OpenPose JSON files was expected; it holds no *.json")
     pts, conf, ids, layout = [], [], [], None
     for file in files:
-        try:
-            doc = json.loads(file.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{file}: not valid JSON ({exc})") from None
+        doc = read_json(file)
         people = doc.get("people") if isinstance(doc, dict) else None
         if not isinstance(people, list):
             raise ValueError(f"{file}: not an OpenPose file (no 'people' list)")

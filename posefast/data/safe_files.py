@@ -22,15 +22,19 @@ from __future__ import annotations
 import ast
 import codecs
 import io
+import json
 import math
+import os
 import pickle
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["PickledObjectsError", "RestrictedUnpickler", "read_npy", "read_npz", "read_pickle", "restricted_loads",
-           "MAX_DEFLATE_RATIO"]
+__all__ = ["PickledObjectsError", "RestrictedUnpickler", "read_json", "read_npy", "read_npz", "read_pickle",
+           "restricted_loads", "MAX_DEFLATE_RATIO", "MAX_JSON_BYTES"]
+
+MAX_JSON_BYTES = 512 << 20  # the largest JSON file posefast parses (json builds it all in memory)
 
 # deflate's largest expansion (a run of one byte: 258 bytes per 2-bit code, about 1032:1), plus slack for headers
 MAX_DEFLATE_RATIO = 1032
@@ -271,6 +275,20 @@ def _read_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path, key: str
     with z.open(info) as f:
         return _read_npy_stream(f, info.file_size, f"{path}: key {key!r}", objects,
                                 f"{path}: holds pickled objects (key {key!r} is an object array)")
+
+
+def read_json(path) -> object:
+    """The value a JSON file holds (plain dicts, lists, strings, numbers), or a ValueError naming the file: larger
+    than :data:`MAX_JSON_BYTES`, not UTF-8, not JSON, or nested deeper than the parser's recursion allows. The caller
+    checks the structure it expects; a missing file stays a FileNotFoundError."""
+    size = os.path.getsize(path)
+    if size > MAX_JSON_BYTES:
+        raise ValueError(f"{path}: {size} bytes, more than a JSON file posefast reads ({MAX_JSON_BYTES})")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise ValueError(f"{path}: not valid JSON ({type(e).__name__}: {e})") from None
 
 
 def read_npy(path) -> np.ndarray:

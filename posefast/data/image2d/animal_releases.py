@@ -55,7 +55,6 @@ Layouts: both read as tigdog18 (the 14-keypoint JSON as animal14); another layou
 """
 from __future__ import annotations
 
-import json
 import os
 import warnings
 
@@ -66,7 +65,7 @@ from posefast.data.image2d.animal_files import _plan, _square, parse_keypoint_ma
 from posefast.data.image2d.dataset import ImagePoseDataset
 from posefast.data.image2d.loaders import _crop, _open_rgb, _to_crop
 from posefast.data.mat_files import MatStruct, read_mat
-from posefast.data.safe_files import read_npy
+from posefast.data.safe_files import read_json, read_npy
 from posefast.skeleton import KEYPOINT_MAPS, get_skeleton
 
 __all__ = ["RELEASE_KINDS", "TIGER_TO_HORSE", "SYNANIMAL_VERTICES", "parse_release_spec", "release_spec_split",
@@ -91,7 +90,6 @@ SYNANIMAL_VERTICES = {
 
 MARGIN = 15.0  # pixels around TigDog's keypoint box (real_animal_all.py lines 135-138)
 MAX_MAT_BYTES = 256 << 20
-MAX_JSON_BYTES = 512 << 20
 MAX_FRAMES = 10_000_000
 MAX_VERTICES = 1_000_000
 _OPTIONS = {"tigdog": ("animal", "split", "splits", "visible"),
@@ -430,14 +428,7 @@ def _synanimal_folder(root) -> str:
 
 
 def _read_json(path: str) -> dict:
-    size = os.path.getsize(path)
-    if size > MAX_JSON_BYTES:
-        raise ValueError(f"{path}: {size} bytes, more than a keypoint file posefast reads ({MAX_JSON_BYTES})")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            doc = json.load(fh)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise ValueError(f"{path}: not readable JSON ({type(e).__name__}: {e})") from None
+    doc = read_json(path)
     if not isinstance(doc, dict):
         raise ValueError(f"{path}: expected an object keyed by animal")
     return doc

@@ -24,7 +24,6 @@ Formats (checked against the public code that reads them, e.g. TLlib's LSP datas
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ import torch
 from posefast.data.image2d.dataset import ImagePoseDataset
 from posefast.data.image2d.keypoints import BODY16_NAMES, LSP14_TO_BODY16
 from posefast.data.mat_files import read_mat
+from posefast.data.safe_files import read_json
 
 __all__ = ["load_lsp", "load_coco_keypoints", "keypoint_triplets"]
 
@@ -242,11 +242,7 @@ def _read_coco_json(path: str) -> dict:
     """Parse: the annotation file's top-level JSON object."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: annotation file not found")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            doc = json.load(fh)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from e
+    doc = read_json(path)
     if not isinstance(doc, dict):
         raise ValueError(f"{path}: the top level must be a JSON object")
     return doc
